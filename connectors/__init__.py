@@ -1,0 +1,1 @@
+"""Connectors: one module per external system, behind one small Protocol."""

@@ -1,0 +1,308 @@
+"""Settings: `syncd.yaml` plus environment, validated once at start-up.
+
+Precedence, lowest first: built-in defaults, the YAML file, then `SYNCD_...` environment
+variables (nested keys joined with `__`, e.g. `SYNCD_HUBSPOT__ACCESS_TOKEN`). Inside the YAML
+file, `${VAR}` (or `${VAR:-default}`) is replaced by the environment variable, so secrets stay
+out of the file. Every problem is reported at once, each naming its file and key path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from syncd.errors import ConfigError
+from syncd.redact import REDACTOR
+
+ENV_PREFIX = "SYNCD_"
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Parse `30s`, `10m`, `1h`, `1d` (or a number of seconds) into a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=float(value))
+    if isinstance(value, str) and (m := _DURATION.match(value)):
+        return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    raise ValueError("expected a duration such as 30s, 10m, 1h or 1d")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HubSpotSettings(_Section):
+    """HubSpot private-app access; `base_url` points at the sandbox in tests and the demo."""
+
+    access_token: SecretStr
+    base_url: str = "https://api.hubapi.com"
+    timeout_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return _check_http_url(value)
+
+
+class MailchimpSettings(_Section):
+    """Mailchimp Marketing API access for one audience."""
+
+    api_key: SecretStr
+    audience_id: str | None = None
+    base_url: str | None = None
+    timeout_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_http_url(value)
+
+    @field_validator("api_key")
+    @classmethod
+    def _has_datacenter(cls, value: SecretStr) -> SecretStr:
+        if "-" not in value.get_secret_value():
+            raise ValueError("expected a Mailchimp API key ending in its datacenter, like '-us1'")
+        return value
+
+    def resolved_base_url(self) -> str:
+        """The API root: the configured one, or the one the key's datacenter suffix names."""
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        datacenter = self.api_key.get_secret_value().rsplit("-", 1)[1]
+        return f"https://{datacenter}.api.mailchimp.com/3.0"
+
+
+class ScheduleSettings(_Section):
+    """When the daemon runs incremental syncs and the nightly reconcile."""
+
+    incremental_every: Duration = timedelta(minutes=10)
+    reconcile_cron: str = "0 3 * * *"
+    misfire_grace: Duration = timedelta(minutes=5)
+
+    @field_validator("reconcile_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"expected a 5-field crontab expression ({exc})") from None
+        return value
+
+    @field_validator("incremental_every")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value.total_seconds() < 1:
+            raise ValueError("expected at least 1s")
+        return value
+
+
+class SafetySettings(_Section):
+    """Guards that hold a run instead of writing it."""
+
+    max_removals_pct: float = Field(default=20.0, ge=0, le=100)
+    max_removals: int = Field(default=1000, ge=0)
+
+
+class AuditSettings(_Section):
+    """How long audit events are kept."""
+
+    retention_days: int = Field(default=90, ge=1)
+
+
+class LoggingSettings(_Section):
+    """Log level and format (`auto`: console on a terminal, JSON otherwise)."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class MetricsSettings(_Section):
+    """The daemon's `/healthz` and `/metrics` endpoint."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+
+
+class UiSettings(_Section):
+    """The admin web console."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8686, ge=0, le=65535)
+    token: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    """Everything syncd reads at start-up. Build it with `load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    database_url: str = "sqlite:///syncd.db"
+    workspace: str = Field(default="default", min_length=1, max_length=64)
+    mappings: Path = Path("mappings")
+    hubspot: HubSpotSettings | None = None
+    mailchimp: MailchimpSettings | None = None
+    schedule: ScheduleSettings = ScheduleSettings()
+    safety: SafetySettings = SafetySettings()
+    audit: AuditSettings = AuditSettings()
+    logging: LoggingSettings = LoggingSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    ui: UiSettings = UiSettings()
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+            raise ValueError("expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        return value
+
+    @model_validator(mode="after")
+    def _ui_token_off_loopback(self) -> Settings:
+        if self.ui.host not in ("127.0.0.1", "localhost", "::1") and self.ui.token is None:
+            raise ValueError("ui.host is not a loopback address, so ui.token must be set")
+        return self
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for the log redactor."""
+        values = [
+            self.hubspot.access_token if self.hubspot else None,
+            self.mailchimp.api_key if self.mailchimp else None,
+            self.ui.token,
+        ]
+        return [v.get_secret_value() for v in values if v is not None]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment wins over the file, which arrives as init kwargs.
+        return (env_settings, init_settings)
+
+
+def _check_http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError("expected an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def interpolate(data: Any, path: str, problems: list[str], where: str) -> Any:
+    """Replace `${VAR}` in every string of a YAML tree; missing variables become problems."""
+    if isinstance(data, dict):
+        return {k: interpolate(v, _join(path, str(k)), problems, where) for k, v in data.items()}
+    if isinstance(data, list):
+        return [interpolate(v, f"{path}[{i}]", problems, where) for i, v in enumerate(data)]
+    if not isinstance(data, str):
+        return data
+
+    def repl(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        value = os.environ.get(name)
+        if value is None or value == "":
+            if default is not None:
+                return default
+            problems.append(f"{where}: {path}: environment variable {name} is not set")
+            return ""
+        return value
+
+    return _VAR.sub(repl, data)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out = f"{out}[{part}]" if isinstance(part, int) else _join(out, str(part))
+    return out
+
+
+def _env_name(path: str) -> str:
+    return ENV_PREFIX + path.replace(".", "__").upper()
+
+
+def _source_of(path: str, where: str) -> str:
+    env = _env_name(path)
+    return f"environment {env}" if env in os.environ else where
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read, interpolate and validate the configuration.
+
+    Args:
+        path: The YAML file; `None` means environment and defaults only.
+
+    Raises:
+        ConfigError: With every problem found, each naming its file (or variable) and key path.
+    """
+    where = str(path) if path is not None else "defaults"
+    raw: Any = {}
+    if path is not None:
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f" line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(
+                f"{path}:{at} not valid YAML: {getattr(exc, 'problem', exc)}"
+            ) from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    problems: list[str] = []
+    raw = interpolate(raw, "", problems, where)
+    try:
+        settings = Settings(**raw)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False, include_input=False):
+            key = _loc(err["loc"])
+            problems.append(f"{_source_of(key, where)}: {key or '(top level)'}: {_describe(err)}")
+    if problems:
+        raise ConfigError(f"{len(problems)} problem(s) in the configuration", problems=problems)
+    REDACTOR.register(settings.secrets())
+    return settings
+
+
+def _describe(err: Any) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown setting (check the spelling)"
+    if kind == "missing":
+        return "required setting is missing"
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ")

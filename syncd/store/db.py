@@ -1,0 +1,139 @@
+"""Engines, sessions and schema checks for SQLite (embedded default) and PostgreSQL.
+
+SQLite runs in WAL mode with foreign keys on, so the daemon and an admin's `syncd runs` can
+read and write at once. PostgreSQL goes through psycopg 3. Every command that touches data
+calls `open_store`, which refuses a database whose schema is not at the newest migration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlmodel import Session
+
+from syncd.errors import ConfigError, DatabaseNotMigratedError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def normalise_url(url: str) -> str:
+    """Point plain `postgresql://` and `postgres://` URLs at the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    return make_url(normalise_url(url)).render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _: ConnectionPoolEntry) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for a SQLite or PostgreSQL URL with syncd's connection settings."""
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config for `url`, built in code so no alembic.ini is needed at run time."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest migration this version of syncd ships."""
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at, or None when it has never been migrated."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Apply migrations up to `revision` (the newest by default)."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    finally:
+        engine.dispose()
+
+
+def check_migrated(engine: Engine) -> None:
+    """Raise unless the schema is exactly at the newest migration.
+
+    Raises:
+        DatabaseNotMigratedError: Not migrated, or older than this syncd.
+        ConfigError: The database cannot be reached at all.
+    """
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        current = current_revision(engine)
+    except OperationalError as exc:
+        raise ConfigError(
+            f"cannot open the database {where}: {str(exc.orig).strip().splitlines()[0]}"
+        ) from None
+    head = head_revision()
+    if current == head:
+        return
+    state = "has no syncd schema" if current is None else f"is at revision {current}"
+    raise DatabaseNotMigratedError(
+        f"database {where} {state}; this syncd needs revision {head}",
+        hint="run `syncd db upgrade` first",
+    )
+
+
+def open_store(url: str) -> Engine:
+    """Create an engine and verify the schema; the entry point for every command."""
+    engine = make_engine(url)
+    try:
+        check_migrated(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session whose transaction commits on success and rolls back on any error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

@@ -1,0 +1,195 @@
+"""SQLModel tables: the canonical contact store, cursors, runs, ledger, outbox and audit.
+
+Every table carries `workspace` so that one database can later serve several HubSpot portals
+and Mailchimp audiences. Schema changes go through Alembic migrations in `migrations/`.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from syncd.store.types import JsonType, UTCDateTime, utcnow
+
+
+def _ts(*, index: bool = False, nullable: bool = False) -> Any:
+    if nullable:
+        return Field(default=None, sa_type=UTCDateTime, nullable=True, index=index)
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=index)
+
+
+def _json() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JsonType, nullable=False))
+
+
+class RunStatus(enum.StrEnum):
+    """Life of a sync run."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    HELD = "held"
+
+
+class OutboxState(enum.StrEnum):
+    """Life of one planned remote change."""
+
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    DONE = "done"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class MembershipState(enum.StrEnum):
+    """What syncd knows of one contact's membership of one owned target."""
+
+    ADDED = "added"  # syncd added it and the remote confirmed
+    REMOVED = "removed"  # syncd removed it and the remote confirmed
+    DRIFT_REMOVED = "drift_removed"  # a person removed it by hand; not re-added until re-entry
+
+
+class Contact(SQLModel, table=True):
+    """One person's canonical profile, merged from every source by normalised email."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("workspace", "email", name="uq_contacts_workspace_email"),
+        Index("ix_contacts_workspace_hubspot_id", "workspace", "hubspot_id", unique=True),
+        Index("ix_contacts_workspace_mailchimp_id", "workspace", "mailchimp_id", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace: str = Field(default="default", max_length=64)
+    email: str = Field(max_length=320)
+    hubspot_id: str | None = Field(default=None, max_length=64)
+    mailchimp_id: str | None = Field(default=None, max_length=64)
+    attributes: dict[str, Any] = _json()
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts(index=True)
+
+
+class Cursor(SQLModel, table=True):
+    """How far one stream of one connector has been pulled."""
+
+    __tablename__ = "cursors"
+
+    workspace: str = Field(primary_key=True, max_length=64)
+    connector: str = Field(primary_key=True, max_length=32)
+    stream: str = Field(primary_key=True, max_length=64)
+    value: str | None = Field(default=None, max_length=256)
+    updated_at: datetime = _ts()
+
+
+class SyncRun(SQLModel, table=True):
+    """One sync cycle: its trigger, status, timings and figures."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_sync_runs_workspace_started", "workspace", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace: str = Field(default="default", max_length=64)
+    trigger: str = Field(max_length=16)  # schedule | manual | reconcile | undo
+    status: str = Field(default=RunStatus.RUNNING, max_length=16, index=True)
+    full: bool = False
+    dry_run: bool = False
+    started_at: datetime = _ts()
+    finished_at: datetime | None = _ts(nullable=True)
+    counts: dict[str, Any] = _json()
+    api_calls: int = 0
+    http_429: int = 0
+    error_class: str | None = Field(default=None, max_length=16)
+    error_message: str | None = None
+
+
+class RemoteTarget(SQLModel, table=True):
+    """A list or tag syncd owns, with the remote id it was given (never re-found by name)."""
+
+    __tablename__ = "remote_targets"
+    __table_args__ = (UniqueConstraint("workspace", "target", name="uq_remote_targets"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace: str = Field(default="default", max_length=64)
+    target: str = Field(max_length=128)  # e.g. "hubspot_list:trial-to-paid"
+    remote_id: str = Field(max_length=64)
+    name: str = Field(max_length=256)
+    created_at: datetime = _ts()
+
+
+class Membership(SQLModel, table=True):
+    """The ownership ledger: memberships syncd wrote and the remote confirmed."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("workspace", "target", "contact_id", name="uq_memberships"),
+        Index("ix_memberships_contact", "contact_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace: str = Field(default="default", max_length=64)
+    target: str = Field(max_length=128)
+    contact_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False)
+    )
+    state: str = Field(max_length=16)
+    run_id: int | None = Field(default=None, foreign_key="sync_runs.id")
+    updated_at: datetime = _ts()
+
+
+class OutboxEntry(SQLModel, table=True):
+    """A planned remote change, written before any API call so a crash can resume it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_workspace_state", "workspace", "state"),
+        Index("ix_outbox_run", "run_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace: str = Field(default="default", max_length=64)
+    run_id: int = Field(foreign_key="sync_runs.id")
+    target: str = Field(max_length=128)
+    contact_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False)
+    )
+    action: str = Field(max_length=16)  # add | remove | set
+    payload: dict[str, Any] = _json()
+    reason: str | None = Field(default=None, max_length=256)
+    state: str = Field(default=OutboxState.PENDING, max_length=16)
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class AuditEvent(SQLModel, table=True):
+    """One change (or refusal, or drift) as an admin reads it in the change log."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_workspace_email_at", "workspace", "email", "at"),
+        Index("ix_audit_workspace_segment_at", "workspace", "segment", "at"),
+        Index("ix_audit_run", "run_id"),
+        Index("ix_audit_at", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace: str = Field(default="default", max_length=64)
+    run_id: int | None = Field(default=None, foreign_key="sync_runs.id")
+    at: datetime = _ts()
+    contact_id: int | None = None
+    email: str | None = Field(default=None, max_length=320)
+    hubspot_id: str | None = Field(default=None, max_length=64)
+    mailchimp_id: str | None = Field(default=None, max_length=64)
+    segment: str | None = Field(default=None, max_length=128)
+    target: str | None = Field(default=None, max_length=128)
+    action: str = Field(max_length=16)  # add | remove | set | drift | reject | skip
+    reason: str | None = Field(default=None, max_length=256)
+    outcome: str = Field(max_length=16)  # applied | rejected | retry | skipped | detected
+    error_class: str | None = Field(default=None, max_length=16)
+    message: str | None = None

@@ -1,0 +1,51 @@
+"""The command line: version, check with several mistakes, db upgrade, honest refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from syncd import __version__
+from syncd.cli import app
+
+runner = CliRunner()
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert __version__ in result.stdout
+
+
+def test_check_reports_three_mistakes_with_key_paths(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "database_url: oracle://x\nsafety: {max_removals: -1}\nschedule: {reconcil_cron: x}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["check", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "3 problem(s)" in result.stderr
+    for key in ("database_url", "safety.max_removals", "schedule.reconcil_cron"):
+        assert f"{config}: {key}:" in result.stderr
+
+
+def test_db_upgrade_then_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SYNCD_DATABASE_URL", f"sqlite:///{tmp_path / 'c.db'}")
+    before = runner.invoke(app, ["check"])
+    assert before.exit_code == 0
+    assert "run `syncd db upgrade`" in before.stdout
+    upgraded = runner.invoke(app, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.stderr
+    after = runner.invoke(app, ["check"])
+    assert "up to date" in after.stdout
+
+
+@pytest.mark.parametrize("args", [["ui"]])
+def test_planned_commands_refuse_honestly(args: list[str]) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "not implemented yet" in result.stderr

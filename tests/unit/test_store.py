@@ -1,0 +1,155 @@
+"""The store on SQLite and PostgreSQL: migrations, constraints, JSON and UTC round trips."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel, select
+
+from syncd.errors import DatabaseNotMigratedError
+from syncd.store import (
+    Contact,
+    Cursor,
+    Membership,
+    MembershipState,
+    OutboxEntry,
+    SyncRun,
+    head_revision,
+    make_engine,
+    open_store,
+    session_scope,
+)
+
+
+def test_unmigrated_database_is_refused_with_a_clear_message(empty_db_url: str) -> None:
+    with pytest.raises(DatabaseNotMigratedError) as info:
+        open_store(empty_db_url)
+    assert "has no syncd schema" in str(info.value)
+    assert "syncd db upgrade" in str(info.value)
+
+
+def test_migrated_database_is_accepted_and_matches_models(db_url: str) -> None:
+    engine = open_store(db_url)
+    try:
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(conn)
+            assert ctx.get_current_revision() == head_revision()
+            # The migrations create exactly what the models declare.
+            diff = compare_metadata(ctx, SQLModel.metadata)
+        assert diff == []
+        tables = set(inspect(engine).get_table_names())
+        assert {"contacts", "cursors", "sync_runs", "audit_events", "memberships", "outbox"} <= (
+            tables
+        )
+    finally:
+        engine.dispose()
+
+
+def test_contact_round_trip_json_and_utc(engine: Engine) -> None:
+    stamp = datetime(2026, 3, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    with session_scope(engine) as session:
+        session.add(
+            Contact(
+                email="ada@example.com",
+                hubspot_id="101",
+                attributes={"open_rate": 0.42, "tags": ["vip"], "nested": {"a": 1}},
+                updated_at=stamp,
+            )
+        )
+    with session_scope(engine) as session:
+        contact = session.exec(select(Contact)).one()
+        assert contact.attributes == {"open_rate": 0.42, "tags": ["vip"], "nested": {"a": 1}}
+        assert contact.updated_at == stamp
+        assert contact.updated_at.tzinfo is not None
+        assert contact.updated_at.utcoffset() == timedelta(0)
+        assert contact.workspace == "default"
+
+
+def test_email_unique_per_workspace(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        session.add(Contact(email="x@example.com"))
+        session.add(Contact(email="x@example.com", workspace="other"))
+    with pytest.raises(IntegrityError), session_scope(engine) as session:
+        session.add(Contact(email="x@example.com"))
+
+
+def test_hubspot_id_unique_but_many_nulls(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        session.add_all([Contact(email=f"n{i}@example.com") for i in range(3)])
+        session.add(Contact(email="h@example.com", hubspot_id="7"))
+    with pytest.raises(IntegrityError), session_scope(engine) as session:
+        session.add(Contact(email="h2@example.com", hubspot_id="7"))
+
+
+def test_foreign_keys_enforced(engine: Engine) -> None:
+    with pytest.raises(IntegrityError), session_scope(engine) as session:
+        session.add(Membership(target="hubspot_list:x", contact_id=999, state="added"))
+
+
+def test_cursor_ledger_and_outbox_in_one_transaction(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        run = SyncRun(trigger="manual")
+        contact = Contact(email="c@example.com")
+        session.add_all([run, contact])
+        session.flush()
+        assert run.id is not None and contact.id is not None
+        session.add(Cursor(workspace="default", connector="hubspot", stream="contacts", value="1"))
+        session.add(
+            OutboxEntry(
+                run_id=run.id,
+                target="mailchimp_tag:vip",
+                contact_id=contact.id,
+                action="add",
+                payload={"email_hash": "abc"},
+            )
+        )
+        session.add(
+            Membership(
+                target="mailchimp_tag:vip",
+                contact_id=contact.id,
+                state=MembershipState.ADDED,
+                run_id=run.id,
+            )
+        )
+
+    def crash_after_cursor_write() -> None:
+        with session_scope(engine) as session:
+            cursor = session.get(Cursor, ("default", "hubspot", "contacts"))
+            assert cursor is not None
+            cursor.value = "2"
+            session.add(cursor)
+            session.flush()
+            raise RuntimeError("crash before commit")
+
+    with pytest.raises(RuntimeError):
+        crash_after_cursor_write()
+    with session_scope(engine) as session:
+        cursor = session.get(Cursor, ("default", "hubspot", "contacts"))
+        assert cursor is not None and cursor.value == "1"
+        entry = session.exec(select(OutboxEntry)).one()
+        assert entry.state == "pending" and entry.payload == {"email_hash": "abc"}
+
+
+def test_naive_datetimes_are_refused(engine: Engine) -> None:
+    with pytest.raises(Exception, match="naive datetime"), session_scope(engine) as session:
+        session.add(SyncRun(trigger="manual", started_at=datetime(2026, 1, 1)))  # noqa: DTZ001
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: object) -> None:
+    engine = make_engine("sqlite:///" + str(tmp_path) + "/wal.db")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_utc_default_is_aware() -> None:
+    run = SyncRun(trigger="manual")
+    assert run.started_at.tzinfo is UTC
