@@ -137,6 +137,7 @@ class Membership(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False)
     )
     state: str = Field(max_length=16)
+    value: str | None = None  # for property targets: the value syncd last wrote
     run_id: int | None = Field(default=None, foreign_key="sync_runs.id")
     updated_at: datetime = _ts()
 
@@ -193,3 +194,14 @@ class AuditEvent(SQLModel, table=True):
     outcome: str = Field(max_length=16)  # applied | rejected | retry | skipped | detected
     error_class: str | None = Field(default=None, max_length=16)
     message: str | None = None
+
+
+class Lease(SQLModel, table=True):
+    """A named, expiring lock in the database, so two daemons never apply at once."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True, max_length=128)
+    holder: str = Field(max_length=128)
+    acquired_at: datetime = _ts()
+    expires_at: datetime = _ts()
