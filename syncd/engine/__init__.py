@@ -1,0 +1,1 @@
+"""Sync engine: pull, segment, plan, apply."""

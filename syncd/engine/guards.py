@@ -1,0 +1,51 @@
+"""Safety guards: reasons to hold a run instead of writing it.
+
+A held run keeps its plan in the outbox, writes nothing, and waits for a person to release it
+with `syncd apply --run ID`. Guards are pure functions of the plan and the pull figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from syncd.engine.plan import Action, Plan
+
+#: Below this many removals the percentage guard stays quiet: losing 3 of 10 members of a
+#: small segment is ordinary churn, not an accident.
+PCT_GUARD_MIN_REMOVALS = 10
+
+
+def removal_guard(plan: Plan, *, max_pct: float, max_abs: int) -> list[str]:
+    """Reasons to hold because a target would lose too many members."""
+    removals: dict[str, int] = {}
+    for change in plan.changes:
+        if change.action is Action.REMOVE:
+            removals[change.target] = removals.get(change.target, 0) + 1
+    reasons = []
+    for target, count in sorted(removals.items()):
+        owned = plan.owned.get(target, 0)
+        pct = 100.0 * count / owned if owned else 100.0
+        if count > max_abs:
+            reasons.append(f"{target}: {count} removals exceed safety.max_removals={max_abs}")
+        elif count >= PCT_GUARD_MIN_REMOVALS and pct > max_pct:
+            reasons.append(
+                f"{target}: {count} of {owned} members ({pct:.0f}%) would be removed, "
+                f"over safety.max_removals_pct={max_pct:g}"
+            )
+    return reasons
+
+
+def empty_pull_guard(
+    pulled: Mapping[str, int], previous: Mapping[str, int] | None, *, full: bool
+) -> list[str]:
+    """Reasons to hold because a full pull returned nothing where the last one did not.
+
+    An incremental pull that finds no changes is normal, so only full pulls are judged.
+    """
+    if not full or not previous:
+        return []
+    return [
+        f"{api}: the full pull returned 0 contacts; the previous full pull returned {before}"
+        for api, before in sorted(previous.items())
+        if before > 0 and pulled.get(api, 0) == 0
+    ]

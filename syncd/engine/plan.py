@@ -1,0 +1,199 @@
+"""The planner: desired memberships minus the ownership ledger, per target.
+
+Pure: it sees contacts (with their computed segments), the configured targets and the ledger,
+and returns changes with a reason each. The rules every write obeys live here:
+- only contacts that exist in the target system are planned (syncd never creates members);
+- consent: a Mailchimp member who is not subscribed (or pending/transactional) gets no adds;
+- ownership: only memberships the ledger says syncd added are ever removed;
+- a membership a person removed by hand (drift) is not re-added until the contact leaves the
+  segment and enters it again.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from syncd.engine.targets import (
+    CONSENTING_STATUSES,
+    SEGMENTS_PROPERTY,
+    STAGE_PROPERTY,
+    TargetKind,
+    TargetRef,
+)
+from syncd.store.models import MembershipState
+
+
+class Action(enum.StrEnum):
+    """What one planned change does."""
+
+    ADD = "add"
+    REMOVE = "remove"
+    SET = "set"
+
+
+@dataclass(frozen=True, slots=True)
+class ContactView:
+    """What the planner needs to know of one contact."""
+
+    contact_id: int
+    hubspot_id: str | None
+    mailchimp_id: str | None
+    mailchimp_status: str | None
+    segments: frozenset[str]
+    journey_stage: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """The ledger's view of one (target, contact)."""
+
+    state: str
+    value: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One remote change syncd intends to make."""
+
+    target: str
+    contact_id: int
+    action: Action
+    reason: str
+    value: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentTargets:
+    """Which targets one segment writes to, from `segments.yaml`."""
+
+    key: str
+    hubspot_list: bool
+    mailchimp_tag: bool
+
+    def refs(self) -> list[TargetRef]:
+        """The list and tag refs this segment owns."""
+        refs = []
+        if self.hubspot_list:
+            refs.append(TargetRef(TargetKind.HUBSPOT_LIST, self.key))
+        if self.mailchimp_tag:
+            refs.append(TargetRef(TargetKind.MAILCHIMP_TAG, self.key))
+        return refs
+
+
+@dataclass
+class Plan:
+    """Everything one run intends to do, plus the figures the guards and reports need."""
+
+    changes: list[Change] = field(default_factory=list)
+    #: Drift rows to forget (ledger only, no API call): the contact left the segment.
+    releases: list[tuple[str, int]] = field(default_factory=list)
+    skipped_consent: Counter[str] = field(default_factory=Counter)
+    #: Memberships syncd owns per target before this plan (the guards' denominator).
+    owned: Counter[str] = field(default_factory=Counter)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per target: adds, removes, sets and consent skips."""
+        out: dict[str, dict[str, int]] = {}
+        for change in self.changes:
+            row = out.setdefault(change.target, {"add": 0, "remove": 0, "set": 0})
+            row[change.action] += 1
+        for target, skipped in self.skipped_consent.items():
+            out.setdefault(target, {"add": 0, "remove": 0, "set": 0})["skipped_consent"] = skipped
+        return dict(sorted(out.items()))
+
+
+Ledger = Mapping[str, Mapping[int, LedgerEntry]]
+
+
+def _in_system(ref: TargetRef, contact: ContactView) -> bool:
+    if ref.kind is TargetKind.MAILCHIMP_TAG:
+        return contact.mailchimp_id is not None
+    return contact.hubspot_id is not None
+
+
+def segments_value(segments: Iterable[str]) -> str:
+    """HubSpot's multiple-checkbox format: option values joined by `;`, sorted for stability."""
+    return ";".join(sorted(segments))
+
+
+def make_plan(
+    contacts: Iterable[ContactView],
+    segment_targets: Sequence[SegmentTargets],
+    ledger: Ledger,
+    *,
+    write_properties: bool = True,
+) -> Plan:
+    """Diff what the rules want against what syncd owns.
+
+    Args:
+        contacts: Every contact in the store, with its segments and journey stage.
+        segment_targets: The configured segments that write lists or tags.
+        ledger: `target key -> contact id -> LedgerEntry` for the workspace.
+        write_properties: Plan `syncd_segments` / `syncd_journey_stage` for HubSpot contacts.
+
+    Returns:
+        The plan; targets in the ledger that are no longer configured are emptied.
+    """
+    plan = Plan()
+    refs = [ref for st in segment_targets for ref in st.refs()]
+    configured = {ref.key for ref in refs}
+    stale = [TargetRef.parse(k) for k in ledger if k not in configured]
+    membership_refs = refs + [r for r in stale if r.kind is not TargetKind.HUBSPOT_PROPERTY]
+    for ref in membership_refs:
+        plan.owned[ref.key] = sum(
+            1 for e in ledger.get(ref.key, {}).values() if e.state == MembershipState.ADDED
+        )
+    empty: Mapping[int, LedgerEntry] = {}
+    for contact in contacts:
+        for ref in membership_refs:
+            if not _in_system(ref, contact):
+                continue
+            entry = ledger.get(ref.key, empty).get(contact.contact_id)
+            wanted = ref.key in configured and ref.name in contact.segments
+            _plan_membership(plan, ref, contact, entry, wanted=wanted)
+        if write_properties and contact.hubspot_id is not None:
+            _plan_properties(plan, contact, ledger)
+    return plan
+
+
+def _plan_membership(
+    plan: Plan, ref: TargetRef, contact: ContactView, entry: LedgerEntry | None, *, wanted: bool
+) -> None:
+    state = entry.state if entry else None
+    if wanted:
+        if state in (None, MembershipState.REMOVED):
+            consent_ok = (
+                ref.kind is not TargetKind.MAILCHIMP_TAG
+                or contact.mailchimp_status in CONSENTING_STATUSES
+            )
+            if consent_ok:
+                reason = f"rule segments/{ref.name} matched"
+                plan.changes.append(Change(ref.key, contact.contact_id, Action.ADD, reason))
+            else:
+                plan.skipped_consent[ref.key] += 1
+        return
+    if state == MembershipState.ADDED:
+        reason = f"rule segments/{ref.name} no longer matches"
+        plan.changes.append(Change(ref.key, contact.contact_id, Action.REMOVE, reason))
+    elif state == MembershipState.DRIFT_REMOVED:
+        plan.releases.append((ref.key, contact.contact_id))
+
+
+def _plan_properties(plan: Plan, contact: ContactView, ledger: Ledger) -> None:
+    for ref, value in (
+        (SEGMENTS_PROPERTY, segments_value(contact.segments)),
+        (STAGE_PROPERTY, contact.journey_stage or ""),
+    ):
+        entry = ledger.get(ref.key, {}).get(contact.contact_id)
+        last = entry.value if entry else None
+        if last == value or (last is None and value == ""):
+            continue
+        reason = (
+            f"journey stage is now {value or '(none)'}"
+            if ref is STAGE_PROPERTY
+            else f"segments are now {value or '(none)'}"
+        )
+        plan.changes.append(Change(ref.key, contact.contact_id, Action.SET, reason, value))

@@ -1,0 +1,152 @@
+"""The planner: adds, removes, consent, ownership, drift and properties."""
+
+from __future__ import annotations
+
+from syncd.engine.guards import empty_pull_guard, removal_guard
+from syncd.engine.plan import (
+    Action,
+    Change,
+    ContactView,
+    LedgerEntry,
+    SegmentTargets,
+    make_plan,
+    segments_value,
+)
+from syncd.store.models import MembershipState
+
+VIP = [SegmentTargets("vip", hubspot_list=True, mailchimp_tag=True)]
+LIST, TAG = "hubspot_list:vip", "mailchimp_tag:vip"
+
+
+def contact(
+    cid: int = 1,
+    segments: frozenset[str] = frozenset({"vip"}),
+    status: str | None = "subscribed",
+    hubspot: bool = True,
+    mailchimp: bool = True,
+    stage: str | None = "lead",
+) -> ContactView:
+    return ContactView(
+        contact_id=cid,
+        hubspot_id=str(100 + cid) if hubspot else None,
+        mailchimp_id=f"hash{cid}" if mailchimp else None,
+        mailchimp_status=status if mailchimp else None,
+        segments=segments,
+        journey_stage=stage,
+    )
+
+
+def memberships(plan_changes: list[Change]) -> list[tuple[str, int, str]]:
+    return sorted(
+        (c.target, c.contact_id, str(c.action))
+        for c in plan_changes
+        if not c.target.startswith("hubspot_property")
+    )
+
+
+def test_new_member_is_added_to_list_and_tag_with_reason() -> None:
+    plan = make_plan([contact()], VIP, {})
+    assert memberships(plan.changes) == [(LIST, 1, "add"), (TAG, 1, "add")]
+    assert {c.reason for c in plan.changes if c.target == LIST} == {"rule segments/vip matched"}
+
+
+def test_owned_member_is_not_re_added() -> None:
+    ledger = {LIST: {1: LedgerEntry(MembershipState.ADDED)}, TAG: {1: LedgerEntry("added")}}
+    plan = make_plan([contact()], VIP, ledger, write_properties=False)
+    assert plan.changes == []
+
+
+def test_only_owned_memberships_are_removed() -> None:
+    ledger = {LIST: {1: LedgerEntry(MembershipState.ADDED)}}
+    plan = make_plan([contact(1, frozenset()), contact(2, frozenset())], VIP, ledger)
+    # Contact 2 left the segment but syncd never added it: it is left alone.
+    assert memberships(plan.changes) == [(LIST, 1, "remove")]
+    assert plan.owned[LIST] == 1
+
+
+def test_consent_gate_blocks_adds_but_allows_removing_owned_tags() -> None:
+    for status in ("unsubscribed", "cleaned", "archived", None):
+        plan = make_plan([contact(status=status)], VIP, {}, write_properties=False)
+        assert memberships(plan.changes) == [(LIST, 1, "add")]
+        assert plan.skipped_consent[TAG] == 1
+    ledger = {TAG: {1: LedgerEntry(MembershipState.ADDED)}}
+    plan = make_plan([contact(segments=frozenset(), status="unsubscribed")], VIP, ledger)
+    assert (TAG, 1, "remove") in memberships(plan.changes)
+
+
+def test_contacts_missing_from_a_system_are_not_planned_there() -> None:
+    plan = make_plan([contact(mailchimp=False), contact(2, hubspot=False)], VIP, {})
+    assert memberships(plan.changes) == [(LIST, 1, "add"), (TAG, 2, "add")]
+    assert all(c.contact_id == 1 for c in plan.changes if c.target.startswith("hubspot_prop"))
+
+
+def test_drift_removed_is_not_fought_until_reentry() -> None:
+    ledger = {LIST: {1: LedgerEntry(MembershipState.DRIFT_REMOVED)}}
+    still_in = make_plan([contact()], VIP, ledger, write_properties=False)
+    assert (LIST, 1, "add") not in memberships(still_in.changes)
+    left = make_plan([contact(segments=frozenset())], VIP, ledger, write_properties=False)
+    assert left.changes == []
+    assert left.releases == [(LIST, 1)]
+    # After release the ledger says REMOVED, and re-entry adds again.
+    reentered = make_plan(
+        [contact()], VIP, {LIST: {1: LedgerEntry(MembershipState.REMOVED)}}, write_properties=False
+    )
+    assert (LIST, 1, "add") in memberships(reentered.changes)
+
+
+def test_unconfigured_targets_are_emptied() -> None:
+    ledger = {"hubspot_list:old": {1: LedgerEntry(MembershipState.ADDED)}}
+    plan = make_plan([contact(segments=frozenset({"old"}))], [], ledger, write_properties=False)
+    assert memberships(plan.changes) == [("hubspot_list:old", 1, "remove")]
+
+
+def test_properties_are_set_only_when_changed() -> None:
+    plan = make_plan([contact(segments=frozenset({"b", "a"}), stage="trial")], [], {})
+    sets = {c.target: c.value for c in plan.changes if c.action is Action.SET}
+    assert sets == {
+        "hubspot_property:syncd_segments": "a;b",
+        "hubspot_property:syncd_journey_stage": "trial",
+    }
+    ledger = {
+        "hubspot_property:syncd_segments": {1: LedgerEntry("set", "a;b")},
+        "hubspot_property:syncd_journey_stage": {1: LedgerEntry("set", "trial")},
+    }
+    again = make_plan([contact(segments=frozenset({"a", "b"}), stage="trial")], [], ledger)
+    assert again.changes == []
+    # An empty value never written before needs no call.
+    nothing = make_plan([contact(segments=frozenset(), stage=None)], [], {})
+    assert nothing.changes == []
+
+
+def test_segments_value_is_sorted() -> None:
+    assert segments_value({"z", "a", "m"}) == "a;m;z"
+
+
+def test_removal_guard_percentage_and_absolute() -> None:
+    ledger = {LIST: {i: LedgerEntry(MembershipState.ADDED) for i in range(100)}}
+    few_leave = [contact(i, frozenset() if i < 15 else frozenset({"vip"})) for i in range(100)]
+    plan = make_plan(few_leave, [VIP[0]], ledger, write_properties=False)
+    assert removal_guard(plan, max_pct=20, max_abs=1000) == []
+    reasons = removal_guard(plan, max_pct=10, max_abs=1000)
+    assert reasons == [
+        "hubspot_list:vip: 15 of 100 members (15%) would be removed, "
+        "over safety.max_removals_pct=10"
+    ]
+    assert removal_guard(plan, max_pct=50, max_abs=14) == [
+        "hubspot_list:vip: 15 removals exceed safety.max_removals=14"
+    ]
+
+
+def test_removal_guard_ignores_small_churn() -> None:
+    ledger = {LIST: {i: LedgerEntry(MembershipState.ADDED) for i in range(5)}}
+    plan = make_plan([contact(i, frozenset()) for i in range(5)], VIP, ledger)
+    assert removal_guard(plan, max_pct=20, max_abs=1000) == []
+
+
+def test_empty_pull_guard_only_for_full_pulls() -> None:
+    assert empty_pull_guard({"hubspot": 0}, {"hubspot": 10}, full=False) == []
+    assert empty_pull_guard({"hubspot": 5}, {"hubspot": 10}, full=True) == []
+    assert empty_pull_guard({"hubspot": 0, "mailchimp": 3}, {"hubspot": 10}, full=True) == [
+        "hubspot: the full pull returned 0 contacts; the previous full pull returned 10"
+    ]
+    assert empty_pull_guard({"hubspot": 0}, None, full=True) == []
