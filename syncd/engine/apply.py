@@ -1,0 +1,271 @@
+"""Apply: push a run's outbox to the remote systems, batch by batch, durably.
+
+For every batch: rows are marked in flight (committed), the API is called, and then, in one
+transaction, each confirmed change updates the ledger and writes its audit event. A crash
+leaves at most the batch in flight to be sent again (every write syncd makes is idempotent
+remotely: adding a present member or setting the same value changes nothing). HubSpot and
+Mailchimp are written in parallel, each on its own thread, because their limits are separate.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from sqlalchemy import Engine, select
+
+from syncd.audit import get_logger
+from syncd.engine.ledger import OutboxItem, mark, pending_items, set_ledger
+from syncd.engine.targets import TargetKind, TargetRef
+from syncd.errors import ConfigError, ErrorClass, SyncdError, TransientError
+from syncd.store.models import AuditEvent, MembershipState, OutboxState, RemoteTarget
+from syncd.store.types import table_of, utcnow
+
+log = get_logger(__name__)
+
+Outcome = Literal["applied", "rejected", "retry"]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    """What the remote said about one outbox row."""
+
+    outcome: Outcome
+    error_class: str | None = None
+    message: str | None = None
+
+
+class Writer(Protocol):
+    """The engine's view of one connector's write side (see `syncd.engine.writers`)."""
+
+    api: str
+
+    def ensure(self, ref: TargetRef, known_remote_id: str | None) -> str:
+        """Find or create the remote list/tag/property; returns its remote id."""
+        ...
+
+    def batch_size(self, ref: TargetRef) -> int:
+        """The largest batch the API takes for this kind of target."""
+        ...
+
+    def write(
+        self, ref: TargetRef, remote_id: str, items: Sequence[OutboxItem]
+    ) -> Mapping[int, ItemOutcome]:
+        """Send one batch; returns an outcome for every outbox id in `items`."""
+        ...
+
+
+@dataclass
+class ApplyReport:
+    """Per-target figures of one apply pass."""
+
+    counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    stopped: bool = False
+    batches: int = 0
+
+    def add(self, target: str, key: str, n: int = 1) -> None:
+        """Count `n` under `target` / `key`."""
+        self.counts[target][key] += n
+
+
+_LEDGER_STATE = {"add": MembershipState.ADDED, "remove": MembershipState.REMOVED, "set": "set"}
+_COUNT_KEY = {"add": "added", "remove": "removed", "set": "set"}
+
+
+def apply_run(
+    engine: Engine,
+    workspace: str,
+    run_id: int,
+    writers: Mapping[str, Writer],
+    *,
+    stop: threading.Event | None = None,
+    max_attempts: int = 5,
+    on_batch: Callable[[str, int], None] | None = None,
+) -> ApplyReport:
+    """Send every pending or in-flight outbox row of `run_id`.
+
+    Args:
+        engine: The store.
+        workspace: Whose outbox.
+        run_id: The run whose plan is applied (also a held run being released).
+        writers: One writer per API name (`hubspot`, `mailchimp`).
+        stop: Set to stop after the batch in flight (graceful shutdown).
+        max_attempts: Retryable failures after this many attempts become rejections.
+        on_batch: Progress callback `(api, rows in batch)`.
+
+    Raises:
+        ConfigError: A person must act (bad token, missing scope); remaining rows stay pending.
+    """
+    stop = stop or threading.Event()
+    report = ApplyReport()
+    with engine.begin() as conn:
+        items = pending_items(conn, workspace, run_id, [OutboxState.PENDING, OutboxState.IN_FLIGHT])
+    by_api: dict[str, dict[TargetRef, list[OutboxItem]]] = defaultdict(lambda: defaultdict(list))
+    for item in items:
+        ref = TargetRef.parse(item.target)
+        by_api[ref.api][ref].append(item)
+    lock = threading.Lock()
+
+    def one_api(api: str) -> None:
+        writer = writers.get(api)
+        if writer is None:
+            log.warning("apply.no_writer", api=api, rows=sum(map(len, by_api[api].values())))
+            return
+        for ref, target_items in sorted(by_api[api].items()):
+            remote_id = _ensure(engine, workspace, writer, ref)
+            size = max(1, writer.batch_size(ref))
+            for start in range(0, len(target_items), size):
+                if stop.is_set():
+                    report.stopped = True
+                    return
+                batch = target_items[start : start + size]
+                _send(engine, workspace, writer, ref, remote_id, batch, report, lock, max_attempts)
+                if on_batch is not None:
+                    on_batch(api, len(batch))
+
+    apis = sorted(by_api)
+    if len(apis) <= 1:
+        for api in apis:
+            one_api(api)
+    else:
+        with ThreadPoolExecutor(max_workers=len(apis), thread_name_prefix="apply") as pool:
+            for future in [pool.submit(one_api, api) for api in apis]:
+                future.result()
+    return report
+
+
+def _ensure(engine: Engine, workspace: str, writer: Writer, ref: TargetRef) -> str:
+    rt = table_of(RemoteTarget)
+    with engine.begin() as conn:
+        known = conn.execute(
+            select(rt.c.remote_id).where(rt.c.workspace == workspace, rt.c.target == ref.key)
+        ).scalar_one_or_none()
+    remote_id = writer.ensure(ref, known)
+    if remote_id != known:
+        with engine.begin() as conn:
+            if known is None:
+                conn.execute(
+                    rt.insert().values(
+                        workspace=workspace,
+                        target=ref.key,
+                        remote_id=remote_id,
+                        name=ref.remote_name,
+                        created_at=utcnow(),
+                    )
+                )
+            else:
+                conn.execute(
+                    rt.update()
+                    .where(rt.c.workspace == workspace, rt.c.target == ref.key)
+                    .values(remote_id=remote_id)
+                )
+    return remote_id
+
+
+def _send(
+    engine: Engine,
+    workspace: str,
+    writer: Writer,
+    ref: TargetRef,
+    remote_id: str,
+    batch: Sequence[OutboxItem],
+    report: ApplyReport,
+    lock: threading.Lock,
+    max_attempts: int,
+) -> None:
+    with engine.begin() as conn:
+        mark(conn, [i.id for i in batch], OutboxState.IN_FLIGHT)
+    try:
+        outcomes = dict(writer.write(ref, remote_id, batch))
+    except ConfigError:
+        with engine.begin() as conn:
+            mark(conn, [i.id for i in batch], OutboxState.PENDING)
+        raise
+    except TransientError as exc:
+        outcomes = {i.id: ItemOutcome("retry", ErrorClass.TRANSIENT, exc.message) for i in batch}
+    except SyncdError as exc:
+        outcomes = {i.id: ItemOutcome("rejected", exc.error_class, exc.message) for i in batch}
+    for item in batch:
+        outcomes.setdefault(
+            item.id, ItemOutcome("retry", ErrorClass.SYSTEM, "no outcome reported for this row")
+        )
+    with lock:
+        report.batches += 1
+    _record(engine, workspace, ref, batch, outcomes, report, lock, max_attempts)
+
+
+def _record(
+    engine: Engine,
+    workspace: str,
+    ref: TargetRef,
+    batch: Sequence[OutboxItem],
+    outcomes: Mapping[int, ItemOutcome],
+    report: ApplyReport,
+    lock: threading.Lock,
+    max_attempts: int,
+) -> None:
+    now = utcnow()
+    ledger_rows: list[tuple[str, int, str, str | None]] = []
+    done, rejected, retry, gave_up = [], [], [], []
+    events = []
+    for item in batch:
+        result = outcomes[item.id]
+        outcome: str = result.outcome
+        message = result.message
+        if outcome == "retry" and item.attempts + 1 >= max_attempts:
+            outcome, message = "rejected", f"gave up after {max_attempts} attempts: {message}"
+            gave_up.append(item.id)
+        if outcome == "applied":
+            done.append(item.id)
+            ledger_rows.append(
+                (item.target, item.contact_id, _LEDGER_STATE[item.action], item.value)
+            )
+        elif outcome == "rejected":
+            rejected.append((item.id, message))
+        else:
+            retry.append(item.id)
+        events.append(
+            {
+                "workspace": workspace,
+                "run_id": item.run_id,
+                "at": now,
+                "contact_id": item.contact_id,
+                "email": item.email,
+                "hubspot_id": item.hubspot_id,
+                "mailchimp_id": item.mailchimp_id,
+                "segment": ref.name if ref.kind is not TargetKind.HUBSPOT_PROPERTY else None,
+                "target": item.target,
+                "action": item.action,
+                "reason": item.reason,
+                "outcome": outcome if outcome != "retry" else "retry",
+                "error_class": result.error_class if outcome != "applied" else None,
+                "message": message if outcome != "applied" else None,
+            }
+        )
+        key = _COUNT_KEY[item.action] if outcome == "applied" else outcome
+        with lock:
+            report.add(item.target, key)
+    with engine.begin() as conn:
+        if ledger_rows:
+            run_id = batch[0].run_id
+            set_ledger(conn, workspace, ledger_rows, run_id, now)
+        if done:
+            mark(conn, done, OutboxState.DONE)
+        for row_id, message in rejected:
+            mark(conn, [row_id], OutboxState.REJECTED, message, bump_attempts=True)
+        if retry:
+            mark(conn, retry, OutboxState.PENDING, "retryable failure", bump_attempts=True)
+        conn.execute(table_of(AuditEvent).insert(), events)
+    if rejected or retry:
+        log.warning(
+            "apply.batch_partial",
+            target=ref.key,
+            applied=len(done),
+            rejected=len(rejected),
+            retry=len(retry),
+            gave_up=len(gave_up),
+        )

@@ -1,0 +1,198 @@
+"""The ownership ledger and the outbox, as bulk reads and writes on the store.
+
+Bulk statements (SQLAlchemy Core) rather than ORM objects, because a run touches every
+contact: 20,000 contacts with a dozen targets is a quarter of a million ledger rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, select, update
+
+from syncd.engine.plan import Change, LedgerEntry
+from syncd.store.models import Contact, Membership, OutboxEntry, OutboxState
+from syncd.store.types import table_of, utcnow
+
+_CHUNK = 5000
+
+
+def load_ledger(conn: Connection, workspace: str) -> dict[str, dict[int, LedgerEntry]]:
+    """Every ledger row of the workspace as `target -> contact id -> entry`."""
+    ledger: dict[str, dict[int, LedgerEntry]] = defaultdict(dict)
+    m = table_of(Membership).c
+    rows = conn.execute(
+        select(m.target, m.contact_id, m.state, m.value).where(m.workspace == workspace)
+    )
+    for target, contact_id, state, value in rows:
+        ledger[target][contact_id] = LedgerEntry(state, value)
+    return dict(ledger)
+
+
+def set_ledger(
+    conn: Connection,
+    workspace: str,
+    rows: Iterable[tuple[str, int, str, str | None]],
+    run_id: int | None,
+    now: datetime | None = None,
+) -> int:
+    """Upsert `(target, contact id, state, value)` rows; returns how many were written."""
+    table = table_of(Membership)
+    now = now or utcnow()
+    by_key = {(t, c): (s, v) for t, c, s, v in rows}
+    if not by_key:
+        return 0
+    m = table.c
+    existing: set[tuple[str, int]] = set()
+    keys = list(by_key)
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        contact_ids = {c for _, c in chunk}
+        found = conn.execute(
+            select(m.target, m.contact_id).where(
+                m.workspace == workspace,
+                m.target.in_({t for t, _ in chunk}),
+                m.contact_id.in_(contact_ids),
+            )
+        )
+        existing.update((t, c) for t, c in found if (t, c) in by_key)
+    inserts = [
+        {
+            "workspace": workspace,
+            "target": t,
+            "contact_id": c,
+            "state": s,
+            "value": v,
+            "run_id": run_id,
+            "updated_at": now,
+        }
+        for (t, c), (s, v) in by_key.items()
+        if (t, c) not in existing
+    ]
+    if inserts:
+        conn.execute(table.insert(), inserts)
+    for t, c in existing:
+        s, v = by_key[(t, c)]
+        conn.execute(
+            update(table)
+            .where(m.workspace == workspace, m.target == t, m.contact_id == c)
+            .values(state=s, value=v, run_id=run_id, updated_at=now)
+        )
+    return len(by_key)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One outbox row joined with the contact ids the connectors need."""
+
+    id: int
+    run_id: int
+    target: str
+    contact_id: int
+    action: str
+    value: str | None
+    reason: str | None
+    attempts: int
+    email: str
+    hubspot_id: str | None
+    mailchimp_id: str | None
+
+
+def write_outbox(conn: Connection, workspace: str, run_id: int, changes: Sequence[Change]) -> int:
+    """Journal the plan before any API call; supersedes older pending rows of the workspace."""
+    table = table_of(OutboxEntry)
+    o = table.c
+    now = utcnow()
+    conn.execute(
+        update(table)
+        .where(o.workspace == workspace, o.state == OutboxState.PENDING, o.run_id != run_id)
+        .values(
+            state=OutboxState.CANCELLED, last_error=f"superseded by run {run_id}", updated_at=now
+        )
+    )
+    rows = [
+        {
+            "workspace": workspace,
+            "run_id": run_id,
+            "target": c.target,
+            "contact_id": c.contact_id,
+            "action": str(c.action),
+            "payload": {"value": c.value},
+            "reason": c.reason,
+            "state": OutboxState.PENDING,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for c in changes
+    ]
+    for start in range(0, len(rows), _CHUNK):
+        conn.execute(table.insert(), rows[start : start + _CHUNK])
+    return len(rows)
+
+
+def pending_items(
+    conn: Connection, workspace: str, run_id: int, states: Sequence[str]
+) -> list[OutboxItem]:
+    """The run's outbox rows in `states`, oldest first, with the contact's remote ids."""
+    o = table_of(OutboxEntry).c
+    c = table_of(Contact).c
+    rows = conn.execute(
+        select(
+            o.id,
+            o.run_id,
+            o.target,
+            o.contact_id,
+            o.action,
+            o.payload,
+            o.reason,
+            o.attempts,
+            c.email,
+            c.hubspot_id,
+            c.mailchimp_id,
+        )
+        .join_from(table_of(OutboxEntry), table_of(Contact), o.contact_id == c.id)
+        .where(o.workspace == workspace, o.run_id == run_id, o.state.in_(list(states)))
+        .order_by(o.id)
+    )
+    return [
+        OutboxItem(
+            id=r.id,
+            run_id=r.run_id,
+            target=r.target,
+            contact_id=r.contact_id,
+            action=r.action,
+            value=(r.payload or {}).get("value"),
+            reason=r.reason,
+            attempts=r.attempts,
+            email=r.email,
+            hubspot_id=r.hubspot_id,
+            mailchimp_id=r.mailchimp_id,
+        )
+        for r in rows
+    ]
+
+
+def mark(
+    conn: Connection,
+    ids: Iterable[int],
+    state: str,
+    error: str | None = None,
+    bump_attempts: bool = False,
+) -> None:
+    """Move outbox rows to `state`."""
+    table = table_of(OutboxEntry)
+    o = table.c
+    id_list = list(ids)
+    values: dict[str, object] = {"state": state, "updated_at": utcnow()}
+    if error is not None:
+        values["last_error"] = error
+    if bump_attempts:
+        values["attempts"] = o.attempts + 1
+    for start in range(0, len(id_list), _CHUNK):
+        conn.execute(
+            update(table).where(o.id.in_(id_list[start : start + _CHUNK])).values(**values)
+        )

@@ -1,0 +1,198 @@
+"""Apply on both databases with an in-process writer: outcomes, ledger, audit, resume."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+
+import pytest
+from sqlalchemy import Engine, func
+from sqlalchemy import select as core_select
+from sqlmodel import col, select
+
+from syncd.engine.apply import ItemOutcome, apply_run
+from syncd.engine.ledger import OutboxItem, load_ledger, write_outbox
+from syncd.engine.plan import Action, Change
+from syncd.engine.targets import TargetKind, TargetRef
+from syncd.errors import ConfigError, ErrorClass, TransientError
+from syncd.store import AuditEvent, Contact, OutboxEntry, RemoteTarget, SyncRun, session_scope
+from syncd.store.types import table_of
+
+
+class FakeWriter:
+    """Records batches; outcomes chosen per contact id by the test."""
+
+    def __init__(self, api: str, size: int = 2) -> None:
+        self.api = api
+        self.size = size
+        self.batches: list[list[int]] = []
+        self.ensured: list[tuple[str, str | None]] = []
+        self.reject: set[int] = set()
+        self.retry: set[int] = set()
+        self.fail_with: Exception | None = None
+        self.after_batch: threading.Event | None = None
+
+    def ensure(self, ref: TargetRef, known_remote_id: str | None) -> str:
+        self.ensured.append((ref.key, known_remote_id))
+        return known_remote_id or f"remote-{ref.name}"
+
+    def batch_size(self, ref: TargetRef) -> int:
+        return self.size
+
+    def write(
+        self, ref: TargetRef, remote_id: str, items: Sequence[OutboxItem]
+    ) -> Mapping[int, ItemOutcome]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.batches.append([i.contact_id for i in items])
+        out = {}
+        for item in items:
+            if item.contact_id in self.reject:
+                out[item.id] = ItemOutcome("rejected", ErrorClass.REJECTED, "Member In Compliance")
+            elif item.contact_id in self.retry:
+                out[item.id] = ItemOutcome("retry", ErrorClass.TRANSIENT, "503")
+            else:
+                out[item.id] = ItemOutcome("applied")
+        if self.after_batch is not None:
+            self.after_batch.set()
+        return out
+
+
+def seed(engine: Engine, n: int, target: str = "mailchimp_tag:vip") -> int:
+    with session_scope(engine) as session:
+        run = SyncRun(trigger="manual")
+        session.add(run)
+        for i in range(n):
+            session.add(Contact(email=f"p{i}@example.com", hubspot_id=str(i), mailchimp_id=f"h{i}"))
+        session.flush()
+        assert run.id is not None
+        run_id = run.id
+    with engine.begin() as conn:
+        ids = [r[0] for r in conn.execute(core_select(Contact.id).order_by(col(Contact.id)))]
+        write_outbox(
+            conn,
+            "default",
+            run_id,
+            [Change(target, cid, Action.ADD, "rule segments/vip matched") for cid in ids],
+        )
+    return run_id
+
+
+def outbox_states(engine: Engine) -> dict[str, int]:
+    with engine.begin() as conn:
+        rows = conn.execute(
+            core_select(OutboxEntry.state, func.count()).group_by(OutboxEntry.state)
+        )
+        return {state: count for state, count in rows}
+
+
+def test_apply_records_ledger_and_audit_per_member(engine: Engine) -> None:
+    run_id = seed(engine, 5)
+    writer = FakeWriter("mailchimp")
+    writer.reject = {2}
+    report = apply_run(engine, "default", run_id, {"mailchimp": writer})
+    assert writer.batches == [[1, 2], [3, 4], [5]]
+    assert report.counts["mailchimp_tag:vip"] == {"added": 4, "rejected": 1}
+    with engine.begin() as conn:
+        ledger = load_ledger(conn, "default")
+    assert sorted(ledger["mailchimp_tag:vip"]) == [1, 3, 4, 5]
+    assert outbox_states(engine) == {"done": 4, "rejected": 1}
+    with session_scope(engine) as session:
+        events = session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all()
+        remote = session.exec(select(RemoteTarget)).one()
+    assert len(events) == 5
+    bad = next(e for e in events if e.contact_id == 2)
+    assert (bad.outcome, bad.error_class, bad.message) == (
+        "rejected",
+        "rejected",
+        "Member In Compliance",
+    )
+    assert bad.segment == "vip" and bad.email == "p1@example.com"
+    assert remote.remote_id == "remote-vip"
+    # A second pass finds nothing left to send.
+    again = FakeWriter("mailchimp")
+    apply_run(engine, "default", run_id, {"mailchimp": again})
+    assert again.batches == []
+    assert again.ensured == []
+
+
+def test_retryable_rows_stay_pending_then_give_up(engine: Engine) -> None:
+    run_id = seed(engine, 2)
+    writer = FakeWriter("mailchimp")
+    writer.retry = {1}
+    apply_run(engine, "default", run_id, {"mailchimp": writer}, max_attempts=2)
+    assert outbox_states(engine) == {"done": 1, "pending": 1}
+    apply_run(engine, "default", run_id, {"mailchimp": writer}, max_attempts=2)
+    assert outbox_states(engine) == {"done": 1, "rejected": 1}
+    with session_scope(engine) as session:
+        last = session.exec(select(AuditEvent).order_by(col(AuditEvent.id).desc())).first()
+    assert last is not None and last.message == "gave up after 2 attempts: 503"
+
+
+def test_transient_batch_failure_leaves_rows_for_retry(engine: Engine) -> None:
+    run_id = seed(engine, 3)
+    writer = FakeWriter("mailchimp")
+    writer.fail_with = TransientError("HTTP 503 after 5 attempts")
+    report = apply_run(engine, "default", run_id, {"mailchimp": writer})
+    assert report.counts["mailchimp_tag:vip"] == {"retry": 3}
+    assert outbox_states(engine) == {"pending": 3}
+
+
+def test_config_error_stops_and_keeps_rows_pending(engine: Engine) -> None:
+    run_id = seed(engine, 3)
+    writer = FakeWriter("mailchimp")
+    writer.fail_with = ConfigError("HubSpot said 401")
+    with pytest.raises(ConfigError):
+        apply_run(engine, "default", run_id, {"mailchimp": writer})
+    assert outbox_states(engine) == {"pending": 3}
+
+
+def test_stop_finishes_the_batch_in_flight_and_resumes(engine: Engine) -> None:
+    run_id = seed(engine, 5)
+    stop = threading.Event()
+    writer = FakeWriter("mailchimp")
+    writer.after_batch = stop  # stop is requested while the first batch is in flight
+    report = apply_run(engine, "default", run_id, {"mailchimp": writer}, stop=stop)
+    assert report.stopped
+    assert writer.batches == [[1, 2]]
+    assert outbox_states(engine) == {"done": 2, "pending": 3}
+    resumed = FakeWriter("mailchimp")
+    apply_run(engine, "default", run_id, {"mailchimp": resumed})
+    assert resumed.batches == [[3, 4], [5]]
+    assert resumed.ensured == [("mailchimp_tag:vip", "remote-vip")]
+
+
+def test_in_flight_rows_after_a_crash_are_sent_again_once(engine: Engine) -> None:
+    run_id = seed(engine, 3)
+    with engine.begin() as conn:
+        conn.execute(
+            table_of(OutboxEntry)
+            .update()
+            .where(table_of(OutboxEntry).c.contact_id == 1)
+            .values(state="in_flight")
+        )
+    writer = FakeWriter("mailchimp", size=10)
+    apply_run(engine, "default", run_id, {"mailchimp": writer})
+    assert writer.batches == [[1, 2, 3]]
+    assert outbox_states(engine) == {"done": 3}
+
+
+def test_newer_plan_supersedes_pending_rows(engine: Engine) -> None:
+    first = seed(engine, 2)
+    with session_scope(engine) as session:
+        run = SyncRun(trigger="manual")
+        session.add(run)
+        session.flush()
+        second = run.id
+    assert second is not None
+    with engine.begin() as conn:
+        write_outbox(conn, "default", second, [Change("mailchimp_tag:vip", 1, Action.ADD, "r")])
+    assert outbox_states(engine) == {"cancelled": 2, "pending": 1}
+    writer = FakeWriter("mailchimp")
+    apply_run(engine, "default", first, {"mailchimp": writer})
+    assert writer.batches == []
+
+
+def test_targets_route_to_their_api() -> None:
+    assert TargetRef(TargetKind.HUBSPOT_LIST, "x").api == "hubspot"
+    assert TargetRef.parse("mailchimp_tag:a:b") == TargetRef(TargetKind.MAILCHIMP_TAG, "a:b")
