@@ -1,0 +1,263 @@
+"""The daemon (`syncd run`): APScheduler 3.x wiring, the apply lease, signals and metrics.
+
+Two jobs share one `BackgroundScheduler`: the incremental sync every
+`schedule.incremental_every` (trigger `schedule`, first run at start-up) and the reconcile on
+`schedule.reconcile_cron` (trigger `reconcile`, in the host's local time zone, UTC in a
+container). Every run goes through `Daemon.run_once`, which takes the database lease
+`apply:<workspace>` first, so an incremental and a reconcile never overlap, in this process or
+across daemons sharing a database: the second one waits and logs who holds the lease.
+
+The job itself is the engine's concern: a callable `job(trigger, stop)` that runs one cycle,
+checks `stop` between batches, and returns its `RunFigures`. SIGTERM or SIGINT sets `stop`;
+the daemon lets the batch in flight finish, shuts the scheduler down waiting for the job,
+releases the lease, stops the metrics endpoint and returns.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
+
+from syncd.audit import get_logger, run_context
+from syncd.config import Settings
+from syncd.engine.lease import Clock, HeldLease, LeaseBusyError, hold, make_holder_id
+from syncd.errors import classify
+from syncd.metrics import Metrics, MetricsServer, RunFigures
+from syncd.store import open_store
+from syncd.store.types import utcnow
+
+Job = Callable[[str, threading.Event], RunFigures | None]
+"""One sync cycle: `job(trigger, stop)`; None means no cycle ran (nothing is recorded)."""
+
+SCHEDULE = "schedule"
+RECONCILE = "reconcile"
+
+log = get_logger(__name__)
+
+
+class Daemon:
+    """Runs `job` on the schedule under the apply lease until stopped.
+
+    Args:
+        settings: Schedule, workspace, database and metrics endpoint settings.
+        job: One sync cycle, see `Job`.
+        metrics: Where runs are counted; a fresh `Metrics` by default, stale after three
+            missed incremental intervals.
+        engine: Database for the lease; opened (and disposed of) from settings by default.
+        lease_ttl: How long the lease outlives a daemon that died without releasing it.
+        lease_poll: Seconds between attempts while another holder has the lease.
+        clock: Current time, injectable for tests.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        job: Job,
+        *,
+        metrics: Metrics | None = None,
+        engine: Engine | None = None,
+        lease_ttl: timedelta = timedelta(seconds=60),
+        lease_poll: float = 2.0,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.lease_name = f"apply:{settings.workspace}"
+        self.metrics = metrics or Metrics(staleness=3 * settings.schedule.incremental_every)
+        self.stop_event = threading.Event()
+        self._job = job
+        self._owns_engine = engine is None
+        self._engine = engine if engine is not None else open_store(settings.database_url)
+        self._lease_ttl = lease_ttl
+        self._lease_poll = lease_poll
+        self._clock = clock
+        self._active: set[threading.Event] = set()
+        self._active_lock = threading.Lock()
+        self._server: MetricsServer | None = None
+        self._stopped = False
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(2)},
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": max(1, int(settings.schedule.misfire_grace.total_seconds())),
+            },
+        )
+
+    @property
+    def metrics_port(self) -> int | None:
+        """The bound metrics port, or None when the endpoint is disabled or not started."""
+        return self._server.port if self._server is not None else None
+
+    def run_once(self, trigger: str) -> RunFigures | None:
+        """Run one cycle under the lease; never raises for a failing job.
+
+        Waits for the lease while another run holds it. The job receives a stop flag of its
+        own, set when the daemon stops or the lease is lost. An exception from the job (or
+        from the lease's database) is logged and counted as a failed run.
+
+        Returns:
+            The run's figures (also recorded in `metrics`), or None when no cycle ran.
+        """
+        if self.stop_event.is_set():
+            return None
+        run_stop = threading.Event()
+        with self._active_lock:
+            self._active.add(run_stop)
+            if self.stop_event.is_set():
+                run_stop.set()  # stop arrived between the check above and registration
+        started = self._clock()
+        try:
+            with run_context(trigger=trigger), self._under_lease(run_stop):
+                started = self._clock()
+                figures = self._job(trigger, run_stop)
+        except LeaseBusyError:
+            log.info("stopping; run skipped while waiting for the lease", trigger=trigger)
+            return None
+        except Exception as exc:  # a failing run must never kill the daemon
+            log.exception("run failed", trigger=trigger, error_class=classify(exc).value)
+            figures = RunFigures.failed(trigger, started, self._clock(), exc)
+        finally:
+            with self._active_lock:
+                self._active.discard(run_stop)
+        if figures is not None:
+            self.metrics.record(figures)
+            log.info(
+                "run finished",
+                trigger=trigger,
+                run_id=figures.run_id,
+                status=figures.status,
+                duration_s=round((figures.finished_at - figures.started_at).total_seconds(), 3),
+            )
+        return figures
+
+    def start(self) -> None:
+        """Start the metrics endpoint (if enabled) and the scheduler; returns at once."""
+        m = self.settings.metrics
+        if m.enabled:
+            self._server = MetricsServer(self.metrics, m.host, m.port)
+            self._server.start()
+        sched = self.settings.schedule
+        self.scheduler.add_job(
+            self._scheduled,
+            IntervalTrigger(seconds=sched.incremental_every.total_seconds()),
+            args=[SCHEDULE],
+            id=SCHEDULE,
+            name="incremental sync",
+            replace_existing=True,
+            next_run_time=datetime.now(UTC),  # first incremental run right away
+        )
+        self.scheduler.add_job(
+            self._scheduled,
+            CronTrigger.from_crontab(sched.reconcile_cron),
+            args=[RECONCILE],
+            id=RECONCILE,
+            name="reconcile",
+            replace_existing=True,
+        )
+        self.scheduler.start()
+        self.metrics.set_scheduler_running(True)
+        log.info(
+            "daemon started",
+            workspace=self.settings.workspace,
+            every_s=sched.incremental_every.total_seconds(),
+            reconcile_cron=sched.reconcile_cron,
+            metrics_port=self.metrics_port,
+        )
+
+    def request_stop(self) -> None:
+        """Ask running jobs to stop after their batch in flight and stop scheduling new ones."""
+        self.stop_event.set()
+        with self._active_lock:
+            for run_stop in self._active:
+                run_stop.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a stop is requested (or `timeout`); True once stopping."""
+        return self.stop_event.wait(timeout)
+
+    def shutdown(self) -> None:
+        """Stop for good: wait for the running job, then close the endpoint and the database.
+
+        Each job releases its lease as it returns, so no lease is left behind.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        self.request_stop()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        self.metrics.set_scheduler_running(False)
+        if self._server is not None:
+            self._server.stop()
+        if self._owns_engine:
+            self._engine.dispose()
+        log.info("daemon stopped")
+
+    def _scheduled(self, trigger: str) -> None:
+        self.run_once(trigger)
+
+    def _under_lease(self, run_stop: threading.Event) -> AbstractContextManager[HeldLease]:
+        return hold(
+            self._engine,
+            self.lease_name,
+            make_holder_id(),
+            self._lease_ttl,
+            wait=True,
+            stop=self.stop_event,
+            poll=self._lease_poll,
+            now=self._clock,
+            on_lost=run_stop.set,
+        )
+
+
+def run_daemon(
+    settings: Settings,
+    job: Job,
+    *,
+    metrics: Metrics | None = None,
+    install_signals: bool = True,
+    **daemon_options: Any,
+) -> None:
+    """Run the daemon in the foreground until SIGTERM or SIGINT, then stop gracefully.
+
+    Args:
+        settings: See `Daemon`.
+        job: See `Daemon`.
+        metrics: See `Daemon`.
+        install_signals: Handle SIGTERM/SIGINT (main thread only); otherwise the caller stops
+            the daemon some other way, e.g. from a job.
+        **daemon_options: Passed to `Daemon` (`engine`, `lease_ttl`, `lease_poll`, `clock`).
+    """
+    daemon = Daemon(settings, job, metrics=metrics, **daemon_options)
+    received: list[int] = []
+
+    def on_signal(signum: int, _: FrameType | None) -> None:
+        # Only record it: taking locks (Event.set, logging) inside a handler can deadlock
+        # with the very code it interrupted. The loop below acts on it.
+        received.append(signum)
+
+    previous: dict[int, Any] = {}
+    if install_signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, on_signal)
+    try:
+        daemon.start()
+        while not daemon.wait(0.2):
+            if received:
+                log.info(f"received {signal.Signals(received[0]).name}; stopping after the batch")
+                daemon.request_stop()
+    finally:
+        daemon.shutdown()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

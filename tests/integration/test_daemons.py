@@ -1,0 +1,215 @@
+"""Real daemon processes: graceful SIGTERM, and two daemons sharing one PostgreSQL.
+
+Each daemon is a child process running a tiny script (written below) whose job records when
+it starts and ends into a shared JSON-lines file. The test and the children meet through
+files: the test waits for a line to appear, the children wait for a gate file to exist.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from syncd.engine import lease
+from syncd.store import make_engine, upgrade
+
+DEADLINE = 20.0
+
+SCRIPT = r"""
+import json, os, sys, time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from syncd.audit import configure_logging
+from syncd.config import Settings
+from syncd.engine import lease
+from syncd.metrics import RunFigures
+from syncd.scheduler import run_daemon
+from syncd.store import make_engine
+
+url, work, name, mode, every = sys.argv[1:6]
+work = Path(work)
+configure_logging("info", "json")
+reader = make_engine(url)
+
+
+def record(event, **extra):
+    line = {"daemon": name, "pid": os.getpid(), "event": event, "t": time.time(), **extra}
+    with open(work / "windows.jsonl", "a") as f:
+        f.write(json.dumps(line) + "\n")
+
+
+def job(trigger, stop):
+    started = datetime.now(UTC)
+    info = lease.current(reader, "apply:default")
+    record("start", holder=info.holder if info else None)
+    if mode == "until-stop":
+        saw_stop = stop.wait(30)  # like the engine: stop after the batch in flight
+    else:
+        while not (work / "gate").exists() and not stop.wait(0.01):
+            pass  # held by the test until it has seen the other daemon waiting
+        saw_stop = stop.is_set()
+    record("end", stop=saw_stop)
+    return RunFigures(1, trigger, "success", started, datetime.now(UTC))
+
+
+settings = Settings(
+    database_url=url,
+    schedule={"incremental_every": every},
+    metrics={"enabled": False},
+)
+run_daemon(settings, job, lease_ttl=timedelta(seconds=10), lease_poll=0.05)
+reader.dispose()
+"""
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Path:
+    path = tmp_path / "daemon.py"
+    path.write_text(SCRIPT, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:  # only if a test failed half-way
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(DEADLINE)
+
+
+def spawn(
+    procs: list[subprocess.Popen[bytes]],
+    script: Path,
+    url: str,
+    work: Path,
+    name: str,
+    mode: str,
+    every: str = "1h",
+) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+    with (work / f"{name}.log").open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, str(script), url, str(work), name, mode, every],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+        )
+    procs.append(proc)
+    return proc
+
+
+def lines(work: Path) -> list[dict[str, Any]]:
+    path = work / "windows.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+
+
+def logs(work: Path, name: str) -> list[dict[str, Any]]:
+    text = (work / f"{name}.log").read_text(errors="replace")
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def eventually(predicate: Callable[[], bool], what: str) -> None:
+    """Wait, with a generous deadline, for a child process to make `predicate` true."""
+    deadline = time.monotonic() + DEADLINE
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        threading.Event().wait(0.01)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(DEADLINE)
+
+
+def test_sigterm_finishes_the_job_then_exits_zero_and_releases_the_lease(
+    tmp_path: Path, script: Path, procs: list[subprocess.Popen[bytes]]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'syncd.db'}"
+    upgrade(url)
+    proc = spawn(procs, script, url, tmp_path, "solo", "until-stop")
+    eventually(lambda: len(lines(tmp_path)) == 1, "the job to start")
+    engine = make_engine(url)
+    try:
+        held = lease.current(engine, "apply:default")
+        assert held is not None and f"/pid-{proc.pid}/" in held.holder
+        assert stop(proc) == 0
+        assert lease.current(engine, "apply:default") is None
+    finally:
+        engine.dispose()
+    start, end = lines(tmp_path)
+    assert (start["event"], end["event"]) == ("start", "end")
+    assert end["stop"] is True  # the job saw the stop flag and returned on its own
+    events = [e["event"] for e in logs(tmp_path, "solo")]
+    assert "received SIGTERM; stopping after the batch" in events
+    assert events.index("run finished") < events.index("daemon stopped")
+
+
+@pytest.mark.postgres
+def test_two_daemons_on_one_postgres_never_apply_at_once(
+    postgres_url: str, tmp_path: Path, script: Path, procs: list[subprocess.Popen[bytes]]
+) -> None:
+    upgrade(postgres_url)
+    first = spawn(procs, script, postgres_url, tmp_path, "A", "gate", every="1s")
+    eventually(lambda: any(x["daemon"] == "A" for x in lines(tmp_path)), "A to start applying")
+    second = spawn(procs, script, postgres_url, tmp_path, "B", "gate", every="1s")
+
+    def b_waits_for_a() -> bool:
+        return any(
+            "; waiting" in e["event"] and f"/pid-{first.pid}/" in e.get("holder", "")
+            for e in logs(tmp_path, "B")
+        )
+
+    eventually(b_waits_for_a, "B to log that it waits for A's lease")
+    assert [x["event"] for x in lines(tmp_path)] == ["start"]  # B has not started applying
+    (tmp_path / "gate").touch()
+    eventually(
+        lambda: any(x["daemon"] == "B" and x["event"] == "end" for x in lines(tmp_path)),
+        "B to apply once A released the lease",
+    )
+    assert stop(first) == 0
+    assert stop(second) == 0
+
+    windows = _windows(lines(tmp_path))
+    assert {w["daemon"] for w in windows} == {"A", "B"}
+    for earlier, later in itertools.pairwise(windows):
+        assert earlier["end"] <= later["start"], f"overlap: {earlier} and {later}"
+    for w in windows:
+        assert f"/pid-{w['pid']}/" in w["holder"]  # each ran under its own lease
+    engine: Engine = make_engine(postgres_url)
+    try:
+        assert lease.current(engine, "apply:default") is None
+    finally:
+        engine.dispose()
+    waiting = next(e for e in logs(tmp_path, "B") if "; waiting" in e["event"])
+    assert waiting["event"].startswith(f"lease apply:default held by {waiting['holder']} until ")
+
+
+def _windows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pair each daemon's start and end lines into apply windows, ordered by start."""
+    open_: dict[str, dict[str, Any]] = {}
+    windows = []
+    for rec in records:
+        if rec["event"] == "start":
+            open_[rec["daemon"]] = rec
+        else:
+            start = open_.pop(rec["daemon"])
+            windows.append({**start, "start": start["t"], "end": rec["t"]})
+    assert not open_, f"a run never ended: {open_}"
+    return sorted(windows, key=lambda w: w["start"])

@@ -1,0 +1,218 @@
+"""The apply lease on SQLite and PostgreSQL: acquire, renew, expiry, release, contention."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+from structlog.testing import capture_logs
+
+from syncd.engine import lease
+from syncd.engine.lease import LeaseBusyError, LeaseInfo
+
+NAME = "apply:default"
+TTL = timedelta(seconds=60)
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A settable clock; expiry is tested by moving it, never by sleeping."""
+
+    def __init__(self, at: datetime = T0) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def test_acquire_free_lease_records_holder_and_expiry(engine: Engine, clock: Clock) -> None:
+    assert lease.acquire(engine, NAME, "a", TTL, now=clock)
+    assert lease.current(engine, NAME) == LeaseInfo(NAME, "a", T0, T0 + TTL)
+
+
+def test_second_holder_is_refused_until_expiry(engine: Engine, clock: Clock) -> None:
+    assert lease.acquire(engine, NAME, "a", TTL, now=clock)
+    clock.advance(59)
+    assert not lease.acquire(engine, NAME, "b", TTL, now=clock)
+    assert lease.current(engine, NAME).holder == "a"  # type: ignore[union-attr]
+    clock.advance(1)  # exactly at expires_at the lease is free
+    assert lease.acquire(engine, NAME, "b", TTL, now=clock)
+    info = lease.current(engine, NAME)
+    assert info is not None and info.holder == "b" and info.acquired_at == clock.at
+
+
+def test_reacquire_by_holder_extends_and_keeps_acquired_at(engine: Engine, clock: Clock) -> None:
+    assert lease.acquire(engine, NAME, "a", TTL, now=clock)
+    clock.advance(30)
+    assert lease.acquire(engine, NAME, "a", TTL, now=clock)
+    assert lease.current(engine, NAME) == LeaseInfo(NAME, "a", T0, clock.at + TTL)
+
+
+def test_renew_extends_only_for_the_holder(engine: Engine, clock: Clock) -> None:
+    assert lease.acquire(engine, NAME, "a", TTL, now=clock)
+    clock.advance(50)
+    assert lease.renew(engine, NAME, "a", TTL, now=clock)
+    assert not lease.renew(engine, NAME, "b", TTL, now=clock)
+    clock.advance(59)  # 109 s after start, still held thanks to the renewal
+    assert not lease.acquire(engine, NAME, "b", TTL, now=clock)
+    info = lease.current(engine, NAME)
+    assert info is not None and info.expires_at == T0 + timedelta(seconds=110)
+
+
+def test_renew_after_takeover_reports_the_lease_lost(engine: Engine, clock: Clock) -> None:
+    assert lease.acquire(engine, NAME, "a", TTL, now=clock)
+    clock.advance(61)
+    assert lease.acquire(engine, NAME, "b", TTL, now=clock)
+    assert not lease.renew(engine, NAME, "a", TTL, now=clock)
+    assert lease.current(engine, NAME).holder == "b"  # type: ignore[union-attr]
+
+
+def test_release_by_holder_frees_and_others_cannot_release(engine: Engine, clock: Clock) -> None:
+    assert lease.acquire(engine, NAME, "a", TTL, now=clock)
+    assert not lease.release(engine, NAME, "b")
+    assert lease.current(engine, NAME) is not None
+    assert lease.release(engine, NAME, "a")
+    assert lease.current(engine, NAME) is None
+    assert lease.acquire(engine, NAME, "b", TTL, now=clock)
+
+
+def test_leases_with_different_names_are_independent(engine: Engine, clock: Clock) -> None:
+    assert lease.acquire(engine, "apply:one", "a", TTL, now=clock)
+    assert lease.acquire(engine, "apply:two", "b", TTL, now=clock)
+
+
+def test_concurrent_contenders_exactly_one_wins(engine: Engine, clock: Clock) -> None:
+    holders = [f"h{i}" for i in range(8)]
+    barrier = threading.Barrier(len(holders))
+
+    def contend(holder: str) -> bool:
+        barrier.wait(timeout=10)
+        return lease.acquire(engine, NAME, holder, TTL, now=clock)
+
+    with ThreadPoolExecutor(len(holders)) as pool:
+        won = dict(zip(holders, pool.map(contend, holders), strict=True))
+    winners = [h for h, ok in won.items() if ok]
+    assert len(winners) == 1
+    assert lease.current(engine, NAME).holder == winners[0]  # type: ignore[union-attr]
+
+
+def test_holder_ids_name_host_and_pid_and_differ() -> None:
+    a, b = lease.make_holder_id(), lease.make_holder_id()
+    assert a != b and f"/pid-{os.getpid()}/" in a
+
+
+def test_hold_without_wait_raises_with_the_current_holder(engine: Engine, clock: Clock) -> None:
+    assert lease.acquire(engine, NAME, "other", TTL, now=clock)
+    with (
+        pytest.raises(LeaseBusyError, match="held by other") as caught,
+        lease.hold(engine, NAME, "me", TTL, wait=False, now=clock),
+    ):
+        pytest.fail("entered a lease someone else holds")
+    assert caught.value.current is not None and caught.value.current.holder == "other"
+
+
+def test_hold_releases_on_exit_even_after_an_error(engine: Engine, clock: Clock) -> None:
+    inside: list[str | None] = []
+
+    def failing_job() -> None:
+        with lease.hold(engine, NAME, "me", TTL, now=clock):
+            inside.append(_holder(engine))
+            raise RuntimeError("job failed")
+
+    with pytest.raises(RuntimeError, match="job failed"):
+        failing_job()
+    assert inside == ["me"]
+    assert lease.current(engine, NAME) is None
+
+
+def test_hold_waits_logs_why_and_enters_when_released(engine: Engine, clock: Clock) -> None:
+    assert lease.acquire(engine, NAME, "host-1/pid-1/aa", TTL, now=clock)
+    seen: list[LeaseInfo] = []
+    waiting, entered = threading.Event(), threading.Event()
+
+    def on_wait(info: LeaseInfo) -> None:
+        seen.append(info)
+        waiting.set()
+
+    def contender() -> None:
+        with lease.hold(engine, NAME, "me", TTL, poll=0.02, now=clock, on_wait=on_wait):
+            entered.set()
+
+    with capture_logs() as logs:
+        thread = threading.Thread(target=contender)
+        thread.start()
+        assert waiting.wait(10)
+        assert not entered.is_set()
+        assert lease.release(engine, NAME, "host-1/pid-1/aa")
+        assert entered.wait(10)
+        thread.join(10)
+    assert seen[0].holder == "host-1/pid-1/aa"
+    events = [e["event"] for e in logs]
+    assert (
+        f"lease {NAME} held by host-1/pid-1/aa until 2026-01-01T12:01:00+00:00; waiting" in events
+    )
+    assert lease.current(engine, NAME) is None
+
+
+def test_hold_stops_waiting_when_stop_is_set(engine: Engine, clock: Clock) -> None:
+    assert lease.acquire(engine, NAME, "other", TTL, now=clock)
+    stop = threading.Event()
+    with (
+        pytest.raises(LeaseBusyError) as caught,
+        lease.hold(
+            engine, NAME, "me", TTL, stop=stop, poll=5, now=clock, on_wait=lambda _: stop.set()
+        ),
+    ):
+        pytest.fail("entered while stopping")
+    assert caught.value.stopped
+    assert lease.current(engine, NAME).holder == "other"  # type: ignore[union-attr]
+
+
+def test_heartbeat_keeps_the_lease_alive(engine: Engine, clock: Clock) -> None:
+    with lease.hold(engine, NAME, "me", TTL, now=clock, heartbeat=0.01) as held:
+        clock.advance(45)  # beyond the original ttl / 3: the heartbeat must push expiry on
+        renewed_at = clock.at
+        assert _eventually(lambda: held.expires_at == renewed_at + TTL)
+        clock.advance(30)  # 75 s after acquisition: without renewals this would be expired
+        assert not lease.acquire(engine, NAME, "other", TTL, now=clock)
+        assert not held.lost.is_set()
+
+
+def test_heartbeat_detects_a_lost_lease(engine: Engine, clock: Clock) -> None:
+    lost = threading.Event()
+    with lease.hold(engine, NAME, "me", TTL, now=clock, heartbeat=0.01, on_lost=lost.set) as held:
+        clock.advance(61)
+        assert lease.acquire(engine, NAME, "thief", TTL, now=clock)
+        assert lost.wait(10)
+        assert held.lost.is_set()
+    # Leaving the block must not delete the new holder's row.
+    assert lease.current(engine, NAME).holder == "thief"  # type: ignore[union-attr]
+
+
+def _holder(engine: Engine) -> str | None:
+    info = lease.current(engine, NAME)
+    return info.holder if info else None
+
+
+def _eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Check a condition another thread makes true, with a generous deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        threading.Event().wait(0.005)
+    return predicate()
