@@ -1,0 +1,368 @@
+"""Reads `fields.yaml` and `segments.yaml`, validates everything, and builds a `RuleSet`.
+
+The only module of the package that touches the file system. Every problem is collected, named
+by file and key path (`segments.yaml: segments[3].when.all[1]: ...`), and raised at once as one
+`ConfigError`, so `syncd check` shows the whole list in one go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from syncd.errors import ConfigError
+from syncd.segments import refs
+from syncd.segments.fields import FieldDef, FieldMap, FieldSource, Source
+from syncd.segments.model import FIELD_NAME_RE, FieldSpec, SegmentSpec, StageSpec
+from syncd.segments.rules import Cond, ConditionParser, refs_used
+from syncd.segments.ruleset import RuleSet, Segment, Stage
+
+FIELDS_FILE = "fields.yaml"
+SEGMENTS_FILE = "segments.yaml"
+
+
+def load_mappings(directory: Path) -> RuleSet:
+    """Load and validate `directory/fields.yaml` and `directory/segments.yaml`.
+
+    Raises:
+        ConfigError: with every problem found, each naming its file and key path.
+    """
+    problems: list[str] = []
+    fields_name = _display(directory, FIELDS_FILE)
+    segments_name = _display(directory, SEGMENTS_FILE)
+    fields_raw = _read_yaml(directory / FIELDS_FILE, fields_name, problems)
+    segments_raw = _read_yaml(directory / SEGMENTS_FILE, segments_name, problems)
+    fields = parse_fields(fields_raw, fields_name, problems) if fields_raw is not None else None
+    ruleset = None
+    if fields is not None and segments_raw is not None:
+        ruleset = parse_segments(segments_raw, fields, segments_name, problems)
+    if problems or ruleset is None:
+        raise ConfigError(
+            f"mappings in {directory} are invalid ({len(problems)} problem"
+            f"{'' if len(problems) == 1 else 's'})",
+            problems=problems,
+        )
+    return ruleset
+
+
+def loads_mappings(fields_yaml: str, segments_yaml: str) -> RuleSet:
+    """Like `load_mappings`, from YAML text (tests, `syncd plan --mappings` previews)."""
+    problems: list[str] = []
+    fields_raw = _parse_yaml(fields_yaml, FIELDS_FILE, problems)
+    segments_raw = _parse_yaml(segments_yaml, SEGMENTS_FILE, problems)
+    fields = parse_fields(fields_raw, FIELDS_FILE, problems) if fields_raw is not None else None
+    ruleset = None
+    if fields is not None and segments_raw is not None:
+        ruleset = parse_segments(segments_raw, fields, SEGMENTS_FILE, problems)
+    if problems or ruleset is None:
+        raise ConfigError(f"mappings are invalid ({len(problems)} problems)", problems=problems)
+    return ruleset
+
+
+def parse_fields(raw: Any, filename: str, problems: list[str]) -> FieldMap | None:
+    """The field map from a parsed fields.yaml; None when it is unusable."""
+    top = _top(raw, filename, ("fields",), problems)
+    if top is None:
+        return None
+    entries = top.get("fields")
+    if not isinstance(entries, dict) or not entries:
+        problems.append(f"{filename}: fields: expected a mapping of canonical field names")
+        return None
+    out: dict[str, FieldDef] = {}
+    for name, spec_raw in entries.items():
+        path = f"fields.{name}"
+        if not isinstance(name, str) or not FIELD_NAME_RE.match(name):
+            problems.append(f"{filename}: {path}: field names are lowercase snake_case")
+            continue
+        spec = _validate(FieldSpec, spec_raw, filename, path, problems)
+        if spec is None:
+            continue
+        prefer = spec.prefer
+        if prefer is None and spec.hubspot and spec.mailchimp:
+            prefer = Source.HUBSPOT  # documented default: the CRM is the system of record
+        out[name] = FieldDef(
+            name=name,
+            type=spec.type,
+            hubspot=FieldSource(Source.HUBSPOT, spec.hubspot) if spec.hubspot else None,
+            mailchimp=FieldSource(Source.MAILCHIMP, spec.mailchimp) if spec.mailchimp else None,
+            prefer=prefer,
+        )
+        if out[name].hubspot and out[name].hubspot.association not in (None, "deals", "company"):  # type: ignore[union-attr]
+            problems.append(
+                f"{filename}: {path}.hubspot: dotted sources must start with 'deals.' or "
+                f"'company.', got {spec.hubspot!r}"
+            )
+    return FieldMap(out)
+
+
+def parse_segments(
+    raw: Any, fields: FieldMap, filename: str, problems: list[str]
+) -> RuleSet | None:
+    """The rule set from a parsed segments.yaml; None when problems were recorded."""
+    before = len(problems)
+    top = _top(raw, filename, ("journey", "segments"), problems)
+    if top is None:
+        return None
+    parser = ConditionParser(fields, problems, filename)
+    stages = _stages(top.get("journey"), parser, filename, problems)
+    segments = _segments(top.get("segments"), parser, filename, problems)
+    # Link even after problems, so unknown references and cycles show in the same report;
+    # references to declared-but-invalid items are not reported twice.
+    journey = top.get("journey")
+    raw_stages = journey.get("stages") if isinstance(journey, dict) else None
+    declared = _declared_keys(top.get("segments"))
+    declared |= {f"journey/{k}" for k in _declared_keys(raw_stages)}
+    ruleset = _link(stages, segments, fields, filename, problems, declared)
+    return ruleset if len(problems) == before else None
+
+
+def _declared_keys(items: Any) -> set[str]:
+    if not isinstance(items, list):
+        return set()
+    return {i["key"] for i in items if isinstance(i, dict) and isinstance(i.get("key"), str)}
+
+
+def _stages(raw: Any, parser: ConditionParser, filename: str, problems: list[str]) -> list[Stage]:
+    if raw is None:
+        return []
+    if not isinstance(raw, dict) or set(raw) - {"stages"}:
+        problems.append(f"{filename}: journey: expected a mapping with only 'stages'")
+        return []
+    items = raw.get("stages")
+    if not isinstance(items, list):
+        problems.append(f"{filename}: journey.stages: expected a list of stages")
+        return []
+    out: list[Stage] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        path = f"journey.stages[{i}]"
+        spec = _validate(StageSpec, item, filename, path, problems)
+        if spec is None:
+            continue
+        if spec.key in seen:
+            problems.append(
+                f"{filename}: {path}.key: duplicate stage {spec.key!r} "
+                f"(first at journey.stages[{seen[spec.key]}])"
+            )
+            continue
+        seen[spec.key] = i
+        when = parser.parse(spec.when, f"{path}.when")
+        if when is not None:
+            out.append(Stage(spec.key, when, f"{filename}: {path}", spec.description))
+    return out
+
+
+def _segments(
+    raw: Any, parser: ConditionParser, filename: str, problems: list[str]
+) -> list[Segment]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.append(f"{filename}: segments: expected a list of segments")
+        return []
+    out: list[Segment] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(raw):
+        path = f"segments[{i}]"
+        spec = _validate(SegmentSpec, item, filename, path, problems)
+        if spec is None:
+            continue
+        if spec.key in seen:
+            problems.append(
+                f"{filename}: {path}.key: duplicate segment {spec.key!r} "
+                f"(first at segments[{seen[spec.key]}])"
+            )
+            continue
+        seen[spec.key] = i
+        when: Cond | None = parser.parse(spec.when, f"{path}.when")
+        if when is None:
+            continue
+        out.append(
+            Segment(
+                key=spec.key,
+                when=when,
+                where=f"{filename}: {path}",
+                model=spec.model,
+                goal=spec.goal,
+                exclusive=spec.exclusive,
+                priority=spec.priority,
+                persona=spec.persona,
+                min_size=spec.min_size,
+                description=spec.description,
+                targets=spec.targets,
+            )
+        )
+    return out
+
+
+def _link(
+    stages: list[Stage],
+    segments: list[Segment],
+    fields: FieldMap,
+    filename: str,
+    problems: list[str],
+    declared: set[str],
+) -> RuleSet | None:
+    """Resolve references, order the units, and report unknown targets and cycles."""
+    stage_keys = {s.key for s in stages}
+    seg_by_key = {s.key: s for s in segments}
+    group_of = {s.key: s.exclusive for s in segments}
+    deps: dict[str, list[str]] = {}
+    owners: list[tuple[str, str, Cond]] = [(refs.JOURNEY, "", s.when) for s in stages]
+    owners += [(refs.segment_unit(s.key), s.key, s.when) for s in segments]
+    deps[refs.JOURNEY] = []
+    for s in segments:
+        deps[refs.segment_unit(s.key)] = []
+    for unit, own_key, cond in owners:
+        for ref in refs_used(cond):
+            stage = ref.journey_stage
+            if stage is not None:
+                if stage not in stage_keys:
+                    if ref.target in declared:
+                        continue
+                    problems.append(
+                        f"{filename}: {ref.path}.segment: unknown journey stage {stage!r} "
+                        f"(known: {', '.join(sorted(stage_keys)) or 'none'})"
+                    )
+                    continue
+                deps[unit].append(refs.JOURNEY)
+                continue
+            if ref.target not in seg_by_key:
+                if ref.target in declared:
+                    continue
+                problems.append(
+                    f"{filename}: {ref.path}.segment: unknown segment {ref.target!r} "
+                    f"(known: {', '.join(sorted(seg_by_key)) or 'none'}; journey stages are "
+                    f"'journey/STAGE')"
+                )
+                continue
+            group = group_of[ref.target]
+            if own_key and group and group == group_of.get(own_key):
+                problems.append(
+                    f"{filename}: {ref.path}.segment: refers to {ref.target!r} in its own "
+                    f"exclusive group {group!r}; membership there depends on this segment"
+                )
+                continue
+            deps[unit].append(refs.final_unit(ref.target, group_of))
+    groups: dict[str, list[Segment]] = {}
+    for s in segments:
+        if s.exclusive:
+            groups.setdefault(s.exclusive, []).append(s)
+    for name, members in groups.items():
+        deps[refs.group_unit(name)] = [refs.segment_unit(m.key) for m in members]
+    order, cycles = refs.order_units(deps)
+    for cycle in cycles:
+        problems.append(f"{filename}: reference cycle: {' -> '.join(cycle)}")
+    if cycles:
+        return None
+    # Highest priority first; equal priorities keep file order (sorted is stable).
+    ranked = {
+        name: tuple(m.key for m in sorted(members, key=lambda m: -m.priority))
+        for name, members in groups.items()
+    }
+    return RuleSet(
+        stages=tuple(stages),
+        segments=tuple(segments),
+        units=tuple(order),
+        deps={u: tuple(d) for u, d in deps.items()},
+        groups=ranked,
+        fields=fields,
+    )
+
+
+# -- YAML --------------------------------------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that reports duplicate mapping keys instead of silently keeping the last."""
+
+    duplicates: list[str]
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    out: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in out:
+            loader.duplicates.append(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+        out[key] = loader.construct_object(value_node, deep=True)
+    return out
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,
+)
+
+
+def _parse_yaml(text: str, filename: str, problems: list[str]) -> Any:
+    loader = _UniqueKeyLoader(text)
+    loader.duplicates = []
+    try:
+        data = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "syntax"
+        problems.append(f"{filename}: {where}: not valid YAML ({getattr(exc, 'problem', exc)})")
+        return None
+    finally:
+        loader.dispose()
+    problems.extend(f"{filename}: {d}" for d in loader.duplicates)
+    return data
+
+
+def _read_yaml(path: Path, filename: str, problems: list[str]) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        problems.append(f"{filename}: cannot read ({exc.strerror or exc})")
+        return None
+    return _parse_yaml(text, filename, problems)
+
+
+def _display(directory: Path, name: str) -> str:
+    return str(directory / name)
+
+
+def _top(
+    raw: Any, filename: str, allowed: tuple[str, ...], problems: list[str]
+) -> Mapping[str, Any] | None:
+    if not isinstance(raw, dict):
+        problems.append(f"{filename}: expected a mapping with {', '.join(allowed)} at the top")
+        return None
+    for key in raw:
+        if key not in allowed:
+            problems.append(
+                f"{filename}: {key}: unknown top-level key (expected: {', '.join(allowed)})"
+            )
+    return raw
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validate(model: type[M], raw: Any, filename: str, path: str, problems: list[str]) -> M | None:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+            where = f"{path}{loc}"
+            if err["type"] == "extra_forbidden":
+                parent = where.rsplit(".", 1)[0]
+                known = ", ".join(model.model_fields) if len(err["loc"]) == 1 else None
+                problems.append(
+                    f"{filename}: {parent}: unknown key {err['loc'][-1]!r}"
+                    + (f" (known: {known})" if known else "")
+                )
+            elif err["type"] == "missing":
+                problems.append(f"{filename}: {where}: required key is missing")
+            else:
+                msg = err["msg"].removeprefix("Value error, ")
+                problems.append(f"{filename}: {where}: {msg}")
+        return None

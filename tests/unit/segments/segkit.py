@@ -1,0 +1,47 @@
+"""Helpers for the segmentation tests (imported by name; pytest puts this folder on sys.path)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import yaml
+
+from syncd.segments import RuleSet, loads_mappings
+
+NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+
+FIELDS: dict[str, Any] = {
+    "fields": {
+        "s": {"type": "string", "hubspot": "s_prop"},
+        "t": {"type": "string", "mailchimp": "merge_fields.T"},
+        "n": {"type": "number", "hubspot": "n_prop", "mailchimp": "stats.n", "prefer": "mailchimp"},
+        "m": {"type": "number", "hubspot": "m_prop"},
+        "b": {"type": "boolean", "hubspot": "b_prop"},
+        "d": {"type": "datetime", "hubspot": "d_prop"},
+        "e": {"type": "datetime", "hubspot": "deals.last_close"},
+    }
+}
+
+
+def ruleset(segments: list[dict[str, Any]], stages: list[dict[str, Any]] | None = None) -> RuleSet:
+    """A rule set over FIELDS with these segments (and journey stages)."""
+    doc: dict[str, Any] = {"segments": segments}
+    if stages is not None:
+        doc["journey"] = {"stages": stages}
+    return loads_mappings(yaml.safe_dump(FIELDS), yaml.safe_dump(doc, sort_keys=False))
+
+
+def one(when: dict[str, Any], **extra: Any) -> RuleSet:
+    """A rule set with a single segment `x` using `when`."""
+    return ruleset([{"key": "x", "model": "behavioral", "when": when, **extra}])
+
+
+def both_paths(
+    rs: RuleSet, contacts: list[dict[str, Any]]
+) -> list[tuple[str | None, frozenset[str]]]:
+    """Assignments from the closure path, asserting the columnar path agrees."""
+    slow = [tuple(a) for a in rs.evaluate(contacts, NOW)]
+    fast = [tuple(a) for a in rs.evaluate_batch(contacts, NOW).assignments()]
+    assert slow == fast
+    return slow  # type: ignore[return-value]
