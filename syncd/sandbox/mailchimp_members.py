@@ -1,0 +1,423 @@
+"""Mailchimp audience members: list with filters and paging, get, PUT (upsert), PATCH,
+DELETE (archive), and batch subscribe `POST /lists/{list_id}`.
+
+Compliance is enforced as Mailchimp does: an unsubscribed or cleaned address (also when it was
+archived since) cannot be set to `subscribed` through the API.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from typing import Any
+
+from syncd.sandbox.errors import (
+    ApiError,
+    mailchimp_error,
+    mailchimp_invalid,
+    mailchimp_not_found,
+)
+from syncd.sandbox.routing import Request, Response, require
+from syncd.sandbox.state import McMember, State, iso_s, parse_time_ms, subscriber_hash
+
+STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional", "archived")
+SETTABLE = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional")
+PAGE_MAX = 1000
+BATCH_MAX = 500
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def check_list(state: State, req: Request) -> None:
+    """404 unless the path names the sandbox's one audience."""
+    if req.args.get("list_id") != state.audience_id:
+        raise mailchimp_not_found()
+
+
+def member_key(raw: str) -> str:
+    """A path's subscriber hash; an email address (or its url-encoding) is hashed."""
+    v = urllib.parse.unquote(raw)
+    return subscriber_hash(v) if "@" in v else v.lower()
+
+
+def get_member(state: State, req: Request) -> tuple[str, McMember]:
+    """The member the path names, or Mailchimp's 404."""
+    check_list(state, req)
+    h = member_key(req.args["subscriber_hash"])
+    m = state.members.get(h)
+    if m is None:
+        raise mailchimp_not_found()
+    return h, m
+
+
+def member_json(state: State, h: str, m: McMember) -> dict[str, Any]:
+    """A member in the wire shape (tags: the first 50, as Mailchimp returns)."""
+    tags = [
+        {"id": sid, "name": state.segments[sid].name} for sid in m.tags if sid in state.segments
+    ]
+    d: dict[str, Any] = {
+        "id": h,
+        "email_address": m.email,
+        "unique_email_id": m.unique_email_id,
+        "contact_id": m.contact_id,
+        "full_name": f"{m.merge_fields.get('FNAME', '')} {m.merge_fields.get('LNAME', '')}".strip(),
+        "web_id": m.web_id,
+        "email_type": "html",
+        "status": m.status,
+        "consents_to_one_to_one_messaging": True,
+        "merge_fields": dict(m.merge_fields),
+        "interests": {},
+        "stats": {"avg_open_rate": m.avg_open_rate, "avg_click_rate": m.avg_click_rate},
+        "ip_signup": "",
+        "timestamp_signup": iso_s(m.signup_ms),
+        "ip_opt": "",
+        "timestamp_opt": iso_s(m.opt_ms),
+        "member_rating": m.member_rating,
+        "last_changed": iso_s(m.last_changed_ms),
+        "language": m.language,
+        "vip": m.vip,
+        "email_client": "",
+        "location": {
+            "latitude": 0,
+            "longitude": 0,
+            "gmtoff": 0,
+            "dstoff": 0,
+            "country_code": m.country_code,
+            "timezone": m.timezone,
+            "region": m.region,
+        },
+        "source": m.source,
+        "tags_count": len(tags),
+        "tags": tags[:50],
+        "list_id": state.audience_id,
+        "_links": [],
+    }
+    if m.status == "unsubscribed":
+        d["unsubscribe_reason"] = "N/A (Unsubscribed by admin)"
+    return d
+
+
+def project(obj: Any, include: list[str], exclude: list[str], prefix: str = "") -> Any:
+    """Apply Mailchimp's `fields` / `exclude_fields` (dotted paths) to a response."""
+    if isinstance(obj, list):
+        return [project(o, include, exclude, prefix) for o in obj]
+    if not isinstance(obj, dict):
+        return obj
+    out = {}
+    for k, v in obj.items():
+        path = f"{prefix}{k}"
+        if path in exclude:
+            continue
+        if include and not any(i == path or i.startswith(path + ".") for i in include):
+            continue
+        if include and path in include:
+            out[k] = project(v, [], exclude, path + ".")
+        else:
+            out[k] = project(v, include, exclude, path + ".")
+    return out
+
+
+def respond(req: Request, body: dict[str, Any], status: int = 200) -> Response:
+    """A 200 body after `fields` / `exclude_fields`."""
+    include, exclude = req.q_list("fields"), req.q_list("exclude_fields")
+    if include or exclude:
+        body = project(body, include, exclude)
+    return Response(status, body)
+
+
+def _int_q(req: Request, name: str, default: int, maximum: int | None = None) -> int:
+    raw = req.q(name)
+    if raw is None:
+        return default
+    require(raw.isdigit(), mailchimp_invalid(f"{name} must be a non-negative integer"))
+    value = int(raw)
+    require(
+        maximum is None or value <= maximum,
+        mailchimp_invalid(
+            f"{name} must be at most {maximum}",
+            [{"field": name, "message": f"Must be at most {maximum}"}],
+        ),
+    )
+    return value
+
+
+def _time_q(req: Request, name: str) -> int | None:
+    raw = req.q(name)
+    if raw is None:
+        return None
+    ms = parse_time_ms(raw.replace(" ", "+"))
+    require(ms is not None, mailchimp_invalid(f"{name} is not a valid ISO 8601 time"))
+    return ms
+
+
+def list_members(state: State, req: Request) -> Response:
+    """`GET /lists/{list_id}/members` with status, changed-window, sort and paging filters."""
+    check_list(state, req)
+    count = _int_q(req, "count", 10, PAGE_MAX)
+    offset = _int_q(req, "offset", 0)
+    status = req.q("status")
+    require(status is None or status in STATUSES, mailchimp_invalid(f"Invalid status {status}"))
+    since, before = _time_q(req, "since_last_changed"), _time_q(req, "before_last_changed")
+    sort_field, sort_dir = req.q("sort_field"), (req.q("sort_dir") or "ASC").upper()
+    sort_attrs = {
+        "timestamp_opt": "opt_ms",
+        "timestamp_signup": "signup_ms",
+        "last_changed": "last_changed_ms",
+    }
+    require(
+        sort_field is None or sort_field in sort_attrs,
+        mailchimp_invalid(f"sort_field must be one of {list(sort_attrs)}"),
+    )
+    require(sort_dir in ("ASC", "DESC"), mailchimp_invalid("sort_dir must be ASC or DESC"))
+    key = (status, since, before, sort_field, sort_dir, state.members_version)
+    hashes = state.members_cache.get(key)
+    if hashes is None:  # paging re-reads one query many times: filter and sort once
+        rows = [
+            (h, m)
+            for h, m in state.members.items()
+            if (status is None or m.status == status)
+            and (since is None or m.last_changed_ms >= since)
+            and (before is None or m.last_changed_ms < before)
+        ]
+        if sort_field:
+            attr = sort_attrs[sort_field]
+            rows.sort(key=lambda r: getattr(r[1], attr), reverse=sort_dir == "DESC")
+        hashes = [h for h, _ in rows]
+        if len(state.members_cache) > 64:
+            state.members_cache.clear()
+        state.members_cache[key] = hashes
+    page = [(h, state.members[h]) for h in hashes[offset : offset + count]]
+    return respond(
+        req,
+        {
+            "members": [member_json(state, h, m) for h, m in page],
+            "list_id": state.audience_id,
+            "total_items": len(hashes),
+            "_links": [],
+        },
+    )
+
+
+def read_member(state: State, req: Request) -> Response:
+    """`GET /lists/{list_id}/members/{subscriber_hash}`."""
+    h, m = get_member(state, req)
+    return respond(req, member_json(state, h, m))
+
+
+def compliance_error(email: str) -> ApiError:
+    """Mailchimp's refusal to subscribe an address that unsubscribed or bounced."""
+    return mailchimp_error(
+        400,
+        "Member In Compliance State",
+        f"{email} is already a list member in compliance state due to unsubscribe, bounce, "
+        "or compliance review.",
+    )
+
+
+def check_status_change(m: McMember, new: str) -> None:
+    """Raise the compliance 400 for a forbidden status change."""
+    past = m.prior_status if m.status == "archived" else m.status
+    if new == "subscribed" and past in ("unsubscribed", "cleaned"):
+        raise compliance_error(m.email)
+    if m.status == "cleaned" and new not in ("cleaned",):
+        raise compliance_error(m.email)
+
+
+def apply_fields(state: State, m: McMember, body: dict[str, Any], status: str | None) -> bool:
+    """Apply writable fields; bump `last_changed` when anything changed. True if changed."""
+    changed = False
+    if status is not None and status != m.status:
+        require(
+            status in SETTABLE,
+            mailchimp_invalid(
+                f"Invalid status {status}",
+                [{"field": "status", "message": "Value is not one of the allowed values"}],
+            ),
+        )
+        check_status_change(m, status)
+        m.prior_status = None
+        m.status = status
+        if status == "subscribed":
+            m.opt_ms = state.clock.now_ms()
+        changed = True
+    merge = body.get("merge_fields")
+    if merge is not None:
+        require(isinstance(merge, dict), mailchimp_invalid("merge_fields must be an object"))
+        for k, v in merge.items():
+            if m.merge_fields.get(k) != v:
+                m.merge_fields[k] = v
+                changed = True
+    for key, attr in (("language", "language"), ("vip", "vip")):
+        if key in body and getattr(m, attr) != body[key]:
+            setattr(m, attr, body[key])
+            changed = True
+    if changed:
+        m.last_changed_ms = state.clock.write_ms()
+        state.members_version += 1
+    return changed
+
+
+def new_member(state: State, email: str, status: str, body: dict[str, Any]) -> McMember:
+    """A member created through the API (status already validated)."""
+    now = state.clock.write_ms()
+    h = subscriber_hash(email)
+    m = McMember(
+        email=email.strip(),
+        status=status,
+        merge_fields={"FNAME": "", "LNAME": "", "ADDRESS": "", "PHONE": ""},
+        avg_open_rate=0.0,
+        avg_click_rate=0.0,
+        member_rating=2,
+        country_code="",
+        timezone="",
+        region="",
+        language=str(body.get("language", "")),
+        signup_ms=now,
+        opt_ms=now,
+        last_changed_ms=now,
+        unique_email_id=h[:10],
+        contact_id=h,
+        web_id=int(h[:7], 16),
+        source="API - Generic",
+    )
+    m.merge_fields.update(body.get("merge_fields") or {})
+    m.vip = bool(body.get("vip", False))
+    state.members[h] = m
+    state.members_version += 1
+    return m
+
+
+def put_member(state: State, req: Request) -> Response:
+    """`PUT .../members/{hash}`: update, or create with `status_if_new`; archived come back."""
+    check_list(state, req)
+    body = req.json_object()
+    h = member_key(req.args["subscriber_hash"])
+    email = body.get("email_address")
+    if not isinstance(email, str) or not email:
+        raise mailchimp_invalid(
+            "The resource submitted could not be validated.",
+            [{"field": "email_address", "message": "This value should not be blank."}],
+        )
+    require(
+        subscriber_hash(email) == h,
+        mailchimp_invalid("The subscriber hash in the path does not match the email address."),
+    )
+    m = state.members.get(h)
+    status = body.get("status")
+    if m is None or m.status == "archived":
+        new_status = status or body.get("status_if_new")
+        require(
+            new_status in SETTABLE,
+            mailchimp_invalid(
+                "The resource submitted could not be validated.",
+                [{"field": "status_if_new", "message": "Value is not one of the allowed values"}],
+            ),
+        )
+        if m is None:
+            require(bool(EMAIL_RE.match(email.strip())), fake_email(email))
+            m = new_member(state, email, str(new_status), body)
+            return respond(req, member_json(state, h, m))
+        status = new_status
+    apply_fields(state, m, body, status)
+    return respond(req, member_json(state, h, m))
+
+
+def patch_member(state: State, req: Request) -> Response:
+    """`PATCH .../members/{hash}`: how a person's edit reaches Mailchimp in tests too."""
+    h, m = get_member(state, req)
+    body = req.json_object()
+    status = body.get("status")
+    if status is None and m.status == "archived":
+        raise mailchimp_invalid("Archived members need a status to be brought back.")
+    apply_fields(state, m, body, status)
+    return respond(req, member_json(state, h, m))
+
+
+def delete_member(state: State, req: Request) -> Response:
+    """`DELETE .../members/{hash}` archives the member (204)."""
+    _, m = get_member(state, req)
+    if m.status in ("cleaned", "pending", "archived"):
+        raise mailchimp_error(
+            405,
+            "Method Not Allowed",
+            "Can not archive a contact that is bounced, pending or archived",
+        )
+    m.prior_status, m.status = m.status, "archived"
+    m.last_changed_ms = state.clock.write_ms()
+    state.members_version += 1
+    return Response(204)
+
+
+def fake_email(email: str) -> ApiError:
+    """Mailchimp's 400 for an address that does not look real."""
+    return mailchimp_error(
+        400,
+        "Invalid Resource",
+        f"{email} looks fake or invalid, please enter a real email address.",
+    )
+
+
+def batch_subscribe(state: State, req: Request) -> Response:
+    """`POST /lists/{list_id}`: up to 500 members; failures go to `errors[]` with HTTP 200."""
+    check_list(state, req)
+    body = req.json_object()
+    members = body.get("members")
+    if not isinstance(members, list):
+        raise mailchimp_invalid(
+            "The resource submitted could not be validated.",
+            [{"field": "members", "message": "Schema describes array, object found instead"}],
+        )
+    if len(members) > BATCH_MAX:
+        raise mailchimp_invalid(
+            f"You may only subscribe or update up to {BATCH_MAX} members per batch request."
+        )
+    update = bool(body.get("update_existing", False))
+    created, updated, errors = [], [], []
+    for item in members:
+        email = str(item.get("email_address", "")) if isinstance(item, dict) else ""
+        try:
+            require(bool(EMAIL_RE.match(email.strip())), fake_email(email))
+            h = subscriber_hash(email)
+            m = state.members.get(h)
+            status = item.get("status")
+            if m is None:
+                new_status = status or item.get("status_if_new")
+                require(new_status in SETTABLE, mailchimp_invalid("Invalid status"))
+                created.append(member_json(state, h, new_member(state, email, new_status, item)))
+                continue
+            if not update:
+                errors.append(
+                    {
+                        "email_address": email,
+                        "error": f"{email} is already a list "
+                        "member, do you want to update? please provide update_existing:"
+                        "true in the request body",
+                        "error_code": "ERROR_CONTACT_EXISTS",
+                        "field": "",
+                        "field_message": "",
+                    }
+                )
+                continue
+            apply_fields(state, m, item, status)
+            updated.append(member_json(state, h, m))
+        except ApiError as exc:
+            errors.append(
+                {
+                    "email_address": email,
+                    "error": str(exc.body.get("detail")),
+                    "error_code": "ERROR_GENERIC",
+                    "field": "",
+                    "field_message": "",
+                }
+            )
+    return Response(
+        200,
+        {
+            "new_members": created,
+            "updated_members": updated,
+            "errors": errors,
+            "total_created": len(created),
+            "total_updated": len(updated),
+            "error_count": len(errors),
+            "_links": [],
+        },
+    )

@@ -1,0 +1,366 @@
+"""Mailchimp audience, tags and static segments (the same thing), member tags and activity.
+
+A tag is a static segment: `POST /members/{hash}/tags` creates the tag when first set active,
+and `POST /segments/{id}` adds and removes up to 500 addresses per array.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from syncd.sandbox.errors import mailchimp_invalid, mailchimp_not_found
+from syncd.sandbox.mailchimp_members import (
+    _int_q,
+    check_list,
+    get_member,
+    member_json,
+    respond,
+)
+from syncd.sandbox.routing import Request, Response, require
+from syncd.sandbox.state import McSegment, State, iso_s, subscriber_hash
+
+SEGMENT_BATCH_MAX = 500
+TAG_NAME_MAX = 100
+
+
+def ping(state: State, req: Request) -> Response:
+    """`GET /ping`."""
+    return Response(200, {"health_status": "Everything's Chimpy!"})
+
+
+def list_json(state: State) -> dict[str, Any]:
+    """The one audience, with member counts by status."""
+    counts: dict[str, int] = {}
+    for m in state.members.values():
+        counts[m.status] = counts.get(m.status, 0) + 1
+    return {
+        "id": state.audience_id,
+        "web_id": 100001,
+        "name": state.audience_name,
+        "contact": {
+            "company": "Sandbox Inc.",
+            "address1": "1 Loopback Way",
+            "city": "Localhost",
+            "state": "CA",
+            "zip": "94000",
+            "country": "US",
+        },
+        "permission_reminder": "You signed up on our website.",
+        "campaign_defaults": {
+            "from_name": "Sandbox",
+            "from_email": "news@example.com",
+            "subject": "",
+            "language": "en",
+        },
+        "date_created": iso_s(state.audience_created_ms),
+        "list_rating": 3,
+        "email_type_option": False,
+        "visibility": "prv",
+        "double_optin": False,
+        "marketing_permissions": False,
+        "stats": {
+            "member_count": counts.get("subscribed", 0),
+            "unsubscribe_count": counts.get("unsubscribed", 0),
+            "cleaned_count": counts.get("cleaned", 0),
+            "total_contacts": len(state.members),
+            "avg_sub_rate": 0,
+            "avg_unsub_rate": 0,
+            "open_rate": 0,
+            "click_rate": 0,
+        },
+        "_links": [],
+    }
+
+
+def get_lists(state: State, req: Request) -> Response:
+    """`GET /lists`: the sandbox's single audience."""
+    return respond(
+        req,
+        {
+            "lists": [list_json(state)],
+            "total_items": 1,
+            "constraints": {"may_create": False, "max_instances": 1, "current_total_instances": 1},
+            "_links": [],
+        },
+    )
+
+
+def get_list(state: State, req: Request) -> Response:
+    """`GET /lists/{list_id}`."""
+    check_list(state, req)
+    return respond(req, list_json(state))
+
+
+def segment_json(state: State, seg: McSegment) -> dict[str, Any]:
+    """A segment in the wire shape."""
+    return {
+        "id": seg.id,
+        "name": seg.name,
+        "member_count": state.segment_member_count(seg.id),
+        "type": seg.type,
+        "created_at": iso_s(seg.created_ms),
+        "updated_at": iso_s(seg.updated_ms),
+        "options": {},
+        "list_id": state.audience_id,
+        "_links": [],
+    }
+
+
+def _segment(state: State, req: Request) -> McSegment:
+    check_list(state, req)
+    raw = req.args["segment_id"]
+    seg = state.segments.get(int(raw)) if raw.isdigit() else None
+    if seg is None:
+        raise mailchimp_not_found()
+    return seg
+
+
+def list_segments(state: State, req: Request) -> Response:
+    """`GET /lists/{list_id}/segments` (`type`, `count` <= 1000, `offset`)."""
+    check_list(state, req)
+    count, offset = _int_q(req, "count", 10, 1000), _int_q(req, "offset", 0)
+    kind = req.q("type")
+    segs = [s for s in state.segments.values() if kind is None or s.type == kind]
+    return respond(
+        req,
+        {
+            "segments": [segment_json(state, s) for s in segs[offset : offset + count]],
+            "list_id": state.audience_id,
+            "total_items": len(segs),
+            "_links": [],
+        },
+    )
+
+
+def _new_segment(state: State, name: str) -> McSegment:
+    now = state.clock.write_ms()
+    seg = McSegment(state.next_segment_id, name, "static", now, now)
+    state.next_segment_id += 1
+    state.segments[seg.id] = seg
+    return seg
+
+
+def _emails(raw: Any, field: str) -> list[str]:
+    require(
+        isinstance(raw, list) and all(isinstance(e, str) for e in raw),
+        mailchimp_invalid(f"{field} must be an array of email addresses"),
+    )
+    return list(raw)
+
+
+def create_segment(state: State, req: Request) -> Response:
+    """`POST /lists/{list_id}/segments` with `static_segment` (a tag); names are unique."""
+    check_list(state, req)
+    body = req.json_object()
+    name = body.get("name")
+    require(
+        isinstance(name, str) and 0 < len(name.strip()) <= TAG_NAME_MAX,
+        mailchimp_invalid(
+            "The resource submitted could not be validated.",
+            [{"field": "name", "message": "This value should not be blank."}],
+        ),
+    )
+    require(
+        "static_segment" in body,
+        mailchimp_invalid("The sandbox creates static segments only; send static_segment."),
+    )
+    require(
+        state.segment_by_name(name) is None,  # type: ignore[arg-type]
+        mailchimp_invalid("Sorry, that tag already exists."),
+    )
+    emails = _emails(body["static_segment"], "static_segment")
+    seg = _new_segment(state, name.strip())  # type: ignore[union-attr]
+    now = state.clock.now_ms()
+    for e in emails:
+        m = state.members.get(subscriber_hash(e))
+        if m is not None:
+            m.tags[seg.id] = now
+    return Response(200, segment_json(state, seg))
+
+
+def get_segment(state: State, req: Request) -> Response:
+    """`GET /lists/{list_id}/segments/{segment_id}`."""
+    return respond(req, segment_json(state, _segment(state, req)))
+
+
+def delete_segment(state: State, req: Request) -> Response:
+    """`DELETE /lists/{list_id}/segments/{segment_id}` (204); untags every member."""
+    seg = _segment(state, req)
+    for m in state.members.values():
+        m.tags.pop(seg.id, None)
+    del state.segments[seg.id]
+    return Response(204)
+
+
+def batch_segment(state: State, req: Request) -> Response:
+    """`POST /lists/{list_id}/segments/{segment_id}`: add/remove up to 500 addresses each."""
+    seg = _segment(state, req)
+    body = req.json_object()
+    add = _emails(body.get("members_to_add", []), "members_to_add")
+    remove = _emails(body.get("members_to_remove", []), "members_to_remove")
+    if len(add) > SEGMENT_BATCH_MAX or len(remove) > SEGMENT_BATCH_MAX:
+        raise mailchimp_invalid(
+            "Maximum allowed member items exceeded, please provide at most "
+            f"{SEGMENT_BATCH_MAX} items in members_to_add field or members_to_remove field"
+        )
+    now = state.clock.now_ms()
+    added, removed, missing = [], [], []
+    for e in add:
+        h = subscriber_hash(e)
+        m = state.members.get(h)
+        if m is None:
+            missing.append(e)
+        elif seg.id not in m.tags:
+            m.tags[seg.id] = now
+            added.append(member_json(state, h, m))
+    for e in remove:
+        h = subscriber_hash(e)
+        m = state.members.get(h)
+        if m is None:
+            missing.append(e)
+        elif seg.id in m.tags:
+            del m.tags[seg.id]
+            removed.append(member_json(state, h, m))
+    if added or removed:
+        seg.updated_ms = now
+    errors = (
+        [{"email_addresses": missing, "error": "Email addresses do not exist in the list"}]
+        if missing
+        else []
+    )
+    return Response(
+        200,
+        {
+            "members_added": added,
+            "members_removed": removed,
+            "errors": errors,
+            "total_added": len(added),
+            "total_removed": len(removed),
+            "error_count": len(missing),
+            "_links": [],
+        },
+    )
+
+
+def segment_members(state: State, req: Request) -> Response:
+    """`GET /lists/{list_id}/segments/{segment_id}/members`."""
+    seg = _segment(state, req)
+    count, offset = _int_q(req, "count", 10, 1000), _int_q(req, "offset", 0)
+    rows = [(h, m) for h, m in state.members.items() if seg.id in m.tags]
+    return respond(
+        req,
+        {
+            "members": [member_json(state, h, m) for h, m in rows[offset : offset + count]],
+            "total_items": len(rows),
+            "_links": [],
+        },
+    )
+
+
+def tag_search(state: State, req: Request) -> Response:
+    """`GET /lists/{list_id}/tag-search?name=` (prefix match)."""
+    check_list(state, req)
+    prefix = (req.q("name") or "").lower()
+    tags = [
+        {"id": s.id, "name": s.name}
+        for s in state.segments.values()
+        if s.type == "static" and s.name.lower().startswith(prefix)
+    ]
+    return respond(req, {"tags": tags, "total_items": len(tags)})
+
+
+def member_tags(state: State, req: Request) -> Response:
+    """`GET .../members/{hash}/tags`."""
+    _, m = get_member(state, req)
+    count, offset = _int_q(req, "count", 10, 1000), _int_q(req, "offset", 0)
+    tags = [
+        {"id": sid, "name": state.segments[sid].name, "date_added": iso_s(t)}
+        for sid, t in m.tags.items()
+        if sid in state.segments
+    ]
+    return respond(
+        req, {"tags": tags[offset : offset + count], "total_items": len(tags), "_links": []}
+    )
+
+
+def post_member_tags(state: State, req: Request) -> Response:
+    """`POST .../members/{hash}/tags`: 204; an unknown tag set active is created."""
+    _, m = get_member(state, req)
+    body = req.json_object()
+    tags = body.get("tags")
+    require(
+        isinstance(tags, list),
+        mailchimp_invalid(
+            "The resource submitted could not be validated.",
+            [{"field": "tags", "message": "Schema describes array, null found instead"}],
+        ),
+    )
+    for t in tags:  # type: ignore[union-attr]
+        require(
+            isinstance(t, dict)
+            and isinstance(t.get("name"), str)
+            and bool(t["name"].strip())
+            and t.get("status") in ("active", "inactive"),
+            mailchimp_invalid("Each tag needs a name and a status of active or inactive."),
+        )
+    now = state.clock.now_ms()
+    for t in tags:  # type: ignore[union-attr]
+        name = t["name"].strip()[:TAG_NAME_MAX]
+        seg = state.segment_by_name(name)
+        if t["status"] == "active":
+            seg = seg or _new_segment(state, name)
+            m.tags.setdefault(seg.id, now)
+        elif seg is not None:
+            m.tags.pop(seg.id, None)
+    return Response(204)
+
+
+def member_activity(state: State, req: Request) -> Response:
+    """`GET .../members/{hash}/activity`: up to 50 recent events, derived from the member's
+    stats with a per-member seed (stable across calls)."""
+    h, m = get_member(state, req)
+    rng = random.Random(f"{state.seed}:{h}")
+    now = state.clock.base_ms
+    events = []
+    for i in range(int(20 * m.avg_open_rate) + 1):
+        ts = now - (i * 7 + rng.randint(0, 6)) * 86_400_000
+        cid = f"{rng.getrandbits(40):010x}"
+        events.append(
+            {
+                "action": "sent",
+                "timestamp": iso_s(ts),
+                "campaign_id": cid,
+                "title": "Monthly Newsletter",
+            }
+        )
+        if rng.random() < m.avg_open_rate * 1.5:
+            events.append(
+                {
+                    "action": "open",
+                    "timestamp": iso_s(ts + 3_600_000),
+                    "campaign_id": cid,
+                    "title": "Monthly Newsletter",
+                }
+            )
+            if rng.random() < m.avg_click_rate * 3:
+                events.append(
+                    {
+                        "action": "click",
+                        "timestamp": iso_s(ts + 3_700_000),
+                        "campaign_id": cid,
+                        "title": "Monthly Newsletter",
+                        "url": "https://example.com/pricing",
+                    }
+                )
+    events.sort(key=lambda e: e["timestamp"], reverse=True)
+    return respond(
+        req,
+        {
+            "activity": events[:50],
+            "email_id": h,
+            "list_id": state.audience_id,
+            "total_items": len(events[:50]),
+            "_links": [],
+        },
+    )
