@@ -279,7 +279,8 @@ def _generate(contacts: int, seed: int, clock: Clock) -> State:
             p["plan"] = "trial"
         elif stage in ("customer", "evangelist"):
             p["plan"] = _pick(rng, ("starter", "professional", "enterprise"), [5, 8, 9])
-            p["renewal_date"] = iso_date(now + _ri(rng, -10, 365) * DAY)
+            # About one customer in ten let the renewal lapse over a month ago (churned).
+            p["renewal_date"] = iso_date(now + _ri(rng, -75, 365) * DAY)
         elif rng.random() < 0.3:
             p["plan"] = "free"
         # Deals
