@@ -1,0 +1,110 @@
+"""`HubSpotConnector`: the protocol of `connectors.base`, plus syncd's contact properties."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+
+from connectors.base import (
+    ApplyResult,
+    FieldMap,
+    Member,
+    Page,
+    PropertyUpdate,
+    Target,
+    TargetKind,
+)
+from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.pull import Puller, PullPlan
+from connectors.hubspot.write import HubSpotWriter
+from syncd.http import ApiStats, HeaderBudget, RetrySettings, RollingWindow
+from syncd.http.budget import HUBSPOT_PER_10S, HUBSPOT_SEARCH_PER_S, HUBSPOT_WINDOW_S
+from syncd.redact import REDACTOR
+
+DEFAULT_OVERLAP_S = 300.0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class HubSpotConnector:
+    """Reads contacts from HubSpot and writes list memberships and contact properties.
+
+    Args:
+        access_token: Private-app token (registered with the redactor).
+        field_map: Which properties to read and their canonical names (`FieldMap.hubspot`).
+        base_url: API root (`https://api.hubapi.com`, or the sandbox).
+        retry: Retry and timeout settings (`RetrySettings.immediate()` in tests).
+        stats: Call counters; pass one `ApiStats` to share it with other connectors.
+        per_10s: Starting guess of the rolling limit until HubSpot's headers say otherwise.
+        search_per_s: Client-side search limit (search sends no rate headers).
+        reserve: Calls per window left for other clients of the same app.
+        overlap_s: How far before its cursor an incremental pull starts (search lag).
+        clock: Current time; a pull's start time caps its cursor.
+    """
+
+    name = "hubspot"
+
+    def __init__(
+        self,
+        *,
+        access_token: str,
+        field_map: FieldMap,
+        base_url: str = "https://api.hubapi.com",
+        retry: RetrySettings | None = None,
+        stats: ApiStats | None = None,
+        per_10s: int = HUBSPOT_PER_10S,
+        search_per_s: int = HUBSPOT_SEARCH_PER_S,
+        reserve: int = 0,
+        overlap_s: float = DEFAULT_OVERLAP_S,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        REDACTOR.register([access_token])
+        self.stats = stats or ApiStats()
+        self.retry = retry or RetrySettings()
+        self.client = HubSpotClient(
+            base_url,
+            access_token,
+            self.retry,
+            self.stats,
+            budget=HeaderBudget(per_10s, HUBSPOT_WINDOW_S, reserve=reserve),
+            search_limiter=RollingWindow(search_per_s, 1.0),
+        )
+        self._puller = Puller(self.client, PullPlan.of(field_map.hubspot), clock, overlap_s)
+        self._writer = HubSpotWriter(self.client)
+
+    def check(self) -> None:
+        """Read one contact: proves the token, the contacts scope and the network path."""
+        self.client.list_contacts(None, ["email"], 1)
+
+    def pull(self, cursor: str | None, *, full: bool) -> Iterator[Page]:
+        """Full pull through the list endpoint, or incremental through search (see `pull`)."""
+        return self._puller.pull(cursor, full=full)
+
+    def ensure_target(self, target: Target) -> str:
+        """Find or create the MANUAL list of `target`; returns its list id."""
+        if target.kind is not TargetKind.HUBSPOT_LIST:
+            raise ValueError(f"HubSpot cannot hold a {target.kind}")
+        return self._writer.ensure_list(target)
+
+    def read_members(self, remote_id: str) -> Iterator[str]:
+        """Record ids on the list."""
+        return self._writer.read_members(remote_id)
+
+    def apply(
+        self, remote_id: str, adds: Sequence[Member], removes: Sequence[Member]
+    ) -> ApplyResult:
+        """Membership changes on one list, one outcome per member."""
+        return self._writer.apply(remote_id, adds, removes)
+
+    def ensure_properties(self, segment_keys: Sequence[str], stage_keys: Sequence[str]) -> None:
+        """Create `syncd_segments` / `syncd_journey_stage` if missing; add missing options."""
+        self._writer.ensure_properties(segment_keys, stage_keys)
+
+    def write_properties(self, updates: Sequence[PropertyUpdate]) -> ApplyResult:
+        """Property values, 100 records per call, one outcome per record."""
+        return self._writer.write_properties(updates)
+
+    def close(self) -> None:
+        """Nothing to release explicitly: the SDK's pools close with the process."""

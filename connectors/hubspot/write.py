@@ -1,0 +1,227 @@
+"""HubSpot write-back: owned MANUAL lists and syncd's own contact properties.
+
+Lists: found by their stored id (never by name once an id is known), else by name, else
+created. Memberships go through add-and-remove in chunks; a chunk refused with 400/413 is split
+until the offending record is alone. `recordIdsMissing` mixes "no such contact" with "already
+in that state" (api-facts 1.3): removes are done either way, and missing adds are checked with
+one batch read per 100 ids. Properties are written with batch update, 100 per call; a 207
+names the failing ids in `errors[].context.ids`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from connectors.base import ApplyResult, Member, MemberOutcome, PropertyUpdate, Target
+from connectors.hubspot.client import BATCH_MAX, HubSpotClient
+from connectors.split import send_split
+from syncd.audit import get_logger
+from syncd.errors import ConfigError
+from syncd.http import status_of
+from syncd.redact import REDACTOR
+
+MEMBERSHIP_CHUNK = 1000  # no documented maximum (api-facts 1.3); 400/413 splits it
+PROPERTY_GROUP = "contactinformation"
+SEGMENTS_PROPERTY = "syncd_segments"
+STAGE_PROPERTY = "syncd_journey_stage"
+log = get_logger(__name__)
+
+
+class HubSpotWriter:
+    """Lists and properties through one client."""
+
+    def __init__(self, client: HubSpotClient, chunk: int = MEMBERSHIP_CHUNK) -> None:
+        self._client = client
+        self._chunk = chunk
+
+    # -- lists ------------------------------------------------------------------------------
+
+    def ensure_list(self, target: Target) -> str:
+        """The list's id: the known one verified, else found by name, else a new MANUAL list."""
+        if target.remote_id:
+            found = self._get_or_none(lambda: self._client.get_list(str(target.remote_id)))
+            if found is not None:
+                return _checked(found, target.name)
+            log.warning("hubspot.list_gone", list_id=target.remote_id, target=target.key)
+        else:
+            found = self._get_or_none(lambda: self._client.get_list_by_name(target.name))
+            if found is not None:
+                return _checked(found, target.name)
+        try:
+            created = self._client.create_list(target.name)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            if status_of(exc) == 400:
+                raise ConfigError(
+                    f"cannot create HubSpot list {target.name!r}: {exc}",
+                    hint="a list with that name exists but is not the one syncd created; "
+                    "rename or delete it",
+                ) from None
+            raise
+        return str((created.get("list") or created).get("listId"))
+
+    @staticmethod
+    def _get_or_none(fn: Callable[[], Any]) -> dict[str, Any] | None:
+        try:
+            data = fn()
+        except Exception as exc:
+            if status_of(exc) == 404:
+                return None
+            raise
+        found = data.get("list") if isinstance(data, dict) else None
+        return found if isinstance(found, dict) else None
+
+    def read_members(self, list_id: str) -> Iterator[str]:
+        """Every record id on the list, 250 per call."""
+        after: str | None = None
+        while True:
+            data = self._client.list_members(list_id, after)
+            for r in data.get("results") or []:
+                yield str(r.get("recordId"))
+            nxt = ((data.get("paging") or {}).get("next") or {}).get("after")
+            if not nxt or str(nxt) == after:
+                return
+            after = str(nxt)
+
+    def apply(self, list_id: str, adds: Sequence[Member], removes: Sequence[Member]) -> ApplyResult:
+        """Add and remove record ids; one outcome per member."""
+        result = ApplyResult()
+        add_ids = _valid_ids(adds, "add", result)
+        remove_ids = _valid_ids(removes, "remove", result)
+        pairs = [(i, "add") for i in add_ids] + [(i, "remove") for i in remove_ids]
+        for start in range(0, len(pairs), self._chunk):
+            chunk = pairs[start : start + self._chunk]
+            result.add(send_split(chunk, lambda part: self._membership_call(list_id, part), _pair))
+        return result
+
+    def _membership_call(self, list_id: str, part: list[tuple[str, str]]) -> list[MemberOutcome]:
+        add = [i for i, a in part if a == "add"]
+        remove = [i for i, a in part if a == "remove"]
+        data = self._client.add_and_remove(list_id, add, remove)
+        missing = {str(i) for i in data.get("recordIdsMissing") or []}
+        out = [MemberOutcome(i, "remove", "applied") for i in remove]
+        absent = self._absent([i for i in add if i in missing])
+        for i in add:
+            if i in absent:
+                out.append(MemberOutcome(i, "add", "rejected", "not_found", "no such contact"))
+            else:  # added now, or already a member
+                out.append(MemberOutcome(i, "add", "applied"))
+        return out
+
+    def _absent(self, ids: list[str]) -> set[str]:
+        """Which of `ids` are not contacts (missing adds are otherwise already members)."""
+        absent: set[str] = set()
+        for start in range(0, len(ids), BATCH_MAX):
+            chunk = ids[start : start + BATCH_MAX]
+            data = self._client.read_contacts(chunk, ["hs_object_id"])
+            found = {str(r.get("id")) for r in data.get("results") or []}
+            absent.update(i for i in chunk if i not in found)
+        return absent
+
+    # -- properties -------------------------------------------------------------------------
+
+    def ensure_properties(self, segment_keys: Sequence[str], stage_keys: Sequence[str]) -> None:
+        """Create `syncd_segments` (multiple checkboxes) and `syncd_journey_stage` (select) if
+        missing, and add options for keys they do not list yet."""
+        self._ensure_enum(SEGMENTS_PROPERTY, "syncd segments", "checkbox", segment_keys)
+        self._ensure_enum(STAGE_PROPERTY, "syncd journey stage", "select", stage_keys)
+
+    def _ensure_enum(self, name: str, label: str, field_type: str, keys: Sequence[str]) -> None:
+        try:
+            current = self._client.get_property(name)
+        except Exception as exc:
+            if status_of(exc) != 404:
+                raise
+            body = {
+                "name": name,
+                "label": label,
+                "type": "enumeration",
+                "fieldType": field_type,
+                "groupName": PROPERTY_GROUP,
+                "description": "Written by syncd; edits are overwritten on the next sync.",
+                "options": _options(keys, 0),
+            }
+            self._client.create_property(body)
+            return
+        if current.get("type") != "enumeration":
+            raise ConfigError(
+                f"HubSpot contact property {name} exists with type {current.get('type')}",
+                hint="syncd needs an enumeration property; delete or rename the existing one",
+            )
+        options = [o for o in current.get("options") or [] if isinstance(o, dict)]
+        have = {str(o.get("value")) for o in options}
+        missing = [k for k in keys if k not in have]
+        if missing:
+            self._client.update_property(
+                name, {"options": options + _options(missing, len(options))}
+            )
+
+    def write_properties(self, updates: Sequence[PropertyUpdate]) -> ApplyResult:
+        """Batch update, 100 records per call; later updates of one record win."""
+        merged: dict[str, dict[str, str]] = {}
+        for u in updates:
+            merged.setdefault(u.record_id, {}).update(u.properties)
+        items = [(rid, props) for rid, props in merged.items()]
+        result = ApplyResult()
+        for start in range(0, len(items), BATCH_MAX):
+            chunk = items[start : start + BATCH_MAX]
+            result.add(send_split(chunk, self._property_call, _set_key))
+        return result
+
+    def _property_call(self, part: list[tuple[str, dict[str, str]]]) -> list[MemberOutcome]:
+        data = self._client.update_contacts([{"id": rid, "properties": p} for rid, p in part])
+        failed: dict[str, tuple[str, str]] = {}
+        for err in data.get("errors") or []:
+            message = REDACTOR.text(str(err.get("message") or ""))[:300]
+            reason = str(err.get("category") or "rejected").lower()
+            for rid in (err.get("context") or {}).get("ids") or []:
+                failed[str(rid)] = (reason, message)
+        out = []
+        for rid, _ in part:
+            if rid in failed:
+                out.append(MemberOutcome(rid, "set", "rejected", *failed[rid]))
+            else:
+                out.append(MemberOutcome(rid, "set", "applied"))
+        return out
+
+
+def _pair(item: tuple[str, str]) -> tuple[str, str]:
+    return item
+
+
+def _set_key(item: tuple[str, dict[str, str]]) -> tuple[str, str]:
+    return item[0], "set"
+
+
+def _checked(found: dict[str, Any], name: str) -> str:
+    if (
+        found.get("processingType") not in ("MANUAL", "SNAPSHOT")
+        or found.get("objectTypeId", "0-1") != "0-1"
+    ):
+        raise ConfigError(
+            f"HubSpot list {name!r} (id {found.get('listId')}) is a "
+            f"{found.get('processingType')} list of {found.get('objectTypeId')}",
+            hint="syncd writes only MANUAL contact lists; rename the existing list",
+        )
+    return str(found.get("listId"))
+
+
+def _valid_ids(members: Sequence[Member], action: str, result: ApplyResult) -> list[str]:
+    ids = []
+    for m in members:
+        if m.remote_id.isdigit():
+            ids.append(m.remote_id)
+        else:
+            result.add(
+                [MemberOutcome(m.remote_id, action, "rejected", "invalid", "not a record id")]
+            )
+    return list(dict.fromkeys(ids))
+
+
+def _options(keys: Sequence[str], first_order: int) -> list[dict[str, Any]]:
+    return [
+        {"label": k, "value": k, "displayOrder": first_order + n, "hidden": False}
+        for n, k in enumerate(keys)
+    ]

@@ -1,0 +1,356 @@
+"""`MailchimpConnector`: audience members in, owned tags (static segments) out.
+
+Pulls page through `GET /lists/{id}/members` 1,000 at a time by offset. Incremental pulls ask
+for `since_last_changed` (cursor minus an overlap) inside a `before_last_changed` window frozen
+at the run's start, sorted ascending, so offsets stay put while people edit their profiles;
+when a member leaves the window mid-pull (it changed), `total_items` drops and the offset is
+moved back by as much, so nobody is skipped. Writes never touch a member's status: tags are
+added and removed with the static-segment batch call, 500 addresses per array at most.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from connectors.base import (
+    ApplyResult,
+    FieldMap,
+    FieldSource,
+    Member,
+    MemberOutcome,
+    Page,
+    SourceRecord,
+    Target,
+    TargetKind,
+)
+from connectors.mailchimp.client import PAGE_MAX, SEGMENT_BATCH_MAX, MailchimpClient, base_url_for
+from connectors.split import send_split
+from syncd.audit import get_logger
+from syncd.errors import ConfigError
+from syncd.http import ApiStats, RetrySettings, status_of
+from syncd.redact import REDACTOR
+
+DEFAULT_OVERLAP_S = 300.0
+BASE_FIELDS = ("id", "email_address", "status", "last_changed", "tags")
+log = get_logger(__name__)
+
+
+def subscriber_hash(email: str) -> str:
+    """Mailchimp's member id: md5 of the lower-cased address (api-facts 2.1)."""
+    return hashlib.md5(email.strip().lower().encode()).hexdigest()  # noqa: S324 - vendor's id
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class MailchimpConnector:
+    """Reads one audience's members and writes syncd's tags.
+
+    Args:
+        api_key: API key (registered with the redactor).
+        audience_id: The audience (list) id.
+        field_map: Which member fields to read (`FieldMap.mailchimp`).
+        base_url: API root; None derives it from the key's datacenter (`-us1`).
+        retry: Retry and timeout settings.
+        stats: Call counters (share one `ApiStats` across connectors if you like).
+        overlap_s: How far before its cursor an incremental pull starts.
+        page_size: Members per page (<= 1,000).
+        clock: Current time; the pull window is frozen at the start.
+    """
+
+    name = "mailchimp"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        audience_id: str,
+        field_map: FieldMap,
+        base_url: str | None = None,
+        retry: RetrySettings | None = None,
+        stats: ApiStats | None = None,
+        overlap_s: float = DEFAULT_OVERLAP_S,
+        page_size: int = PAGE_MAX,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        REDACTOR.register([api_key])
+        self.stats = stats or ApiStats()
+        self.retry = retry or RetrySettings()
+        self.audience_id = audience_id
+        self.client = MailchimpClient(
+            base_url_for(api_key, base_url), api_key, self.retry, self.stats
+        )
+        self._sources: tuple[FieldSource, ...] = field_map.mailchimp
+        heads = {s.path.split(".", 1)[0] for s in self._sources}
+        self._fields = [f"members.{f}" for f in sorted({*BASE_FIELDS, *heads})] + ["total_items"]
+        self._overlap = timedelta(seconds=overlap_s)
+        self._page = min(page_size, PAGE_MAX)
+        self._clock = clock
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Ping, then read the audience: proves the key, the datacenter and the audience id."""
+        self.client.send("GET /ping", self.client.ping.get)
+        try:
+            self.client.send(
+                "GET /lists/{list_id}", self.client.lists.get_list, self.audience_id, fields=["id"]
+            )
+        except Exception as exc:
+            if status_of(exc) == 404:
+                raise ConfigError(
+                    f"Mailchimp audience {self.audience_id!r} does not exist",
+                    hint="set mailchimp.audience_id to an id from Audience > Settings",
+                ) from None
+            raise
+
+    def pull(self, cursor: str | None, *, full: bool) -> Iterator[Page]:
+        """Full pull (offset paging) or incremental (`since_last_changed` window)."""
+        # Mailchimp times have whole seconds: the cursor is the start rounded down (changes in
+        # that second are read again next run), the window ends at the next whole second.
+        now = self._clock().astimezone(UTC)
+        start = now.replace(microsecond=0)
+        window_end = start + timedelta(seconds=1)
+        window: dict[str, Any] = {}
+        top = None
+        if not full and cursor:
+            since = _parse_time(cursor)
+            if since is not None:
+                since = min(since, start) - self._overlap
+                top = since
+                window = {
+                    "since_last_changed": _iso(since),
+                    "before_last_changed": _iso(window_end),
+                    "sort_field": "last_changed",
+                    "sort_dir": "ASC",
+                }
+        offset, total_before = 0, None
+        while True:
+            data = self.client.send(
+                "GET /lists/{list_id}/members",
+                self.client.lists.get_list_members_info,
+                self.audience_id,
+                count=self._page,
+                offset=offset,
+                fields=self._fields,
+                **window,
+            )
+            members = [m for m in data.get("members") or [] if isinstance(m, dict)]
+            total = int(data.get("total_items") or 0)
+            if total_before is not None and total < total_before:
+                offset -= total_before - total  # members left the window: step back, re-read
+            total_before = total
+            records = [self._record(m) for m in members]
+            offset += len(members)
+            last = len(members) < self._page or offset >= total
+            if window and records:
+                newest = max((r.updated_at for r in records if r.updated_at), default=None)
+                if newest is not None and (top is None or newest > top):
+                    top = newest
+            if last:
+                yield Page(records, _iso(start))
+                return
+            if records:
+                yield Page(records, _iso(min(top, start)) if window and top else None)
+
+    def _record(self, m: dict[str, Any]) -> SourceRecord:
+        email = m.get("email_address")
+        sid = str(m.get("id") or (subscriber_hash(email) if isinstance(email, str) else ""))
+        tags = [str(t.get("name")) for t in m.get("tags") or [] if isinstance(t, dict)]
+        return SourceRecord(
+            source="mailchimp",
+            source_id=sid,
+            email=email if isinstance(email, str) else None,
+            fields={s.field: _dig(m, s.path) for s in self._sources},
+            status=m.get("status"),
+            tags=tags,
+            updated_at=_parse_time(m.get("last_changed")),
+        )
+
+    # -- tags -------------------------------------------------------------------------------
+
+    def ensure_target(self, target: Target) -> str:
+        """The tag's segment id: the known one verified, else found by name, else created."""
+        if target.kind is not TargetKind.MAILCHIMP_TAG:
+            raise ValueError(f"Mailchimp cannot hold a {target.kind}")
+        lists = self.client.lists
+        if target.remote_id:
+            try:
+                seg = self.client.send(
+                    "GET /lists/{list_id}/segments/{segment_id}",
+                    lists.get_segment,
+                    self.audience_id,
+                    target.remote_id,
+                )
+                return _static(seg, target.name)
+            except Exception as exc:
+                if status_of(exc) != 404:
+                    raise
+            log.warning("mailchimp.tag_gone", segment_id=target.remote_id, target=target.key)
+        else:
+            found = self._find_segment(target.name)
+            if found is not None:
+                return _static(found, target.name)
+        try:
+            seg = self.client.send(
+                "POST /lists/{list_id}/segments",
+                lists.create_segment,
+                self.audience_id,
+                {"name": target.name, "static_segment": []},
+                write=True,
+            )
+        except Exception as exc:
+            if status_of(exc) == 400:
+                raise ConfigError(
+                    f"cannot create Mailchimp tag {target.name!r}: {exc}",
+                    hint="a tag with that name exists but is not the one syncd created; rename it",
+                ) from None
+            raise
+        return str(seg.get("id"))
+
+    def _find_segment(self, name: str) -> dict[str, Any] | None:
+        offset = 0
+        while True:
+            data = self.client.send(
+                "GET /lists/{list_id}/segments",
+                self.client.lists.list_segments,
+                self.audience_id,
+                type="static",
+                count=PAGE_MAX,
+                offset=offset,
+            )
+            segments = data.get("segments") or []
+            for seg in segments:
+                if isinstance(seg, dict) and seg.get("name") == name:
+                    return seg
+            offset += len(segments)
+            if not segments or offset >= int(data.get("total_items") or 0):
+                return None
+
+    def read_members(self, remote_id: str) -> Iterator[str]:
+        """Subscriber hashes carrying the tag (every status)."""
+        offset = 0
+        while True:
+            data = self.client.send(
+                "GET /lists/{list_id}/segments/{segment_id}/members",
+                self.client.lists.get_segment_members_list,
+                self.audience_id,
+                remote_id,
+                count=PAGE_MAX,
+                offset=offset,
+                fields=["members.id", "members.email_address", "total_items"],
+                include_cleaned="true",
+                include_transactional="true",
+                include_unsubscribed="true",
+            )
+            members = data.get("members") or []
+            for m in members:
+                yield str(m.get("id") or subscriber_hash(str(m.get("email_address"))))
+            offset += len(members)
+            if not members or offset >= int(data.get("total_items") or 0):
+                return
+
+    def apply(
+        self, remote_id: str, adds: Sequence[Member], removes: Sequence[Member]
+    ) -> ApplyResult:
+        """Tag and untag members (by address, 500 per array); never changes a status."""
+        result = ApplyResult()
+        batches: list[list[tuple[Member, str]]] = []
+        for action, members in (("add", adds), ("remove", removes)):
+            valid = []
+            for m in members:
+                if m.email:
+                    valid.append((m, action))
+                else:
+                    result.add(
+                        [
+                            MemberOutcome(
+                                m.remote_id, action, "rejected", "invalid", "no email address"
+                            )
+                        ]
+                    )
+            batches.append(valid)
+        add_chunks = _chunks(batches[0], SEGMENT_BATCH_MAX)
+        remove_chunks = _chunks(batches[1], SEGMENT_BATCH_MAX)
+        for n in range(max(len(add_chunks), len(remove_chunks))):
+            part = (add_chunks[n] if n < len(add_chunks) else []) + (
+                remove_chunks[n] if n < len(remove_chunks) else []
+            )
+            result.add(send_split(part, lambda p: self._segment_call(remote_id, p), _key))
+        return result
+
+    def _segment_call(self, segment_id: str, part: list[tuple[Member, str]]) -> list[MemberOutcome]:
+        body = {
+            "members_to_add": [m.email for m, a in part if a == "add"],
+            "members_to_remove": [m.email for m, a in part if a == "remove"],
+        }
+        data = self.client.send(
+            "POST /lists/{list_id}/segments/{segment_id}",
+            self.client.lists.batch_segment_members,
+            body,
+            self.audience_id,
+            segment_id,
+            write=True,
+        )
+        failed: dict[str, str] = {}
+        for err in data.get("errors") or []:
+            message = REDACTOR.text(str(err.get("error") or "refused"))[:300]
+            for address in err.get("email_addresses") or []:
+                failed[str(address).strip().lower()] = message
+        out = []
+        for m, action in part:
+            refused = failed.get(str(m.email).strip().lower())
+            # A remove refused because the address is not in the audience left no tag either.
+            if refused is None or action == "remove":
+                out.append(MemberOutcome(m.remote_id, action, "applied"))
+            else:
+                out.append(MemberOutcome(m.remote_id, action, "rejected", "not_found", refused))
+        return out
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.client.close()
+
+
+def _key(item: tuple[Member, str]) -> tuple[str, str]:
+    return item[0].remote_id, item[1]
+
+
+def _chunks(items: list[tuple[Member, str]], n: int) -> list[list[tuple[Member, str]]]:
+    return [items[i : i + n] for i in range(0, len(items), n)]
+
+
+def _static(seg: dict[str, Any], name: str) -> str:
+    if seg.get("type") not in (None, "static"):
+        raise ConfigError(
+            f"Mailchimp segment {name!r} (id {seg.get('id')}) is a {seg.get('type')} segment",
+            hint="syncd writes only tags (static segments); rename the existing segment",
+        )
+    return str(seg.get("id"))
+
+
+def _dig(record: dict[str, Any], path: str) -> Any:
+    cur: Any = record
+    for part in path.split("."):
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(part)
+    return cur
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
