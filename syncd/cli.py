@@ -7,17 +7,52 @@ Exit codes follow the design: 0 success, 1 failed, 2 usage or configuration erro
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from sqlalchemy import Engine
 
 from syncd import __version__
 from syncd.audit import configure_logging
-from syncd.config import Settings, load_settings
+from syncd.config import Settings, load_settings, parse_duration
+from syncd.engine.profiles import iter_contacts
 from syncd.errors import ConfigError, SyncdError
-from syncd.store import current_revision, head_revision, make_engine, safe_url, upgrade
+from syncd.history import (
+    AuditFilter,
+    events_to_csv,
+    events_to_json,
+    list_events,
+    list_runs,
+    membership_history,
+)
+from syncd.report import (
+    plan_json,
+    print_events,
+    print_history,
+    print_plan,
+    print_result,
+    print_runs,
+    run_json,
+)
+from syncd.sandbox import DEFAULT_HUBSPOT_TOKEN, DEFAULT_MAILCHIMP_KEY
+from syncd.segments import RuleSet, load_mappings
+from syncd.store import (
+    current_revision,
+    head_revision,
+    make_engine,
+    open_store,
+    safe_url,
+    upgrade,
+)
+from syncd.store.types import utcnow
+
+if TYPE_CHECKING:
+    from syncd.engine.wiring import Runtime
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HELD, EXIT_PARTIAL = 0, 1, 2, 3, 4
 
@@ -37,8 +72,10 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(segments_app, name="segments")
 app.add_typer(db_app, name="db")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# Off a terminal (pipes, CI, files) rich would wrap tables at 80 columns: give them room.
+_WIDTH = None if sys.stdout.isatty() else 160
+out = Console(soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 
 ConfigOpt = Annotated[
     Path | None,
@@ -64,6 +101,42 @@ def settings_for(config: Path | None) -> Settings:
         fail(str(exc), EXIT_USAGE)
     configure_logging(settings.logging.level, settings.logging.format)
     return settings
+
+
+def open_db(settings: Settings) -> Engine:
+    """The migrated store, or exit 2 saying how to migrate it."""
+    try:
+        return open_store(settings.database_url)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+def load_rules(directory: Path) -> RuleSet:
+    """The mappings, or exit 2 listing every problem."""
+    try:
+        return load_mappings(directory)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+@contextmanager
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    """Store, rules and connectors for one command; configuration problems exit 2."""
+    from syncd.engine.wiring import open_runtime
+
+    try:
+        rt = open_runtime(settings)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+def progress_printer() -> Callable[[str, int], None] | None:
+    """Plain progress lines when not on a terminal; None (quiet) on one."""
+    return None
 
 
 def not_implemented(command: str) -> NoReturn:
@@ -125,7 +198,9 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed for the demo data.")] = 7,
 ) -> None:
     """Start the sandbox, run one full sync into ./syncd-demo.db and summarise it."""
-    not_implemented("demo")
+    from syncd.demo import run_demo
+
+    raise typer.Exit(run_demo(out, contacts=contacts, seed=seed))
 
 
 @sandbox_app.command("serve")
@@ -134,15 +209,15 @@ def sandbox_serve(
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 8765,
     contacts: Annotated[int, typer.Option(help="Contacts to generate.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed for the data.")] = 7,
-    hubspot_token: Annotated[str, typer.Option(help="Bearer token to accept.")] = (
-        "sandbox-hubspot-token"  # noqa: S107 - the sandbox's public default credential
-    ),
-    mailchimp_key: Annotated[str, typer.Option(help="API key to accept.")] = (
-        "sandbox-mailchimp-key-us1"
-    ),
+    hubspot_token: Annotated[
+        str, typer.Option(help="Bearer token to accept.")
+    ] = DEFAULT_HUBSPOT_TOKEN,
+    mailchimp_key: Annotated[str, typer.Option(help="API key to accept.")] = DEFAULT_MAILCHIMP_KEY,
 ) -> None:
     """Run the HubSpot + Mailchimp emulator in the foreground until SIGTERM."""
-    not_implemented("sandbox serve")
+    from syncd.sandbox import serve_forever
+
+    serve_forever(host, port, contacts, seed, hubspot_token, mailchimp_key)
 
 
 @app.command()
@@ -153,7 +228,22 @@ def sync(
     json_: JsonOpt = False,
 ) -> None:
     """Run one sync cycle."""
-    not_implemented("sync")
+    settings = settings_for(config)
+    with runtime(settings) as rt:
+        result = rt.sync_engine.sync(
+            trigger="reconcile" if full else "manual",
+            full=full,
+            dry_run=dry_run,
+            progress=progress_printer(),
+        )
+        if json_:
+            payload = plan_json(rt.store, result) if dry_run else run_json(result)
+            out.print_json(data=payload)
+        elif dry_run:
+            print_plan(out, rt.store, result)
+        else:
+            print_result(out, result)
+    raise typer.Exit(result.exit_code)
 
 
 @app.command()
@@ -163,7 +253,14 @@ def plan(
     json_: JsonOpt = False,
 ) -> None:
     """Show what would change, per target."""
-    not_implemented("plan")
+    settings = settings_for(config)
+    with runtime(settings) as rt:
+        rules = load_rules(mappings) if mappings is not None else None
+        result = rt.sync_engine.plan_only(rules)
+        if json_:
+            out.print_json(data=plan_json(rt.store, result))
+        else:
+            print_plan(out, rt.store, result)
 
 
 @app.command()
@@ -172,25 +269,66 @@ def apply(
     config: ConfigOpt = None,
 ) -> None:
     """Release a run held by a guard."""
-    not_implemented("apply")
+    settings = settings_for(config)
+    with runtime(settings) as rt:
+        try:
+            result = rt.sync_engine.release(run)
+        except ConfigError as exc:
+            fail(str(exc), EXIT_USAGE)
+        print_result(out, result)
+    raise typer.Exit(result.exit_code)
 
 
 @app.command("run")
 def run_daemon(config: ConfigOpt = None) -> None:
     """The daemon: scheduled incremental syncs and nightly reconcile until SIGTERM."""
-    not_implemented("run")
+    settings = settings_for(config)
+    from syncd.daemon import run_forever
+
+    try:
+        run_forever(settings)
+    except SyncdError as exc:
+        fail(str(exc), EXIT_USAGE)
 
 
 @segments_app.command("list")
 def segments_list(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     """Segment sizes, coverage, overlap and KPIs."""
-    not_implemented("segments list")
+    settings = settings_for(config)
+    rules = load_rules(settings.mappings)
+    store = open_db(settings)
+    try:
+        profiles = [c.profile for c in iter_contacts(store, settings.workspace, rules.fields)]
+    finally:
+        store.dispose()
+    report = rules.analyse(profiles, utcnow())
+    if json_:
+        out.print_json(data=report.to_dict())
+    else:
+        out.print(report.render_text(), highlight=False, markup=False)
 
 
 @segments_app.command("explain")
 def segments_explain(email: str, config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     """Why one contact is in or out of each segment."""
-    not_implemented("segments explain")
+    settings = settings_for(config)
+    rules = load_rules(settings.mappings)
+    store = open_db(settings)
+    try:
+        found = list(
+            iter_contacts(store, settings.workspace, rules.fields, email=email.strip().lower())
+        )
+        history = membership_history(store, settings.workspace, email) if found else []
+    finally:
+        store.dispose()
+    if not found:
+        fail(f"no contact with that email in workspace {settings.workspace}")
+    explanation = rules.explain(found[0].profile, utcnow())
+    if json_:
+        out.print_json(data={**explanation.to_dict(), "membership_history": history})
+    else:
+        out.print(explanation.render_text(), highlight=False, markup=False)
+        print_history(out, history)
 
 
 @app.command()
@@ -200,7 +338,16 @@ def runs(
     json_: JsonOpt = False,
 ) -> None:
     """Sync history, newest first."""
-    not_implemented("runs")
+    settings = settings_for(config)
+    store = open_db(settings)
+    try:
+        rows = list_runs(store, settings.workspace, status=status)
+    finally:
+        store.dispose()
+    if json_:
+        out.print_json(data=rows)
+    else:
+        print_runs(out, rows)
 
 
 @app.command()
@@ -208,21 +355,62 @@ def audit(
     config: ConfigOpt = None,
     contact: Annotated[str | None, typer.Option(help="Email of the contact.")] = None,
     segment: Annotated[str | None, typer.Option(help="Segment key.")] = None,
+    target: Annotated[str | None, typer.Option(help="Target, e.g. hubspot_list:KEY.")] = None,
+    outcome: Annotated[
+        str | None, typer.Option(help="applied, rejected, retry or detected.")
+    ] = None,
     run: Annotated[int | None, typer.Option("--run", help="Run id.")] = None,
     since: Annotated[str | None, typer.Option(help="Age, such as 1d or 12h.")] = None,
+    limit: Annotated[int, typer.Option(help="Most events to show.")] = 1000,
     json_: JsonOpt = False,
+    csv_: Annotated[bool, typer.Option("--csv", help="Print CSV for a spreadsheet.")] = False,
 ) -> None:
-    """The change log."""
-    not_implemented("audit")
+    """The change log: what changed, when, why, and what failed."""
+    settings = settings_for(config)
+    try:
+        age = parse_duration(since) if since is not None else None
+    except ValueError as exc:
+        fail(f"--since: {exc}", EXIT_USAGE)
+    filters = AuditFilter(
+        contact=contact,
+        segment=segment,
+        run_id=run,
+        since=age,
+        target=target,
+        outcome=outcome,
+        limit=limit,
+    )
+    store = open_db(settings)
+    try:
+        rows = list_events(store, settings.workspace, filters, utcnow())
+    finally:
+        store.dispose()
+    if csv_:
+        sys.stdout.write(events_to_csv(rows))
+    elif json_:
+        sys.stdout.write(events_to_json(rows) + "\n")
+    else:
+        print_events(out, rows)
 
 
 @app.command()
 def undo(
     run: Annotated[int, typer.Option("--run", help="The run to revert.")],
     config: ConfigOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
-    """Revert the memberships one run changed."""
-    not_implemented("undo")
+    """Revert the memberships one run changed, through the normal guards, audited as a run."""
+    settings = settings_for(config)
+    with runtime(settings) as rt:
+        try:
+            result = rt.sync_engine.undo(run)
+        except ConfigError as exc:
+            fail(str(exc), EXIT_USAGE)
+        if json_:
+            out.print_json(data=run_json(result))
+        else:
+            print_result(out, result)
+    raise typer.Exit(result.exit_code)
 
 
 @app.command()

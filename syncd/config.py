@@ -128,6 +128,17 @@ class SafetySettings(_Section):
     max_removals: int = Field(default=1000, ge=0)
 
 
+class RetrySection(_Section):
+    """How transient API failures (429, 5xx, timeouts) are retried within one run."""
+
+    max_attempts: int = Field(default=6, ge=1, le=20)
+    max_elapsed_s: float = Field(default=300.0, ge=0)
+    initial_wait_s: float = Field(default=1.0, ge=0)
+    max_wait_s: float = Field(default=60.0, ge=0)
+    jitter_s: float = Field(default=1.0, ge=0)
+    max_retry_after_s: float = Field(default=120.0, ge=0)
+
+
 class AuditSettings(_Section):
     """How long audit events are kept."""
 
@@ -172,6 +183,7 @@ class Settings(BaseSettings):
     mailchimp: MailchimpSettings | None = None
     schedule: ScheduleSettings = ScheduleSettings()
     safety: SafetySettings = SafetySettings()
+    retry: RetrySection = RetrySection()
     audit: AuditSettings = AuditSettings()
     logging: LoggingSettings = LoggingSettings()
     metrics: MetricsSettings = MetricsSettings()

@@ -85,6 +85,7 @@ def apply_run(
     stop: threading.Event | None = None,
     max_attempts: int = 5,
     on_batch: Callable[[str, int], None] | None = None,
+    create: Sequence[TargetRef] = (),
 ) -> ApplyReport:
     """Send every pending or in-flight outbox row of `run_id`.
 
@@ -96,6 +97,8 @@ def apply_run(
         stop: Set to stop after the batch in flight (graceful shutdown).
         max_attempts: Retryable failures after this many attempts become rejections.
         on_batch: Progress callback `(api, rows in batch)`.
+        create: Configured targets to create even when they have no change yet (a new,
+            still empty segment gets its list or tag at once); known ones are skipped.
 
     Raises:
         ConfigError: A person must act (bad token, missing scope); remaining rows stay pending.
@@ -105,6 +108,10 @@ def apply_run(
     with engine.begin() as conn:
         items = pending_items(conn, workspace, run_id, [OutboxState.PENDING, OutboxState.IN_FLIGHT])
     by_api: dict[str, dict[TargetRef, list[OutboxItem]]] = defaultdict(lambda: defaultdict(list))
+    known = _known_targets(engine, workspace)
+    for ref in create:
+        if ref.key not in known:
+            by_api[ref.api].setdefault(ref, [])
     for item in items:
         ref = TargetRef.parse(item.target)
         by_api[ref.api][ref].append(item)
@@ -136,6 +143,13 @@ def apply_run(
             for future in [pool.submit(one_api, api) for api in apis]:
                 future.result()
     return report
+
+
+def _known_targets(engine: Engine, workspace: str) -> set[str]:
+    rt = table_of(RemoteTarget)
+    with engine.begin() as conn:
+        rows = conn.execute(select(rt.c.target).where(rt.c.workspace == workspace))
+        return {r[0] for r in rows}
 
 
 def _ensure(engine: Engine, workspace: str, writer: Writer, ref: TargetRef) -> str:
@@ -244,6 +258,7 @@ def _record(
                 "outcome": outcome if outcome != "retry" else "retry",
                 "error_class": result.error_class if outcome != "applied" else None,
                 "message": message if outcome != "applied" else None,
+                "value": item.value if item.action == "set" else None,
             }
         )
         key = _COUNT_KEY[item.action] if outcome == "applied" else outcome

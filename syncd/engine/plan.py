@@ -12,14 +12,16 @@ and returns changes with a reason each. The rules every write obeys live here:
 from __future__ import annotations
 
 import enum
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from syncd.engine.targets import (
     CONSENTING_STATUSES,
-    SEGMENTS_PROPERTY,
-    STAGE_PROPERTY,
+    PROP_SEGMENTS,
+    PROP_STAGE,
+    PROPERTIES,
     TargetKind,
     TargetRef,
 )
@@ -182,18 +184,34 @@ def _plan_membership(
         plan.releases.append((ref.key, contact.contact_id))
 
 
+def properties_value(segments: Iterable[str], stage: str | None) -> str:
+    """The ledger value of syncd's HubSpot properties for one contact (stable JSON)."""
+    return json.dumps(
+        {PROP_SEGMENTS: segments_value(segments), PROP_STAGE: stage or ""}, sort_keys=True
+    )
+
+
+def decode_properties(value: str | None) -> dict[str, str]:
+    """Inverse of `properties_value`; empty values for a contact never written."""
+    if not value:
+        return {PROP_SEGMENTS: "", PROP_STAGE: ""}
+    decoded: dict[str, str] = json.loads(value)
+    return decoded
+
+
 def _plan_properties(plan: Plan, contact: ContactView, ledger: Ledger) -> None:
-    for ref, value in (
-        (SEGMENTS_PROPERTY, segments_value(contact.segments)),
-        (STAGE_PROPERTY, contact.journey_stage or ""),
-    ):
-        entry = ledger.get(ref.key, {}).get(contact.contact_id)
-        last = entry.value if entry else None
-        if last == value or (last is None and value == ""):
-            continue
-        reason = (
-            f"journey stage is now {value or '(none)'}"
-            if ref is STAGE_PROPERTY
-            else f"segments are now {value or '(none)'}"
-        )
-        plan.changes.append(Change(ref.key, contact.contact_id, Action.SET, reason, value))
+    value = properties_value(contact.segments, contact.journey_stage)
+    entry = ledger.get(PROPERTIES.key, {}).get(contact.contact_id)
+    last = entry.value if entry else None
+    new = decode_properties(value)
+    if last == value or (last is None and not any(new.values())):
+        return
+    old = decode_properties(last)
+    changed = [
+        f"{name} is now {new[name] or '(empty)'}"
+        for name in sorted(new)
+        if new[name] != old.get(name)
+    ]
+    plan.changes.append(
+        Change(PROPERTIES.key, contact.contact_id, Action.SET, "; ".join(changed), value)
+    )

@@ -218,8 +218,11 @@ def validate_properties(state: State, props: Any) -> list[dict[str, Any]]:
         elif value not in (None, ""):
             v = str(value)
             opts = [o["value"] for o in d["options"]]
-            if d["type"] == "enumeration" and opts and v not in opts:
-                err, msg = "INVALID_OPTION", f"{v} was not one of the allowed options: {opts}"
+            # Multiple checkboxes take several option values joined by ";".
+            chosen = v.split(";") if d.get("fieldType") == "checkbox" else [v]
+            bad = [c for c in chosen if c not in opts]
+            if d["type"] == "enumeration" and opts and bad:
+                err, msg = "INVALID_OPTION", f"{bad[0]} was not one of the allowed options: {opts}"
             elif d["type"] == "number":
                 try:
                     float(v)

@@ -64,8 +64,11 @@ def subscriber_hash(email: str) -> str:
 
 
 class Clock:
-    """Wall-clock milliseconds starting at `now`, moving with real time, strictly increasing
-    across writes so "changed since" queries never miss a write made in the same millisecond.
+    """Wall-clock milliseconds starting at `now`, moving with real time, never going back.
+
+    Writes in the same millisecond share a timestamp, as a HubSpot batch update does; a
+    strictly increasing counter would run ahead of the wall clock during bulk writes and
+    hide records from a "changed up to now" search.
     """
 
     def __init__(self, now: datetime | None = None) -> None:
@@ -82,9 +85,9 @@ class Clock:
         return self.base_ms + int((time.monotonic() - self._start) * 1000)
 
     def write_ms(self) -> int:
-        """A timestamp for a write: now, but later than every earlier write."""
+        """A timestamp for a write: now, and never earlier than an earlier write."""
         with self._lock:
-            t = max(self.now_ms(), self._last + 1)
+            t = max(self.now_ms(), self._last)
             self._last = t
             return t
 

@@ -194,6 +194,8 @@ class AuditEvent(SQLModel, table=True):
     outcome: str = Field(max_length=16)  # applied | rejected | retry | skipped | detected
     error_class: str | None = Field(default=None, max_length=16)
     message: str | None = None
+    #: For `set` events: the value written (what `syncd undo` restores a later run's set to).
+    value: str | None = None
 
 
 class Lease(SQLModel, table=True):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from syncd.engine.guards import empty_pull_guard, removal_guard
 from syncd.engine.plan import (
-    Action,
     Change,
     ContactView,
     LedgerEntry,
     SegmentTargets,
+    decode_properties,
     make_plan,
     segments_value,
 )
@@ -102,17 +102,18 @@ def test_unconfigured_targets_are_emptied() -> None:
 
 def test_properties_are_set_only_when_changed() -> None:
     plan = make_plan([contact(segments=frozenset({"b", "a"}), stage="trial")], [], {})
-    sets = {c.target: c.value for c in plan.changes if c.action is Action.SET}
-    assert sets == {
-        "hubspot_property:syncd_segments": "a;b",
-        "hubspot_property:syncd_journey_stage": "trial",
+    [change] = plan.changes
+    assert change.target == "hubspot_property:syncd"
+    assert decode_properties(change.value) == {
+        "syncd_segments": "a;b",
+        "syncd_journey_stage": "trial",
     }
-    ledger = {
-        "hubspot_property:syncd_segments": {1: LedgerEntry("set", "a;b")},
-        "hubspot_property:syncd_journey_stage": {1: LedgerEntry("set", "trial")},
-    }
+    assert change.reason == "syncd_journey_stage is now trial; syncd_segments is now a;b"
+    ledger = {"hubspot_property:syncd": {1: LedgerEntry("set", change.value)}}
     again = make_plan([contact(segments=frozenset({"a", "b"}), stage="trial")], [], ledger)
     assert again.changes == []
+    moved = make_plan([contact(segments=frozenset({"a", "b"}), stage="customer")], [], ledger)
+    assert [c.reason for c in moved.changes] == ["syncd_journey_stage is now customer"]
     # An empty value never written before needs no call.
     nothing = make_plan([contact(segments=frozenset(), stage=None)], [], {})
     assert nothing.changes == []

@@ -1,0 +1,70 @@
+"""`syncd run`: the engine on a schedule, with metrics and (optionally) the admin console.
+
+Composes the pieces: one runtime for the daemon's life, a job that is a one-line call into
+`SyncEngine.sync`, the conversion of its result into metrics figures, and retention pruning
+after each run.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+from syncd.audit import get_logger
+from syncd.config import Settings
+from syncd.engine.runner import RunResult
+from syncd.engine.wiring import Runtime, open_runtime
+from syncd.metrics import RunFigures
+from syncd.retention import prune
+from syncd.scheduler import RECONCILE, run_daemon
+from syncd.store.types import utcnow
+
+log = get_logger(__name__)
+
+_APPLIED_ACTION = {"added": "add", "removed": "remove", "set": "set"}
+
+
+def to_figures(result: RunResult) -> RunFigures:
+    """The metrics view of one run."""
+    changes: Counter[tuple[str, str, str]] = Counter()
+    for target, row in result.counts.get("targets", {}).items():
+        kind = target.split(":", 1)[0]
+        for key, n in row.items():
+            if key in _APPLIED_ACTION:
+                changes[kind, _APPLIED_ACTION[key], "applied"] += n
+            elif key in ("rejected", "retry"):
+                changes[kind, "write", key] += n
+    errors: Counter[str] = Counter()
+    if result.error_class:
+        errors[result.error_class] += 1
+    started = result.started_at or utcnow()
+    return RunFigures(
+        run_id=result.run_id,
+        trigger=result.trigger,
+        status=str(result.status),
+        started_at=started,
+        finished_at=result.finished_at or started,
+        changes=dict(changes),
+        errors=dict(errors),
+        api_calls=dict(result.counts.get("api_calls", {})),
+        http_429=dict(result.counts.get("http_429", {})),
+    )
+
+
+def sync_job(rt: Runtime, trigger: str, stop: threading.Event) -> RunFigures:
+    """One scheduled cycle: incremental on `schedule`; on `reconcile` a full pull, drift
+    detection and pruning of audit rows past `audit.retention_days`."""
+    result = rt.sync_engine.sync(trigger=trigger, full=trigger == RECONCILE, stop=stop)
+    if trigger == RECONCILE and not stop.is_set():
+        pruned = prune(rt.store, rt.settings.workspace, rt.settings.audit.retention_days, utcnow())
+        log.info("retention.pruned", rows=pruned, retention_days=rt.settings.audit.retention_days)
+    return to_figures(result)
+
+
+def run_forever(settings: Settings) -> None:
+    """Run the daemon until SIGTERM (the `syncd run` command)."""
+    rt = open_runtime(settings)
+    try:
+        run_daemon(settings, lambda trigger, stop: sync_job(rt, trigger, stop), engine=rt.store)
+    finally:
+        rt.close()

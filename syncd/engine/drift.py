@@ -1,0 +1,125 @@
+"""Reconcile: read what owned lists and tags really hold, and record drift.
+
+A person may add or remove members by hand. syncd does not fight them: a hand-made removal
+moves the ledger row to `drift_removed` (re-added only after the contact leaves the segment
+and enters it again), and a hand-made addition is recorded and left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, Row, select
+
+from syncd.audit import get_logger
+from syncd.engine.ledger import set_ledger
+from syncd.engine.targets import TargetKind, TargetRef
+from syncd.store.models import AuditEvent, Contact, Membership, MembershipState, RemoteTarget
+from syncd.store.types import table_of, utcnow
+
+log = get_logger(__name__)
+
+
+class DriftReader(Protocol):
+    """Reads the real members of one owned list or tag."""
+
+    def read_members(self, ref: TargetRef, remote_id: str) -> Iterator[str]:
+        """Remote member ids (HubSpot record ids or Mailchimp subscriber hashes)."""
+        ...
+
+
+def detect_drift(
+    engine: Engine, workspace: str, run_id: int, readers: Mapping[str, DriftReader]
+) -> dict[str, dict[str, int]]:
+    """Compare each owned target with the ledger; returns per-target drift counts."""
+    rt, c, m = table_of(RemoteTarget).c, table_of(Contact).c, table_of(Membership).c
+    with engine.begin() as conn:
+        targets = conn.execute(
+            select(rt.target, rt.remote_id).where(rt.workspace == workspace)
+        ).all()
+    out: dict[str, dict[str, int]] = {}
+    for target, remote_id in targets:
+        ref = TargetRef.parse(target)
+        reader = readers.get(ref.api)
+        if reader is None or ref.kind is TargetKind.HUBSPOT_PROPERTY:
+            continue
+        actual = set(reader.read_members(ref, remote_id))
+        id_col = c.mailchimp_id if ref.kind is TargetKind.MAILCHIMP_TAG else c.hubspot_id
+        with engine.begin() as conn:
+            rows = conn.execute(
+                select(c.id, c.email, c.hubspot_id, c.mailchimp_id, id_col.label("rid"), m.state)
+                .join_from(table_of(Contact), table_of(Membership), m.contact_id == c.id)
+                .where(m.workspace == workspace, m.target == target)
+            ).all()
+            owned = {r.rid: r for r in rows if r.state == MembershipState.ADDED}
+            known = {r.rid for r in rows}
+            removed = [r for rid, r in owned.items() if rid not in actual]
+            added_ids = [rid for rid in actual if rid not in known]
+            added = (
+                conn.execute(
+                    select(c.id, c.email, c.hubspot_id, c.mailchimp_id).where(
+                        c.workspace == workspace, id_col.in_(added_ids)
+                    )
+                ).all()
+                if added_ids
+                else []
+            )
+            already = _drift_recorded(conn, workspace, ref)
+            events = [
+                _event(workspace, run_id, ref, r, "removed by hand; not re-added until re-entry")
+                for r in removed
+            ] + [
+                _event(workspace, run_id, ref, r, "added by hand; left alone")
+                for r in added
+                if r.id not in already
+            ]
+            if removed:
+                set_ledger(
+                    conn,
+                    workspace,
+                    [(target, r.id, MembershipState.DRIFT_REMOVED, None) for r in removed],
+                    run_id,
+                )
+            if events:
+                conn.execute(table_of(AuditEvent).insert(), events)
+        out[target] = {"removed_by_hand": len(removed), "added_by_hand": len(added_ids)}
+        if removed or added_ids:
+            log.info("drift.detected", target=target, removed=len(removed), added=len(added_ids))
+    return out
+
+
+def _drift_recorded(conn: Connection, workspace: str, ref: TargetRef) -> set[int]:
+    a = table_of(AuditEvent).c
+    rows = conn.execute(
+        select(a.contact_id).where(
+            # `segment` leads the (workspace, segment, at) index; `target` narrows it down.
+            a.workspace == workspace,
+            a.segment == ref.name,
+            a.target == ref.key,
+            a.action == "drift",
+            a.outcome == "detected",
+        )
+    )
+    return {r[0] for r in rows if r[0] is not None}
+
+
+def _event(
+    workspace: str, run_id: int, ref: TargetRef, row: Row[Any], reason: str
+) -> dict[str, object]:
+    return {
+        "workspace": workspace,
+        "run_id": run_id,
+        "at": utcnow(),
+        "contact_id": row.id,
+        "email": row.email,
+        "hubspot_id": row.hubspot_id,
+        "mailchimp_id": row.mailchimp_id,
+        "segment": ref.name,
+        "target": ref.key,
+        "action": "drift",
+        "reason": reason,
+        "outcome": "detected",
+        "error_class": None,
+        "message": None,
+    }

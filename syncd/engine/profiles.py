@@ -1,0 +1,72 @@
+"""Profiles: the merged, canonical view of every stored contact, ready for the rules.
+
+The store keeps each source's canonical fields apart; here they are merged field by field
+with the preference of `fields.yaml` (the preferred source wins when it has a value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from syncd.segments.fields import FieldMap
+from syncd.store.models import Contact
+from syncd.store.types import table_of
+
+#: Reserved keys in a source's stored fields: the Mailchimp status and tags, kept whatever
+#: the field mapping says because the consent gate and drift checks need them.
+STATUS_KEY = "_status"
+TAGS_KEY = "_tags"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredContact:
+    """One row of the store, with its merged canonical profile."""
+
+    id: int
+    email: str
+    hubspot_id: str | None
+    mailchimp_id: str | None
+    mailchimp_status: str | None
+    profile: dict[str, Any]
+
+
+def merge_profile(fields: FieldMap, email: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """The canonical profile of one contact from its per-source fields."""
+    out: dict[str, Any] = {}
+    for name, definition in fields.items():
+        for src in definition.sources():
+            value = (attributes.get(src.system) or {}).get(name)
+            if value is not None and value != "":
+                out[name] = value
+                break
+    out["email"] = email
+    return out
+
+
+def iter_contacts(
+    engine: Engine, workspace: str, fields: FieldMap, *, email: str | None = None
+) -> Iterator[StoredContact]:
+    """Every contact of the workspace (or the one with `email`), merged, in id order."""
+    c = table_of(Contact).c
+    query = select(c.id, c.email, c.hubspot_id, c.mailchimp_id, c.attributes).where(
+        c.workspace == workspace
+    )
+    if email is not None:
+        query = query.where(c.email == email)
+    with engine.connect() as conn:
+        result = conn.execution_options(yield_per=5000).execute(query.order_by(c.id))
+        for row in result:
+            attrs = row.attributes or {}
+            mailchimp = attrs.get("mailchimp") or {}
+            yield StoredContact(
+                id=row.id,
+                email=row.email,
+                hubspot_id=row.hubspot_id,
+                mailchimp_id=row.mailchimp_id,
+                mailchimp_status=mailchimp.get(STATUS_KEY),
+                profile=merge_profile(fields, row.email, attrs),
+            )

@@ -1,0 +1,161 @@
+"""Wiring: settings in, a ready `SyncEngine` (store, rules, connectors, writers) out.
+
+The one place that knows how connectors are built from the configuration. Commands, the
+daemon and the demo all go through `open_runtime`, so they run exactly the same engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+from sqlalchemy import Engine
+
+import connectors
+from connectors.base import Connector, FieldMap, PropertyWriter
+from syncd.config import Settings
+from syncd.engine.apply import Writer
+from syncd.engine.drift import DriftReader
+from syncd.engine.pull import Puller
+from syncd.engine.runner import SyncEngine
+from syncd.engine.targets import TargetRef
+from syncd.engine.writers import MembershipWriter, PropertiesWriter, RoutingWriter
+from syncd.errors import ConfigError
+from syncd.http import RetrySettings
+from syncd.segments import FieldMap as RuleFields
+from syncd.segments import RuleSet, load_mappings
+from syncd.store import open_store
+
+
+def connector_field_map(fields: RuleFields) -> FieldMap:
+    """The connectors' view of `fields.yaml`: canonical name -> source path per system."""
+    hubspot = {n: f.hubspot.path for n, f in fields.items() if f.hubspot is not None}
+    mailchimp = {n: f.mailchimp.path for n, f in fields.items() if f.mailchimp is not None}
+    return FieldMap.from_paths(hubspot=hubspot, mailchimp=mailchimp)
+
+
+class _Members:
+    """Drift reading through a connector."""
+
+    def __init__(self, connector: Connector) -> None:
+        self.connector = connector
+
+    def read_members(self, ref: TargetRef, remote_id: str) -> Iterator[str]:
+        return self.connector.read_members(remote_id)
+
+
+def api_counters(built: Mapping[str, Connector]) -> dict[str, tuple[int, int]]:
+    """`api -> (calls, 429s)` so far, for run figures."""
+    out: dict[str, tuple[int, int]] = {}
+    for name, connector in built.items():
+        stats = connector.stats.api(name)
+        out[name] = (stats.api_calls, stats.http_429)
+    return out
+
+
+@dataclass
+class Runtime:
+    """Everything one command or daemon job needs; `close` releases connections."""
+
+    settings: Settings
+    store: Engine
+    rules: RuleSet
+    connectors: dict[str, Connector]
+    sync_engine: SyncEngine
+    _closed: bool = field(default=False, repr=False)
+
+    def close(self) -> None:
+        """Close connector pools and the database engine (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        for connector in self.connectors.values():
+            connector.close()
+        self.store.dispose()
+
+
+def retry_settings(settings: Settings, timeout_s: float) -> RetrySettings:
+    """The configured retry policy with one connector's timeout."""
+    return RetrySettings(timeout_s=timeout_s, **settings.retry.model_dump())
+
+
+def build_connectors(
+    settings: Settings, rules: RuleSet, retry: RetrySettings | None = None
+) -> dict[str, Connector]:
+    """Create the configured connectors (HubSpot and/or Mailchimp)."""
+    field_map = connector_field_map(rules.fields)
+    built: dict[str, Connector] = {}
+    if settings.hubspot is not None:
+        built["hubspot"] = connectors.create(
+            "hubspot",
+            base_url=settings.hubspot.base_url,
+            access_token=settings.hubspot.access_token.get_secret_value(),
+            field_map=field_map,
+            retry=retry or retry_settings(settings, settings.hubspot.timeout_s),
+        )
+    if settings.mailchimp is not None:
+        if not settings.mailchimp.audience_id:
+            raise ConfigError("mailchimp.audience_id is required to sync a Mailchimp audience")
+        built["mailchimp"] = connectors.create(
+            "mailchimp",
+            base_url=settings.mailchimp.resolved_base_url(),
+            api_key=settings.mailchimp.api_key.get_secret_value(),
+            audience_id=settings.mailchimp.audience_id,
+            field_map=field_map,
+            retry=retry or retry_settings(settings, settings.mailchimp.timeout_s),
+        )
+    if not built:
+        raise ConfigError("neither hubspot nor mailchimp is configured; nothing to sync")
+    return built
+
+
+def build_writers(rules: RuleSet, built: Mapping[str, Connector]) -> dict[str, Writer]:
+    """One routing writer per API; HubSpot also writes syncd's own contact properties."""
+    writers: dict[str, Writer] = {}
+    for name, connector in built.items():
+        props = None
+        if name == "hubspot":
+            props = PropertiesWriter(
+                cast(PropertyWriter, connector),
+                [s.key for s in rules.segments],
+                [s.key for s in rules.stages],
+            )
+        writers[name] = RoutingWriter(name, MembershipWriter(connector), props)
+    return writers
+
+
+def open_runtime(
+    settings: Settings,
+    *,
+    rules: RuleSet | None = None,
+    retry: RetrySettings | None = None,
+    mappings: Path | None = None,
+) -> Runtime:
+    """Load mappings, open the migrated store, build connectors and the engine.
+
+    Raises:
+        ConfigError: Invalid mappings, unmigrated database, missing connector settings.
+    """
+    rules = rules or load_mappings(mappings or settings.mappings)
+    store = open_store(settings.database_url)
+    try:
+        built = build_connectors(settings, rules, retry)
+    except BaseException:
+        store.dispose()
+        raise
+    pullers: dict[str, Puller] = dict(built)
+    drift: dict[str, DriftReader] = {name: _Members(c) for name, c in built.items()}
+    engine = SyncEngine(
+        store,
+        settings.workspace,
+        rules,
+        pullers=pullers,
+        writers=build_writers(rules, built),
+        drift_readers=drift,
+        max_removals_pct=settings.safety.max_removals_pct,
+        max_removals=settings.safety.max_removals,
+        api_counters=lambda: api_counters(built),
+    )
+    return Runtime(settings, store, rules, built, engine)

@@ -1,0 +1,345 @@
+"""Read side of the run history and the change log: `syncd runs`, `syncd audit`, explain.
+
+Everything here returns plain, JSON-ready dicts (timestamps as ISO 8601 strings), so the CLI can
+print them as a table, as JSON or as CSV without knowing the schema. Every failure carries the
+one-line `hint` of `syncd.hints`, so an admin reads what to do next next to what failed.
+
+Queries are shaped for the audit table's indexes: a contact's events come from
+`(workspace, email, at)`, a segment's from `(workspace, segment, at)` and a run's from `(run_id)`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+
+from syncd.engine.targets import TargetKind
+from syncd.errors import ConfigError
+from syncd.hints import hint_for
+from syncd.store.models import AuditEvent, RunStatus, SyncRun
+from syncd.store.types import table_of
+
+#: Per-target figures summed into a run's `totals`, in display order.
+TOTAL_KEYS = (
+    "planned_add",
+    "planned_remove",
+    "planned_set",
+    "added",
+    "removed",
+    "set",
+    "rejected",
+    "retry",
+    "skipped_consent",
+)
+
+#: Column order of `events_to_csv`; stable, so spreadsheets and scripts can rely on it.
+EVENT_COLUMNS = (
+    "id",
+    "at",
+    "run_id",
+    "workspace",
+    "contact_id",
+    "email",
+    "hubspot_id",
+    "mailchimp_id",
+    "segment",
+    "target",
+    "action",
+    "value",
+    "reason",
+    "outcome",
+    "error_class",
+    "message",
+    "hint",
+)
+
+_FAILED_OUTCOMES = ("rejected", "retry")
+_MEMBERSHIP_KINDS = (f"{TargetKind.HUBSPOT_LIST}:", f"{TargetKind.MAILCHIMP_TAG}:")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _jsonable(row: Mapping[Any, Any]) -> dict[str, Any]:
+    return {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+# --- runs -------------------------------------------------------------------------------------
+
+
+def list_runs(
+    engine: Engine,
+    workspace: str,
+    *,
+    status: str | None = None,
+    limit: int = 50,
+    failures: int = 3,
+) -> list[dict[str, Any]]:
+    """Runs, newest first, with their figures, what failed most, and what to do about it.
+
+    Args:
+        engine: The store.
+        workspace: Whose runs.
+        status: Only runs with this status (`success`, `partial`, `failed`, `held`, `running`).
+        limit: At most this many runs.
+        failures: Per run, the most frequent failures (from the audit log) to include.
+
+    Returns:
+        One dict per run. `counts` is per target, `totals` sums it over targets; `failures`
+        lists `{target, outcome, error_class, message, hint, count}`, most frequent first;
+        `hint` is the one-line advice for the run as a whole (None when all went well).
+
+    Raises:
+        ConfigError: `status` is not a run status.
+    """
+    if status is not None and status not in {s.value for s in RunStatus}:
+        known = ", ".join(s.value for s in RunStatus)
+        raise ConfigError(f"unknown run status {status!r}", hint=f"use one of: {known}")
+    r = table_of(SyncRun).c
+    query = select(table_of(SyncRun)).where(r.workspace == workspace)
+    if status is not None:
+        query = query.where(r.status == status)
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(r.id.desc()).limit(limit)).mappings().all()
+        top = _run_failures(conn, [row["id"] for row in rows], failures) if failures else {}
+    return [_run_dict(row, top.get(row["id"], [])) for row in rows]
+
+
+def _run_dict(row: Mapping[Any, Any], failures: list[dict[str, Any]]) -> dict[str, Any]:
+    counts: dict[str, Any] = row["counts"] or {}
+    targets: dict[str, dict[str, int]] = counts.get("targets", {})
+    totals = {key: 0 for key in TOTAL_KEYS}
+    for figures in targets.values():
+        for key, value in figures.items():
+            totals[key] = totals.get(key, 0) + int(value)
+    finished, started = row["finished_at"], row["started_at"]
+    return {
+        "id": row["id"],
+        "status": row["status"],
+        "trigger": row["trigger"],
+        "full": row["full"],
+        "started_at": _iso(started),
+        "finished_at": _iso(finished),
+        "duration_s": round((finished - started).total_seconds(), 3) if finished else None,
+        "counts": targets,
+        "totals": totals,
+        "pulled": counts.get("pulled", {}),
+        "held_reasons": counts.get("held_reasons", []),
+        "api_calls": row["api_calls"],
+        "http_429": row["http_429"],
+        "api_calls_by_api": counts.get("api_calls", {}),
+        "http_429_by_api": counts.get("http_429", {}),
+        "error_class": row["error_class"],
+        "error": row["error_message"],
+        "failures": failures,
+        "hint": _run_hint(row, failures),
+    }
+
+
+def _run_hint(row: Mapping[Any, Any], failures: Sequence[Mapping[str, Any]]) -> str | None:
+    if row["error_class"] is not None or row["error_message"]:
+        return hint_for(row["error_class"], row["error_message"])
+    if row["status"] == RunStatus.HELD:
+        release = f"syncd apply --run {row['id']}"
+        return f"held by a safety guard; review with `syncd plan`, release with `{release}`"
+    if failures:
+        hint: str | None = failures[0]["hint"]
+        return hint
+    return None
+
+
+def _run_failures(
+    conn: Connection, run_ids: Sequence[int], per_run: int
+) -> dict[int, list[dict[str, Any]]]:
+    """The most frequent (target, outcome, class, message) failures of each run."""
+    if not run_ids:
+        return {}
+    a = table_of(AuditEvent).c
+    n = func.count().label("n")
+    rows = conn.execute(
+        select(a.run_id, a.target, a.outcome, a.error_class, a.message, n)
+        .where(a.run_id.in_(list(run_ids)), a.outcome.in_(_FAILED_OUTCOMES))
+        .group_by(a.run_id, a.target, a.outcome, a.error_class, a.message)
+    ).all()
+    grouped: dict[int, list[dict[str, Any]]] = {}
+    for run_id, target, outcome, error_class, message, count in rows:
+        grouped.setdefault(run_id, []).append(
+            {
+                "target": target,
+                "outcome": outcome,
+                "error_class": error_class,
+                "message": message,
+                "hint": hint_for(error_class, message, target),
+                "count": int(count),
+            }
+        )
+    for items in grouped.values():
+        items.sort(key=lambda f: (-f["count"], f["target"] or "", f["message"] or ""))
+        del items[per_run:]
+    return grouped
+
+
+# --- the change log ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Filters of `syncd audit`; all optional, combined with AND."""
+
+    contact: str | None = None
+    segment: str | None = None
+    run_id: int | None = None
+    since: timedelta | None = None
+    target: str | None = None
+    outcome: str | None = None
+    action: str | None = None
+    limit: int = 1000
+
+
+def list_events(
+    engine: Engine, workspace: str, filters: AuditFilter, now: datetime
+) -> list[dict[str, Any]]:
+    """Audit events matching `filters`, newest first, each with its `hint` (None if applied).
+
+    Args:
+        engine: The store.
+        workspace: Whose events.
+        filters: `contact` is an email, matched case-insensitively (the log stores it
+            normalised); `since` is an age relative to `now`.
+        now: The clock, so callers and tests agree on what "the last day" means.
+    """
+    a = table_of(AuditEvent).c
+    query = select(table_of(AuditEvent)).where(a.workspace == workspace)
+    if filters.contact is not None:
+        query = query.where(a.email == filters.contact.strip().lower())
+    if filters.segment is not None:
+        query = query.where(a.segment == filters.segment)
+    if filters.run_id is not None:
+        query = query.where(a.run_id == filters.run_id)
+    if filters.target is not None:
+        query = query.where(a.target == filters.target)
+    if filters.outcome is not None:
+        query = query.where(a.outcome == filters.outcome)
+    if filters.action is not None:
+        query = query.where(a.action == filters.action)
+    if filters.since is not None:
+        query = query.where(a.at >= now - filters.since)
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(a.at.desc(), a.id.desc()).limit(filters.limit))
+        return [_event_dict(row) for row in rows.mappings()]
+
+
+def _event_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
+    out = _jsonable(row)
+    failed = out.get("outcome") in _FAILED_OUTCOMES or out.get("error_class") is not None
+    out["hint"] = (
+        hint_for(out.get("error_class"), out.get("message"), out.get("target")) if failed else None
+    )
+    return out
+
+
+def events_to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The events as CSV with a header and the columns of `EVENT_COLUMNS`, in that order.
+
+    A text cell that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`)
+    is prefixed with `'`: vendor messages and addresses come from outside and are exported to
+    people who open them in Excel.
+    """
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(EVENT_COLUMNS)
+    for row in rows:
+        writer.writerow([_csv_cell(row.get(col)) for col in EVENT_COLUMNS])
+    return buf.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def events_to_json(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The events as a JSON array (keys in `EVENT_COLUMNS` order), for `syncd audit --json`."""
+    return json.dumps([{col: _jsonable(row).get(col) for col in EVENT_COLUMNS} for row in rows])
+
+
+# --- one contact's memberships ------------------------------------------------------------------
+
+
+def membership_history(engine: Engine, workspace: str, email: str) -> list[dict[str, Any]]:
+    """When one contact entered and left each owned list and tag, and in which run.
+
+    Derived from the change log: applied adds open a membership, applied removes close it, and
+    drift events record a person's hand-made removal (closing it) or addition (opening one syncd
+    does not own). Pruned history shows as a membership with an unknown start.
+
+    Returns:
+        Oldest first: `{target, segment, entered_at, entered_run, entered_reason, left_at,
+        left_run, left_reason, state}`, where `state` is `member` (still in, syncd's),
+        `left` (syncd removed it), `removed_by_hand` or `added_by_hand`.
+    """
+    a = table_of(AuditEvent).c
+    query = (
+        select(a.run_id, a.at, a.segment, a.target, a.action, a.reason, a.outcome)
+        .where(
+            a.workspace == workspace,
+            a.email == email.strip().lower(),
+            a.action.in_(("add", "remove", "drift")),
+            a.outcome.in_(("applied", "detected")),
+        )
+        .order_by(a.at, a.id)
+    )
+    with engine.connect() as conn:
+        events = conn.execute(query).mappings().all()
+    spans: list[dict[str, Any]] = []
+    open_span: dict[str, dict[str, Any]] = {}
+    for ev in events:
+        target = ev["target"]
+        if not target or not target.startswith(_MEMBERSHIP_KINDS):
+            continue
+        current = open_span.get(target)
+        by_hand = ev["action"] == "drift"
+        entering = ev["action"] == "add" or (by_hand and "added by hand" in (ev["reason"] or ""))
+        if entering:
+            if current is not None:
+                continue  # already in: a repeated add changes nothing
+            span = _span(ev, "added_by_hand" if by_hand else "member")
+            span.update(entered_at=_iso(ev["at"]), entered_run=ev["run_id"])
+            span["entered_reason"] = ev["reason"]
+            spans.append(span)
+            open_span[target] = span
+            continue
+        if current is None:  # the entry was pruned, or never made by syncd
+            current = _span(ev, "member")
+            spans.append(current)
+        current.update(left_at=_iso(ev["at"]), left_run=ev["run_id"], left_reason=ev["reason"])
+        current["state"] = "removed_by_hand" if by_hand else "left"
+        open_span.pop(target, None)
+    return spans
+
+
+def _span(ev: Mapping[Any, Any], state: str) -> dict[str, Any]:
+    return {
+        "target": ev["target"],
+        "segment": ev["segment"],
+        "entered_at": None,
+        "entered_run": None,
+        "entered_reason": None,
+        "left_at": None,
+        "left_run": None,
+        "left_reason": None,
+        "state": state,
+    }

@@ -1,0 +1,222 @@
+"""Human-readable renderings (rich tables) and JSON shapes of plans and run results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine, select
+
+from syncd.engine.plan import Plan
+from syncd.engine.runner import RunResult
+from syncd.store.models import Contact
+from syncd.store.types import table_of
+
+SAMPLES_PER_TARGET = 5
+
+
+def plan_samples(
+    engine: Engine, plan: Plan, per_target: int = SAMPLES_PER_TARGET
+) -> dict[str, list[dict[str, Any]]]:
+    """A few changes per target with the contact's email and the reason, for review."""
+    picked: dict[str, list[Any]] = {}
+    for change in plan.changes:
+        rows = picked.setdefault(change.target, [])
+        if len(rows) < per_target:
+            rows.append(change)
+    ids = {c.contact_id for rows in picked.values() for c in rows}
+    emails: dict[int, str] = {}
+    if ids:
+        c = table_of(Contact).c
+        with engine.connect() as conn:
+            emails = dict(conn.execute(select(c.id, c.email).where(c.id.in_(ids))).all())  # type: ignore[arg-type]
+    return {
+        target: [
+            {
+                "contact": emails.get(ch.contact_id, str(ch.contact_id)),
+                "action": str(ch.action),
+                "value": ch.value,
+                "reason": ch.reason,
+            }
+            for ch in rows
+        ]
+        for target, rows in sorted(picked.items())
+    }
+
+
+def plan_json(engine: Engine, result: RunResult) -> dict[str, Any]:
+    """The plan as `syncd plan --json` and `syncd sync --dry-run --json` print it."""
+    return {
+        "held": bool(result.held_reasons),
+        "held_reasons": result.held_reasons,
+        "targets": result.plan.counts(),
+        "samples": plan_samples(engine, result.plan),
+        "segment_sizes": dict(sorted(result.segmented.sizes.items())) if result.segmented else {},
+    }
+
+
+def print_plan(console: Console, engine: Engine, result: RunResult) -> None:
+    """Counts per target and sample contacts with the reason for each change."""
+    counts = result.plan.counts()
+    table = Table(title="Plan: changes per target", show_lines=False)
+    for col in ("target", "add", "remove", "set", "skipped (consent)"):
+        table.add_column(col, justify="left" if col == "target" else "right")
+    for target, row in counts.items():
+        table.add_row(
+            target,
+            str(row["add"]),
+            str(row["remove"]),
+            str(row["set"]),
+            str(row.get("skipped_consent", 0)),
+        )
+    if not counts:
+        table.add_row("(nothing to change)", "", "", "", "")
+    console.print(table)
+    for target, samples in plan_samples(engine, result.plan).items():
+        console.print(f"[bold]{target}[/]")
+        for s in samples:
+            value = f" = {s['value']!r}" if s["value"] is not None else ""
+            console.print(f"  {s['action']:<6} {s['contact']}{value}  [dim]({s['reason']})[/]")
+    for reason in result.held_reasons:
+        console.print(f"[bold yellow]would be held:[/] {reason}")
+
+
+def print_runs(console: Console, runs: Sequence[Mapping[str, Any]]) -> None:
+    """The run history as a table."""
+    table = Table(title="Sync runs (newest first)")
+    for col in (
+        "id",
+        "status",
+        "trigger",
+        "started",
+        "duration",
+        "added",
+        "removed",
+        "set",
+        "rejected",
+        "retry",
+        "API calls",
+        "429s",
+        "what to do",
+    ):
+        table.add_column(col)
+    styles = {"success": "green", "partial": "yellow", "held": "magenta", "failed": "red"}
+    for run in runs:
+        totals: dict[str, int] = {}
+        for row in run["counts"].values():
+            for key, value in row.items():
+                totals[key] = totals.get(key, 0) + value
+        style = styles.get(run["status"], "white")
+        table.add_row(
+            str(run["id"]),
+            f"[{style}]{run['status']}[/]",
+            run["trigger"],
+            (run["started_at"] or "")[:19],
+            f"{run['duration_s'] or 0:.1f}s",
+            str(totals.get("added", 0)),
+            str(totals.get("removed", 0)),
+            str(totals.get("set", 0)),
+            str(totals.get("rejected", 0)),
+            str(totals.get("retry", 0)),
+            str(run["api_calls"]),
+            str(run["http_429"]),
+            run.get("hint") or (run["error"] or "; ".join(run["held_reasons"]))[:80],
+        )
+    console.print(table)
+    for run in runs:
+        for failure in run.get("failures") or []:
+            console.print(
+                f"run {run['id']}: {failure.get('count', 1)} x {failure.get('message')}"
+                f" -> {failure.get('hint')}",
+                highlight=False,
+            )
+
+
+def run_json(result: RunResult) -> dict[str, Any]:
+    """One run's outcome as `syncd sync --json` prints it."""
+    return {
+        "run_id": result.run_id,
+        "status": str(result.status),
+        "exit_code": result.exit_code,
+        "trigger": result.trigger,
+        "counts": result.counts,
+        "held_reasons": result.held_reasons,
+        "error_class": result.error_class,
+        "error": result.error,
+        "started_at": result.started_at.isoformat() if result.started_at else None,
+        "finished_at": result.finished_at.isoformat() if result.finished_at else None,
+    }
+
+
+def print_result(console: Console, result: RunResult) -> None:
+    """A short summary of one run: status, per-target changes, and why it stopped if it did."""
+    styles = {"success": "green", "partial": "yellow", "held": "magenta", "failed": "red"}
+    style = styles.get(str(result.status), "white")
+    duration = (
+        (result.finished_at - result.started_at).total_seconds()
+        if result.finished_at and result.started_at
+        else 0.0
+    )
+    console.print(
+        f"run {result.run_id}: [{style}]{result.status}[/] in {duration:.1f}s "
+        f"(trigger {result.trigger})"
+    )
+    targets = result.counts.get("targets", {})
+    if targets:
+        table = Table(title="Changes per target")
+        cols = ("added", "removed", "set", "rejected", "retry", "skipped_consent")
+        table.add_column("target")
+        for col in cols:
+            table.add_column(col, justify="right")
+        for target, row in targets.items():
+            table.add_row(target, *(str(row.get(col, 0)) for col in cols))
+        console.print(table)
+    for reason in result.held_reasons:
+        console.print(f"[magenta]held:[/] {reason}")
+    if result.status == "held" and result.run_id is not None:
+        console.print(f"review with `syncd plan`, release with `syncd apply --run {result.run_id}`")
+    if result.error:
+        console.print(f"[red]{result.error_class} error:[/] {result.error}")
+
+
+def print_events(console: Console, rows: Sequence[Mapping[str, Any]]) -> None:
+    """The change log as a table."""
+    table = Table(title=f"Change log ({len(rows)} events, newest first)")
+    for col in ("time", "run", "contact", "target", "action", "outcome", "reason / error"):
+        table.add_column(col)
+    for row in rows:
+        detail = row.get("reason") or ""
+        if row.get("message"):
+            detail = f"{row['message']} ({row['hint']})" if row.get("hint") else row["message"]
+        table.add_row(
+            (row.get("at") or "")[:19],
+            str(row.get("run_id") or ""),
+            row.get("email") or "",
+            row.get("target") or "",
+            row.get("action") or "",
+            row.get("outcome") or "",
+            detail[:100],
+        )
+    console.print(table)
+
+
+def print_history(console: Console, history: Sequence[Mapping[str, Any]]) -> None:
+    """One contact's memberships over time: entered, left, when, in which run."""
+    table = Table(title="Membership history")
+    for col in ("target", "state", "entered", "run", "left", "run", "why"):
+        table.add_column(col)
+    for row in history:
+        table.add_row(
+            row["target"],
+            row["state"],
+            (row.get("entered_at") or "")[:19],
+            str(row.get("entered_run") or ""),
+            (row.get("left_at") or "")[:19],
+            str(row.get("left_run") or ""),
+            row.get("left_reason") or row.get("entered_reason") or "",
+        )
+    if not history:
+        table.add_row("(syncd never changed this contact's memberships)", "", "", "", "", "", "")
+    console.print(table)

@@ -1,0 +1,119 @@
+"""The command line against the sandbox: exit codes, dry runs, plans, held runs, history."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from syncd.cli import app
+from syncd.sandbox import Sandbox
+from tests.e2e.helpers import MAPPINGS
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def config(sandbox: Sandbox, db_url: str, tmp_path: Path) -> Path:
+    path = tmp_path / "syncd.yaml"
+    path.write_text(
+        f"database_url: {db_url}\n"
+        f"mappings: {MAPPINGS}\n"
+        f"hubspot: {{access_token: {sandbox.hubspot_token}, base_url: '{sandbox.hubspot_url}'}}\n"
+        f"mailchimp: {{api_key: {sandbox.mailchimp_key}, audience_id: {sandbox.audience_id},"
+        f" base_url: '{sandbox.mailchimp_url}'}}\n"
+        "safety: {max_removals: 5}\n"
+        "retry: {initial_wait_s: 0, max_wait_s: 0, jitter_s: 0, max_retry_after_s: 0}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def writes(sb: Sandbox) -> int:
+    stats = sb.stats()
+    return int(stats["hubspot"]["writes"] + stats["mailchimp"]["writes"])
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    """Exit code and standard output (logs go to standard error)."""
+    result = runner.invoke(app, list(args))
+    if result.exit_code not in (0, 3) and not result.stdout:
+        return result.exit_code, result.stderr
+    return result.exit_code, result.stdout
+
+
+def test_dry_run_then_sync_then_runs(sandbox: Sandbox, config: Path) -> None:
+    code, text = invoke("sync", "--config", str(config), "--dry-run", "--json")
+    assert code == 0, text
+    plan = json.loads(text)
+    assert plan["targets"]["hubspot_property:syncd"]["set"] > 0
+    assert plan["samples"]["hubspot_property:syncd"][0]["reason"]
+    assert writes(sandbox) == 0
+    code, text = invoke("sync", "--config", str(config))
+    assert code == 0, text
+    assert writes(sandbox) > 0
+    code, text = invoke("runs", "--config", str(config), "--json")
+    assert code == 0, text
+    runs = json.loads(text)
+    assert [r["status"] for r in runs] == ["success"]
+    assert {"id", "status", "trigger", "started_at", "finished_at", "counts"} <= set(runs[0])
+    assert runs[0]["counts"]["hubspot_property:syncd"]["set"] > 0
+
+
+def test_plan_previews_a_rule_change(sandbox: Sandbox, config: Path, tmp_path: Path) -> None:
+    assert invoke("sync", "--config", str(config))[0] == 0
+    code, text = invoke("plan", "--config", str(config), "--json")
+    assert code == 0, text
+    counts = json.loads(text)["targets"].values()
+    assert all(row["add"] == row["remove"] == row["set"] == 0 for row in counts)
+    preview = tmp_path / "preview"
+    shutil.copytree(MAPPINGS, preview)
+    rules = (preview / "segments.yaml").read_text(encoding="utf-8")
+    # Turn on the HubSpot list for a segment that had none.
+    rules = rules.replace(
+        "targets: {hubspot_list: false, mailchimp_tag: true}",
+        "targets: {hubspot_list: true, mailchimp_tag: true}",
+        1,
+    )
+    (preview / "segments.yaml").write_text(rules, encoding="utf-8")
+    before = writes(sandbox)
+    code, text = invoke("plan", "--config", str(config), "--mappings", str(preview), "--json")
+    assert code == 0, text
+    targets = json.loads(text)["targets"]
+    assert any(t.startswith("hubspot_list:") and v["add"] > 0 for t, v in targets.items())
+    assert writes(sandbox) == before
+
+
+def test_held_run_exits_3_and_apply_releases_it(sandbox: Sandbox, config: Path) -> None:
+    assert invoke("sync", "--config", str(config))[0] == 0
+    with sandbox.state_lock():
+        for contact in sandbox.state.contacts.values():
+            contact.props.pop("lifecyclestage", None)
+    before = writes(sandbox)
+    code, text = invoke("sync", "--config", str(config), "--full")
+    assert code == 3, text
+    assert "syncd apply --run" in text
+    assert writes(sandbox) == before
+    runs = json.loads(invoke("runs", "--config", str(config), "--json", "--status", "held")[1])
+    [held] = runs
+    assert held["held_reasons"]
+    code, text = invoke("apply", "--run", str(held["id"]), "--config", str(config))
+    assert code == 0, text
+    assert writes(sandbox) > before
+    code, text = invoke("apply", "--run", str(held["id"]), "--config", str(config))
+    assert code == 2
+    assert "not held" in text, text
+
+
+def test_bad_token_exits_2_with_an_actionable_message(sandbox: Sandbox, config: Path) -> None:
+    text = config.read_text(encoding="utf-8").replace(sandbox.hubspot_token, "wrong-token-123")
+    config.write_text(text, encoding="utf-8")
+    code, out = invoke("sync", "--config", str(config), "--json")
+    assert code == 2, out
+    result = json.loads(out)
+    assert result["status"] == "failed"
+    assert result["error_class"] == "config"
+    assert "wrong-token-123" not in out
