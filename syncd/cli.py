@@ -139,11 +139,6 @@ def progress_printer() -> Callable[[str, int], None] | None:
     return None
 
 
-def not_implemented(command: str) -> NoReturn:
-    """Refuse a planned command honestly: exit 2, saying so."""
-    fail(f"`syncd {command}` is not implemented yet (planned; see README)", EXIT_USAGE)
-
-
 def _version(value: bool) -> None:
     if value:
         out.print(f"syncd {__version__}")
@@ -414,9 +409,30 @@ def undo(
 
 
 @app.command()
-def ui(config: ConfigOpt = None) -> None:
-    """Serve the admin web console."""
-    not_implemented("ui")
+def ui(
+    config: ConfigOpt = None,
+    host: Annotated[str | None, typer.Option(help="Address; default ui.host.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port; default ui.port.")] = None,
+) -> None:
+    """Serve the admin web console (runs, change log, contacts, segments) until SIGTERM."""
+    settings = settings_for(config)
+    from syncd.ui import create_app, serve
+
+    token = settings.ui.token.get_secret_value() if settings.ui.token else None
+    with runtime(settings) as rt:
+        app_ = create_app(
+            rt.store,
+            settings.workspace,
+            rt.rules,
+            token=token,
+            approve=rt.sync_engine.release,
+        )
+        bind_host, bind_port = host or settings.ui.host, port or settings.ui.port
+        err.print(f"admin console on http://{bind_host}:{bind_port}/", highlight=False)
+        try:
+            serve(app_, bind_host, bind_port, token)
+        except ConfigError as exc:
+            fail(str(exc), EXIT_USAGE)
 
 
 def main() -> None:

@@ -64,7 +64,23 @@ def sync_job(rt: Runtime, trigger: str, stop: threading.Event) -> RunFigures:
 def run_forever(settings: Settings) -> None:
     """Run the daemon until SIGTERM (the `syncd run` command)."""
     rt = open_runtime(settings)
+    console = None
     try:
+        if settings.ui.enabled:
+            from syncd.ui import create_app, serve
+
+            token = settings.ui.token.get_secret_value() if settings.ui.token else None
+            app = create_app(
+                rt.store,
+                settings.workspace,
+                rt.rules,
+                token=token,
+                approve=rt.sync_engine.release,
+            )
+            console = serve(app, settings.ui.host, settings.ui.port, token, background=True)
+            log.info("ui.serving", url=console.url)
         run_daemon(settings, lambda trigger, stop: sync_job(rt, trigger, stop), engine=rt.store)
     finally:
+        if console is not None:
+            console.stop()
         rt.close()

@@ -44,8 +44,29 @@ def test_db_upgrade_then_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert "up to date" in after.stdout
 
 
-@pytest.mark.parametrize("args", [["ui"]])
-def test_planned_commands_refuse_honestly(args: list[str]) -> None:
-    result = runner.invoke(app, args)
+def test_ui_refuses_a_public_address_without_a_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    db = f"sqlite:///{tmp_path / 'ui.db'}"
+    monkeypatch.setenv("SYNCD_DATABASE_URL", db)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    mappings = Path(__file__).resolve().parents[2] / "mappings"
+    config = tmp_path / "syncd.yaml"
+    config.write_text(
+        f"mappings: {mappings}\nhubspot: {{access_token: t0ken-for-tests}}\n", encoding="utf-8"
+    )
+    result = runner.invoke(app, ["ui", "--config", str(config), "--host", "0.0.0.0"])
     assert result.exit_code == 2
-    assert "not implemented yet" in result.stderr
+    assert "token" in result.stderr
+
+
+def test_commands_needing_the_database_refuse_an_unmigrated_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SYNCD_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    for args in (["runs"], ["audit"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2
+        assert "syncd db upgrade" in result.stderr

@@ -1,0 +1,213 @@
+"""What the console shows, as plain JSON-ready dicts: one function per page and API route.
+
+Pages and the JSON API call the same functions, so a page never shows a figure the API does
+not give (and the API's schema tests cover the pages' data). Run and change-log queries come
+from `syncd.history`; this module adds what only the console needs: one run with its held
+plan, one contact with its explain trace, and segment sizes over time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from syncd import history
+from syncd.engine.profiles import iter_contacts
+from syncd.segments import RuleSet
+from syncd.store.models import Contact, Membership, OutboxEntry, OutboxState, SyncRun
+from syncd.store.types import table_of
+
+#: Sample contacts shown per target of a held plan.
+PLAN_SAMPLES = 10
+#: Change-log rows shown on a run page (the change-log page searches them all).
+RUN_EVENTS = 50
+#: Runs read for the segment-size chart, newest first.
+CHART_RUNS = 60
+#: Segment pairs shown in the overlap table.
+TOP_OVERLAP = 15
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every query needs: the store, whose data, the rules and the clock."""
+
+    engine: Engine
+    workspace: str
+    rules: RuleSet
+    clock: Callable[[], datetime]
+
+
+def get_run(ctx: Context, run_id: int) -> dict[str, Any] | None:
+    """One run as `history.list_runs` shapes it, or None when it is not in this workspace."""
+    r = table_of(SyncRun).c
+    with ctx.engine.connect() as conn:
+        row = (
+            conn.execute(
+                select(table_of(SyncRun)).where(r.workspace == ctx.workspace, r.id == run_id)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        failures = history._run_failures(conn, [run_id], 10).get(run_id, [])
+    return history._run_dict(row, failures)
+
+
+def held_plan(ctx: Context, run_id: int, samples: int = PLAN_SAMPLES) -> dict[str, Any]:
+    """The pending outbox of a run: counts per target and action, and sample contacts.
+
+    Returns:
+        `{"targets": {target: {action: n}}, "samples": {target: [{email, action, value,
+        reason}]}, "pending": total}`; samples are the first rows by outbox id.
+    """
+    o = table_of(OutboxEntry).c
+    c = table_of(Contact).c
+    pending = (o.workspace == ctx.workspace, o.run_id == run_id, o.state == OutboxState.PENDING)
+    targets: dict[str, dict[str, int]] = {}
+    picked: dict[str, list[dict[str, Any]]] = {}
+    with ctx.engine.connect() as conn:
+        counts = conn.execute(
+            select(o.target, o.action, func.count())
+            .where(*pending)
+            .group_by(o.target, o.action)
+            .order_by(o.target, o.action)
+        ).all()
+        for target, action, n in counts:
+            targets.setdefault(target, {})[action] = int(n)
+        for target in targets:
+            rows = conn.execute(
+                select(c.email, o.action, o.payload, o.reason)
+                .join(table_of(Contact), c.id == o.contact_id)
+                .where(*pending, o.target == target)
+                .order_by(o.id)
+                .limit(samples)
+            ).all()
+            picked[target] = [
+                {
+                    "email": email,
+                    "action": action,
+                    "value": _value(payload),
+                    "reason": reason,
+                }
+                for email, action, payload, reason in rows
+            ]
+    total = sum(n for per in targets.values() for n in per.values())
+    return {"targets": targets, "samples": picked, "pending": total}
+
+
+def _value(payload: Mapping[str, Any] | None) -> str | None:
+    value = (payload or {}).get("value")
+    return None if value is None else str(value)
+
+
+def run_detail(ctx: Context, run_id: int) -> dict[str, Any] | None:
+    """A run, its change log (newest first) and, when held, its stored plan."""
+    run = get_run(ctx, run_id)
+    if run is None:
+        return None
+    events = history.list_events(
+        ctx.engine,
+        ctx.workspace,
+        history.AuditFilter(run_id=run_id, limit=RUN_EVENTS),
+        ctx.clock(),
+    )
+    plan = held_plan(ctx, run_id) if run["status"] == "held" else None
+    return {"run": run, "events": events, "plan": plan}
+
+
+def contact_detail(ctx: Context, email: str) -> dict[str, Any] | None:
+    """One contact: ids, merged profile, each source's fields, explain trace, memberships."""
+    email = email.strip().lower()
+    c = table_of(Contact).c
+    with ctx.engine.connect() as conn:
+        row = (
+            conn.execute(
+                select(table_of(Contact)).where(c.workspace == ctx.workspace, c.email == email)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        m = table_of(Membership).c
+        ledger = conn.execute(
+            select(m.target, m.state, m.value, m.run_id, m.updated_at)
+            .where(m.workspace == ctx.workspace, m.contact_id == row["id"])
+            .order_by(m.target)
+        ).mappings()
+        owned = [_jsonable(x) for x in ledger]
+    stored = next(iter_contacts(ctx.engine, ctx.workspace, ctx.rules.fields, email=email), None)
+    profile = stored.profile if stored is not None else {"email": email}
+    explanation = ctx.rules.explain(profile, ctx.clock()).to_dict()
+    attrs: dict[str, Any] = row["attributes"] or {}
+    return {
+        "id": row["id"],
+        "email": row["email"],
+        "hubspot_id": row["hubspot_id"],
+        "mailchimp_id": row["mailchimp_id"],
+        "mailchimp_status": (attrs.get("mailchimp") or {}).get("_status"),
+        "mailchimp_tags": list((attrs.get("mailchimp") or {}).get("_tags") or []),
+        "profile": {k: _scalar(v) for k, v in profile.items()},
+        "explain": explanation,
+        "memberships": owned,
+        "history": history.membership_history(ctx.engine, ctx.workspace, email),
+    }
+
+
+def segments_overview(ctx: Context) -> dict[str, Any]:
+    """Segment report on the stored contacts now, plus sizes per run over time.
+
+    Sizes over time come from each run's `counts["segment_sizes"]`; runs without them are
+    skipped, and the sizes computed now are the last point.
+    """
+    now = ctx.clock()
+    profiles = [s.profile for s in iter_contacts(ctx.engine, ctx.workspace, ctx.rules.fields)]
+    report = ctx.rules.analyse(profiles, now).to_dict()
+    r = table_of(SyncRun).c
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(
+            select(r.id, r.started_at, r.counts)
+            .where(r.workspace == ctx.workspace)
+            .order_by(r.id.desc())
+            .limit(CHART_RUNS)
+        ).all()
+    series: list[dict[str, Any]] = []
+    for run_id, started, counts in reversed(rows):
+        sizes = (counts or {}).get("segment_sizes")
+        if isinstance(sizes, Mapping) and sizes:
+            at = started.isoformat() if started else None
+            series.append(
+                {"run_id": run_id, "at": at, "sizes": {k: int(v) for k, v in sizes.items()}}
+            )
+    current = {s["key"]: int(s["size"]) for s in report["segments"]}
+    series.append({"run_id": None, "at": now.isoformat(), "sizes": current})
+    return {"report": report, "history": series, "top_overlap": top_overlap(report)}
+
+
+def top_overlap(report: Mapping[str, Any], n: int = TOP_OVERLAP) -> list[dict[str, Any]]:
+    """The `n` most overlapping segment pairs by Jaccard index (each pair once)."""
+    pairs = [
+        {"a": a, "b": b, "members": int(count), "jaccard": float(report["jaccard"][a][b])}
+        for a, row in report["overlap"].items()
+        for b, count in row.items()
+        if a < b
+    ]
+    pairs.sort(key=lambda p: (-p["jaccard"], -p["members"], p["a"], p["b"]))
+    return pairs[:n]
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _jsonable(row: Mapping[Any, Any]) -> dict[str, Any]:
+    return {k: _scalar(v) for k, v in row.items()}

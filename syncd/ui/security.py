@@ -1,0 +1,168 @@
+"""Who may use the console, and proof that a state-changing request came from its own pages.
+
+The console is an admin tool on the user's own machine. Three rules keep it safe:
+
+* Off loopback it needs a token (`ui.token`): a browser logs in once with a form and gets an
+  HttpOnly, SameSite=Strict session cookie; scripts send `Authorization: Bearer TOKEN`.
+  On loopback without a token nobody is asked to log in: whoever can reach 127.0.0.1 already
+  runs code on the machine.
+* Approving a held run writes to HubSpot and Mailchimp, so the request must carry the
+  per-session CSRF token (a hidden form field or an `X-CSRF-Token` header) and, when the
+  browser says where it came from, an Origin of this very server. A Bearer-authenticated
+  API call is exempt: no browser attaches that header on its own.
+* Every secret comparison goes through `hmac.compare_digest`.
+
+Sessions are stateless: a session cookie is `NONCE.MAC` signed with a key made at start-up,
+so a restart logs everyone out and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+
+from syncd.errors import ConfigError
+
+SESSION_COOKIE = "syncd_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` keeps the console reachable from this machine only."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Refuse to expose the console beyond loopback without a token.
+
+    Raises:
+        ConfigError: `host` is not a loopback address and no token is set.
+    """
+    if not is_loopback(host) and not token:
+        raise ConfigError(
+            f"refusing to serve the console on {host} without a token",
+            hint="set ui.token (SYNCD_UI__TOKEN) or bind to 127.0.0.1",
+        )
+
+
+def same_secret(given: str | None, expected: str) -> bool:
+    """Constant-time comparison of a presented secret with the expected one."""
+    if not given:
+        return False
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Session:
+    """A verified session cookie; `nonce` binds the CSRF token to it."""
+
+    nonce: str
+    authenticated: bool
+
+
+class Guard:
+    """Issues and checks session cookies and CSRF tokens for one app instance.
+
+    Args:
+        token: `ui.token`; None means no login (loopback only, enforced by `serve`).
+        key: Signing key; a fresh random one by default (sessions end with the process).
+    """
+
+    def __init__(self, token: str | None, key: bytes | None = None) -> None:
+        self.token = token or None
+        self._key = key or secrets.token_bytes(32)
+
+    @property
+    def login_required(self) -> bool:
+        """Whether requests must authenticate (a token is configured)."""
+        return self.token is not None
+
+    def _mac(self, purpose: str, nonce: str) -> str:
+        msg = f"{purpose}:{nonce}".encode()
+        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()
+
+    def new_cookie(self, *, authenticated: bool) -> str:
+        """A fresh signed session cookie value."""
+        nonce = secrets.token_urlsafe(18)
+        purpose = "auth" if authenticated else "anon"
+        return f"{nonce}.{self._mac(purpose, nonce)}"
+
+    def read_cookie(self, value: str | None) -> Session | None:
+        """The session a cookie proves, or None when it is missing or forged."""
+        if not value or value.count(".") != 1:
+            return None
+        nonce, mac = value.split(".")
+        for purpose, authenticated in (("auth", True), ("anon", False)):
+            if hmac.compare_digest(mac.encode(), self._mac(purpose, nonce).encode()):
+                return Session(nonce, authenticated)
+        return None
+
+    def csrf_for(self, session: Session) -> str:
+        """The CSRF token pages embed for this session."""
+        return self._mac("csrf", session.nonce)
+
+    def bearer_ok(self, request: Request) -> bool:
+        """Whether the request carries `Authorization: Bearer <the token>`."""
+        if self.token is None:
+            return False
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and same_secret(value.strip(), self.token)
+
+    def session_of(self, request: Request) -> Session | None:
+        """The verified session of the request's cookie, if any."""
+        return self.read_cookie(request.cookies.get(SESSION_COOKIE))
+
+    def is_authenticated(self, request: Request) -> bool:
+        """Whether the request may read the console."""
+        if self.token is None:
+            return True
+        if self.bearer_ok(request):
+            return True
+        session = self.session_of(request)
+        return session is not None and session.authenticated
+
+    def csrf_ok(self, request: Request, presented: str | None) -> bool:
+        """Whether a state-changing request proves it came from this console's own page.
+
+        Bearer-authenticated calls pass (browsers never add that header by themselves).
+        Otherwise the session cookie must be valid, the presented token must be its CSRF
+        token, and the request must come from this origin.
+        """
+        if self.bearer_ok(request):
+            return True
+        session = self.session_of(request)
+        if session is None or (self.token is not None and not session.authenticated):
+            return False
+        if not same_secret(presented, self.csrf_for(session)):
+            return False
+        return same_origin(request)
+
+
+def same_origin(request: Request) -> bool:
+    """Whether Origin (or, without it, Referer) names this server; one of them must be sent."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if not source or source == "null":
+        return False
+    parts = urlsplit(source)
+    host = request.headers.get("host", "")
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
+
+
+def safe_next(target: str | None) -> str:
+    """A post-login redirect that stays on this server (no `//host` or absolute URLs)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target

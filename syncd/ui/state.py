@@ -1,0 +1,46 @@
+"""The console's per-app state: data context, security guard and the approve path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from starlette.requests import Request
+
+from syncd.ui.queries import Context
+from syncd.ui.security import Guard
+
+
+class ApproveOutcome(Protocol):
+    """What `approve(run_id)` returns; `syncd.engine.runner.RunResult` fits."""
+
+    @property
+    def status(self) -> object:
+        """The run's status after the release (`success`, `partial`, `failed`, ...)."""
+
+    @property
+    def error(self) -> str | None:
+        """Why it failed, if it did."""
+
+    @property
+    def exit_code(self) -> int:
+        """The command-line exit code of the same release."""
+
+
+Approve = Callable[[int], ApproveOutcome]
+
+
+@dataclass(frozen=True)
+class UiState:
+    """Everything a route needs, stored on `app.state.ui` by `create_app`."""
+
+    ctx: Context
+    guard: Guard
+    approve: Approve
+
+
+def ui_state(request: Request) -> UiState:
+    """The state of the app serving `request` (a FastAPI dependency)."""
+    state: UiState = request.app.state.ui
+    return state

@@ -1,0 +1,91 @@
+"""Console fixtures: a seeded store on each backend, the app with a recording approve path,
+and clients with and without a token."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from syncd.errors import ConfigError
+from syncd.segments import RuleSet, load_mappings
+from syncd.store.models import RunStatus, SyncRun
+from syncd.store.types import table_of
+from syncd.ui import create_app
+from tests.ui.seed import NOW, WS, Seeded, seed
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # starlette's notice that httpx has a successor
+    from fastapi.testclient import TestClient
+
+MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
+TOKEN = "s3cret-console-token"
+ORIGIN = "http://testserver"
+
+
+@pytest.fixture(scope="session")
+def rules() -> RuleSet:
+    """The shipped mappings."""
+    return load_mappings(MAPPINGS)
+
+
+@dataclass
+class Released:
+    """What the fake release returns (the fields of `RunResult` the console reads)."""
+
+    status: RunStatus
+    error: str | None = None
+    exit_code: int = 0
+
+
+@dataclass
+class FakeRelease:
+    """Stands in for `SyncEngine.release`: refuses what is not held, marks the run done."""
+
+    engine: Engine
+    calls: list[int] = field(default_factory=list)
+
+    def __call__(self, run_id: int) -> Released:
+        self.calls.append(run_id)
+        runs = table_of(SyncRun)
+        with self.engine.begin() as conn:
+            status = conn.execute(
+                runs.select().with_only_columns(runs.c.status).where(runs.c.id == run_id)
+            ).scalar_one()
+            if status != RunStatus.HELD:
+                raise ConfigError(f"run {run_id} is {status}, not held; nothing to release")
+            conn.execute(runs.update().where(runs.c.id == run_id).values(status=RunStatus.SUCCESS))
+        return Released(RunStatus.SUCCESS)
+
+
+@pytest.fixture
+def seeded(engine: Engine) -> Seeded:
+    """The store of each backend, filled by `tests.ui.seed`."""
+    return seed(engine)
+
+
+@pytest.fixture
+def release(engine: Engine) -> FakeRelease:
+    """The recording approve path."""
+    return FakeRelease(engine)
+
+
+def make_app(engine: Engine, rules: RuleSet, release: FakeRelease, token: str | None) -> FastAPI:
+    """The console on a seeded store, with the test clock."""
+    return create_app(engine, WS, rules, token=token, approve=release, clock=lambda: NOW)
+
+
+@pytest.fixture
+def client(engine: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded) -> TestClient:
+    """A browser-like client of a console without a token (loopback mode)."""
+    return TestClient(make_app(engine, rules, release, None), follow_redirects=False)
+
+
+@pytest.fixture
+def locked(engine: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded) -> TestClient:
+    """A client of a console that requires the token `TOKEN`."""
+    return TestClient(make_app(engine, rules, release, TOKEN), follow_redirects=False)

@@ -1,0 +1,173 @@
+"""The console in headless Chromium (Debian's package, driven by Playwright) against a store
+filled by real sandbox syncs: a full sync, then a reconcile held by the removal guard.
+
+Loads each page, clicks from a run to a change to a contact, approves the held run, and saves
+a screenshot of each step under `screenshots/` (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from syncd.config import HubSpotSettings, MailchimpSettings, SafetySettings, Settings
+from syncd.engine.wiring import Runtime, open_runtime
+from syncd.http import RetrySettings
+from syncd.sandbox import Limits, Sandbox
+from syncd.store import upgrade
+from syncd.store.models import RunStatus
+from syncd.ui import UiServer, create_app, serve
+from tests.ui.conftest import MAPPINGS
+
+CHROMIUM = Path(os.environ.get("SYNCD_TEST_CHROMIUM", "/usr/bin/chromium"))
+SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver",
+    ),
+]
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+
+@dataclass
+class Console:
+    """A console served over loopback on a synced store."""
+
+    url: str
+    held_run: int
+    first_run: int
+
+
+def _settings(sb: Sandbox, db_url: str, **safety: int) -> Settings:
+    return Settings(
+        database_url=db_url,
+        mappings=MAPPINGS,
+        hubspot=HubSpotSettings(access_token=SecretStr(sb.hubspot_token), base_url=sb.hubspot_url),
+        mailchimp=MailchimpSettings(
+            api_key=SecretStr(sb.mailchimp_key),
+            audience_id=sb.audience_id,
+            base_url=sb.mailchimp_url,
+        ),
+        safety=SafetySettings(**safety) if safety else SafetySettings(),
+    )
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """Two real syncs against the sandbox (the second held), and the console serving them."""
+    db_url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'syncd.db'}"
+    upgrade(db_url)
+    retry = RetrySettings.immediate(max_attempts=6, timeout_s=5.0)
+    opened: list[Runtime] = []
+    server: UiServer | None = None
+    with Sandbox(contacts=300, seed=11, limits=Limits.relaxed()) as sb:
+        try:
+            rt = open_runtime(_settings(sb, db_url), retry=retry)
+            opened.append(rt)
+            first = rt.sync_engine.sync(trigger="manual", full=True)
+            assert first.status is RunStatus.SUCCESS, first.error
+            with sb.state_lock():  # a bad CRM edit: every lifecycle stage wiped
+                for contact in sb.state.contacts.values():
+                    contact.props.pop("lifecyclestage", None)
+            strict = open_runtime(_settings(sb, db_url, max_removals=5), retry=retry)
+            opened.append(strict)
+            held = strict.sync_engine.sync(trigger="reconcile", full=True)
+            assert held.status is RunStatus.HELD and held.run_id is not None
+            app = create_app(
+                strict.store, "default", strict.rules, token=None,
+                approve=strict.sync_engine.release,
+            )  # fmt: skip
+            server = serve(app, "127.0.0.1", 0, None, background=True)
+            yield Console(server.url, held.run_id, first.run_id or 0)
+        finally:
+            if server is not None:
+                server.stop()
+            for runtime in opened:
+                runtime.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, headless; never a downloaded browser build."""
+    with playwright_sync.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    """A fresh page (own cookies) at a desktop size."""
+    context = browser.new_context(viewport={"width": 1360, "height": 900})  # type: ignore[attr-defined]
+    yield context.new_page()
+    context.close()
+
+
+def _shot(page: object, name: str, *, full_page: bool = True) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)  # type: ignore[attr-defined]
+
+
+def test_each_page_loads(console: Console, page: object) -> None:
+    expect = playwright_sync.expect
+    p = page
+    p.goto(f"{console.url}/runs")  # type: ignore[attr-defined]
+    expect(p.locator("h1")).to_have_text("Sync runs")  # type: ignore[attr-defined]
+    expect(p.locator(".badge-held")).to_have_count(1)  # type: ignore[attr-defined]
+    _shot(p, "01-runs")
+    p.goto(f"{console.url}/segments")  # type: ignore[attr-defined]
+    expect(p.locator("svg.chart")).to_be_visible()  # type: ignore[attr-defined]
+    assert p.locator("svg.chart circle").count() > 0  # type: ignore[attr-defined]
+    _shot(p, "02-segments")
+    p.goto(f"{console.url}/changes")  # type: ignore[attr-defined]
+    expect(p.locator("table.events tbody tr").first).to_be_visible()  # type: ignore[attr-defined]
+    _shot(p, "03-changes")
+
+
+def test_click_from_a_run_to_a_change_to_a_contact(console: Console, page: object) -> None:
+    expect = playwright_sync.expect
+    p = page
+    p.goto(f"{console.url}/runs")  # type: ignore[attr-defined]
+    p.click(f'a[href="/runs/{console.first_run}"]')  # type: ignore[attr-defined]
+    expect(p.locator("h1")).to_contain_text(f"Run #{console.first_run}")  # type: ignore[attr-defined]
+    _shot(p, "04-run")
+    p.locator("section h2 a", has_text="search all").click()  # type: ignore[attr-defined]
+    expect(p).to_have_url(re.compile(r"/changes\?run_id="))
+    link = p.locator("table.events tbody tr td a[href^='/contacts/']").first  # type: ignore[attr-defined]
+    email = link.inner_text()
+    link.click()
+    expect(p.locator("h1")).to_have_text(email)  # type: ignore[attr-defined]
+    expect(p.locator("details.verdict.in").first).to_be_visible()  # type: ignore[attr-defined]
+    _shot(p, "05-contact")
+
+
+def test_approve_a_held_run(console: Console, page: object) -> None:
+    expect = playwright_sync.expect
+    p = page
+    p.goto(f"{console.url}/runs?status=held")  # type: ignore[attr-defined]
+    p.click(f'a[href="/runs/{console.held_run}"]')  # type: ignore[attr-defined]
+    expect(p.locator("section.held h2")).to_have_text("Held plan")  # type: ignore[attr-defined]
+    _shot(p, "06-held-run")
+    p.get_by_role("button", name=re.compile("Approve and apply")).click()  # type: ignore[attr-defined]
+    expect(p.locator(".notice")).to_contain_text("Run released")  # type: ignore[attr-defined]
+    expect(p.locator("h1 .badge")).to_have_text("success")  # type: ignore[attr-defined]
+    _shot(p, "07-approved", full_page=False)
