@@ -172,7 +172,7 @@ def test_no_login_needed_on_loopback_without_token(client: TestClient) -> None:
         ("::1", True),
         ("[::1]", True),
         ("localhost", True),
-        ("0.0.0.0", False),  # noqa: S104 - what is tested
+        ("0.0.0.0", False),
         ("192.168.1.5", False),
         ("::", False),
         ("example.com", False),
@@ -184,9 +184,9 @@ def test_loopback_detection(host: str, loopback: bool) -> None:
 
 def test_binding_off_loopback_needs_a_token() -> None:
     check_bind("127.0.0.1", None)
-    check_bind("0.0.0.0", "token")  # noqa: S104 - the point of the test
+    check_bind("0.0.0.0", "token")
     with pytest.raises(ConfigError, match="without a token"):
-        check_bind("0.0.0.0", None)  # noqa: S104
+        check_bind("0.0.0.0", None)
     with pytest.raises(ConfigError):
         check_bind("10.1.2.3", "")
 

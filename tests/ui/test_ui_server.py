@@ -25,7 +25,7 @@ def _app() -> FastAPI:
 
 def test_serve_refuses_a_public_address_without_token() -> None:
     with pytest.raises(ConfigError, match="without a token"):
-        serve(_app(), "0.0.0.0", 0, None, background=True)  # noqa: S104
+        serve(_app(), "0.0.0.0", 0, None, background=True)
 
 
 def test_serve_in_background_answers_on_loopback_and_stops() -> None:
