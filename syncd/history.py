@@ -113,6 +113,20 @@ def list_runs(
     return [_run_dict(row, top.get(row["id"], [])) for row in rows]
 
 
+def get_run(
+    engine: Engine, workspace: str, run_id: int, *, failures: int = 10
+) -> dict[str, Any] | None:
+    """One run shaped as `list_runs` shapes it, or None when the workspace has no such run."""
+    r = table_of(SyncRun).c
+    query = select(table_of(SyncRun)).where(r.workspace == workspace, r.id == run_id)
+    with engine.connect() as conn:
+        row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        top = _run_failures(conn, [run_id], failures).get(run_id, [])
+    return _run_dict(row, top)
+
+
 def _run_dict(row: Mapping[Any, Any], failures: list[dict[str, Any]]) -> dict[str, Any]:
     counts: dict[str, Any] = row["counts"] or {}
     targets: dict[str, dict[str, int]] = counts.get("targets", {})
@@ -198,6 +212,7 @@ class AuditFilter:
     segment: str | None = None
     run_id: int | None = None
     since: timedelta | None = None
+    until: datetime | None = None
     target: str | None = None
     outcome: str | None = None
     action: str | None = None
@@ -232,6 +247,8 @@ def list_events(
         query = query.where(a.action == filters.action)
     if filters.since is not None:
         query = query.where(a.at >= now - filters.since)
+    if filters.until is not None:
+        query = query.where(a.at < filters.until)
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(a.at.desc(), a.id.desc()).limit(filters.limit))
         return [_event_dict(row) for row in rows.mappings()]

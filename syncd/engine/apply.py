@@ -22,7 +22,13 @@ from syncd.audit import get_logger
 from syncd.engine.ledger import OutboxItem, mark, pending_items, set_ledger
 from syncd.engine.targets import TargetKind, TargetRef
 from syncd.errors import ConfigError, ErrorClass, SyncdError, TransientError
-from syncd.store.models import AuditEvent, MembershipState, OutboxState, RemoteTarget
+from syncd.store.models import (
+    AuditEvent,
+    Membership,
+    MembershipState,
+    OutboxState,
+    RemoteTarget,
+)
 from syncd.store.types import table_of, utcnow
 
 log = get_logger(__name__)
@@ -172,10 +178,30 @@ def _ensure(engine: Engine, workspace: str, writer: Writer, ref: TargetRef) -> s
                     )
                 )
             else:
+                # The known list or tag is gone and a new, empty one was made: what the
+                # ledger says syncd added is no longer there, so those rows are re-planned.
                 conn.execute(
                     rt.update()
                     .where(rt.c.workspace == workspace, rt.c.target == ref.key)
                     .values(remote_id=remote_id)
+                )
+                m = table_of(Membership).c
+                reset = conn.execute(
+                    table_of(Membership)
+                    .update()
+                    .where(
+                        m.workspace == workspace,
+                        m.target == ref.key,
+                        m.state == MembershipState.ADDED,
+                    )
+                    .values(state=MembershipState.REMOVED, updated_at=utcnow())
+                ).rowcount
+                log.warning(
+                    "apply.target_recreated",
+                    target=ref.key,
+                    old_id=known,
+                    new_id=remote_id,
+                    ledger_rows_reset=reset,
                 )
     return remote_id
 

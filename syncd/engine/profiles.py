@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from syncd.identity import merge_fields
 from syncd.segments.fields import FieldMap
 from syncd.store.models import Contact
 from syncd.store.types import table_of
@@ -34,15 +35,18 @@ class StoredContact:
     profile: dict[str, Any]
 
 
-def merge_profile(fields: FieldMap, email: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
+def preferences(fields: FieldMap) -> dict[str, str]:
+    """`field -> source` that wins when both have a value (from `fields.yaml`)."""
+    return {name: str(d.sources()[0].system) for name, d in fields.items() if d.sources()}
+
+
+def merge_profile(
+    prefer: Mapping[str, str], email: str, attributes: Mapping[str, Any]
+) -> dict[str, Any]:
     """The canonical profile of one contact from its per-source fields."""
-    out: dict[str, Any] = {}
-    for name, definition in fields.items():
-        for src in definition.sources():
-            value = (attributes.get(src.system) or {}).get(name)
-            if value is not None and value != "":
-                out[name] = value
-                break
+    out = merge_fields(attributes, prefer)
+    out.pop(STATUS_KEY, None)
+    out.pop(TAGS_KEY, None)
     out["email"] = email
     return out
 
@@ -57,6 +61,7 @@ def iter_contacts(
     )
     if email is not None:
         query = query.where(c.email == email)
+    prefer = preferences(fields)
     with engine.connect() as conn:
         result = conn.execution_options(yield_per=5000).execute(query.order_by(c.id))
         for row in result:
@@ -68,5 +73,5 @@ def iter_contacts(
                 hubspot_id=row.hubspot_id,
                 mailchimp_id=row.mailchimp_id,
                 mailchimp_status=mailchimp.get(STATUS_KEY),
-                profile=merge_profile(fields, row.email, attrs),
+                profile=merge_profile(prefer, row.email, attrs),
             )

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, select
+from sqlalchemy import Connection, Engine, bindparam, delete, func, or_, select
 
 from syncd.audit import get_logger
 from syncd.engine.profiles import STATUS_KEY, TAGS_KEY
-from syncd.identity import normalise_email
+from syncd.identity import Decision, Profile, email_problem, normalise_email, resolve
 from syncd.store.models import AuditEvent, Contact, Cursor, Membership
 from syncd.store.types import table_of, utcnow
 
@@ -74,6 +74,8 @@ class PullFigures:
 
 
 _ID_COLUMN = {"hubspot": "hubspot_id", "mailchimp": "mailchimp_id"}
+#: A profile in a page being merged: its row id, or ("new", email) before it is inserted.
+Key = int | tuple[str, str]
 
 
 STREAM = "contacts"
@@ -221,115 +223,121 @@ def _merge(
     figures: PullFigures,
     now: datetime,
 ) -> None:
+    """Place each record with `syncd.identity.resolve`, then write the changed profiles."""
     id_col = _ID_COLUMN[source]
     table = table_of(Contact)
     c = table.c
-    valid: list[tuple[Record, str]] = []
-    rejects = []
-    for rec in records:
+    latest: dict[str, Record] = {}
+    for rec in records:  # a later record of the same page wins over an earlier one
         figures.records += 1
-        email = normalise_email(rec.email)
-        if email is None:
-            figures.rejected += 1
-            rejects.append(
-                _reject_event(workspace, run_id, source, rec, "invalid or missing email")
+        latest[rec.source_id] = rec
+    emails = list({e for r in latest.values() if (e := normalise_email(r.email)) is not None})
+    profiles: dict[Key, Profile] = {}
+    by_id: dict[str, Key] = {}
+    by_email: dict[str, Key] = {}
+    if latest:
+        query = select(c.id, c.email, c.hubspot_id, c.mailchimp_id, c.attributes).where(
+            c.workspace == workspace, or_(c[id_col].in_(list(latest)), c.email.in_(emails))
+        )
+        for row in conn.execute(query):
+            ids = {"hubspot": row.hubspot_id, "mailchimp": row.mailchimp_id}
+            profiles[row.id] = Profile(
+                row.email, {k: v for k, v in ids.items() if v}, dict(row.attributes or {})
             )
-            continue
-        valid.append((rec, email))
-    # Later records of the same page win over earlier ones with the same source id.
-    latest: dict[str, tuple[Record, str]] = {rec.source_id: (rec, email) for rec, email in valid}
-    ids = list(latest)
-    emails = list({email for _, email in latest.values()})
-    by_source: dict[str, dict[str, Any]] = {}
-    by_email: dict[str, dict[str, Any]] = {}
-    if ids:
-        cols = (c.id, c.email, c.hubspot_id, c.mailchimp_id, c.attributes)
-        for row in conn.execute(
-            select(*cols).where(c.workspace == workspace, c[id_col].in_(ids))
-        ).mappings():
-            by_source[row[id_col]] = dict(row)
-        for row in conn.execute(
-            select(*cols).where(c.workspace == workspace, c.email.in_(emails))
-        ).mappings():
-            by_email[row["email"]] = dict(row)
-    inserts: dict[str, dict[str, Any]] = {}
-    updates: dict[int, dict[str, Any]] = {}
-    detach: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    for source_id, (rec, email) in latest.items():
+            by_email[row.email] = row.id
+            if ids[source]:
+                by_id[ids[source]] = row.id
+    changed: set[Key] = set()
+    handover: dict[Key, Key] = {}  # old profile -> the one its record moved onto
+    rejects = []
+    for source_id, rec in latest.items():
         fields = dict(rec.fields)
         if source == "mailchimp":
             fields[STATUS_KEY] = rec.status
             fields[TAGS_KEY] = list(rec.tags)
-        current = by_source.get(source_id)  # the profile that already holds this record
-        holder = by_email.get(email)  # the profile that already has this address
-        owner = holder
-        if current is not None and current["email"] == email:
-            owner = current
-        elif current is not None and holder is None:
-            # Same record, new address: the profile moves with it.
-            figures.moved += 1
-            by_email.pop(current["email"], None)
-            current["email"] = email
-            by_email[email] = current
-            owner = current
-        elif current is not None and holder is not None:
-            # The new address already has a profile: this source moves over to it.
-            figures.moved += 1
-            detach.append((current, holder))
-        if owner is None:
-            if email in inserts:
+        holder_key = by_id.get(source_id)
+        owner_key = by_email.get(normalise_email(rec.email) or "")
+        holder = profiles[holder_key] if holder_key is not None else None
+        owner = profiles[owner_key] if owner_key is not None else None
+        res = resolve(source, source_id, rec.email, fields, holder=holder, owner=owner)
+        if res.decision in (Decision.REJECT, Decision.DUPLICATE) or res.profile is None:
+            if res.decision is Decision.DUPLICATE:
                 figures.duplicates += 1
-                rejects.append(_reject_event(workspace, run_id, source, rec, "duplicate email"))
-                continue
-            inserts[email] = {
+                message = f"duplicate email: {res.reason}"
+            else:
+                figures.rejected += 1
+                missing = email_problem(rec.email) == "missing"
+                message = "no email address" if missing else "invalid email address"
+            rejects.append(_reject_event(workspace, run_id, source, rec, message))
+            continue
+        if res.decision is Decision.CREATE:
+            key: Key | None = ("new", res.profile.email)
+            figures.created += 1
+        elif res.detached is not None:
+            # The record moved onto the profile that already had its new address.
+            assert holder_key is not None
+            profiles[holder_key] = res.detached
+            changed.add(holder_key)
+            key = owner_key
+            if key is not None:
+                handover[holder_key] = key
+            figures.moved += 1
+        elif res.decision is Decision.MOVE:  # same profile, new address
+            assert holder_key is not None
+            by_email.pop(profiles[holder_key].email, None)
+            key = holder_key
+            figures.moved += 1
+        else:
+            same = holder is not None and holder.email == res.profile.email
+            key = holder_key if same else owner_key
+            figures.updated += 1
+        assert key is not None
+        profiles[key] = res.profile
+        by_email[res.profile.email] = key
+        by_id[source_id] = key
+        changed.add(key)
+    _write_profiles(conn, workspace, source, profiles, changed, handover, figures, now)
+    if rejects:
+        conn.execute(table_of(AuditEvent).insert(), rejects)
+        log.warning("pull.rejected", source=source, count=len(rejects))
+
+
+def _write_profiles(
+    conn: Connection,
+    workspace: str,
+    source: str,
+    profiles: Mapping[Key, Profile],
+    changed: set[Key],
+    handover: Mapping[Key, Key],
+    figures: PullFigures,
+    now: datetime,
+) -> None:
+    """Insert new profiles, update changed ones, and drop profiles left with no source."""
+    table = table_of(Contact)
+    c = table.c
+    existing = [k for k in changed if isinstance(k, int)]
+    if existing:
+        # A moved record's source id is freed on its old profile before anyone reuses it.
+        conn.execute(table.update().where(c.id.in_(existing)).values({_ID_COLUMN[source]: None}))
+    row_id: dict[Key, int] = {k: k for k in existing}
+    fresh = [k for k in changed if not isinstance(k, int)]
+    if fresh:
+        rows = [
+            {
                 "workspace": workspace,
-                "email": email,
-                id_col: source_id,
-                "attributes": {source: fields},
+                "email": profiles[k].email,
+                "hubspot_id": profiles[k].ids.get("hubspot"),
+                "mailchimp_id": profiles[k].ids.get("mailchimp"),
+                "attributes": profiles[k].sources,
                 "created_at": now,
                 "updated_at": now,
             }
-            figures.created += 1
-            continue
-        if owner.get(id_col) not in (None, source_id):
-            figures.duplicates += 1
-            rejects.append(
-                _reject_event(
-                    workspace,
-                    run_id,
-                    source,
-                    rec,
-                    f"duplicate email: another {source} record already has it",
-                )
-            )
-            continue
-        attrs = dict(owner.get("attributes") or {})
-        attrs[source] = fields
-        owner["attributes"] = attrs
-        owner[id_col] = source_id
-        updates[owner["id"]] = owner
-        figures.updated += 1
-    for old, _ in detach:
-        attrs = dict(old.get("attributes") or {})
-        attrs.pop(source, None)
-        old[id_col] = None
-        old["attributes"] = attrs
-        updates[old["id"]] = old
-    if detach:
-        # Free the unique source id before it is given to its new owner, and hand the
-        # ledger rows of this source's targets over with it, so ownership is not lost.
-        conn.execute(
-            table.update().where(c.id == bindparam("_id")).values({id_col: None}),
-            [{"_id": old["id"]} for old, _ in detach],
-        )
-        m = table_of(Membership)
-        conn.execute(
-            m.update()
-            .where(m.c.contact_id == bindparam("_old"), m.c.target.like(f"{source}_%"))
-            .values(contact_id=bindparam("_new")),
-            [{"_old": old["id"], "_new": new["id"]} for old, new in detach],
-        )
-    if updates:
+            for k in fresh
+        ]
+        ids = conn.execute(table.insert().returning(c.id, sort_by_parameter_order=True), rows)
+        row_id.update(zip(fresh, ids.scalars(), strict=True))
+    kept = [k for k in existing if profiles[k].sources]
+    if kept:
         conn.execute(
             table.update()
             .where(c.id == bindparam("_id"))
@@ -342,25 +350,27 @@ def _merge(
             ),
             [
                 {
-                    "_id": u["id"],
-                    "_email": u["email"],
-                    "_hubspot_id": u["hubspot_id"],
-                    "_mailchimp_id": u["mailchimp_id"],
-                    "_attributes": u["attributes"],
+                    "_id": k,
+                    "_email": profiles[k].email,
+                    "_hubspot_id": profiles[k].ids.get("hubspot"),
+                    "_mailchimp_id": profiles[k].ids.get("mailchimp"),
+                    "_attributes": profiles[k].sources,
                 }
-                for u in updates.values()
+                for k in kept
             ],
         )
-        figures.contact_ids.update(updates)
-        empty = [u["id"] for u in updates.values() if not u["attributes"]]
-        if empty:
-            conn.execute(delete(table).where(c.id.in_(empty)))
-    if inserts:
-        result = conn.execute(table.insert().returning(c.id), list(inserts.values()))
-        figures.contact_ids.update(r[0] for r in result)
-    if rejects:
-        conn.execute(table_of(AuditEvent).insert(), rejects)
-        log.warning("pull.rejected", source=source, count=len(rejects))
+    m = table_of(Membership)
+    for old, new in handover.items():
+        # Ownership of this source's targets goes with the record to its new profile.
+        conn.execute(
+            m.update()
+            .where(m.c.contact_id == row_id[old], m.c.target.like(f"{source}_%"))
+            .values(contact_id=row_id[new])
+        )
+    gone = [k for k in existing if not profiles[k].sources]
+    if gone:
+        conn.execute(delete(table).where(c.id.in_(gone)))
+    figures.contact_ids.update(row_id[k] for k in changed if k not in gone)
 
 
 def _reject_event(

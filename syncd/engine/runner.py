@@ -334,8 +334,12 @@ class SyncEngine:
         counts["pulled"] = {k: v.records for k, v in result.pulled.items()} or counts.get(
             "pulled", {}
         )
-        counts["api_calls"] = calls
-        counts["http_429"] = limited
+        # A released run adds its calls to those of the run that planned it.
+        counts["api_calls"] = _add(counts.get("api_calls", {}), calls)
+        counts["http_429"] = _add(counts.get("http_429", {}), limited)
+        if result.segmented is not None:
+            counts["segment_sizes"] = dict(sorted(result.segmented.sizes.items()))
+            counts["stage_sizes"] = dict(sorted(result.segmented.stages.items()))
         if result.held_reasons:
             counts["held_reasons"] = result.held_reasons
         result.counts = counts
@@ -422,8 +426,13 @@ def _guarded(result: RunResult, body: Callable[[], None]) -> None:
             log.exception("run.failed", error_class=result.error_class)
 
 
+def _add(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in sorted({*a, *b})}
+
+
 def _target_counts(result: RunResult) -> dict[str, dict[str, int]]:
-    out: dict[str, Counter[str]] = {}
+    # A released run starts from the figures its planning run recorded.
+    out = {t: Counter(row) for t, row in result.counts.get("targets", {}).items()}
     for target, row in result.plan.counts().items():
         c = out.setdefault(target, Counter())
         c["planned_add"] += row.get("add", 0)

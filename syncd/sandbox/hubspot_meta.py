@@ -71,6 +71,35 @@ def create_property(state: State, req: Request) -> Response:
     return Response(201, d)
 
 
+def update_property(state: State, req: Request) -> Response:
+    """`PATCH /crm/v3/properties/contacts/{propertyName}`: the given fields replace the old ones
+    (`options` is the whole new option list)."""
+    require(object_type(req) == "contacts", hubspot_not_found("Unknown object type"))
+    name = req.args["propertyName"]
+    d = state.properties.get(name)
+    if d is None:
+        raise hubspot_not_found(f"Unable to find property {name}")
+    body = req.json_object()
+    unknown = set(body) - {"label", "description", "groupName", "options", "displayOrder"}
+    require(not unknown, hubspot_error(400, f"Unknown fields for a property update: {unknown}"))
+    if "options" in body:
+        options = body["options"]
+        require(
+            isinstance(options, list) and all(isinstance(o, dict) for o in options),
+            hubspot_error(400, "options must be a list of objects"),
+        )
+        require(
+            d["type"] != "enumeration" or bool(options),
+            hubspot_error(400, "options are required for enumeration properties"),
+        )
+        d["options"] = [dict(o) for o in options]
+    for key in ("label", "description", "groupName", "displayOrder"):
+        if key in body:
+            d[key] = body[key]
+    d["updatedAt"] = iso_ms(state.clock.write_ms())
+    return Response(200, d)
+
+
 def associations_batch_read(state: State, req: Request) -> Response:
     """`POST /crm/v4/associations/contacts/{deals|companies}/batch/read` (<= 1,000 inputs)."""
     src = OBJECT_TYPES.get(req.args["fromObjectType"])

@@ -38,6 +38,7 @@ def hubspot_router(limits: Callable[[], Limits], usage: Handler) -> Router:
             Route("GET", "/crm/v3/properties/{objectType}", hm.list_properties),
             Route("POST", "/crm/v3/properties/{objectType}", hm.create_property),
             Route("GET", "/crm/v3/properties/{objectType}/{propertyName}", hm.get_property),
+            Route("PATCH", "/crm/v3/properties/{objectType}/{propertyName}", hm.update_property),
             Route(
                 "POST",
                 "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read",

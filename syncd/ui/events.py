@@ -9,9 +9,6 @@ from typing import Any
 from syncd import history
 from syncd.ui.queries import Context
 
-#: Rows read when an end date is set, before dropping the newer ones (see `search_events`).
-END_DATE_WINDOW = 20_000
-
 
 @dataclass(frozen=True)
 class EventSearch:
@@ -46,16 +43,11 @@ def _day(d: date) -> datetime:
 
 
 def search_events(ctx: Context, search: EventSearch) -> list[dict[str, Any]]:
-    """Matching events, newest first, with hints.
-
-    The start date becomes `history.AuditFilter.since` (an age from now), so the database
-    does the work. `history` has no upper bound yet, so with an end date up to
-    `END_DATE_WINDOW` newest rows are read and the newer-than-end ones dropped here.
-    """
+    """Matching events, newest first, with hints; the database applies every filter."""
     now = ctx.clock()
     since: timedelta | None = now - _day(search.start) if search.start is not None else None
-    limit = search.limit if search.end is None else max(search.limit, END_DATE_WINDOW)
-    rows = history.list_events(
+    until = _day(search.end) + timedelta(days=1) if search.end is not None else None
+    return history.list_events(
         ctx.engine,
         ctx.workspace,
         history.AuditFilter(
@@ -63,18 +55,11 @@ def search_events(ctx: Context, search: EventSearch) -> list[dict[str, Any]]:
             segment=search.segment or None,
             run_id=search.run_id,
             since=since,
+            until=until,
             target=search.target or None,
             outcome=search.outcome or None,
             action=search.action or None,
-            limit=limit,
+            limit=search.limit,
         ),
         now,
     )
-    if search.end is not None:
-        stop = (_day(search.end) + timedelta(days=1)).isoformat()
-        rows = [r for r in rows if r["at"] is not None and _before(r["at"], stop)]
-    return rows[: search.limit]
-
-
-def _before(at: str, stop: str) -> bool:
-    return datetime.fromisoformat(at) < datetime.fromisoformat(stop)

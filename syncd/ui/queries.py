@@ -43,19 +43,7 @@ class Context:
 
 def get_run(ctx: Context, run_id: int) -> dict[str, Any] | None:
     """One run as `history.list_runs` shapes it, or None when it is not in this workspace."""
-    r = table_of(SyncRun).c
-    with ctx.engine.connect() as conn:
-        row = (
-            conn.execute(
-                select(table_of(SyncRun)).where(r.workspace == ctx.workspace, r.id == run_id)
-            )
-            .mappings()
-            .first()
-        )
-        if row is None:
-            return None
-        failures = history._run_failures(conn, [run_id], 10).get(run_id, [])
-    return history._run_dict(row, failures)
+    return history.get_run(ctx.engine, ctx.workspace, run_id)
 
 
 def held_plan(ctx: Context, run_id: int, samples: int = PLAN_SAMPLES) -> dict[str, Any]:

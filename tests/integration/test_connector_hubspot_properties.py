@@ -40,7 +40,6 @@ def test_properties_are_created_once_with_every_option(sb: Sandbox) -> None:
     assert c.stats.api("hubspot").writes == writes  # nothing to change: reads only
 
 
-@pytest.mark.xfail(reason="the sandbox has no PATCH /crm/v3/properties/contacts/{name} yet")
 def test_missing_options_are_added(sb: Sandbox) -> None:
     c = connector(sb)
     c.ensure_properties(["vip"], ["customer"])

@@ -196,3 +196,31 @@ def test_newer_plan_supersedes_pending_rows(engine: Engine) -> None:
 def test_targets_route_to_their_api() -> None:
     assert TargetRef(TargetKind.HUBSPOT_LIST, "x").api == "hubspot"
     assert TargetRef.parse("mailchimp_tag:a:b") == TargetRef(TargetKind.MAILCHIMP_TAG, "a:b")
+
+
+class RecreatingWriter(FakeWriter):
+    """A writer whose known target was deleted remotely: ensure makes a new one."""
+
+    def ensure(self, ref: TargetRef, known_remote_id: str | None) -> str:
+        self.ensured.append((ref.key, known_remote_id))
+        return "remote-recreated"
+
+
+def test_a_recreated_target_resets_what_the_ledger_says_was_added(engine: Engine) -> None:
+    run_id = seed(engine, 2)
+    apply_run(engine, "default", run_id, {"mailchimp": FakeWriter("mailchimp")})
+    with session_scope(engine) as session:
+        run = SyncRun(trigger="manual")
+        session.add(run)
+        session.flush()
+        second = run.id
+    assert second is not None
+    with engine.begin() as conn:
+        write_outbox(conn, "default", second, [Change("mailchimp_tag:vip", 1, Action.ADD, "r")])
+    apply_run(engine, "default", second, {"mailchimp": RecreatingWriter("mailchimp")})
+    with engine.begin() as conn:
+        ledger = load_ledger(conn, "default")["mailchimp_tag:vip"]
+    assert ledger[1].state == "added"
+    assert ledger[2].state == "removed"  # the next plan adds it to the new tag again
+    with session_scope(engine) as session:
+        assert session.exec(select(RemoteTarget)).one().remote_id == "remote-recreated"
