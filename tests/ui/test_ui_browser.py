@@ -14,16 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from syncd.config import HubSpotSettings, MailchimpSettings, SafetySettings, Settings
 from syncd.engine.wiring import Runtime, open_runtime
 from syncd.http import RetrySettings
 from syncd.sandbox import Limits, Sandbox
 from syncd.store import upgrade
 from syncd.store.models import RunStatus
 from syncd.ui import UiServer, create_app, serve
-from tests.ui.conftest import MAPPINGS
+from tests.e2e.helpers import make_settings
 
 CHROMIUM = Path(os.environ.get("SYNCD_TEST_CHROMIUM", "/usr/bin/chromium"))
 SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
@@ -57,20 +55,6 @@ class Console:
     first_run: int
 
 
-def _settings(sb: Sandbox, db_url: str, **safety: int) -> Settings:
-    return Settings(
-        database_url=db_url,
-        mappings=MAPPINGS,
-        hubspot=HubSpotSettings(access_token=SecretStr(sb.hubspot_token), base_url=sb.hubspot_url),
-        mailchimp=MailchimpSettings(
-            api_key=SecretStr(sb.mailchimp_key),
-            audience_id=sb.audience_id,
-            base_url=sb.mailchimp_url,
-        ),
-        safety=SafetySettings(**safety) if safety else SafetySettings(),
-    )
-
-
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     """Two real syncs against the sandbox (the second held), and the console serving them."""
@@ -81,14 +65,14 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     server: UiServer | None = None
     with Sandbox(contacts=300, seed=11, limits=Limits.relaxed()) as sb:
         try:
-            rt = open_runtime(_settings(sb, db_url), retry=retry)
+            rt = open_runtime(make_settings(sb, db_url), retry=retry)
             opened.append(rt)
             first = rt.sync_engine.sync(trigger="manual", full=True)
             assert first.status is RunStatus.SUCCESS, first.error
             with sb.state_lock():  # a bad CRM edit: every lifecycle stage wiped
                 for contact in sb.state.contacts.values():
                     contact.props.pop("lifecyclestage", None)
-            strict = open_runtime(_settings(sb, db_url, max_removals=5), retry=retry)
+            strict = open_runtime(make_settings(sb, db_url, max_removals=5), retry=retry)
             opened.append(strict)
             held = strict.sync_engine.sync(trigger="reconcile", full=True)
             assert held.status is RunStatus.HELD and held.run_id is not None

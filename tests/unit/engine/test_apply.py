@@ -78,6 +78,15 @@ def seed(engine: Engine, n: int, target: str = "mailchimp_tag:vip") -> int:
     return run_id
 
 
+def new_run(engine: Engine) -> int:
+    with session_scope(engine) as session:
+        run = SyncRun(trigger="manual")
+        session.add(run)
+        session.flush()
+        assert run.id is not None
+        return run.id
+
+
 def outbox_states(engine: Engine) -> dict[str, int]:
     with engine.begin() as conn:
         rows = conn.execute(
@@ -179,12 +188,7 @@ def test_in_flight_rows_after_a_crash_are_sent_again_once(engine: Engine) -> Non
 
 def test_newer_plan_supersedes_pending_rows(engine: Engine) -> None:
     first = seed(engine, 2)
-    with session_scope(engine) as session:
-        run = SyncRun(trigger="manual")
-        session.add(run)
-        session.flush()
-        second = run.id
-    assert second is not None
+    second = new_run(engine)
     with engine.begin() as conn:
         write_outbox(conn, "default", second, [Change("mailchimp_tag:vip", 1, Action.ADD, "r")])
     assert outbox_states(engine) == {"cancelled": 2, "pending": 1}
@@ -209,12 +213,7 @@ class RecreatingWriter(FakeWriter):
 def test_a_recreated_target_resets_what_the_ledger_says_was_added(engine: Engine) -> None:
     run_id = seed(engine, 2)
     apply_run(engine, "default", run_id, {"mailchimp": FakeWriter("mailchimp")})
-    with session_scope(engine) as session:
-        run = SyncRun(trigger="manual")
-        session.add(run)
-        session.flush()
-        second = run.id
-    assert second is not None
+    second = new_run(engine)
     with engine.begin() as conn:
         write_outbox(conn, "default", second, [Change("mailchimp_tag:vip", 1, Action.ADD, "r")])
     apply_run(engine, "default", second, {"mailchimp": RecreatingWriter("mailchimp")})
