@@ -52,6 +52,7 @@ from syncd.store import (
 from syncd.store.types import utcnow
 
 if TYPE_CHECKING:
+    from syncd.engine.lease import LeaseInfo
     from syncd.engine.wiring import Runtime
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HELD, EXIT_PARTIAL = 0, 1, 2, 3, 4
@@ -134,6 +135,23 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
         rt.close()
 
 
+@contextmanager
+def exclusive(rt: Runtime) -> Iterator[None]:
+    """Hold the workspace's apply lease, so a manual run never writes beside the daemon."""
+    from syncd.engine.lease import APPLY_LEASE_TTL, apply_lease_name, hold, make_holder_id
+
+    def waiting(info: LeaseInfo) -> None:
+        err.print(
+            f"waiting: {info.holder} is applying to this workspace (lease until "
+            f"{info.expires_at:%H:%M:%S} UTC)",
+            highlight=False,
+        )
+
+    name = apply_lease_name(rt.settings.workspace)
+    with hold(rt.store, name, make_holder_id(), APPLY_LEASE_TTL, on_wait=waiting):
+        yield
+
+
 def progress_printer() -> Callable[[str, int], None] | None:
     """Plain progress lines when not on a terminal; None (quiet) on one."""
     return None
@@ -156,17 +174,29 @@ def _root(
 
 
 @app.command()
-def check(config: ConfigOpt = None) -> None:
-    """Validate the configuration (all problems at once) and report the database state."""
+def check(
+    config: ConfigOpt = None,
+    probe: Annotated[
+        bool, typer.Option("--probe/--no-probe", help="Call both APIs to test credentials.")
+    ] = True,
+) -> None:
+    """Validate config and mappings (every problem at once), the database, and the APIs."""
     settings = settings_for(config)
     out.print("[green]configuration OK[/]")
-    for name, section in (("hubspot", settings.hubspot), ("mailchimp", settings.mailchimp)):
-        out.print(f"  {name}: {'configured' if section else 'not configured'}")
+    failed = False
+    rules: RuleSet | None = None
+    try:
+        rules = load_mappings(settings.mappings)
+        out.print(
+            f"  mappings {settings.mappings}: {len(rules.stages)} journey stages, "
+            f"{len(rules.segments)} segments"
+        )
+    except ConfigError as exc:
+        err.print(f"[red]{exc}[/]", highlight=False, markup=True)
+        failed = True
     engine = make_engine(settings.database_url)
     try:
         at = current_revision(engine)
-    except SyncdError as exc:
-        fail(str(exc), EXIT_USAGE)
     except Exception as exc:  # noqa: BLE001 - any driver error is reported as one line
         fail(f"cannot open the database {safe_url(settings.database_url)}: {exc}", EXIT_USAGE)
     finally:
@@ -174,6 +204,30 @@ def check(config: ConfigOpt = None) -> None:
     head = head_revision()
     state = "up to date" if at == head else f"at {at or 'no schema'}; run `syncd db upgrade`"
     out.print(f"  database {safe_url(settings.database_url)}: {state}")
+    for name, section in (("hubspot", settings.hubspot), ("mailchimp", settings.mailchimp)):
+        if section is None:
+            out.print(f"  {name}: not configured")
+    if probe and rules is not None and (settings.hubspot or settings.mailchimp):
+        failed = _probe(settings, rules) or failed
+    if failed:
+        raise typer.Exit(EXIT_USAGE)
+
+
+def _probe(settings: Settings, rules: RuleSet) -> bool:
+    """Call each configured API once; returns True when any refused."""
+    from syncd.engine.wiring import build_connectors
+
+    failed = False
+    for name, connector in build_connectors(settings, rules).items():
+        try:
+            connector.check()
+            out.print(f"  {name}: reachable, credentials accepted")
+        except SyncdError as exc:
+            err.print(f"  [red]{name}: {exc}[/]", highlight=False, markup=True)
+            failed = True
+        finally:
+            connector.close()
+    return failed
 
 
 @db_app.command("upgrade")
@@ -224,7 +278,7 @@ def sync(
 ) -> None:
     """Run one sync cycle."""
     settings = settings_for(config)
-    with runtime(settings) as rt:
+    with runtime(settings) as rt, exclusive(rt):
         result = rt.sync_engine.sync(
             trigger="reconcile" if full else "manual",
             full=full,
@@ -265,7 +319,7 @@ def apply(
 ) -> None:
     """Release a run held by a guard."""
     settings = settings_for(config)
-    with runtime(settings) as rt:
+    with runtime(settings) as rt, exclusive(rt):
         try:
             result = rt.sync_engine.release(run)
         except ConfigError as exc:
@@ -396,7 +450,7 @@ def undo(
 ) -> None:
     """Revert the memberships one run changed, through the normal guards, audited as a run."""
     settings = settings_for(config)
-    with runtime(settings) as rt:
+    with runtime(settings) as rt, exclusive(rt):
         try:
             result = rt.sync_engine.undo(run)
         except ConfigError as exc:

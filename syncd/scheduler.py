@@ -31,7 +31,15 @@ from sqlalchemy import Engine
 
 from syncd.audit import get_logger, run_context
 from syncd.config import Settings
-from syncd.engine.lease import Clock, HeldLease, LeaseBusyError, hold, make_holder_id
+from syncd.engine.lease import (
+    APPLY_LEASE_TTL,
+    Clock,
+    HeldLease,
+    LeaseBusyError,
+    apply_lease_name,
+    hold,
+    make_holder_id,
+)
 from syncd.errors import classify
 from syncd.metrics import Metrics, MetricsServer, RunFigures
 from syncd.store import open_store
@@ -67,12 +75,12 @@ class Daemon:
         *,
         metrics: Metrics | None = None,
         engine: Engine | None = None,
-        lease_ttl: timedelta = timedelta(seconds=60),
+        lease_ttl: timedelta = APPLY_LEASE_TTL,
         lease_poll: float = 2.0,
         clock: Clock = utcnow,
     ) -> None:
         self.settings = settings
-        self.lease_name = f"apply:{settings.workspace}"
+        self.lease_name = apply_lease_name(settings.workspace)
         self.metrics = metrics or Metrics(staleness=3 * settings.schedule.incremental_every)
         self.stop_event = threading.Event()
         self._job = job

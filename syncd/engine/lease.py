@@ -211,6 +211,15 @@ class HeldLease:
             self._on_lost()
 
 
+#: How long an apply lease outlives a process that died without releasing it.
+APPLY_LEASE_TTL = timedelta(seconds=60)
+
+
+def apply_lease_name(workspace: str) -> str:
+    """The lease every writer of a workspace takes: daemons, `syncd sync`, `apply`, `undo`."""
+    return f"apply:{workspace}"
+
+
 @contextmanager
 def hold(
     engine: Engine,

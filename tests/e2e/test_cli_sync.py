@@ -117,3 +117,16 @@ def test_bad_token_exits_2_with_an_actionable_message(sandbox: Sandbox, config: 
     assert result["status"] == "failed"
     assert result["error_class"] == "config"
     assert "wrong-token-123" not in out
+
+
+def test_check_probes_both_apis(sandbox: Sandbox, config: Path) -> None:
+    assert invoke("db", "upgrade", "--config", str(config))[0] == 0
+    code, text = invoke("check", "--config", str(config))
+    assert code == 0, text
+    assert text.count("credentials accepted") == 2
+    bad = config.read_text(encoding="utf-8").replace(sandbox.mailchimp_key, "nope-key-us1")
+    config.write_text(bad, encoding="utf-8")
+    result = runner.invoke(app, ["check", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "mailchimp" in result.stderr
+    assert "nope-key" not in result.stdout + result.stderr

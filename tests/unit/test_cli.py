@@ -35,6 +35,7 @@ def test_check_reports_three_mistakes_with_key_paths(tmp_path: Path) -> None:
 def test_db_upgrade_then_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SYNCD_DATABASE_URL", f"sqlite:///{tmp_path / 'c.db'}")
+    monkeypatch.setenv("SYNCD_MAPPINGS", str(Path(__file__).resolve().parents[2] / "mappings"))
     before = runner.invoke(app, ["check"])
     assert before.exit_code == 0
     assert "run `syncd db upgrade`" in before.stdout
@@ -70,3 +71,25 @@ def test_commands_needing_the_database_refuse_an_unmigrated_one(
         result = runner.invoke(app, args)
         assert result.exit_code == 2
         assert "syncd db upgrade" in result.stderr
+
+
+def test_check_reports_bad_mappings_by_file_and_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SYNCD_DATABASE_URL", f"sqlite:///{tmp_path / 'c.db'}")
+    source = Path(__file__).resolve().parents[2] / "mappings"
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "fields.yaml").write_text(
+        (source / "fields.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (tmp_path / "m" / "segments.yaml").write_text(
+        "journey: {stages: [{key: a, when: {field: opn_rate, gte: 1}}]}\nsegments: []\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("SYNCD_MAPPINGS", str(tmp_path / "m"))
+    result = runner.invoke(app, ["check"])
+    assert result.exit_code == 2
+    assert "segments.yaml" in result.stderr
+    assert "journey.stages[0].when" in result.stderr
+    assert "opn_rate" in result.stderr
