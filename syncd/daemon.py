@@ -12,7 +12,7 @@ from collections import Counter
 
 from syncd.audit import get_logger
 from syncd.config import Settings
-from syncd.engine.runner import RunResult
+from syncd.engine.runs import RunResult
 from syncd.engine.wiring import Runtime, open_runtime
 from syncd.metrics import RunFigures
 from syncd.retention import prune

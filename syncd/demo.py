@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from syncd.audit import configure_logging
 from syncd.config import HubSpotSettings, MailchimpSettings, Settings
-from syncd.engine.runner import RunResult
+from syncd.engine.runs import RunResult
 from syncd.engine.wiring import open_runtime
 from syncd.progress import progress
 from syncd.sandbox import Sandbox

@@ -10,7 +10,7 @@ from rich.table import Table
 from sqlalchemy import Engine, select
 
 from syncd.engine.plan import Plan
-from syncd.engine.runner import RunResult
+from syncd.engine.runs import RunResult
 from syncd.store.models import Contact
 from syncd.store.types import table_of
 

@@ -8,11 +8,8 @@ from the settings), which keeps imports one way and lets tests use the sandbox.
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Engine, select
 
@@ -22,56 +19,22 @@ from syncd.engine.drift import DriftReader, detect_drift
 from syncd.engine.guards import empty_pull_guard, removal_guard
 from syncd.engine.ledger import load_ledger, set_ledger, write_outbox
 from syncd.engine.plan import Plan, make_plan
-from syncd.engine.pull import Puller, PullFigures, pull_all
+from syncd.engine.pull import Puller, pull_all
+from syncd.engine.runs import (
+    RunResult,
+    finish_run,
+    last_full_pull,
+    newer_run,
+    start_run,
+)
 from syncd.engine.segmentation import Segmented, segment_store, segment_targets
 from syncd.engine.undo import undo_changes
-from syncd.errors import ConfigError, ErrorClass, SyncdError, classify
-from syncd.hints import hint_for
+from syncd.errors import ConfigError, SyncdError, classify
 from syncd.segments import RuleSet
 from syncd.store.models import MembershipState, RunStatus, SyncRun
 from syncd.store.types import table_of, utcnow
 
 log = get_logger(__name__)
-
-EXIT_CODES = {
-    RunStatus.SUCCESS: 0,
-    RunStatus.FAILED: 1,
-    RunStatus.HELD: 3,
-    RunStatus.PARTIAL: 4,
-}
-
-
-@dataclass
-class RunResult:
-    """What one run did; `exit_code` follows the command-line contract."""
-
-    run_id: int | None
-    status: RunStatus
-    trigger: str
-    plan: Plan
-    segmented: Segmented | None = None
-    pulled: dict[str, PullFigures] = field(default_factory=dict)
-    apply: ApplyReport | None = None
-    held_reasons: list[str] = field(default_factory=list)
-    error_class: str | None = None
-    error: str | None = None
-    counts: dict[str, Any] = field(default_factory=dict)
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-
-    @property
-    def exit_code(self) -> int:
-        """0 success, 1 failed, 2 configuration error, 3 held, 4 partial."""
-        if self.status is RunStatus.FAILED and self.error_class == ErrorClass.CONFIG:
-            return 2
-        return EXIT_CODES[self.status]
-
-
-@dataclass
-class ApiCounters:
-    """Per-API call and 429 totals, read before and after a run to get its share."""
-
-    read: Callable[[], Mapping[str, tuple[int, int]]]
 
 
 class SyncEngine:
@@ -130,7 +93,7 @@ class SyncEngine:
         stop = stop or threading.Event()
         started = self.clock()
         before = dict(self.api_counters())
-        run_id = None if dry_run else self._start_run(trigger, full, started)
+        run_id = None if dry_run else start_run(self.engine, self.workspace, trigger, full, started)
         result = RunResult(run_id, RunStatus.RUNNING, trigger, Plan(), started_at=started)
         with run_context(run_id=run_id, trigger=trigger, workspace=self.workspace):
             _guarded(
@@ -140,7 +103,7 @@ class SyncEngine:
                 ),
             )
             result.finished_at = self.clock()
-            self._finish(result, before)
+            finish_run(self.engine, result, before, self.api_counters())
         return result
 
     def plan_only(self, rules: RuleSet | None = None) -> RunResult:
@@ -171,7 +134,7 @@ class SyncEngine:
             plan.owned[target] = sum(1 for e in rows.values() if e.state == MembershipState.ADDED)
         started = self.clock()
         before = dict(self.api_counters())
-        new_id = self._start_run("undo", False, started)
+        new_id = start_run(self.engine, self.workspace, "undo", False, started)
         result = RunResult(new_id, RunStatus.RUNNING, "undo", plan, started_at=started)
         result.counts["undo_of"] = run_id
         result.held_reasons = removal_guard(
@@ -183,7 +146,7 @@ class SyncEngine:
                 result, lambda: self._journal_and_apply(result, plan, stop=stop, progress=None)
             )
             result.finished_at = self.clock()
-            self._finish(result, before)
+            finish_run(self.engine, result, before, self.api_counters())
         return result
 
     def release(self, run_id: int, *, stop: threading.Event | None = None) -> RunResult:
@@ -195,7 +158,7 @@ class SyncEngine:
             raise ConfigError(f"run {run_id} does not exist")
         if row["status"] != RunStatus.HELD:
             raise ConfigError(f"run {run_id} is {row['status']}, not held; nothing to release")
-        newer = self._newer_run(run_id)
+        newer = newer_run(self.engine, self.workspace, run_id)
         if newer is not None:
             raise ConfigError(
                 f"run {run_id} was superseded by run {newer}; its plan is no longer current",
@@ -216,7 +179,7 @@ class SyncEngine:
 
             _guarded(result, body)
             result.finished_at = self.clock()
-            self._finish(result, before)
+            finish_run(self.engine, result, before, self.api_counters())
         return result
 
     # -- the cycle ----------------------------------------------------------------------
@@ -243,7 +206,9 @@ class SyncEngine:
                 self.engine, self.workspace, result.run_id, self.drift_readers
             )
         reasons = empty_pull_guard(
-            {k: v.records for k, v in result.pulled.items()}, self._last_full_pull(), full=full
+            {k: v.records for k, v in result.pulled.items()},
+            last_full_pull(self.engine, self.workspace),
+            full=full,
         )
         segmented = segment_store(self.engine, self.workspace, self.rules, self.clock())
         result.segmented = segmented
@@ -303,114 +268,6 @@ class SyncEngine:
         troubled = any(c["rejected"] or c["retry"] for c in report.counts.values())
         return RunStatus.PARTIAL if troubled else RunStatus.SUCCESS
 
-    # -- run rows -------------------------------------------------------------------------
-
-    def _start_run(self, trigger: str, full: bool, started: datetime) -> int:
-        runs = table_of(SyncRun)
-        with self.engine.begin() as conn:
-            run_id = conn.execute(
-                runs.insert()
-                .values(
-                    workspace=self.workspace,
-                    trigger=trigger,
-                    status=RunStatus.RUNNING,
-                    full=full,
-                    dry_run=False,
-                    started_at=started,
-                    counts={},
-                    api_calls=0,
-                    http_429=0,
-                )
-                .returning(runs.c.id)
-            ).scalar_one()
-        return int(run_id)
-
-    def _finish(self, result: RunResult, before: Mapping[str, tuple[int, int]]) -> None:
-        after = self.api_counters()
-        calls = {api: after[api][0] - before.get(api, (0, 0))[0] for api in after}
-        limited = {api: after[api][1] - before.get(api, (0, 0))[1] for api in after}
-        counts = dict(result.counts)
-        counts["targets"] = _target_counts(result)
-        counts["pulled"] = {k: v.records for k, v in result.pulled.items()} or counts.get(
-            "pulled", {}
-        )
-        # A released run adds its calls to those of the run that planned it.
-        counts["api_calls"] = _add(counts.get("api_calls", {}), calls)
-        counts["http_429"] = _add(counts.get("http_429", {}), limited)
-        if result.segmented is not None:
-            counts["segment_sizes"] = dict(sorted(result.segmented.sizes.items()))
-            counts["stage_sizes"] = dict(sorted(result.segmented.stages.items()))
-        if result.held_reasons:
-            counts["held_reasons"] = result.held_reasons
-        result.counts = counts
-        log.info(
-            "run.finished",
-            status=str(result.status),
-            duration_s=round(
-                (
-                    (result.finished_at or self.clock()) - (result.started_at or self.clock())
-                ).total_seconds(),
-                3,
-            ),
-            targets=counts["targets"],
-            pulled=counts["pulled"],
-            api_calls=sum(calls.values()),
-            http_429=sum(limited.values()),
-            error_class=result.error_class,
-            error=result.error,
-            hint=hint_for(result.error_class, result.error),
-        )
-        if result.run_id is None:
-            return
-        runs = table_of(SyncRun)
-        with self.engine.begin() as conn:
-            conn.execute(
-                runs.update()
-                .where(runs.c.id == result.run_id)
-                .values(
-                    status=result.status,
-                    finished_at=result.finished_at,
-                    counts=counts,
-                    api_calls=runs.c.api_calls + sum(calls.values()),
-                    http_429=runs.c.http_429 + sum(limited.values()),
-                    error_class=result.error_class,
-                    error_message=result.error,
-                )
-            )
-
-    def _last_full_pull(self) -> dict[str, int] | None:
-        runs = table_of(SyncRun)
-        with self.engine.begin() as conn:
-            counts = conn.execute(
-                select(runs.c.counts)
-                .where(
-                    runs.c.workspace == self.workspace,
-                    runs.c.full.is_(True),
-                    runs.c.status.in_([RunStatus.SUCCESS, RunStatus.PARTIAL]),
-                )
-                .order_by(runs.c.id.desc())
-                .limit(1)
-            ).scalar_one_or_none()
-        if not counts:
-            return None
-        pulled = counts.get("pulled") or {}
-        return {str(k): int(v) for k, v in pulled.items()}
-
-    def _newer_run(self, run_id: int) -> int | None:
-        runs = table_of(SyncRun)
-        with self.engine.begin() as conn:
-            newer = conn.execute(
-                select(runs.c.id)
-                .where(
-                    runs.c.workspace == self.workspace,
-                    runs.c.id > run_id,
-                    runs.c.status != RunStatus.FAILED,
-                )
-                .order_by(runs.c.id)
-                .limit(1)
-            ).scalar_one_or_none()
-        return None if newer is None else int(newer)
-
 
 def _guarded(result: RunResult, body: Callable[[], None]) -> None:
     """Run `body`; any exception marks the run failed with its class instead of escaping."""
@@ -424,22 +281,3 @@ def _guarded(result: RunResult, body: Callable[[], None]) -> None:
             log.error("run.failed", error_class=result.error_class, error=result.error)
         else:
             log.exception("run.failed", error_class=result.error_class)
-
-
-def _add(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
-    return {k: a.get(k, 0) + b.get(k, 0) for k in sorted({*a, *b})}
-
-
-def _target_counts(result: RunResult) -> dict[str, dict[str, int]]:
-    # A released run starts from the figures its planning run recorded.
-    out = {t: Counter(row) for t, row in result.counts.get("targets", {}).items()}
-    for target, row in result.plan.counts().items():
-        c = out.setdefault(target, Counter())
-        c["planned_add"] += row.get("add", 0)
-        c["planned_remove"] += row.get("remove", 0)
-        c["planned_set"] += row.get("set", 0)
-        c["skipped_consent"] += row.get("skipped_consent", 0)
-    if result.apply is not None:
-        for target, counter in result.apply.counts.items():
-            out.setdefault(target, Counter()).update(counter)
-    return {t: {k: v for k, v in sorted(c.items()) if v} for t, c in sorted(out.items())}

@@ -1,0 +1,120 @@
+"""What every `syncd` command shares: the typer apps, consoles, options and helpers that
+turn configuration problems into a one-line reason and exit code 2."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+
+from syncd.audit import configure_logging
+from syncd.config import Settings, load_settings
+from syncd.errors import ConfigError
+from syncd.segments import RuleSet, load_mappings
+from syncd.store import open_store
+
+if TYPE_CHECKING:
+    from syncd.engine.lease import LeaseInfo
+    from syncd.engine.wiring import Runtime
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HELD, EXIT_PARTIAL = 0, 1, 2, 3, 4
+
+app = typer.Typer(
+    name="syncd",
+    help="Keeps HubSpot lists and Mailchimp tags in step with customer segments.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+sandbox_app = typer.Typer(help="The built-in HubSpot + Mailchimp emulator.", no_args_is_help=True)
+segments_app = typer.Typer(
+    help="Segment sizes, coverage, overlap and explain.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(segments_app, name="segments")
+app.add_typer(db_app, name="db")
+
+# Off a terminal (pipes, CI, files) rich would wrap tables at 80 columns: give them room.
+_WIDTH = None if sys.stdout.isatty() else 160
+out = Console(soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, soft_wrap=True, width=_WIDTH)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="syncd.yaml; default ./syncd.yaml when it exists."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    """Print a one-line reason (plus details) to stderr and exit."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def settings_for(config: Path | None) -> Settings:
+    """Load settings from `--config`, ./syncd.yaml, or environment alone; exit 2 on errors."""
+    path = config
+    if path is None and Path("syncd.yaml").is_file():
+        path = Path("syncd.yaml")
+    try:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+    configure_logging(settings.logging.level, settings.logging.format)
+    return settings
+
+
+def open_db(settings: Settings) -> Engine:
+    """The migrated store, or exit 2 saying how to migrate it."""
+    try:
+        return open_store(settings.database_url)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+def load_rules(directory: Path) -> RuleSet:
+    """The mappings, or exit 2 listing every problem."""
+    try:
+        return load_mappings(directory)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+@contextmanager
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    """Store, rules and connectors for one command; configuration problems exit 2."""
+    from syncd.engine.wiring import open_runtime
+
+    try:
+        rt = open_runtime(settings)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+@contextmanager
+def exclusive(rt: Runtime) -> Iterator[None]:
+    """Hold the workspace's apply lease, so a manual run never writes beside the daemon."""
+    from syncd.engine.lease import APPLY_LEASE_TTL, apply_lease_name, hold, make_holder_id
+
+    def waiting(info: LeaseInfo) -> None:
+        err.print(
+            f"waiting: {info.holder} is applying to this workspace (lease until "
+            f"{info.expires_at:%H:%M:%S} UTC)",
+            highlight=False,
+        )
+
+    name = apply_lease_name(rt.settings.workspace)
+    with hold(rt.store, name, make_holder_id(), APPLY_LEASE_TTL, on_wait=waiting):
+        yield

@@ -1,0 +1,200 @@
+"""Run rows: what one run did, how it is recorded, and how it is summarised.
+
+`RunResult` is what every entry point of the engine returns; the functions here start and
+finish the `sync_runs` row and write the one canonical log line per run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from syncd.audit import get_logger
+from syncd.engine.apply import ApplyReport
+from syncd.engine.merge import PullFigures
+from syncd.engine.plan import Plan
+from syncd.engine.segmentation import Segmented
+from syncd.errors import ErrorClass
+from syncd.hints import hint_for
+from syncd.store.models import RunStatus, SyncRun
+from syncd.store.types import table_of, utcnow
+
+log = get_logger(__name__)
+
+EXIT_CODES = {
+    RunStatus.SUCCESS: 0,
+    RunStatus.FAILED: 1,
+    RunStatus.HELD: 3,
+    RunStatus.PARTIAL: 4,
+}
+
+
+@dataclass
+class RunResult:
+    """What one run did; `exit_code` follows the command-line contract."""
+
+    run_id: int | None
+    status: RunStatus
+    trigger: str
+    plan: Plan
+    segmented: Segmented | None = None
+    pulled: dict[str, PullFigures] = field(default_factory=dict)
+    apply: ApplyReport | None = None
+    held_reasons: list[str] = field(default_factory=list)
+    error_class: str | None = None
+    error: str | None = None
+    counts: dict[str, Any] = field(default_factory=dict)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 success, 1 failed, 2 configuration error, 3 held, 4 partial."""
+        if self.status is RunStatus.FAILED and self.error_class == ErrorClass.CONFIG:
+            return 2
+        return EXIT_CODES[self.status]
+
+
+def start_run(engine: Engine, workspace: str, trigger: str, full: bool, started: datetime) -> int:
+    """Record a new run as `running`; returns its id."""
+    runs = table_of(SyncRun)
+    with engine.begin() as conn:
+        run_id = conn.execute(
+            runs.insert()
+            .values(
+                workspace=workspace,
+                trigger=trigger,
+                status=RunStatus.RUNNING,
+                full=full,
+                dry_run=False,
+                started_at=started,
+                counts={},
+                api_calls=0,
+                http_429=0,
+            )
+            .returning(runs.c.id)
+        ).scalar_one()
+    return int(run_id)
+
+
+def finish_run(
+    engine: Engine,
+    result: RunResult,
+    before: Mapping[str, tuple[int, int]],
+    after: Mapping[str, tuple[int, int]],
+) -> None:
+    """Store the run's figures and status and write its one canonical log line.
+
+    Args:
+        engine: The store.
+        result: The finished run.
+        before: `api -> (calls, 429s)` when the run started.
+        after: The same when it ended.
+    """
+    calls = {api: after[api][0] - before.get(api, (0, 0))[0] for api in after}
+    limited = {api: after[api][1] - before.get(api, (0, 0))[1] for api in after}
+    counts = dict(result.counts)
+    counts["targets"] = _target_counts(result)
+    counts["pulled"] = {k: v.records for k, v in result.pulled.items()} or counts.get("pulled", {})
+    # A released run adds its calls to those of the run that planned it.
+    counts["api_calls"] = _add(counts.get("api_calls", {}), calls)
+    counts["http_429"] = _add(counts.get("http_429", {}), limited)
+    if result.segmented is not None:
+        counts["segment_sizes"] = dict(sorted(result.segmented.sizes.items()))
+        counts["stage_sizes"] = dict(sorted(result.segmented.stages.items()))
+    if result.held_reasons:
+        counts["held_reasons"] = result.held_reasons
+    result.counts = counts
+    log.info(
+        "run.finished",
+        status=str(result.status),
+        duration_s=round(
+            ((result.finished_at or utcnow()) - (result.started_at or utcnow())).total_seconds(),
+            3,
+        ),
+        targets=counts["targets"],
+        pulled=counts["pulled"],
+        api_calls=sum(calls.values()),
+        http_429=sum(limited.values()),
+        error_class=result.error_class,
+        error=result.error,
+        hint=hint_for(result.error_class, result.error),
+    )
+    if result.run_id is None:
+        return
+    runs = table_of(SyncRun)
+    with engine.begin() as conn:
+        conn.execute(
+            runs.update()
+            .where(runs.c.id == result.run_id)
+            .values(
+                status=result.status,
+                finished_at=result.finished_at,
+                counts=counts,
+                api_calls=runs.c.api_calls + sum(calls.values()),
+                http_429=runs.c.http_429 + sum(limited.values()),
+                error_class=result.error_class,
+                error_message=result.error,
+            )
+        )
+
+
+def last_full_pull(engine: Engine, workspace: str) -> dict[str, int] | None:
+    """`api -> contacts` of the newest successful full pull, for the empty-pull guard."""
+    runs = table_of(SyncRun)
+    with engine.begin() as conn:
+        counts = conn.execute(
+            select(runs.c.counts)
+            .where(
+                runs.c.workspace == workspace,
+                runs.c.full.is_(True),
+                runs.c.status.in_([RunStatus.SUCCESS, RunStatus.PARTIAL]),
+            )
+            .order_by(runs.c.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    if not counts:
+        return None
+    pulled = counts.get("pulled") or {}
+    return {str(k): int(v) for k, v in pulled.items()}
+
+
+def newer_run(engine: Engine, workspace: str, run_id: int) -> int | None:
+    """The first run after `run_id` that did not fail, if any (it supersedes a held plan)."""
+    runs = table_of(SyncRun)
+    with engine.begin() as conn:
+        newer = conn.execute(
+            select(runs.c.id)
+            .where(
+                runs.c.workspace == workspace,
+                runs.c.id > run_id,
+                runs.c.status != RunStatus.FAILED,
+            )
+            .order_by(runs.c.id)
+            .limit(1)
+        ).scalar_one_or_none()
+    return None if newer is None else int(newer)
+
+
+def _add(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in sorted({*a, *b})}
+
+
+def _target_counts(result: RunResult) -> dict[str, dict[str, int]]:
+    # A released run starts from the figures its planning run recorded.
+    out = {t: Counter(row) for t, row in result.counts.get("targets", {}).items()}
+    for target, row in result.plan.counts().items():
+        c = out.setdefault(target, Counter())
+        c["planned_add"] += row.get("add", 0)
+        c["planned_remove"] += row.get("remove", 0)
+        c["planned_set"] += row.get("set", 0)
+        c["skipped_consent"] += row.get("skipped_consent", 0)
+    if result.apply is not None:
+        for target, counter in result.apply.counts.items():
+            out.setdefault(target, Counter()).update(counter)
+    return {t: {k: v for k, v in sorted(c.items()) if v} for t, c in sorted(out.items())}
