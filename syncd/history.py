@@ -109,7 +109,7 @@ def list_runs(
         query = query.where(r.status == status)
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(r.id.desc()).limit(limit)).mappings().all()
-        top = _run_failures(conn, [row["id"] for row in rows], failures) if failures else {}
+        top = run_failures(conn, [row["id"] for row in rows], failures) if failures else {}
     return [_run_dict(row, top.get(row["id"], [])) for row in rows]
 
 
@@ -123,7 +123,7 @@ def get_run(
         row = conn.execute(query).mappings().first()
         if row is None:
             return None
-        top = _run_failures(conn, [run_id], failures).get(run_id, [])
+        top = run_failures(conn, [run_id], failures).get(run_id, [])
     return _run_dict(row, top)
 
 
@@ -170,7 +170,7 @@ def _run_hint(row: Mapping[Any, Any], failures: Sequence[Mapping[str, Any]]) -> 
     return None
 
 
-def _run_failures(
+def run_failures(
     conn: Connection, run_ids: Sequence[int], per_run: int
 ) -> dict[int, list[dict[str, Any]]]:
     """The most frequent (target, outcome, class, message) failures of each run."""

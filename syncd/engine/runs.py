@@ -21,6 +21,7 @@ from syncd.engine.plan import Plan
 from syncd.engine.segmentation import Segmented
 from syncd.errors import ErrorClass
 from syncd.hints import hint_for
+from syncd.history import run_failures
 from syncd.store.models import RunStatus, SyncRun
 from syncd.store.types import table_of, utcnow
 
@@ -110,6 +111,10 @@ def finish_run(
     if result.held_reasons:
         counts["held_reasons"] = result.held_reasons
     result.counts = counts
+    failures: list[dict[str, Any]] = []
+    if result.run_id is not None and result.status in (RunStatus.PARTIAL, RunStatus.FAILED):
+        with engine.connect() as conn:
+            failures = run_failures(conn, [result.run_id], 3).get(result.run_id, [])
     log.info(
         "run.finished",
         status=str(result.status),
@@ -124,6 +129,7 @@ def finish_run(
         error_class=result.error_class,
         error=result.error,
         hint=hint_for(result.error_class, result.error),
+        failures=[f"{f['count']} x {f['target']}: {f['message']} ({f['hint']})" for f in failures],
     )
     if result.run_id is None:
         return

@@ -7,18 +7,25 @@ import io
 import json
 from pathlib import Path
 
+from syncd.cli import app
 from syncd.sandbox import FaultConfig, Sandbox
 from syncd.store import RunStatus
 from tests.e2e.helpers import RuntimeFactory, remote_lists
-from tests.e2e.test_cli_sync import config, invoke
+from tests.e2e.test_cli_sync import config, invoke, runner
 
 __all__ = ["config"]
 
 
 def test_failed_writes_are_explained_in_runs_and_audit(sandbox: Sandbox, config: Path) -> None:
     sandbox.set_faults(FaultConfig(mailchimp={"503": 1.0}, seed=1))
-    code, _ = invoke("sync", "--config", str(config))
-    assert code == 1 or code == 4
+    result = runner.invoke(app, ["sync", "--config", str(config)])
+    assert result.exit_code in (1, 4)
+    # The run's one canonical log line names what failed and what to do about it.
+    [line] = [json.loads(x) for x in result.stderr.splitlines() if '"run.finished"' in x]
+    assert line["status"] in ("partial", "failed")
+    assert line["failures"] or line["hint"]
+    assert "mailchimp" in json.dumps(line)
+    assert sandbox.mailchimp_key not in result.stderr
     code, text = invoke("runs", "--config", str(config), "--json")
     [run] = json.loads(text)
     assert run["status"] in ("partial", "failed")
