@@ -167,17 +167,11 @@ def ui(
 ) -> None:
     """Serve the admin web console (runs, change log, contacts, segments) until SIGTERM."""
     settings = settings_for(config)
-    from syncd.ui import create_app, serve
+    from syncd.daemon import console_app
+    from syncd.ui import serve
 
-    token = settings.ui.token.get_secret_value() if settings.ui.token else None
     with runtime(settings) as rt:
-        app_ = create_app(
-            rt.store,
-            settings.workspace,
-            rt.rules,
-            token=token,
-            approve=rt.sync_engine.release,
-        )
+        app_, token = console_app(rt)
         bind_host, bind_port = host or settings.ui.host, port or settings.ui.port
         err.print(f"admin console on http://{bind_host}:{bind_port}/", highlight=False)
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from syncd.audit import get_logger
 from syncd.config import Settings
@@ -18,6 +19,9 @@ from syncd.metrics import RunFigures
 from syncd.retention import prune
 from syncd.scheduler import RECONCILE, run_daemon
 from syncd.store.types import utcnow
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = get_logger(__name__)
 
@@ -61,22 +65,27 @@ def sync_job(rt: Runtime, trigger: str, stop: threading.Event) -> RunFigures:
     return to_figures(result)
 
 
+def console_app(rt: Runtime) -> tuple[FastAPI, str | None]:
+    """The admin console over this runtime; Approve is the same release as `syncd apply`."""
+    from syncd.ui import create_app
+
+    ui = rt.settings.ui
+    token = ui.token.get_secret_value() if ui.token else None
+    app = create_app(
+        rt.store, rt.settings.workspace, rt.rules, token=token, approve=rt.sync_engine.release
+    )
+    return app, token
+
+
 def run_forever(settings: Settings) -> None:
     """Run the daemon until SIGTERM (the `syncd run` command)."""
     rt = open_runtime(settings)
     console = None
     try:
         if settings.ui.enabled:
-            from syncd.ui import create_app, serve
+            from syncd.ui import serve
 
-            token = settings.ui.token.get_secret_value() if settings.ui.token else None
-            app = create_app(
-                rt.store,
-                settings.workspace,
-                rt.rules,
-                token=token,
-                approve=rt.sync_engine.release,
-            )
+            app, token = console_app(rt)
             console = serve(app, settings.ui.host, settings.ui.port, token, background=True)
             log.info("ui.serving", url=console.url)
         run_daemon(settings, lambda trigger, stop: sync_job(rt, trigger, stop), engine=rt.store)
