@@ -173,3 +173,30 @@ def test_injected_faults_converge(sandbox: Sandbox, make_runtime: RuntimeFactory
     for name, members in remote_lists(sandbox).items():
         assert members == ledger_members(rt, f"hubspot_list:{name.removeprefix('syncd: ')}")
     assert rt.sync_engine.plan_only().plan.changes == []
+
+
+def test_hand_removal_is_recorded_and_not_fought(
+    sandbox: Sandbox, make_runtime: RuntimeFactory
+) -> None:
+    rt = make_runtime()
+    rt.sync_engine.sync(trigger="manual", full=True)
+    lists = remote_lists(sandbox)
+    name = next(n for n, members in lists.items() if members)
+    key = name.removeprefix("syncd: ")
+    victim = sorted(lists[name])[0]
+    with sandbox.state_lock():
+        list_id = next(lst.list_id for lst in sandbox.state.lists.values() if lst.name == name)
+    resp = requests.put(
+        f"{sandbox.hubspot_url}/crm/v3/lists/{list_id}/memberships/remove",
+        json=[victim],
+        headers={"Authorization": f"Bearer {sandbox.hubspot_token}"},
+        timeout=5,
+    )
+    assert resp.status_code == 200
+    reconcile = rt.sync_engine.sync(trigger="reconcile", full=True)
+    assert reconcile.counts["drift"][f"hubspot_list:{key}"]["removed_by_hand"] == 1
+    assert victim not in ledger_members(rt, f"hubspot_list:{key}")
+    # The contact is still in the segment, but syncd does not put it back.
+    again = rt.sync_engine.sync(trigger="schedule")
+    assert again.status is RunStatus.SUCCESS
+    assert victim not in remote_lists(sandbox)[name]
