@@ -18,7 +18,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from syncd.audit import configure_logging
-from syncd.config import HubSpotSettings, MailchimpSettings, Settings
+from syncd.config import HubSpotSettings, MailchimpSettings, SafetySettings, Settings
 from syncd.engine.runs import RunResult
 from syncd.engine.wiring import open_runtime
 from syncd.progress import progress
@@ -37,11 +37,14 @@ def default_mappings() -> Path:
     return Path(__file__).resolve().parents[1] / "mappings"
 
 
-def demo_settings(sb: Sandbox, db: Path, mappings: Path) -> Settings:
-    """Settings pointing both connectors at the running sandbox."""
+def sandbox_settings(
+    sb: Sandbox, database_url: str, mappings: Path, safety: SafetySettings | None = None
+) -> Settings:
+    """Settings pointing both connectors at a running sandbox (demo, tests, benchmarks)."""
     return Settings(
-        database_url=f"sqlite:///{db}",
+        database_url=database_url,
         mappings=mappings,
+        safety=safety or SafetySettings(),
         hubspot=HubSpotSettings(access_token=SecretStr(sb.hubspot_token), base_url=sb.hubspot_url),
         mailchimp=MailchimpSettings(
             api_key=SecretStr(sb.mailchimp_key),
@@ -65,7 +68,7 @@ def run_demo(console: Console, *, contacts: int = 2000, seed: int = 7, db: Path 
     with Sandbox(contacts=contacts, seed=seed) as sb:
         console.print(f"sandbox up: HubSpot {sb.hubspot_url}, Mailchimp {sb.mailchimp_url}")
         _fresh_db(db)
-        settings = demo_settings(sb, db, default_mappings())
+        settings = sandbox_settings(sb, f"sqlite:///{db}", default_mappings())
         rt = open_runtime(settings)
         try:
             with progress(console) as on_progress:

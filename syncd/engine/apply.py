@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 from sqlalchemy import Engine, select
 
 from syncd.audit import get_logger
-from syncd.engine.ledger import OutboxItem, mark, pending_items, set_ledger
+from syncd.engine.ledger import OutboxItem, mark, mark_each, pending_items, set_ledger
 from syncd.engine.targets import TargetKind, TargetRef
 from syncd.errors import ConfigError, ErrorClass, SyncdError, TransientError
 from syncd.store.models import (
@@ -129,7 +129,7 @@ def apply_run(
             log.warning("apply.no_writer", api=api, rows=sum(map(len, by_api[api].values())))
             return
         for ref, target_items in sorted(by_api[api].items()):
-            remote_id = _ensure(engine, workspace, writer, ref)
+            remote_id = _ensure(engine, workspace, writer, ref, known.get(ref.key))
             size = max(1, writer.batch_size(ref))
             for start in range(0, len(target_items), size):
                 if stop.is_set():
@@ -151,19 +151,18 @@ def apply_run(
     return report
 
 
-def _known_targets(engine: Engine, workspace: str) -> set[str]:
+def _known_targets(engine: Engine, workspace: str) -> dict[str, str]:
+    """`target key -> remote id` of every list and tag syncd has made, read once per apply."""
     rt = table_of(RemoteTarget)
     with engine.begin() as conn:
-        rows = conn.execute(select(rt.c.target).where(rt.c.workspace == workspace))
-        return {r[0] for r in rows}
+        rows = conn.execute(select(rt.c.target, rt.c.remote_id).where(rt.c.workspace == workspace))
+        return {target: remote_id for target, remote_id in rows}
 
 
-def _ensure(engine: Engine, workspace: str, writer: Writer, ref: TargetRef) -> str:
+def _ensure(
+    engine: Engine, workspace: str, writer: Writer, ref: TargetRef, known: str | None
+) -> str:
     rt = table_of(RemoteTarget)
-    with engine.begin() as conn:
-        known = conn.execute(
-            select(rt.c.remote_id).where(rt.c.workspace == workspace, rt.c.target == ref.key)
-        ).scalar_one_or_none()
     remote_id = writer.ensure(ref, known)
     if remote_id != known:
         with engine.begin() as conn:
@@ -296,8 +295,8 @@ def _record(
             set_ledger(conn, workspace, ledger_rows, run_id, now)
         if done:
             mark(conn, done, OutboxState.DONE)
-        for row_id, message in rejected:
-            mark(conn, [row_id], OutboxState.REJECTED, message, bump_attempts=True)
+        if rejected:
+            mark_each(conn, rejected, OutboxState.REJECTED)
         if retry:
             mark(conn, retry, OutboxState.PENDING, "retryable failure", bump_attempts=True)
         conn.execute(table_of(AuditEvent).insert(), events)

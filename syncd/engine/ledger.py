@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from syncd.engine.plan import Change, LedgerEntry
 from syncd.store.models import Contact, Membership, OutboxEntry, OutboxState
@@ -196,3 +196,20 @@ def mark(
         conn.execute(
             update(table).where(o.id.in_(id_list[start : start + _CHUNK])).values(**values)
         )
+
+
+def mark_each(conn: Connection, rows: Sequence[tuple[int, str | None]], state: str) -> None:
+    """Move outbox rows to `state`, each with its own error message, in one statement."""
+    table = table_of(OutboxEntry)
+    o = table.c
+    conn.execute(
+        update(table)
+        .where(o.id == bindparam("_id"))
+        .values(
+            state=state,
+            last_error=bindparam("_error"),
+            attempts=o.attempts + 1,
+            updated_at=utcnow(),
+        ),
+        [{"_id": row_id, "_error": error} for row_id, error in rows],
+    )

@@ -7,7 +7,7 @@ by file and key path (`segments.yaml: segments[3].when.all[1]: ...`), and raised
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -137,23 +137,41 @@ def _stages(raw: Any, parser: ConditionParser, filename: str, problems: list[str
         problems.append(f"{filename}: journey.stages: expected a list of stages")
         return []
     out: list[Stage] = []
-    seen: dict[str, int] = {}
-    for i, item in enumerate(items):
-        path = f"journey.stages[{i}]"
-        spec = _validate(StageSpec, item, filename, path, problems)
-        if spec is None:
-            continue
-        if spec.key in seen:
-            problems.append(
-                f"{filename}: {path}.key: duplicate stage {spec.key!r} "
-                f"(first at journey.stages[{seen[spec.key]}])"
-            )
-            continue
-        seen[spec.key] = i
+    for path, spec in _unique_specs(
+        StageSpec, items, "journey.stages", "stage", filename, problems
+    ):
         when = parser.parse(spec.when, f"{path}.when")
         if when is not None:
             out.append(Stage(spec.key, when, f"{filename}: {path}", spec.description))
     return out
+
+
+_KeyedSpec = TypeVar("_KeyedSpec", StageSpec, SegmentSpec)
+
+
+def _unique_specs(
+    model: type[_KeyedSpec],
+    items: list[Any],
+    prefix: str,
+    kind: str,
+    filename: str,
+    problems: list[str],
+) -> Iterator[tuple[str, _KeyedSpec]]:
+    """Validated items with their paths; invalid ones and repeated keys become problems."""
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        path = f"{prefix}[{i}]"
+        spec = _validate(model, item, filename, path, problems)
+        if spec is None:
+            continue
+        if spec.key in seen:
+            problems.append(
+                f"{filename}: {path}.key: duplicate {kind} {spec.key!r} "
+                f"(first at {prefix}[{seen[spec.key]}])"
+            )
+            continue
+        seen[spec.key] = i
+        yield path, spec
 
 
 def _segments(
@@ -165,19 +183,7 @@ def _segments(
         problems.append(f"{filename}: segments: expected a list of segments")
         return []
     out: list[Segment] = []
-    seen: dict[str, int] = {}
-    for i, item in enumerate(raw):
-        path = f"segments[{i}]"
-        spec = _validate(SegmentSpec, item, filename, path, problems)
-        if spec is None:
-            continue
-        if spec.key in seen:
-            problems.append(
-                f"{filename}: {path}.key: duplicate segment {spec.key!r} "
-                f"(first at segments[{seen[spec.key]}])"
-            )
-            continue
-        seen[spec.key] = i
+    for path, spec in _unique_specs(SegmentSpec, raw, "segments", "segment", filename, problems):
         when: Cond | None = parser.parse(spec.when, f"{path}.when")
         if when is None:
             continue

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
 from sqlalchemy import select
 
-from syncd.config import HubSpotSettings, MailchimpSettings, SafetySettings, Settings
+from syncd.config import SafetySettings, Settings
+from syncd.demo import sandbox_settings
 from syncd.engine.wiring import Runtime
 from syncd.sandbox import Sandbox
 from syncd.store import Contact, Membership, MembershipState
@@ -20,17 +20,7 @@ MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
 
 def make_settings(sb: Sandbox, db_url: str, **safety: Any) -> Settings:
     """Settings pointing at the sandbox and the test database."""
-    return Settings(
-        database_url=db_url,
-        mappings=MAPPINGS,
-        hubspot=HubSpotSettings(access_token=SecretStr(sb.hubspot_token), base_url=sb.hubspot_url),
-        mailchimp=MailchimpSettings(
-            api_key=SecretStr(sb.mailchimp_key),
-            audience_id=sb.audience_id,
-            base_url=sb.mailchimp_url,
-        ),
-        safety=SafetySettings(**safety) if safety else SafetySettings(),
-    )
+    return sandbox_settings(sb, db_url, MAPPINGS, SafetySettings(**safety) if safety else None)
 
 
 RuntimeFactory = Callable[..., Runtime]
