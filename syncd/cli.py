@@ -21,8 +21,8 @@ from syncd.cli_common import (
     app,
     db_app,
     err,
-    exclusive,
     fail,
+    lease_wait,
     load_rules,
     out,
     runtime,
@@ -170,12 +170,13 @@ def sync(
 ) -> None:
     """Run one sync cycle."""
     settings = settings_for(config)
-    with runtime(settings) as rt, exclusive(rt), progress(err) as on_progress:
+    with runtime(settings) as rt, progress(err) as on_progress:
         result = rt.sync_engine.sync(
             trigger="reconcile" if full else "manual",
             full=full,
             dry_run=dry_run,
             progress=on_progress,
+            wait=lease_wait(),
         )
         if json_:
             payload = plan_json(rt.store, result) if dry_run else run_json(result)
@@ -211,9 +212,9 @@ def apply(
 ) -> None:
     """Release a run held by a guard."""
     settings = settings_for(config)
-    with runtime(settings) as rt, exclusive(rt):
+    with runtime(settings) as rt:
         try:
-            result = rt.sync_engine.release(run)
+            result = rt.sync_engine.release(run, wait=lease_wait())
         except ConfigError as exc:
             fail(str(exc), EXIT_USAGE)
         print_result(out, result)

@@ -13,8 +13,8 @@ from syncd.cli_common import (
     JsonOpt,
     app,
     err,
-    exclusive,
     fail,
+    lease_wait,
     load_rules,
     open_db,
     out,
@@ -147,9 +147,9 @@ def undo(
 ) -> None:
     """Revert the memberships one run changed, through the normal guards, audited as a run."""
     settings = settings_for(config)
-    with runtime(settings) as rt, exclusive(rt):
+    with runtime(settings) as rt:
         try:
-            result = rt.sync_engine.undo(run)
+            result = rt.sync_engine.undo(run, wait=lease_wait())
         except ConfigError as exc:
             fail(str(exc), EXIT_USAGE)
         if json_:

@@ -21,6 +21,7 @@ from syncd.store import open_store
 
 if TYPE_CHECKING:
     from syncd.engine.lease import LeaseInfo
+    from syncd.engine.runner import LeaseWait
     from syncd.engine.wiring import Runtime
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HELD, EXIT_PARTIAL = 0, 1, 2, 3, 4
@@ -103,10 +104,13 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
         rt.close()
 
 
-@contextmanager
-def exclusive(rt: Runtime) -> Iterator[None]:
-    """Hold the workspace's apply lease, so a manual run never writes beside the daemon."""
-    from syncd.engine.lease import APPLY_LEASE_TTL, apply_lease_name, hold, make_holder_id
+def lease_wait() -> LeaseWait:
+    """Wait for the workspace's apply lease as long as it takes, saying who holds it.
+
+    The engine takes the lease itself for every write (`sync`, `apply`, `undo`), so a manual
+    run never writes beside the daemon or the console.
+    """
+    from syncd.engine.runner import LeaseWait
 
     def waiting(info: LeaseInfo) -> None:
         err.print(
@@ -115,6 +119,4 @@ def exclusive(rt: Runtime) -> Iterator[None]:
             highlight=False,
         )
 
-    name = apply_lease_name(rt.settings.workspace)
-    with hold(rt.store, name, make_holder_id(), APPLY_LEASE_TTL, on_wait=waiting):
-        yield
+    return LeaseWait(on_wait=waiting)

@@ -126,6 +126,15 @@ class SafetySettings(_Section):
 
     max_removals_pct: float = Field(default=20.0, ge=0, le=100)
     max_removals: int = Field(default=1000, ge=0)
+    #: How long the apply lease outlives a writer that stopped renewing it (killed, paused).
+    lease_ttl: Duration = timedelta(seconds=60)
+
+    @field_validator("lease_ttl")
+    @classmethod
+    def _ttl_range(cls, value: timedelta) -> timedelta:
+        if not 3 <= value.total_seconds() <= 3600:
+            raise ValueError("expected between 3s and 1h")
+        return value
 
 
 class RetrySection(_Section):

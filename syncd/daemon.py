@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from syncd.audit import get_logger
 from syncd.config import Settings
+from syncd.engine.lease import HeldLease
+from syncd.engine.runner import LeaseWait
 from syncd.engine.runs import RunResult
 from syncd.engine.wiring import Runtime, open_runtime
 from syncd.metrics import RunFigures
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 _APPLIED_ACTION = {"added": "add", "removed": "remove", "set": "set"}
+#: How long the console's Approve waits for another writer before answering "waiting for".
+CONSOLE_LEASE_WAIT_S = 10.0
 
 
 def to_figures(result: RunResult) -> RunFigures:
@@ -55,10 +59,10 @@ def to_figures(result: RunResult) -> RunFigures:
     )
 
 
-def sync_job(rt: Runtime, trigger: str, stop: threading.Event) -> RunFigures:
+def sync_job(rt: Runtime, trigger: str, stop: threading.Event, lease: HeldLease) -> RunFigures:
     """One scheduled cycle: incremental on `schedule`; on `reconcile` a full pull, drift
     detection and pruning of audit rows past `audit.retention_days`."""
-    result = rt.sync_engine.sync(trigger=trigger, full=trigger == RECONCILE, stop=stop)
+    result = rt.sync_engine.sync(trigger=trigger, full=trigger == RECONCILE, stop=stop, lease=lease)
     if trigger == RECONCILE and not stop.is_set():
         pruned = prune(rt.store, rt.settings.workspace, rt.settings.audit.retention_days, utcnow())
         log.info("retention.pruned", rows=pruned, retention_days=rt.settings.audit.retention_days)
@@ -71,9 +75,14 @@ def console_app(rt: Runtime) -> tuple[FastAPI, str | None]:
 
     ui = rt.settings.ui
     token = ui.token.get_secret_value() if ui.token else None
-    app = create_app(
-        rt.store, rt.settings.workspace, rt.rules, token=token, approve=rt.sync_engine.release
-    )
+    engine = rt.sync_engine
+
+    def approve(run_id: int) -> RunResult:
+        # The same release as `syncd apply --run`, under the same lease; a web request waits
+        # only briefly for another writer and then says whom it is waiting for.
+        return engine.release(run_id, wait=LeaseWait(timeout_s=CONSOLE_LEASE_WAIT_S))
+
+    app = create_app(rt.store, rt.settings.workspace, rt.rules, token=token, approve=approve)
     return app, token
 
 
@@ -88,7 +97,12 @@ def run_forever(settings: Settings) -> None:
             app, token = console_app(rt)
             console = serve(app, settings.ui.host, settings.ui.port, token, background=True)
             log.info("ui.serving", url=console.url)
-        run_daemon(settings, lambda trigger, stop: sync_job(rt, trigger, stop), engine=rt.store)
+        run_daemon(
+            settings,
+            lambda trigger, stop, lease: sync_job(rt, trigger, stop, lease),
+            engine=rt.store,
+            lease_ttl=settings.safety.lease_ttl,
+        )
     finally:
         if console is not None:
             console.stop()

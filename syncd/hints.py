@@ -80,6 +80,12 @@ HINTS: tuple[Hint, ...] = (
         "member asked Mailchimp to forget them; syncd never re-adds them",
     ),
     _row(
+        "interrupted",
+        r"^interrupted:",
+        "the run stopped before it finished (killed, or overtaken after losing its lease); "
+        "the next run resends what it had not confirmed",
+    ),
+    _row(
         "superseded",
         r"\bsuperseded\b",
         "replaced by a newer run's plan; nothing to do",

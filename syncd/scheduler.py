@@ -7,10 +7,10 @@ container). Every run goes through `Daemon.run_once`, which takes the database l
 `apply:<workspace>` first, so an incremental and a reconcile never overlap, in this process or
 across daemons sharing a database: the second one waits and logs who holds the lease.
 
-The job itself is the engine's concern: a callable `job(trigger, stop)` that runs one cycle,
-checks `stop` between batches, and returns its `RunFigures`. SIGTERM or SIGINT sets `stop`;
-the daemon lets the batch in flight finish, shuts the scheduler down waiting for the job,
-releases the lease, stops the metrics endpoint and returns.
+The job itself is the engine's concern: a callable `job(trigger, stop, lease)` that runs one
+cycle under the lease, checks `stop` between batches, and returns its `RunFigures`. SIGTERM
+or SIGINT sets `stop`; the daemon lets the batch in flight finish, shuts the scheduler down
+waiting for the job, releases the lease, stops the metrics endpoint and returns.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ from syncd.metrics import Metrics, MetricsServer, RunFigures
 from syncd.store import open_store
 from syncd.store.types import utcnow
 
-Job = Callable[[str, threading.Event], RunFigures | None]
-"""One sync cycle: `job(trigger, stop)`; None means no cycle ran (nothing is recorded)."""
+Job = Callable[[str, threading.Event, HeldLease], RunFigures | None]
+"""One sync cycle: `job(trigger, stop, lease)`, run under `lease` (hand it to the engine, which
+fences its writes with it); None means no cycle ran (nothing is recorded)."""
 
 SCHEDULE = "schedule"
 RECONCILE = "reconcile"
@@ -126,9 +127,9 @@ class Daemon:
                 run_stop.set()  # stop arrived between the check above and registration
         started = self._clock()
         try:
-            with run_context(trigger=trigger), self._under_lease(run_stop):
+            with run_context(trigger=trigger), self._under_lease(run_stop) as held:
                 started = self._clock()
-                figures = self._job(trigger, run_stop)
+                figures = self._job(trigger, run_stop, held)
         except LeaseBusyError:
             log.info("stopping; run skipped while waiting for the lease", trigger=trigger)
             return None

@@ -4,7 +4,12 @@ For every batch: rows are marked in flight (committed), the API is called, and t
 transaction, each confirmed change updates the ledger and writes its audit event. A crash
 leaves at most the batch in flight to be sent again (every write syncd makes is idempotent
 remotely: adding a present member or setting the same value changes nothing). HubSpot and
-Mailchimp are written in parallel, each on its own thread, because their limits are separate.
+Mailchimp are written in parallel, each on its own thread, because their limits are separate;
+one of them failing never stops the other or hides what the other applied.
+
+Each of those transactions is fenced by the apply lease, and before each API call the lease
+must still be alive: a writer that lost it (paused past its TTL, say) stops at once and
+commits nothing more.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Literal, Protocol
 from sqlalchemy import Engine, select
 
 from syncd.audit import get_logger
+from syncd.engine.lease import UNFENCED, Fence, LeaseLostError, fenced
 from syncd.engine.ledger import OutboxItem, mark, mark_each, pending_items, set_ledger
 from syncd.engine.targets import TargetKind, TargetRef
 from syncd.errors import ConfigError, ErrorClass, SyncdError, TransientError
@@ -67,11 +73,23 @@ class Writer(Protocol):
 
 @dataclass
 class ApplyReport:
-    """Per-target figures of one apply pass."""
+    """Per-target figures of one apply pass, and how it ended for each API.
+
+    Attributes:
+        counts: Target -> outcome -> rows.
+        stopped: Stopped early on request (graceful shutdown).
+        lost: Stopped because the apply lease was lost to another writer.
+        batches: API batches sent.
+        apis: The APIs that had work.
+        failures: API -> the error that ended its part early; the other APIs went on.
+    """
 
     counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     stopped: bool = False
+    lost: bool = False
     batches: int = 0
+    apis: list[str] = field(default_factory=list)
+    failures: dict[str, Exception] = field(default_factory=dict)
 
     def add(self, target: str, key: str, n: int = 1) -> None:
         """Count `n` under `target` / `key`."""
@@ -92,6 +110,7 @@ def apply_run(
     max_attempts: int = 5,
     on_batch: Callable[[str, int], None] | None = None,
     create: Sequence[TargetRef] = (),
+    fence: Fence = UNFENCED,
 ) -> ApplyReport:
     """Send every pending or in-flight outbox row of `run_id`.
 
@@ -105,9 +124,12 @@ def apply_run(
         on_batch: Progress callback `(api, rows in batch)`.
         create: Configured targets to create even when they have no change yet (a new,
             still empty segment gets its list or tag at once); known ones are skipped.
+        fence: The apply lease the run holds; every store write is conditioned on it.
 
-    Raises:
-        ConfigError: A person must act (bad token, missing scope); remaining rows stay pending.
+    Returns:
+        The report; an API whose part failed (a person must act, or it stayed unavailable)
+        is named in `failures` with its rows left pending, and the other APIs' figures are
+        complete.
     """
     stop = stop or threading.Event()
     report = ApplyReport()
@@ -129,26 +151,53 @@ def apply_run(
             log.warning("apply.no_writer", api=api, rows=sum(map(len, by_api[api].values())))
             return
         for ref, target_items in sorted(by_api[api].items()):
-            remote_id = _ensure(engine, workspace, writer, ref, known.get(ref.key))
+            fence.ensure_alive()
+            remote_id = _ensure(engine, workspace, writer, ref, known.get(ref.key), fence)
             size = max(1, writer.batch_size(ref))
             for start in range(0, len(target_items), size):
                 if stop.is_set():
                     report.stopped = True
                     return
                 batch = target_items[start : start + size]
-                _send(engine, workspace, writer, ref, remote_id, batch, report, lock, max_attempts)
+                _send(engine, fence, workspace, writer, ref, remote_id, batch, report, lock,
+                      max_attempts)  # fmt: skip
                 if on_batch is not None:
                     on_batch(api, len(batch))
 
-    apis = sorted(by_api)
-    if len(apis) <= 1:
-        for api in apis:
+    def guarded(api: str) -> None:
+        try:
             one_api(api)
+        except LeaseLostError:
+            report.lost = True
+        except Exception as exc:  # noqa: BLE001 - recorded for the run; the other API goes on
+            if _lost(fence):  # e.g. the server ended a session that stalled past the TTL
+                report.lost = True
+                return
+            with lock:
+                report.failures[api] = exc
+            log.warning("apply.api_failed", api=api, error_class=str(_class_of(exc)))
+
+    report.apis = sorted(by_api)
+    if len(report.apis) <= 1:
+        for api in report.apis:
+            guarded(api)
     else:
-        with ThreadPoolExecutor(max_workers=len(apis), thread_name_prefix="apply") as pool:
-            for future in [pool.submit(one_api, api) for api in apis]:
+        with ThreadPoolExecutor(max_workers=len(report.apis), thread_name_prefix="apply") as pool:
+            for future in [pool.submit(guarded, api) for api in report.apis]:
                 future.result()
     return report
+
+
+def _lost(fence: Fence) -> bool:
+    try:
+        fence.ensure_alive()
+    except LeaseLostError:
+        return True
+    return False
+
+
+def _class_of(exc: BaseException) -> ErrorClass:
+    return exc.error_class if isinstance(exc, SyncdError) else ErrorClass.SYSTEM
 
 
 def _known_targets(engine: Engine, workspace: str) -> dict[str, str]:
@@ -160,12 +209,31 @@ def _known_targets(engine: Engine, workspace: str) -> dict[str, str]:
 
 
 def _ensure(
-    engine: Engine, workspace: str, writer: Writer, ref: TargetRef, known: str | None
+    engine: Engine,
+    workspace: str,
+    writer: Writer,
+    ref: TargetRef,
+    known: str | None,
+    fence: Fence,
 ) -> str:
     rt = table_of(RemoteTarget)
     remote_id = writer.ensure(ref, known)
     if remote_id != known:
-        with engine.begin() as conn:
+        with fenced(engine, fence) as conn:
+            other = conn.execute(
+                select(rt.c.target).where(
+                    rt.c.workspace == workspace,
+                    rt.c.remote_id == remote_id,
+                    rt.c.target != ref.key,
+                    rt.c.target.like(f"{ref.kind}:%"),
+                )
+            ).scalar_one_or_none()
+            if other is not None:
+                raise ConfigError(
+                    f"{ref.api} answered with {ref.remote_name!r} (id {remote_id}), which syncd "
+                    f"already keeps for {other}",
+                    hint="two segments map to one remote list or tag; rename one of them",
+                )
             if known is None:
                 conn.execute(
                     rt.insert().values(
@@ -207,6 +275,7 @@ def _ensure(
 
 def _send(
     engine: Engine,
+    fence: Fence,
     workspace: str,
     writer: Writer,
     ref: TargetRef,
@@ -216,12 +285,13 @@ def _send(
     lock: threading.Lock,
     max_attempts: int,
 ) -> None:
-    with engine.begin() as conn:
+    with fenced(engine, fence) as conn:
         mark(conn, [i.id for i in batch], OutboxState.IN_FLIGHT)
+    fence.ensure_alive()  # paused between the two statements: the takeover may be done
     try:
         outcomes = dict(writer.write(ref, remote_id, batch))
     except ConfigError:
-        with engine.begin() as conn:
+        with fenced(engine, fence) as conn:
             mark(conn, [i.id for i in batch], OutboxState.PENDING)
         raise
     except TransientError as exc:
@@ -234,11 +304,12 @@ def _send(
         )
     with lock:
         report.batches += 1
-    _record(engine, workspace, ref, batch, outcomes, report, lock, max_attempts)
+    _record(engine, fence, workspace, ref, batch, outcomes, report, lock, max_attempts)
 
 
 def _record(
     engine: Engine,
+    fence: Fence,
     workspace: str,
     ref: TargetRef,
     batch: Sequence[OutboxItem],
@@ -286,10 +357,7 @@ def _record(
                 "value": item.value if item.action == "set" else None,
             }
         )
-        key = _COUNT_KEY[item.action] if outcome == "applied" else outcome
-        with lock:
-            report.add(item.target, key)
-    with engine.begin() as conn:
+    with fenced(engine, fence) as conn:
         if ledger_rows:
             run_id = batch[0].run_id
             set_ledger(conn, workspace, ledger_rows, run_id, now)
@@ -300,6 +368,10 @@ def _record(
         if retry:
             mark(conn, retry, OutboxState.PENDING, "retryable failure", bump_attempts=True)
         conn.execute(table_of(AuditEvent).insert(), events)
+    with lock:  # counted once recorded: a write the fence refused did not happen for us
+        for item, event in zip(batch, events, strict=True):
+            final = str(event["outcome"])
+            report.add(item.target, _COUNT_KEY[item.action] if final == "applied" else final)
     if rejected or retry:
         log.warning(
             "apply.batch_partial",

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, Row, select
 
 from syncd.audit import get_logger
+from syncd.engine.lease import UNFENCED, Fence, fenced
 from syncd.engine.ledger import set_ledger
 from syncd.engine.targets import TargetKind, TargetRef
 from syncd.store.models import AuditEvent, Contact, Membership, MembershipState, RemoteTarget
@@ -30,7 +31,12 @@ class DriftReader(Protocol):
 
 
 def detect_drift(
-    engine: Engine, workspace: str, run_id: int, readers: Mapping[str, DriftReader]
+    engine: Engine,
+    workspace: str,
+    run_id: int,
+    readers: Mapping[str, DriftReader],
+    *,
+    fence: Fence = UNFENCED,
 ) -> dict[str, dict[str, int]]:
     """Compare each owned target with the ledger; returns per-target drift counts."""
     rt, c, m = table_of(RemoteTarget).c, table_of(Contact).c, table_of(Membership).c
@@ -46,7 +52,7 @@ def detect_drift(
             continue
         actual = set(reader.read_members(ref, remote_id))
         id_col = c.mailchimp_id if ref.kind is TargetKind.MAILCHIMP_TAG else c.hubspot_id
-        with engine.begin() as conn:
+        with fenced(engine, fence) as conn:
             rows = conn.execute(
                 select(c.id, c.email, c.hubspot_id, c.mailchimp_id, id_col.label("rid"), m.state)
                 .join_from(table_of(Contact), table_of(Membership), m.contact_id == c.id)

@@ -1,12 +1,19 @@
-"""Database leases: a named, expiring lock so two daemons never apply at the same time.
+"""Database leases: a named, expiring lock so two writers never apply at the same time.
 
-A lease is one row in `leases` (name, holder, acquired_at, expires_at). Taking it is a single
-`INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING` statement, which SQLite (3.35+) and
-PostgreSQL both run atomically: it succeeds when the row is absent, expired, or already ours.
-A holder keeps the lease alive with a heartbeat and deletes the row when done; a holder that
-dies without releasing blocks others only until `expires_at`.
+A lease is one row in `leases` (name, holder, fence, acquired_at, expires_at). Taking it is a
+single `INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING` statement, which SQLite
+(3.35+) and PostgreSQL both run atomically: it succeeds when the row is absent, expired,
+released, or already ours. A holder keeps the lease alive with a heartbeat and frees the row
+when done; a holder that dies without releasing blocks others only until `expires_at`, or not
+at all when it ran on this host and its process is gone (PID liveness).
 
-Expiry compares times from the daemons' own clocks, so the TTL must be far larger than the
+Fencing: every new holder gets the next `fence` number (the row is freed, never deleted, so
+the number only grows). Each store write made under the lease starts with `HeldLease.check`,
+an UPDATE conditioned on this holder *and* its fence number, in the same transaction as the
+write. A process that was paused past the TTL (SIGSTOP, a VM suspend, an I/O stall) and wakes
+up after someone else took the lease finds the condition false and commits nothing.
+
+Expiry compares times from the writers' own clocks, so the TTL must be far larger than the
 clock skew between hosts (NTP keeps that to milliseconds; the default TTL is a minute).
 """
 
@@ -16,18 +23,21 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
 
-from sqlalchemy import Engine, Table, case, delete, select, update
+from sqlalchemy import Connection, Engine, Table, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
 from syncd.audit import get_logger
-from syncd.errors import InternalError, TransientError
+from syncd.errors import InternalError, SyncdError, TransientError
 from syncd.store import models as _models  # registers the `leases` table on the metadata
 from syncd.store.types import utcnow
 
@@ -35,6 +45,9 @@ Clock = Callable[[], datetime]
 
 log = get_logger(__name__)
 _LEASES: Table = SQLModel.metadata.tables[str(_models.Lease.__tablename__)]
+#: A freed lease row: no holder, expired since forever (its fence number is kept).
+_FREE_HOLDER = ""
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -65,63 +78,162 @@ class LeaseBusyError(TransientError):
         self.stopped = stopped
 
 
+class LeaseLostError(SyncdError):
+    """This writer's lease was taken over (or freed) since it was acquired: stop writing.
+
+    Raised inside the transaction of a fenced write, so that write rolls back; the run that
+    meets it ends `interrupted` and leaves what it had not confirmed to the new holder.
+    """
+
+    def __init__(self, name: str, holder: str) -> None:
+        super().__init__(
+            f"lease {name} is no longer held by {holder}: another writer took it over",
+            hint="nothing more is written by this run; the new holder finishes the work",
+        )
+        self.name = name
+        self.holder = holder
+
+
 def make_holder_id() -> str:
     """A holder id that names the host and process, unique per call (`host/pid-123/9f2c1a`).
 
     Each run gets its own id, so two jobs in one process also exclude each other.
     """
-    return f"{socket.gethostname()[:80]}/pid-{os.getpid()}/{secrets.token_hex(3)}"
+    return f"{_hostname()}/pid-{os.getpid()}/{secrets.token_hex(3)}"
 
 
-def acquire(engine: Engine, name: str, holder: str, ttl: timedelta, *, now: Clock = utcnow) -> bool:
+def _hostname() -> str:
+    return socket.gethostname()[:80]
+
+
+def holder_is_dead(holder: str) -> bool:
+    """Whether `holder` ran on this host in a process that no longer exists.
+
+    Only a definite answer counts: another host, this very process, an id that is not ours
+    to parse, or a PID that is alive (perhaps reused) all answer False, and the caller then
+    waits for the TTL as before.
+    """
+    host, _, rest = holder.partition("/pid-")
+    pid_text = rest.partition("/")[0]
+    if host != _hostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid() or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it exists, under another user
+    except OSError:
+        return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed process its parent has not reaped yet still answers kill(0)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # The state follows the parenthesised command name, which may itself hold spaces.
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
+def acquire(
+    engine: Engine, name: str, holder: str, ttl: timedelta, *, now: Clock = utcnow
+) -> int | None:
     """Take or extend the lease if it is free, expired, or already held by `holder`.
 
     Returns:
-        True when `holder` now holds the lease until `now() + ttl`.
+        The fence number of this holding (a new holder gets the previous number plus one;
+        re-taking our own lease keeps it), or None when someone else holds the lease.
     """
     t = _LEASES
     at = now()
-    ins = _insert(engine).values(name=name, holder=holder, acquired_at=at, expires_at=at + ttl)
+    ins = _insert(engine).values(
+        name=name, holder=holder, fence=1, acquired_at=at, expires_at=at + ttl
+    )
+    ours = t.c.holder == ins.excluded.holder
     stmt = ins.on_conflict_do_update(
         index_elements=[t.c.name],
         set_={
             "holder": ins.excluded.holder,
+            "fence": case((ours, t.c.fence), else_=t.c.fence + 1),
             # Re-taking our own lease keeps its original acquisition time.
-            "acquired_at": case(
-                (t.c.holder == ins.excluded.holder, t.c.acquired_at),
-                else_=ins.excluded.acquired_at,
-            ),
+            "acquired_at": case((ours, t.c.acquired_at), else_=ins.excluded.acquired_at),
             "expires_at": ins.excluded.expires_at,
         },
-        where=(t.c.holder == ins.excluded.holder) | (t.c.expires_at <= ins.excluded.acquired_at),
-    ).returning(t.c.holder)
+        where=ours | (t.c.expires_at <= ins.excluded.acquired_at) | (t.c.holder == _FREE_HOLDER),
+    ).returning(t.c.fence)
     with engine.begin() as conn:
-        return conn.execute(stmt).first() is not None
+        fence = conn.execute(stmt).scalar_one_or_none()
+    return None if fence is None else int(fence)
 
 
-def renew(engine: Engine, name: str, holder: str, ttl: timedelta, *, now: Clock = utcnow) -> bool:
+def take_over(
+    engine: Engine, name: str, holder: str, ttl: timedelta, dead: str, *, now: Clock = utcnow
+) -> int | None:
+    """Take the lease from `dead` (a holder whose process is gone) before its TTL runs out.
+
+    Conditioned on the row still naming `dead`, so two contenders cannot both win.
+
+    Returns:
+        The new fence number, or None when the row no longer names `dead`.
+    """
+    at = now()
+    stmt = (
+        update(_LEASES)
+        .where(_LEASES.c.name == name, _LEASES.c.holder == dead)
+        .values(holder=holder, fence=_LEASES.c.fence + 1, acquired_at=at, expires_at=at + ttl)
+        .returning(_LEASES.c.fence)
+    )
+    with engine.begin() as conn:
+        fence = conn.execute(stmt).scalar_one_or_none()
+    return None if fence is None else int(fence)
+
+
+def renew(
+    engine: Engine,
+    name: str,
+    holder: str,
+    ttl: timedelta,
+    *,
+    now: Clock = utcnow,
+    fence: int | None = None,
+) -> bool:
     """Push the expiry of a lease `holder` holds to `now() + ttl`.
+
+    Args:
+        fence: When given, renew only that holding (not a later one of the same holder id).
 
     Returns:
         False when the row no longer names `holder`: the lease was lost (it expired and
         someone else took it, or it was released).
     """
-    stmt = (
-        update(_LEASES)
-        .where(_LEASES.c.name == name, _LEASES.c.holder == holder)
-        .values(expires_at=now() + ttl)
-    )
+    where = [_LEASES.c.name == name, _LEASES.c.holder == holder]
+    if fence is not None:
+        where.append(_LEASES.c.fence == fence)
+    stmt = update(_LEASES).where(*where).values(expires_at=now() + ttl)
     with engine.begin() as conn:
         return conn.execute(stmt).rowcount == 1
 
 
 def release(engine: Engine, name: str, holder: str) -> bool:
-    """Delete the lease row if `holder` holds it; someone else's lease is left alone.
+    """Free the lease if `holder` holds it; someone else's lease is left alone.
+
+    The row stays (holder emptied, expired) so that the next holder's fence number is larger
+    than every earlier one.
 
     Returns:
-        True when a row was deleted.
+        True when this holder's lease was freed.
     """
-    stmt = delete(_LEASES).where(_LEASES.c.name == name, _LEASES.c.holder == holder)
+    stmt = (
+        update(_LEASES)
+        .where(_LEASES.c.name == name, _LEASES.c.holder == holder)
+        .values(holder=_FREE_HOLDER, expires_at=_LONG_AGO)
+    )
     with engine.begin() as conn:
         return conn.execute(stmt).rowcount == 1
 
@@ -130,7 +242,7 @@ def current(engine: Engine, name: str) -> LeaseInfo | None:
     """The lease row as stored (possibly expired), or None when nobody holds it."""
     with engine.connect() as conn:
         row = conn.execute(select(_LEASES).where(_LEASES.c.name == name)).first()
-    if row is None:
+    if row is None or row.holder == _FREE_HOLDER:
         return None
     return LeaseInfo(row.name, row.holder, row.acquired_at, row.expires_at)
 
@@ -140,6 +252,8 @@ class HeldLease:
 
     `lost` is set if a renewal finds the row gone or taken over, or if renewals keep failing
     until the lease has expired; whoever works under the lease should then stop writing.
+    Writers prove they still hold it with `check` inside each write transaction (fencing),
+    and ask `alive` before each remote call.
     """
 
     def __init__(
@@ -149,6 +263,7 @@ class HeldLease:
         holder: str,
         ttl: timedelta,
         *,
+        fence: int = 0,
         now: Clock = utcnow,
         heartbeat: float | None = None,
         on_lost: Callable[[], None] | None = None,
@@ -156,12 +271,13 @@ class HeldLease:
         self.engine = engine
         self.name = name
         self.holder = holder
+        self.fence = fence
         self.ttl = ttl
         self.lost = threading.Event()
         self.expires_at = now() + ttl
         self._now = now
         self._interval = heartbeat if heartbeat is not None else ttl.total_seconds() / 3
-        self._on_lost = on_lost
+        self._on_lost: list[Callable[[], None]] = [on_lost] if on_lost is not None else []
         self._done = threading.Event()
         self._thread = threading.Thread(
             target=self._beat_until_done, name=f"lease-heartbeat:{name}", daemon=True
@@ -171,11 +287,68 @@ class HeldLease:
         """Start the heartbeat; called by `hold` right after the lease is taken."""
         self._thread.start()
 
+    def on_lost(self, callback: Callable[[], None]) -> None:
+        """Also call `callback` when the lease is lost (at once if it already is)."""
+        self._on_lost.append(callback)
+        if self.lost.is_set():
+            callback()
+
+    def check(self, conn: Connection) -> None:
+        """Fence one write transaction: prove this holding is still current, and extend it.
+
+        Call it first in the transaction (so the lease row is locked before anything else and
+        two threads never wait on each other in opposite orders). On PostgreSQL the UPDATE
+        locks the row until commit, so a contender cannot take over mid-transaction; on SQLite
+        the transaction already holds the database's write lock.
+
+        Raises:
+            LeaseLostError: Someone else holds the lease now, or it was freed; the transaction
+                must roll back.
+        """
+        at = self._now()
+        stmt = (
+            update(_LEASES)
+            .where(
+                _LEASES.c.name == self.name,
+                _LEASES.c.holder == self.holder,
+                _LEASES.c.fence == self.fence,
+            )
+            .values(expires_at=at + self.ttl)
+        )
+        if conn.execute(stmt).rowcount != 1:
+            self._mark_lost("a fenced write found the lease taken over")
+            raise LeaseLostError(self.name, self.holder)
+        self.expires_at = at + self.ttl
+
+    def ensure_alive(self) -> None:
+        """Raise unless it is safe to make a remote call now (see `alive`).
+
+        Raises:
+            LeaseLostError: The lease is lost, or expired and taken over.
+        """
+        if not self.alive():
+            raise LeaseLostError(self.name, self.holder)
+
+    def alive(self) -> bool:
+        """Whether it is safe to make a remote call now: not lost, and not past its expiry.
+
+        Past the expiry (the process was paused, or renewals stalled) the lease is renewed
+        once in the database before answering, so a slow but uncontested writer goes on.
+        """
+        if self.lost.is_set():
+            return False
+        if self._now() < self.expires_at:
+            return True
+        return self.renew_now()
+
     def renew_now(self) -> bool:
         """Renew once; on a lost lease set `lost` and return False."""
         try:
             at = self._now()
-            if renew(self.engine, self.name, self.holder, self.ttl, now=lambda: at):
+            renewed = renew(
+                self.engine, self.name, self.holder, self.ttl, now=lambda: at, fence=self.fence
+            )
+            if renewed:
                 self.expires_at = at + self.ttl
                 return True
             self._mark_lost("lease row no longer names this holder")
@@ -186,9 +359,9 @@ class HeldLease:
         return False
 
     def close(self) -> None:
-        """Stop the heartbeat and delete the row; on a database error the TTL cleans up."""
+        """Stop the heartbeat and free the row; on a database error the TTL cleans up."""
         self._done.set()
-        if self._thread.is_alive():
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join()
         try:
             release(self.engine, self.name, self.holder)
@@ -206,9 +379,43 @@ class HeldLease:
         if self.lost.is_set():
             return
         self.lost.set()
-        log.error(f"lease {self.name} lost: {why}", lease=self.name, holder=self.holder)
-        if self._on_lost is not None:
-            self._on_lost()
+        log.error("lease.lost", lease=self.name, holder=self.holder, reason=why)
+        for callback in list(self._on_lost):
+            callback()
+
+
+class Fence(Protocol):
+    """What a store write needs of the lease it is made under (`HeldLease`, or `UNFENCED`)."""
+
+    def check(self, conn: Connection) -> None:
+        """Prove, inside the write's transaction, that the holding is still current."""
+        ...
+
+    def ensure_alive(self) -> None:
+        """Raise `LeaseLostError` unless a remote call may be made now."""
+        ...
+
+
+class Unfenced:
+    """The fence of code that writes without a lease: unit tests of one step."""
+
+    def check(self, conn: Connection) -> None:
+        """Nothing to prove."""
+
+    def ensure_alive(self) -> None:
+        """Always alive."""
+
+
+#: Writes made outside any lease (unit tests of one step; never the engine's own runs).
+UNFENCED = Unfenced()
+
+
+@contextmanager
+def fenced(engine: Engine, fence: Fence) -> Iterator[Connection]:
+    """A write transaction that commits only while `fence` is still the current holding."""
+    with engine.begin() as conn:
+        fence.check(conn)
+        yield conn
 
 
 #: How long an apply lease outlives a process that died without releasing it.
@@ -228,6 +435,7 @@ def hold(
     ttl: timedelta,
     *,
     wait: bool = True,
+    timeout: float | None = None,
     stop: threading.Event | None = None,
     poll: float = 2.0,
     now: Clock = utcnow,
@@ -238,7 +446,9 @@ def hold(
     """Hold the lease for the duration of the block, renewing it every `ttl / 3`.
 
     While another holder has the lease, either raise at once (`wait=False`) or log who holds
-    it and until when, then try again every `poll` seconds until it is free or `stop` is set.
+    it and until when, then try again every `poll` seconds until it is free, `timeout`
+    seconds have passed, or `stop` is set. A holder on this host whose process is gone is
+    taken over at once.
 
     Args:
         engine: Database holding the `leases` table.
@@ -246,6 +456,7 @@ def hold(
         holder: This holder's id (see `make_holder_id`).
         ttl: How long the lease outlives a silent holder.
         wait: Wait for the lease instead of raising.
+        timeout: Give up waiting after this many seconds (None: no limit).
         stop: Ends waiting early (the daemon's stop flag).
         poll: Seconds between attempts while waiting.
         now: Clock, injectable for tests.
@@ -254,16 +465,27 @@ def hold(
         on_lost: Called once from the heartbeat thread if the lease is lost.
 
     Raises:
-        LeaseBusyError: Held elsewhere and `wait` is False, or `stop` was set while waiting.
+        LeaseBusyError: Held elsewhere and `wait` is False, `timeout` ran out, or `stop` was
+            set while waiting.
     """
     stop = stop if stop is not None else threading.Event()
     announced: str | None = None
     waited_from: datetime | None = None
-    while not acquire(engine, name, holder, ttl, now=now):
+    deadline = time.monotonic() + timeout if timeout is not None else None
+    while (fence := _try_acquire(engine, name, holder, ttl, now)) is None:
         other = current(engine, name)
         if other is None:
             continue  # released between our two statements; try again at once
-        if not wait:
+        if holder_is_dead(other.holder):
+            fence = take_over(engine, name, holder, ttl, other.holder, now=now)
+            if fence is not None:
+                log.warning(
+                    "lease.taken_over", lease=name, previous=other.holder, reason="process gone"
+                )
+                break
+            continue
+        left = None if deadline is None else deadline - time.monotonic()
+        if not wait or (left is not None and left <= 0):
             raise LeaseBusyError(name, other)
         if other.holder != announced:
             announced = other.holder
@@ -276,18 +498,36 @@ def hold(
         waited_from = waited_from or now()
         if on_wait is not None:
             on_wait(other)
-        if stop.wait(poll):
+        if stop.wait(poll if left is None else min(poll, left)):
             raise LeaseBusyError(name, other, stopped=True)
     waited: dict[str, Any] = {}
     if waited_from is not None:
         waited["waited_s"] = round((now() - waited_from).total_seconds(), 3)
-    log.info(f"lease {name} acquired", lease=name, holder=holder, **waited)
-    held = HeldLease(engine, name, holder, ttl, now=now, heartbeat=heartbeat, on_lost=on_lost)
+    log.info(f"lease {name} acquired", lease=name, holder=holder, fence=fence, **waited)
+    held = HeldLease(
+        engine, name, holder, ttl, fence=fence, now=now, heartbeat=heartbeat, on_lost=on_lost
+    )
     held.start()
     try:
         yield held
     finally:
         held.close()
+
+
+def _try_acquire(engine: Engine, name: str, holder: str, ttl: timedelta, now: Clock) -> int | None:
+    """`acquire`, with a database that stayed locked past its busy timeout read as "busy".
+
+    SQLite has one write lock per database: a writer paused inside a transaction keeps it
+    until it resumes, and nobody can take its lease meanwhile (nor need to: it cannot write
+    anything nobody else can see). Waiting on is the only safe answer.
+    """
+    try:
+        return acquire(engine, name, holder, ttl, now=now)
+    except OperationalError as exc:
+        if "locked" not in str(exc.orig).lower():
+            raise
+        log.info("lease.database_busy", lease=name)
+        return None
 
 
 def _insert(engine: Engine) -> postgresql.Insert | sqlite.Insert:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, select
 
 from syncd.audit import get_logger
+from syncd.engine.lease import UNFENCED, Fence, fenced
 from syncd.engine.merge import PullFigures, Record, merge_page
 from syncd.store.models import Cursor
 from syncd.store.types import table_of, utcnow
@@ -55,6 +56,7 @@ def pull_all(
     full: bool,
     run_id: int | None,
     progress: Callable[[str, int], None] | None = None,
+    fence: Fence = UNFENCED,
 ) -> dict[str, PullFigures]:
     """Pull every connector at once; pages are stored one at a time, each with its cursor.
 
@@ -108,6 +110,7 @@ def pull_all(
                 cursor=(STREAM, item.cursor) if item.cursor is not None else None,
                 run_id=run_id,
                 figures=out[name],
+                fence=fence,
             )
             if progress is not None:
                 progress(f"pull:{name}", len(item.records))
@@ -157,6 +160,7 @@ def store_page(
     cursor: tuple[str, str | None] | None,
     run_id: int | None,
     figures: PullFigures,
+    fence: Fence = UNFENCED,
 ) -> None:
     """Merge one page of records into the store and advance the cursor, atomically.
 
@@ -168,9 +172,10 @@ def store_page(
         cursor: `(stream, value)` to persist with the page, or None to leave it.
         run_id: For audit rows of rejected records.
         figures: Updated in place.
+        fence: The apply lease of the run; a writer that lost it stores nothing more.
     """
     now = utcnow()
-    with engine.begin() as conn:
+    with fenced(engine, fence) as conn:
         merge_page(conn, workspace, source, records, run_id, figures, now)
         if cursor is not None:
             _save_cursor(conn, workspace, source, cursor[0], cursor[1], now)

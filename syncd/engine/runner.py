@@ -1,25 +1,43 @@
 """One sync run, start to finish: pull, segment, plan, guard, journal, apply, summarise.
 
-`SyncEngine` is what the CLI, the daemon's jobs and the demo call. It owns no connector
-code: the connectors and their writers are handed over (`syncd.engine.wiring` builds them
-from the settings), which keeps imports one way and lets tests use the sandbox.
+`SyncEngine` is what the CLI, the daemon's jobs, the console and the demo call. It owns no
+connector code: the connectors and their writers are handed over (`syncd.engine.wiring`
+builds them from the settings), which keeps imports one way and lets tests use the sandbox.
+
+Every entry point that writes (`sync`, `release`, `undo`) works under the workspace's apply
+lease, taken here rather than by each caller, so no path can write beside another writer. The
+lease fences every store write of the run (see `syncd.engine.lease`), and taking it first
+closes whatever run a killed writer left `running` (see `syncd.engine.recovery`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, RowMapping, select
 
 from syncd.audit import get_logger, run_context
 from syncd.engine.apply import ApplyReport, Writer, apply_run
 from syncd.engine.drift import DriftReader, detect_drift
 from syncd.engine.guards import empty_pull_guard, removal_guard
+from syncd.engine.lease import (
+    APPLY_LEASE_TTL,
+    HeldLease,
+    LeaseInfo,
+    LeaseLostError,
+    apply_lease_name,
+    fenced,
+    hold,
+    make_holder_id,
+)
 from syncd.engine.ledger import load_ledger, set_ledger, write_outbox
 from syncd.engine.plan import Plan, make_plan
 from syncd.engine.pull import Puller, pull_all
+from syncd.engine.recovery import recover_interrupted
 from syncd.engine.runs import (
     RunResult,
     finish_run,
@@ -29,12 +47,28 @@ from syncd.engine.runs import (
 )
 from syncd.engine.segmentation import Segmented, segment_store, segment_targets
 from syncd.engine.undo import undo_changes
-from syncd.errors import ConfigError, SyncdError, classify
+from syncd.errors import ConfigError, ErrorClass, SyncdError, classify
+from syncd.hints import hint_for
 from syncd.segments import RuleSet
 from syncd.store.models import MembershipState, RunStatus, SyncRun
 from syncd.store.types import table_of, utcnow
 
 log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class LeaseWait:
+    """How a writer waits while another one holds the workspace's apply lease.
+
+    Attributes:
+        timeout_s: Give up (raising `LeaseBusyError`) after this long; None waits until the
+            lease is free or the run's stop flag is set.
+        on_wait: Called with the current holder on each attempt that found it busy, so a
+            person sees who they are waiting for.
+    """
+
+    timeout_s: float | None = None
+    on_wait: Callable[[LeaseInfo], None] | None = None
 
 
 class SyncEngine:
@@ -51,6 +85,10 @@ class SyncEngine:
         max_removals: `safety.max_removals`.
         api_counters: Returns `api -> (calls, 429s)` so far; used for run figures.
         clock: The time source; rules are evaluated against it.
+        lease_ttl: How long the apply lease outlives a writer that stopped renewing it.
+        lease_poll: Seconds between attempts while another writer holds the lease.
+        lease_heartbeat_s: Seconds between renewals while a run thinks (fenced writes renew
+            it too); `lease_ttl / 3` by default.
     """
 
     def __init__(
@@ -66,6 +104,9 @@ class SyncEngine:
         max_removals: int = 1000,
         api_counters: Callable[[], Mapping[str, tuple[int, int]]] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        lease_ttl: timedelta = APPLY_LEASE_TTL,
+        lease_poll: float = 2.0,
+        lease_heartbeat_s: float | None = None,
     ) -> None:
         self.engine = engine
         self.workspace = workspace
@@ -77,6 +118,9 @@ class SyncEngine:
         self.max_removals = max_removals
         self.api_counters = api_counters or (lambda: {})
         self.clock = clock
+        self.lease_ttl = lease_ttl
+        self.lease_poll = lease_poll
+        self.lease_heartbeat_s = lease_heartbeat_s
 
     # -- public entry points -------------------------------------------------------------
 
@@ -88,22 +132,44 @@ class SyncEngine:
         dry_run: bool = False,
         stop: threading.Event | None = None,
         progress: Callable[[str, int], None] | None = None,
+        lease: HeldLease | None = None,
+        wait: LeaseWait | None = None,
     ) -> RunResult:
-        """One cycle. A dry run pulls and plans but records no run and writes nothing remote."""
+        """One cycle. A dry run pulls and plans but records no run and writes nothing remote.
+
+        Args:
+            trigger: `manual`, `schedule`, `reconcile`.
+            full: Pull everything and detect drift.
+            dry_run: Plan only.
+            stop: Set to stop after the batch in flight (graceful shutdown).
+            progress: Called with `(phase, rows)` as pages are stored and batches applied.
+            lease: The apply lease, when the caller (the daemon) already holds it; taken
+                here otherwise.
+            wait: How to wait for the lease when taking it.
+
+        Raises:
+            LeaseBusyError: Another writer holds the lease and `wait` gave up.
+        """
         stop = stop or threading.Event()
-        started = self.clock()
-        before = dict(self.api_counters())
-        run_id = None if dry_run else start_run(self.engine, self.workspace, trigger, full, started)
-        result = RunResult(run_id, RunStatus.RUNNING, trigger, Plan(), started_at=started)
-        with run_context(run_id=run_id, trigger=trigger, workspace=self.workspace):
-            _guarded(
-                result,
-                lambda: self._cycle(
-                    result, full=full, dry_run=dry_run, stop=stop, progress=progress
-                ),
+        with self._writing(lease, wait, stop) as held:
+            started = self.clock()
+            before = dict(self.api_counters())
+            run_id = (
+                None
+                if dry_run
+                else start_run(self.engine, held, self.workspace, trigger, full, started)
             )
-            result.finished_at = self.clock()
-            finish_run(self.engine, result, before, self.api_counters())
+            result = RunResult(run_id, RunStatus.RUNNING, trigger, Plan(), started_at=started)
+            with run_context(run_id=run_id, trigger=trigger, workspace=self.workspace):
+                _guarded(
+                    result,
+                    held,
+                    lambda: self._cycle(
+                        result, held, full=full, dry_run=dry_run, stop=stop, progress=progress
+                    ),
+                )
+                result.finished_at = self.clock()
+                finish_run(self.engine, held, result, before, self.api_counters())
         return result
 
     def plan_only(self, rules: RuleSet | None = None) -> RunResult:
@@ -117,7 +183,14 @@ class SyncEngine:
         )
         return result
 
-    def undo(self, run_id: int, *, stop: threading.Event | None = None) -> RunResult:
+    def undo(
+        self,
+        run_id: int,
+        *,
+        stop: threading.Event | None = None,
+        lease: HeldLease | None = None,
+        wait: LeaseWait | None = None,
+    ) -> RunResult:
         """Revert the memberships run `run_id` changed (`syncd undo --run ID`).
 
         The reverting changes go through the same guards, outbox and apply as any run, and
@@ -125,32 +198,76 @@ class SyncEngine:
 
         Raises:
             ConfigError: Unknown run, or nothing left to undo.
+            LeaseBusyError: Another writer holds the lease and `wait` gave up.
         """
-        with self.engine.begin() as conn:
-            ledger = load_ledger(conn, self.workspace)
-            changes = undo_changes(conn, self.workspace, run_id, ledger)
-        plan = Plan(changes=changes)
-        for target, rows in ledger.items():
-            plan.owned[target] = sum(1 for e in rows.values() if e.state == MembershipState.ADDED)
-        started = self.clock()
-        before = dict(self.api_counters())
-        new_id = start_run(self.engine, self.workspace, "undo", False, started)
-        result = RunResult(new_id, RunStatus.RUNNING, "undo", plan, started_at=started)
-        result.counts["undo_of"] = run_id
-        result.held_reasons = removal_guard(
-            plan, max_pct=self.max_removals_pct, max_abs=self.max_removals
-        )
-        with run_context(run_id=new_id, trigger="undo", workspace=self.workspace):
-            log.info("run.undo", undo_of=run_id, changes=len(changes))
-            _guarded(
-                result, lambda: self._journal_and_apply(result, plan, stop=stop, progress=None)
+        stop = stop or threading.Event()
+        with self._writing(lease, wait, stop) as held:
+            with self.engine.begin() as conn:
+                ledger = load_ledger(conn, self.workspace)
+                changes = undo_changes(conn, self.workspace, run_id, ledger)
+            plan = Plan(changes=changes)
+            for target, rows in ledger.items():
+                plan.owned[target] = sum(
+                    1 for e in rows.values() if e.state == MembershipState.ADDED
+                )
+            started = self.clock()
+            before = dict(self.api_counters())
+            new_id = start_run(self.engine, held, self.workspace, "undo", False, started)
+            result = RunResult(new_id, RunStatus.RUNNING, "undo", plan, started_at=started)
+            result.counts["undo_of"] = run_id
+            result.held_reasons = removal_guard(
+                plan, max_pct=self.max_removals_pct, max_abs=self.max_removals
             )
-            result.finished_at = self.clock()
-            finish_run(self.engine, result, before, self.api_counters())
+            with run_context(run_id=new_id, trigger="undo", workspace=self.workspace):
+                log.info("run.undo", undo_of=run_id, changes=len(changes))
+                _guarded(
+                    result,
+                    held,
+                    lambda: self._journal_and_apply(result, plan, held, stop=stop, progress=None),
+                )
+                result.finished_at = self.clock()
+                finish_run(self.engine, held, result, before, self.api_counters())
         return result
 
-    def release(self, run_id: int, *, stop: threading.Event | None = None) -> RunResult:
-        """Apply the stored plan of a held run (`syncd apply --run ID`)."""
+    def release(
+        self,
+        run_id: int,
+        *,
+        stop: threading.Event | None = None,
+        lease: HeldLease | None = None,
+        wait: LeaseWait | None = None,
+    ) -> RunResult:
+        """Apply the stored plan of a held run (`syncd apply --run ID`, the console's Approve).
+
+        The run is checked (held, not superseded) under the lease, so two approvals of one
+        run cannot both apply it.
+
+        Raises:
+            ConfigError: Unknown run, not held, or superseded by a newer run.
+            LeaseBusyError: Another writer holds the lease and `wait` gave up.
+        """
+        stop = stop or threading.Event()
+        with self._writing(lease, wait, stop) as held:
+            row = self._held_run(run_id)
+            before = dict(self.api_counters())
+            result = RunResult(run_id, RunStatus.RUNNING, row["trigger"], Plan())
+            result.counts = dict(row["counts"] or {})
+            result.started_at = self.clock()
+            with run_context(run_id=run_id, trigger="release", workspace=self.workspace):
+                log.info("run.released", run_id=run_id)
+
+                def body() -> None:
+                    result.apply = apply_run(
+                        self.engine, self.workspace, run_id, self.writers, stop=stop, fence=held
+                    )
+                    self._settle(result, result.apply)
+
+                _guarded(result, held, body)
+                result.finished_at = self.clock()
+                finish_run(self.engine, held, result, before, self.api_counters())
+        return result
+
+    def _held_run(self, run_id: int) -> RowMapping:
         runs = table_of(SyncRun)
         with self.engine.begin() as conn:
             row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
@@ -164,29 +281,47 @@ class SyncEngine:
                 f"run {run_id} was superseded by run {newer}; its plan is no longer current",
                 hint="run `syncd plan` to see what a new run would do",
             )
-        before = dict(self.api_counters())
-        result = RunResult(run_id, RunStatus.RUNNING, row["trigger"], Plan())
-        result.counts = dict(row["counts"] or {})
-        result.started_at = self.clock()
-        with run_context(run_id=run_id, trigger="release", workspace=self.workspace):
-            log.info("run.released", run_id=run_id)
+        return row
 
-            def body() -> None:
-                result.apply = apply_run(
-                    self.engine, self.workspace, run_id, self.writers, stop=stop
-                )
-                result.status = self._status_after_apply(result.apply)
+    # -- the lease ----------------------------------------------------------------------
 
-            _guarded(result, body)
-            result.finished_at = self.clock()
-            finish_run(self.engine, result, before, self.api_counters())
-        return result
+    @contextmanager
+    def _writing(
+        self, lease: HeldLease | None, wait: LeaseWait | None, stop: threading.Event
+    ) -> Iterator[HeldLease]:
+        """The workspace's apply lease for one write operation, then crash recovery.
+
+        A lease handed over by the caller is used as it is; otherwise one is taken (waiting as
+        `wait` says) and freed at the end. Losing it sets `stop`, so the run stops after the
+        batch in flight; its fenced writes would fail anyway.
+        """
+        if lease is not None:
+            lease.on_lost(stop.set)
+            recover_interrupted(self.engine, self.workspace, lease, self.clock())
+            yield lease
+            return
+        wait = wait or LeaseWait()
+        with hold(
+            self.engine,
+            apply_lease_name(self.workspace),
+            make_holder_id(),
+            self.lease_ttl,
+            timeout=wait.timeout_s,
+            stop=stop,
+            poll=self.lease_poll,
+            heartbeat=self.lease_heartbeat_s,
+            on_wait=wait.on_wait,
+            on_lost=stop.set,
+        ) as held:
+            recover_interrupted(self.engine, self.workspace, held, self.clock())
+            yield held
 
     # -- the cycle ----------------------------------------------------------------------
 
     def _cycle(
         self,
         result: RunResult,
+        held: HeldLease,
         *,
         full: bool,
         dry_run: bool,
@@ -200,10 +335,11 @@ class SyncEngine:
             full=full,
             run_id=result.run_id,
             progress=progress,
+            fence=held,
         )
         if full and self.drift_readers and result.run_id is not None:
             result.counts["drift"] = detect_drift(
-                self.engine, self.workspace, result.run_id, self.drift_readers
+                self.engine, self.workspace, result.run_id, self.drift_readers, fence=held
             )
         reasons = empty_pull_guard(
             {k: v.records for k, v in result.pulled.items()},
@@ -219,19 +355,20 @@ class SyncEngine:
         if dry_run:
             result.status = RunStatus.HELD if reasons else RunStatus.SUCCESS
             return
-        self._journal_and_apply(result, plan, stop=stop, progress=progress)
+        self._journal_and_apply(result, plan, held, stop=stop, progress=progress)
 
     def _journal_and_apply(
         self,
         result: RunResult,
         plan: Plan,
+        held: HeldLease,
         *,
         stop: threading.Event | None,
         progress: Callable[[str, int], None] | None,
     ) -> None:
         """Write the plan to the outbox, then hold the run or apply it."""
         assert result.run_id is not None
-        with self.engine.begin() as conn:
+        with fenced(self.engine, held) as conn:
             if plan.releases:
                 set_ledger(
                     conn,
@@ -253,8 +390,9 @@ class SyncEngine:
             stop=stop,
             on_batch=progress,
             create=[ref for st in segment_targets(self.rules) for ref in st.refs()],
+            fence=held,
         )
-        result.status = self._status_after_apply(result.apply)
+        self._settle(result, result.apply)
 
     def _plan(self, segmented: Segmented, rules: RuleSet) -> Plan:
         with self.engine.begin() as conn:
@@ -262,22 +400,81 @@ class SyncEngine:
         return make_plan(segmented.contacts, segment_targets(rules), ledger)
 
     @staticmethod
-    def _status_after_apply(report: ApplyReport) -> RunStatus:
+    def _settle(result: RunResult, report: ApplyReport) -> None:
+        """The run's status after apply: a lost lease, a vendor that failed, or leftovers.
+
+        One vendor failing does not hide what the other applied: the report keeps both, the
+        status is `partial` when some vendor finished its part (`failed` when none did), and
+        the error names the vendor that failed.
+        """
+        if report.lost:
+            _interrupted(
+                result,
+                "the apply lease was lost to another writer; what this run had not confirmed "
+                "is left to it",
+            )
+            return
+        if report.failures:
+            finished = [api for api in report.apis if api not in report.failures]
+            result.status = RunStatus.PARTIAL if finished else RunStatus.FAILED
+            worst = min(report.failures.values(), key=lambda e: _SEVERITY[classify(e)])
+            result.error_class = classify(worst)
+            result.error = "; ".join(
+                f"{api}: {_describe(exc)}" for api, exc in sorted(report.failures.items())
+            )
+            return
         if report.stopped:
-            return RunStatus.PARTIAL
+            result.status = RunStatus.PARTIAL
+            return
         troubled = any(c["rejected"] or c["retry"] for c in report.counts.values())
-        return RunStatus.PARTIAL if troubled else RunStatus.SUCCESS
+        result.status = RunStatus.PARTIAL if troubled else RunStatus.SUCCESS
 
 
-def _guarded(result: RunResult, body: Callable[[], None]) -> None:
-    """Run `body`; any exception marks the run failed with its class instead of escaping."""
+#: Which failure speaks for a run when several vendors failed: a person must act first.
+_SEVERITY = {
+    ErrorClass.CONFIG: 0,
+    ErrorClass.SYSTEM: 1,
+    ErrorClass.TRANSIENT: 2,
+    ErrorClass.REJECTED: 3,
+}
+
+
+def _interrupted(result: RunResult, why: str) -> None:
+    result.status = RunStatus.INTERRUPTED
+    result.error_class = ErrorClass.TRANSIENT
+    result.error = f"interrupted: {why}"
+    log.error("run.interrupted", error=result.error)
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, SyncdError) else repr(exc)
+
+
+def _guarded(result: RunResult, lease: HeldLease, body: Callable[[], None]) -> None:
+    """Run `body`; any exception marks the run failed (or interrupted) instead of escaping.
+
+    A failure once the lease is lost (the server may have ended a session that stalled past
+    the TTL) means the run was overtaken: `interrupted`, not a bug. The log gets one line per
+    failure: its class, message and advice. Only a failure inside syncd itself (class
+    `system`) is logged with its stack, for the bug report.
+    """
     try:
         body()
+    except LeaseLostError as exc:
+        _interrupted(result, exc.message)
     except Exception as exc:
+        if not lease.alive():
+            _interrupted(result, f"the apply lease was lost ({type(exc).__name__})")
+            return
         result.status = RunStatus.FAILED
         result.error_class = classify(exc)
-        result.error = str(exc) if isinstance(exc, SyncdError) else repr(exc)
-        if isinstance(exc, ConfigError):
-            log.error("run.failed", error_class=result.error_class, error=result.error)
-        else:
+        result.error = _describe(exc)
+        if result.error_class is ErrorClass.SYSTEM:
             log.exception("run.failed", error_class=result.error_class)
+        else:
+            log.error(
+                "run.failed",
+                error_class=result.error_class,
+                error=result.error,
+                hint=hint_for(result.error_class, result.error),
+            )

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 
 from syncd.audit import get_logger
 from syncd.engine.apply import ApplyReport
+from syncd.engine.lease import Fence, HeldLease, LeaseLostError, fenced
 from syncd.engine.merge import PullFigures
 from syncd.engine.plan import Plan
 from syncd.engine.segmentation import Segmented
@@ -30,6 +31,7 @@ log = get_logger(__name__)
 EXIT_CODES = {
     RunStatus.SUCCESS: 0,
     RunStatus.FAILED: 1,
+    RunStatus.INTERRUPTED: 1,
     RunStatus.HELD: 3,
     RunStatus.PARTIAL: 4,
 }
@@ -55,16 +57,29 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """0 success, 1 failed, 2 configuration error, 3 held, 4 partial."""
-        if self.status is RunStatus.FAILED and self.error_class == ErrorClass.CONFIG:
+        """0 success, 1 failed or interrupted, 2 configuration error, 3 held, 4 partial.
+
+        A configuration error wins over `partial`: when one vendor refused the credentials,
+        a person must act even though the other vendor's changes were applied.
+        """
+        troubled = self.status in (RunStatus.FAILED, RunStatus.PARTIAL)
+        if troubled and self.error_class == ErrorClass.CONFIG:
             return 2
         return EXIT_CODES[self.status]
 
 
-def start_run(engine: Engine, workspace: str, trigger: str, full: bool, started: datetime) -> int:
-    """Record a new run as `running`; returns its id."""
+def start_run(
+    engine: Engine,
+    fence: Fence,
+    workspace: str,
+    trigger: str,
+    full: bool,
+    started: datetime,
+) -> int:
+    """Record a new run as `running` (under the lease, naming its holder); returns its id."""
     runs = table_of(SyncRun)
-    with engine.begin() as conn:
+    holder = fence.holder if isinstance(fence, HeldLease) else None
+    with fenced(engine, fence) as conn:
         run_id = conn.execute(
             runs.insert()
             .values(
@@ -77,6 +92,7 @@ def start_run(engine: Engine, workspace: str, trigger: str, full: bool, started:
                 counts={},
                 api_calls=0,
                 http_429=0,
+                holder=holder,
             )
             .returning(runs.c.id)
         ).scalar_one()
@@ -85,14 +101,20 @@ def start_run(engine: Engine, workspace: str, trigger: str, full: bool, started:
 
 def finish_run(
     engine: Engine,
+    fence: Fence,
     result: RunResult,
     before: Mapping[str, tuple[int, int]],
     after: Mapping[str, tuple[int, int]],
 ) -> None:
     """Store the run's figures and status and write its one canonical log line.
 
+    When the lease was lost meanwhile, the run row is still closed as `interrupted` (unless
+    the new holder closed it already), without the fence: it is this run's own row, and the
+    figures it carries are the exact ones. Nothing else is written.
+
     Args:
         engine: The store.
+        fence: The lease the run was made under.
         result: The finished run.
         before: `api -> (calls, 429s)` when the run started.
         after: The same when it ended.
@@ -134,20 +156,25 @@ def finish_run(
     if result.run_id is None:
         return
     runs = table_of(SyncRun)
-    with engine.begin() as conn:
-        conn.execute(
-            runs.update()
-            .where(runs.c.id == result.run_id)
-            .values(
-                status=result.status,
-                finished_at=result.finished_at,
-                counts=counts,
-                api_calls=runs.c.api_calls + sum(calls.values()),
-                http_429=runs.c.http_429 + sum(limited.values()),
-                error_class=result.error_class,
-                error_message=result.error,
+    values = {
+        "status": result.status,
+        "finished_at": result.finished_at,
+        "counts": counts,
+        "api_calls": runs.c.api_calls + sum(calls.values()),
+        "http_429": runs.c.http_429 + sum(limited.values()),
+        "error_class": result.error_class,
+        "error_message": result.error,
+    }
+    try:
+        with fenced(engine, fence) as conn:
+            conn.execute(runs.update().where(runs.c.id == result.run_id).values(**values))
+    except LeaseLostError:
+        with engine.begin() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == result.run_id, runs.c.status == RunStatus.RUNNING)
+                .values(**values)
             )
-        )
 
 
 def last_full_pull(engine: Engine, workspace: str) -> dict[str, int] | None:

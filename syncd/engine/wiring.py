@@ -139,7 +139,7 @@ def open_runtime(
         ConfigError: Invalid mappings, unmigrated database, missing connector settings.
     """
     rules = rules or load_mappings(mappings or settings.mappings)
-    store = open_store(settings.database_url)
+    store = open_store(settings.database_url, stall_timeout=settings.safety.lease_ttl)
     try:
         built = build_connectors(settings, rules, retry)
     except BaseException:
@@ -157,5 +157,6 @@ def open_runtime(
         max_removals_pct=settings.safety.max_removals_pct,
         max_removals=settings.safety.max_removals,
         api_counters=lambda: api_counters(built),
+        lease_ttl=settings.safety.lease_ttl,
     )
     return Runtime(settings, store, rules, built, engine)

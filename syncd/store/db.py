@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +50,28 @@ def _sqlite_pragmas(dbapi_conn: Any, _: ConnectionPoolEntry) -> None:
     cur.close()
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for a SQLite or PostgreSQL URL with syncd's connection settings."""
+def make_engine(url: str, *, stall_timeout: timedelta | None = None) -> Engine:
+    """Create an engine for a SQLite or PostgreSQL URL with syncd's connection settings.
+
+    Args:
+        url: The database URL.
+        stall_timeout: PostgreSQL only: end a session that sits idle inside a transaction
+            this long (`idle_in_transaction_session_timeout`). Set to the apply lease's TTL, so
+            a writer paused mid-transaction (SIGSTOP, a suspended VM) cannot keep the rows it
+            locked, the lease row included, from the writer that takes its lease over.
+    """
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    connect_args: dict[str, Any] = {}
+    if stall_timeout is not None:
+        ms = max(1000, int(stall_timeout.total_seconds() * 1000))
+        connect_args["options"] = f"-c idle_in_transaction_session_timeout={ms}"
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args
+    )
 
 
 def alembic_config(url: str) -> Config:
@@ -116,9 +131,14 @@ def check_migrated(engine: Engine) -> None:
     )
 
 
-def open_store(url: str) -> Engine:
-    """Create an engine and verify the schema; the entry point for every command."""
-    engine = make_engine(url)
+def open_store(url: str, *, stall_timeout: timedelta | None = None) -> Engine:
+    """Create an engine and verify the schema; the entry point for every command.
+
+    Args:
+        url: The database URL.
+        stall_timeout: See `make_engine`; writers pass the apply lease's TTL.
+    """
+    engine = make_engine(url, stall_timeout=stall_timeout)
     try:
         check_migrated(engine)
     except BaseException:

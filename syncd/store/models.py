@@ -10,7 +10,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from syncd.store.types import JsonType, UTCDateTime, utcnow
@@ -34,6 +34,8 @@ class RunStatus(enum.StrEnum):
     PARTIAL = "partial"
     FAILED = "failed"
     HELD = "held"
+    #: Stopped before it finished and closed by the next writer: killed, or lost its lease.
+    INTERRUPTED = "interrupted"
 
 
 class OutboxState(enum.StrEnum):
@@ -105,6 +107,8 @@ class SyncRun(SQLModel, table=True):
     http_429: int = 0
     error_class: str | None = Field(default=None, max_length=16)
     error_message: str | None = None
+    #: The lease holder (`host/pid-N/token`) that ran it, so a crashed run can be recognised.
+    holder: str | None = Field(default=None, max_length=128)
 
 
 class RemoteTarget(SQLModel, table=True):
@@ -204,6 +208,8 @@ class Lease(SQLModel, table=True):
     __tablename__ = "leases"
 
     name: str = Field(primary_key=True, max_length=128)
-    holder: str = Field(max_length=128)
+    holder: str = Field(max_length=128)  # empty once released
+    #: Grows by one with every new holder; each fenced write is conditioned on it.
+    fence: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     acquired_at: datetime = _ts()
     expires_at: datetime = _ts()

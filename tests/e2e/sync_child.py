@@ -1,16 +1,27 @@
-"""A sync in a child process, for the crash test: prints one line per applied batch.
+"""A sync in a child process, for the crash and fencing tests: prints one line per applied batch.
 
 Usage: python -m tests.e2e.sync_child HUBSPOT_URL MAILCHIMP_URL AUDIENCE_ID DB_URL
+       [--lease-ttl 3s] [--hubspot-only] [--pause-after-first-batch]
+
+Prints `done <status>` at the end and exits with the run's exit code. With
+`--pause-after-first-batch` it stops itself (SIGSTOP) right after its first applied batch was
+recorded, outside any database transaction, so a test can take its lease over meanwhile.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import signal
 import sys
 
+from syncd.audit import configure_logging
+from syncd.config import SafetySettings
+from syncd.demo import sandbox_settings
 from syncd.engine.wiring import open_runtime
 from syncd.http import RetrySettings
 from syncd.sandbox import Sandbox
-from tests.e2e.helpers import make_settings
+from tests.e2e.helpers import MAPPINGS
 
 
 class _Addresses(Sandbox):
@@ -35,17 +46,39 @@ class _Addresses(Sandbox):
 
 
 def main() -> None:
-    hubspot_url, mailchimp_url, audience_id, db_url = sys.argv[1:5]
-    settings = make_settings(_Addresses(hubspot_url, mailchimp_url, audience_id), db_url)
+    parser = argparse.ArgumentParser()
+    for name in ("hubspot_url", "mailchimp_url", "audience_id", "db_url"):
+        parser.add_argument(name)
+    parser.add_argument("--lease-ttl")
+    parser.add_argument("--hubspot-only", action="store_true")
+    parser.add_argument("--pause-after-first-batch", action="store_true")
+    args = parser.parse_args()
+    configure_logging("info", "json")  # to stderr: stdout carries only the lines above
+    safety = SafetySettings(lease_ttl=args.lease_ttl) if args.lease_ttl else None
+    addresses = _Addresses(args.hubspot_url, args.mailchimp_url, args.audience_id)
+    settings = sandbox_settings(addresses, args.db_url, MAPPINGS, safety)
+    if args.hubspot_only:
+        settings = settings.model_copy(update={"mailchimp": None})
     rt = open_runtime(settings, retry=RetrySettings.immediate(timeout_s=5.0))
+    if args.pause_after_first_batch:
+        # Fenced writes keep the lease alive while it works; with no heartbeat the pause
+        # cannot land inside a renewal's transaction.
+        rt.sync_engine.lease_heartbeat_s = 3600.0
+    paused = False
 
     def on_batch(stream: str, n: int) -> None:
-        if not stream.startswith("pull:"):
-            print(f"applied {stream} {n}", flush=True)
+        nonlocal paused
+        if stream.startswith("pull:"):
+            return
+        print(f"applied {stream} {n}", flush=True)
+        if args.pause_after_first_batch and not paused:
+            paused = True
+            os.kill(os.getpid(), signal.SIGSTOP)
 
     result = rt.sync_engine.sync(trigger="manual", full=True, progress=on_batch)
     print(f"done {result.status}", flush=True)
     rt.close()
+    sys.exit(result.exit_code)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,12 @@ from collections import Counter
 from pathlib import Path
 
 from sqlalchemy import select
+from structlog.testing import capture_logs
 
 from syncd.engine.wiring import open_runtime
 from syncd.http import RetrySettings
 from syncd.sandbox import Limits, Sandbox
-from syncd.store import AuditEvent, OutboxState, RunStatus, upgrade
+from syncd.store import AuditEvent, OutboxState, RunStatus, SyncRun, upgrade
 from syncd.store.models import OutboxEntry
 from syncd.store.types import table_of
 from tests.e2e.helpers import ledger_members, make_settings, remote_lists, remote_tags
@@ -72,10 +73,27 @@ def test_sigkill_mid_apply_then_resume(db_url: str, tmp_path: Path) -> None:
             with rt.store.connect() as conn:
                 o = table_of(OutboxEntry).c
                 states = Counter(s for (s,) in conn.execute(select(o.state)))
+                killed = conn.execute(select(table_of(SyncRun).c.id)).scalar_one()
             assert states[OutboxState.DONE] > 0
             assert states[OutboxState.PENDING] + states[OutboxState.IN_FLIGHT] > 0
-            resumed = rt.sync_engine.sync(trigger="manual")
+            with capture_logs() as logs:
+                resumed = rt.sync_engine.sync(trigger="manual")
             assert resumed.status is RunStatus.SUCCESS, resumed.error
+            # The dead process's lease was taken over at once (same host, PID gone), not
+            # after its TTL, and its run was closed with the figures it reached.
+            assert any(e["event"] == "lease.taken_over" for e in logs)
+            with rt.store.connect() as conn:
+                run = (
+                    conn.execute(select(table_of(SyncRun)).where(table_of(SyncRun).c.id == killed))
+                    .mappings()
+                    .one()
+                )
+                left = conn.execute(
+                    select(o.id).where(o.state.in_([OutboxState.PENDING, OutboxState.IN_FLIGHT]))
+                ).all()
+            assert run["status"] == RunStatus.INTERRUPTED and run["finished_at"] is not None
+            assert sum(t.get("added", 0) for t in run["counts"]["targets"].values()) > 0
+            assert left == []  # every in-flight row was resolved
             # Converged: the remote equals the ledger and nothing is left to do.
             for name, members in remote_lists(sb).items():
                 key = name.removeprefix("syncd: ")
@@ -92,6 +110,9 @@ def test_sigkill_mid_apply_then_resume(db_url: str, tmp_path: Path) -> None:
                     select(a.target, a.contact_id, a.action).where(a.outcome == "applied")
                 ).all()
             assert max(Counter(rows).values()) == 1
+            # An interrupted run can be undone like any other (through the same guards).
+            undone = rt.sync_engine.undo(killed)
+            assert undone.status in (RunStatus.SUCCESS, RunStatus.HELD), undone.error
         finally:
             rt.close()
         # At most the batch in flight on each API (two threads) was sent again.

@@ -51,7 +51,7 @@ def record(event, **extra):
         f.write(json.dumps(line) + "\n")
 
 
-def job(trigger, stop):
+def job(trigger, stop, held):
     started = datetime.now(UTC)
     info = lease.current(reader, "apply:default")
     record("start", holder=info.holder if info else None)

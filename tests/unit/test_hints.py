@@ -26,6 +26,15 @@ CASES = [
         "member asked Mailchimp to forget them; syncd never re-adds them",
     ),
     (
+        "interrupted",
+        "transient",
+        "interrupted: the apply lease was lost to another writer; what this run had not "
+        "confirmed is left to it",
+        None,
+        "the run stopped before it finished (killed, or overtaken after losing its lease); "
+        "the next run resends what it had not confirmed",
+    ),
+    (
         "superseded",
         None,
         "superseded by run 12",

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -216,3 +220,119 @@ def _eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
             return True
         threading.Event().wait(0.005)
     return predicate()
+
+
+# --- fencing ----------------------------------------------------------------------------------
+
+
+def test_fence_numbers_grow_across_takeover_and_release(engine: Engine, clock: Clock) -> None:
+    first = lease.acquire(engine, NAME, "a", TTL, now=clock)
+    assert first == 1
+    assert lease.acquire(engine, NAME, "a", TTL, now=clock) == first  # re-taking keeps it
+    clock.advance(61)
+    second = lease.acquire(engine, NAME, "b", TTL, now=clock)
+    assert second is not None and second > first
+    assert lease.release(engine, NAME, "b")
+    third = lease.acquire(engine, NAME, "c", TTL, now=clock)
+    assert third is not None and third > second  # a freed row keeps counting
+
+
+def test_a_fenced_write_of_an_overtaken_holder_commits_nothing(
+    engine: Engine, clock: Clock
+) -> None:
+    fence = lease.acquire(engine, NAME, "a", TTL, now=clock)
+    assert fence is not None
+    held = lease.HeldLease(engine, NAME, "a", TTL, fence=fence, now=clock)
+    with lease.fenced(engine, held) as conn:  # still ours: the write goes through
+        conn.execute(_marker_insert(), {"name": "by-a", "holder": "x"})
+    clock.advance(61)  # paused past the TTL ...
+    assert lease.acquire(engine, NAME, "b", TTL, now=clock)  # ... and someone took over
+    with pytest.raises(lease.LeaseLostError), lease.fenced(engine, held) as conn:
+        conn.execute(_marker_insert(), {"name": "late-a", "holder": "x"})
+    assert held.lost.is_set()
+    assert _names(engine) == {NAME, "by-a"}  # the late write rolled back
+
+
+def test_the_same_holder_id_with_an_old_fence_is_refused(engine: Engine, clock: Clock) -> None:
+    old = lease.acquire(engine, NAME, "a", TTL, now=clock)
+    assert old is not None
+    assert lease.release(engine, NAME, "a")
+    assert lease.acquire(engine, NAME, "a", TTL, now=clock)  # a later holding, same id
+    stale = lease.HeldLease(engine, NAME, "a", TTL, fence=old, now=clock)
+    with pytest.raises(lease.LeaseLostError), lease.fenced(engine, stale):
+        pass
+
+
+def test_alive_renews_an_uncontested_expired_lease_and_refuses_a_taken_one(
+    engine: Engine, clock: Clock
+) -> None:
+    fence = lease.acquire(engine, NAME, "a", TTL, now=clock)
+    assert fence is not None
+    held = lease.HeldLease(engine, NAME, "a", TTL, fence=fence, now=clock)
+    clock.advance(90)  # expired, but nobody wanted it: going on is safe
+    assert held.alive()
+    assert lease.current(engine, NAME).expires_at == clock.at + TTL  # type: ignore[union-attr]
+    clock.advance(61)
+    assert lease.acquire(engine, NAME, "b", TTL, now=clock)
+    assert not held.alive()
+    with pytest.raises(lease.LeaseLostError):
+        held.ensure_alive()
+
+
+def test_a_dead_holder_on_this_host_is_taken_over_at_once(engine: Engine, clock: Clock) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(timeout=30)  # exited and reaped: its PID names no process now
+    dead = f"{socket.gethostname()[:80]}/pid-{gone.pid}/dead00"
+    assert lease.acquire(engine, NAME, dead, TTL, now=clock)
+    with capture_logs() as logs, lease.hold(engine, NAME, "me", TTL, wait=False, now=clock) as h:
+        assert h.holder == "me" and h.fence == 2
+    assert any(e["event"] == "lease.taken_over" and e["previous"] == dead for e in logs)
+
+
+def test_a_live_or_remote_holder_is_not_taken_over(engine: Engine, clock: Clock) -> None:
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        here = f"{socket.gethostname()[:80]}/pid-{alive.pid}/live00"
+        elsewhere = "another-host.example/pid-1/aaaaaa"
+        for name, holder in ((NAME, here), ("apply:other", elsewhere)):
+            assert lease.acquire(engine, name, holder, TTL, now=clock)
+            with (
+                pytest.raises(LeaseBusyError),
+                lease.hold(engine, name, "me", TTL, wait=False, now=clock),
+            ):
+                pytest.fail("took a lease from a live holder")
+    finally:
+        alive.kill()
+        alive.wait(timeout=30)
+
+
+def test_hold_gives_up_after_its_timeout(engine: Engine, clock: Clock) -> None:
+    assert lease.acquire(engine, NAME, "other", TTL, now=clock)
+    seen: list[str] = []
+    with (
+        pytest.raises(LeaseBusyError) as caught,
+        lease.hold(
+            engine, NAME, "me", TTL, timeout=0.0, poll=0.01, now=clock,
+            on_wait=lambda info: seen.append(info.holder),
+        ),
+    ):  # fmt: skip
+        pytest.fail("entered a busy lease")
+    assert not caught.value.stopped and caught.value.current is not None
+    assert caught.value.current.holder == "other"
+
+
+def _marker_insert() -> Any:
+    # Any table will do as the thing being written; leases is the one every test has.
+    from sqlalchemy import text
+
+    return text(
+        "INSERT INTO leases (name, holder, fence, acquired_at, expires_at) "
+        "VALUES (:name, :holder, 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+    )
+
+
+def _names(engine: Engine) -> set[str]:
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return {r[0] for r in conn.execute(text("SELECT name FROM leases"))}

@@ -23,6 +23,7 @@ from structlog.testing import capture_logs
 
 from syncd.config import Settings
 from syncd.engine import lease
+from syncd.engine.lease import HeldLease
 from syncd.metrics import Metrics, RunFigures
 from syncd.scheduler import RECONCILE, SCHEDULE, Daemon, run_daemon
 from syncd.store import make_engine, upgrade
@@ -83,7 +84,7 @@ def eventually(predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
 
 def test_jobs_are_wired_as_configured(db: tuple[str, Engine]) -> None:
     url, eng = db
-    daemon = Daemon(make_settings(url, every="15m"), lambda t, s: None, engine=eng)
+    daemon = Daemon(make_settings(url, every="15m"), lambda t, s, held: None, engine=eng)
     daemon.start()
     try:
         jobs = {job.id: job for job in daemon.scheduler.get_jobs()}
@@ -107,7 +108,7 @@ def test_first_incremental_run_starts_at_once(db: tuple[str, Engine]) -> None:
     triggers: list[str] = []
     ran = threading.Event()
 
-    def job(trigger: str, stop: threading.Event) -> RunFigures:
+    def job(trigger: str, stop: threading.Event, held: HeldLease) -> RunFigures:
         triggers.append(trigger)
         ran.set()
         return ok(trigger)
@@ -126,7 +127,7 @@ def test_run_once_holds_the_workspace_lease_during_the_job(db: tuple[str, Engine
     url, eng = db
     seen: list[lease.LeaseInfo | None] = []
 
-    def job(trigger: str, stop: threading.Event) -> RunFigures:
+    def job(trigger: str, stop: threading.Event, held: HeldLease) -> RunFigures:
         seen.append(lease.current(eng, "apply:acme"))
         return ok(trigger, "partial")
 
@@ -142,7 +143,7 @@ def test_failing_job_is_logged_counted_and_the_next_run_still_works(db: tuple[st
     url, eng = db
     calls: list[str] = []
 
-    def job(trigger: str, stop: threading.Event) -> RunFigures:
+    def job(trigger: str, stop: threading.Event, held: HeldLease) -> RunFigures:
         calls.append(trigger)
         if len(calls) == 1:
             raise ValueError("engine bug")
@@ -162,7 +163,7 @@ def test_failing_job_is_logged_counted_and_the_next_run_still_works(db: tuple[st
 
 def test_job_returning_none_records_nothing(db: tuple[str, Engine]) -> None:
     url, eng = db
-    daemon = Daemon(make_settings(url), lambda t, s: None, engine=eng)
+    daemon = Daemon(make_settings(url), lambda t, s, held: None, engine=eng)
     assert daemon.run_once(SCHEDULE) is None
     assert b"syncd_runs_total{" not in daemon.metrics.exposition()
 
@@ -172,7 +173,7 @@ def test_reconcile_waits_for_a_running_incremental(db: tuple[str, Engine]) -> No
     events: list[str] = []
     incremental_started, release_incremental = threading.Event(), threading.Event()
 
-    def job(trigger: str, stop: threading.Event) -> RunFigures:
+    def job(trigger: str, stop: threading.Event, held: HeldLease) -> RunFigures:
         events.append(f"{trigger} start")
         if trigger == SCHEDULE:
             incremental_started.set()
@@ -202,7 +203,7 @@ def test_stop_while_waiting_for_the_lease_skips_the_run(db: tuple[str, Engine]) 
     assert lease.acquire(eng, "apply:acme", "other-daemon", timedelta(hours=1))
     called = threading.Event()
 
-    def job(trigger: str, stop: threading.Event) -> None:
+    def job(trigger: str, stop: threading.Event, held: HeldLease) -> None:
         called.set()
 
     daemon = Daemon(make_settings(url), job, engine=eng, lease_poll=0.02)
@@ -223,7 +224,7 @@ def test_shutdown_stops_the_job_after_its_batch_and_releases(db: tuple[str, Engi
     started = threading.Event()
     log: list[str] = []
 
-    def job(trigger: str, stop: threading.Event) -> RunFigures:
+    def job(trigger: str, stop: threading.Event, held: HeldLease) -> RunFigures:
         started.set()
         saw_stop = stop.wait(WAIT)  # the engine checks this between batches
         log.append(f"batch finished, stop={saw_stop}")
@@ -247,7 +248,7 @@ def test_daemon_serves_healthz_after_the_first_run(db: tuple[str, Engine]) -> No
     url, eng = db
     ran = threading.Event()
 
-    def job(trigger: str, stop: threading.Event) -> RunFigures:
+    def job(trigger: str, stop: threading.Event, held: HeldLease) -> RunFigures:
         return ok(trigger)
 
     daemon = Daemon(make_settings(url, metrics=True), job, engine=eng)
@@ -269,7 +270,7 @@ def test_run_daemon_stops_on_sigterm_and_restores_handlers(db: tuple[str, Engine
     before = signal.getsignal(signal.SIGTERM)
     saw_stop: list[bool] = []
 
-    def job(trigger: str, stop: threading.Event) -> RunFigures:
+    def job(trigger: str, stop: threading.Event, held: HeldLease) -> RunFigures:
         os.kill(os.getpid(), signal.SIGTERM)
         saw_stop.append(stop.wait(WAIT))
         return ok(trigger)

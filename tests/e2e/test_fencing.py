@@ -1,0 +1,126 @@
+"""A writer paused (SIGSTOP) past its lease TTL, overtaken, then resumed: it writes nothing more.
+
+The child process syncs HubSpot with a 3-second lease and stops itself once it has applied a
+batch; when its lease has expired another writer (this test) takes over and finishes the sync.
+The child is then resumed: its fenced store writes and its pre-call lease check must stop it at
+once, so the vendors see no further call from it, and it must end `interrupted` (exit 1), not
+crash.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from syncd.engine import lease
+from syncd.engine.wiring import open_runtime
+from syncd.http import RetrySettings
+from syncd.sandbox import Limits, Sandbox
+from syncd.store import RunStatus, SyncRun, make_engine
+from syncd.store.types import table_of
+from tests.e2e.helpers import ledger_members, make_settings, remote_lists, remote_tags
+
+ROOT = Path(__file__).resolve().parents[2]
+DEADLINE_S = 60.0
+
+
+def _writes(sb: Sandbox) -> int:
+    stats = sb.stats()
+    return int(stats["hubspot"]["writes"] + stats["mailchimp"]["writes"])
+
+
+def _wait_until_expired(db_url: str) -> None:
+    """Poll the lease row until the stopped child's lease has run out (no fixed sleep)."""
+    engine = make_engine(db_url)
+    done = threading.Event()
+    try:
+        for _ in range(int(DEADLINE_S / 0.1)):
+            info = lease.current(engine, "apply:default")
+            if info is not None and info.expires_at <= datetime.now(UTC):
+                return
+            done.wait(0.1)
+        raise AssertionError("the stopped child's lease never expired")
+    finally:
+        engine.dispose()
+
+
+def _wait_until_stopped(pid: int) -> None:
+    """Poll the child's process state until it shows it stopped itself (state T)."""
+    pause = threading.Event()
+    for _ in range(int(DEADLINE_S / 0.02)):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rpartition(")")[2].split()[0] == "T":
+            return
+        pause.wait(0.02)
+    raise AssertionError("the child did not stop itself")
+
+
+def test_a_paused_writer_that_was_overtaken_writes_nothing_more(db_url: str) -> None:
+    with Sandbox(contacts=400, seed=11, limits=Limits.relaxed()) as sb:
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.e2e.sync_child",
+                sb.hubspot_url,
+                sb.mailchimp_url,
+                sb.audience_id,
+                db_url,
+                "--lease-ttl=3s",
+                "--hubspot-only",
+                "--pause-after-first-batch",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        assert child.stdout is not None
+        try:
+            first = child.stdout.readline()
+            assert first.startswith("applied"), first
+            _wait_until_stopped(child.pid)
+            _wait_until_expired(db_url)
+            rt = open_runtime(make_settings(sb, db_url), retry=RetrySettings.immediate())
+            try:
+                takeover = rt.sync_engine.sync(trigger="manual", full=True)
+                assert takeover.status is RunStatus.SUCCESS, takeover.error
+                after_takeover = _writes(sb)
+                child.send_signal(signal.SIGCONT)
+                out, err = child.communicate(timeout=DEADLINE_S)
+                assert _writes(sb) == after_takeover  # not one call after the takeover
+                assert child.returncode == 1, (out, err)
+                assert "done interrupted" in out
+                assert "Traceback" not in err and "IntegrityError" not in err
+                with rt.store.connect() as conn:
+                    r = table_of(SyncRun).c
+                    statuses = dict(conn.execute(select(r.id, r.status)).all())
+                assert statuses[takeover.run_id] == RunStatus.SUCCESS
+                assert sorted(statuses.values()) == sorted(
+                    [RunStatus.INTERRUPTED, RunStatus.SUCCESS]
+                )
+                # Converged: what the vendors hold is what the ledger says syncd added.
+                for name, members in remote_lists(sb).items():
+                    key = name.removeprefix("syncd: ")
+                    assert members == ledger_members(rt, f"hubspot_list:{key}")
+                for name, members in remote_tags(sb).items():
+                    if name.startswith("syncd:"):
+                        key = name.removeprefix("syncd:")
+                        assert members == ledger_members(rt, f"mailchimp_tag:{key}")
+                assert any(remote_lists(sb).values())
+                assert rt.sync_engine.plan_only().plan.changes == []
+            finally:
+                rt.close()
+        finally:
+            if child.poll() is None:
+                child.send_signal(signal.SIGCONT)
+                child.kill()
+                child.wait(timeout=DEADLINE_S)

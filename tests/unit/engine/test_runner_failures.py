@@ -1,0 +1,55 @@
+"""How a run ends when something fails: one log line per failure, stacks only for bugs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from structlog.testing import capture_logs
+
+from syncd.engine.runner import SyncEngine
+from syncd.errors import TransientError
+from syncd.segments import load_mappings
+from syncd.store import RunStatus
+
+MAPPINGS = Path(__file__).resolve().parents[3] / "mappings"
+
+
+class FailingPuller:
+    """A connector whose pull fails with `error` on the first page."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def pull(self, cursor: str | None, *, full: bool) -> Iterator[object]:
+        raise self.error
+        yield  # pragma: no cover - makes this a generator
+
+
+def _run(engine: Engine, error: Exception) -> tuple[RunStatus, list[dict[str, object]]]:
+    sync = SyncEngine(
+        engine, "default", load_mappings(MAPPINGS), pullers={"hubspot": FailingPuller(error)},
+        writers={},
+    )  # fmt: skip
+    with capture_logs() as logs:
+        result = sync.sync(trigger="manual")
+    return result.status, [e for e in logs if e["event"] == "run.failed"]
+
+
+def test_an_exhausted_transient_failure_is_one_line_with_advice(engine: Engine) -> None:
+    status, failed = _run(engine, TransientError("hubspot GET /crm/v3/objects: HTTP 503: down"))
+    assert status is RunStatus.FAILED
+    assert len(failed) == 1
+    line = failed[0]
+    assert "exc_info" not in line  # no stack for a vendor that stayed unavailable
+    assert line["error_class"] == "transient" and "503" in str(line["error"])
+    assert line["hint"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError("bug"), KeyError("missing")])
+def test_an_internal_error_keeps_its_stack(engine: Engine, error: Exception) -> None:
+    status, failed = _run(engine, error)
+    assert status is RunStatus.FAILED
+    assert len(failed) == 1 and failed[0].get("exc_info") is True
