@@ -19,6 +19,7 @@ from syncd.http import (
     Action,
     ApiStats,
     CallPolicy,
+    FindExisting,
     HeaderBudget,
     Limiter,
     RetrySettings,
@@ -103,9 +104,14 @@ class HubSpotClient:
         *args: Any,
         write: bool = False,
         search: bool = False,
+        existing: FindExisting[Any] | None = None,
         **kwargs: Any,
     ) -> Any:
-        """Call an SDK method under the policy and return the parsed JSON body ({} if empty)."""
+        """Call an SDK method under the policy and return the parsed JSON body ({} if empty).
+
+        `existing` makes the call a create that is never sent twice blindly (see
+        `CallPolicy.call`); its `find` returns a body shaped like the create's answer.
+        """
 
         def attempt() -> _Answer:
             resp = fn(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
@@ -115,8 +121,19 @@ class HubSpotClient:
                 resp.release_conn()
             return _Answer(resp.status, resp.headers, _parse(raw, endpoint))
 
+        as_answer: FindExisting[_Answer] | None = None
+        if existing is not None:
+            lookup = existing
+
+            def find() -> _Answer | None:
+                data = lookup.find()
+                return None if data is None else _Answer(200, None, data)
+
+            as_answer = FindExisting(find, lookup.already_exists)
         limiter = self.search_limiter if search else None
-        answer = self.policy.call(endpoint, attempt, limiter=limiter, write=write)
+        answer = self.policy.call(
+            endpoint, attempt, limiter=limiter, write=write, existing=as_answer
+        )
         return answer.data
 
     # -- contacts ---------------------------------------------------------------------------
@@ -192,10 +209,12 @@ class HubSpotClient:
             "0-1",
         )
 
-    def create_list(self, name: str) -> Any:
-        """`POST /crm/v3/lists`: a MANUAL contact list."""
+    def create_list(self, name: str, existing: FindExisting[Any] | None = None) -> Any:
+        """`POST /crm/v3/lists`: a MANUAL contact list (`existing`: see `send`)."""
         body = {"name": name, "objectTypeId": "0-1", "processingType": "MANUAL"}
-        return self.send("POST /crm/v3/lists", self.lists.create, body, write=True)
+        return self.send(
+            "POST /crm/v3/lists", self.lists.create, body, write=True, existing=existing
+        )
 
     def add_and_remove(self, list_id: str, add: Sequence[str], remove: Sequence[str]) -> Any:
         """`PUT /crm/v3/lists/{listId}/memberships/add-and-remove`."""

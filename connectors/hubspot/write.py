@@ -1,11 +1,13 @@
 """HubSpot write-back: owned MANUAL lists and syncd's own contact properties.
 
 Lists: found by their stored id (never by name once an id is known), else by name, else
-created. Memberships go through add-and-remove in chunks; a chunk refused with 400/413 is split
-until the offending record is alone. `recordIdsMissing` mixes "no such contact" with "already
-in that state" (api-facts 1.3): removes are done either way, and missing adds are checked with
-one batch read per 100 ids. Properties are written with batch update, 100 per call; a 207
-names the failing ids in `errors[].context.ids`.
+created once (`connectors.create_once`: a create whose answer was lost finds its list by name
+rather than meeting its own name as "taken"). Memberships go through add-and-remove in chunks;
+a chunk refused with 400/413 is split until the offending record is alone.
+`recordIdsMissing` mixes "no such contact" with "already in that state" (api-facts 1.3):
+removes are done either way, and missing adds are checked with one batch read per 100 ids.
+Properties are written with batch update, 100 per call; a 207 names the failing ids in
+`errors[].context.ids`.
 """
 
 from __future__ import annotations
@@ -14,17 +16,23 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from connectors.base import ApplyResult, Member, MemberOutcome, PropertyUpdate, Target
+from connectors.create_once import create_once
 from connectors.hubspot.client import BATCH_MAX, HubSpotClient
 from connectors.split import send_split
 from syncd.audit import get_logger
-from syncd.errors import ConfigError
-from syncd.http import status_of
+from syncd.errors import ConfigError, SyncdError
+from syncd.http import HttpErrorInfo, status_of
 from syncd.redact import REDACTOR
 
 MEMBERSHIP_CHUNK = 1000  # no documented maximum (api-facts 1.3); 400/413 splits it
 PROPERTY_GROUP = "contactinformation"
 SEGMENTS_PROPERTY = "syncd_segments"
 STAGE_PROPERTY = "syncd_journey_stage"
+#: `subCategory` of HubSpot's 400 for a list name already in use. Names are unique across all
+#: lists of the portal, whatever their object type (Lists v3 `ListCreateRequest.name`, api-facts
+#: "Spec facts"); integrations key on this code (segmentio/action-destinations, HubSpot
+#: `upsertObject/functions/hubspot-list-functions.ts`).
+DUPLICATE_LIST_NAMES = "ILS.DUPLICATE_LIST_NAMES"
 log = get_logger(__name__)
 
 
@@ -38,29 +46,38 @@ class HubSpotWriter:
     # -- lists ------------------------------------------------------------------------------
 
     def ensure_list(self, target: Target) -> str:
-        """The list's id: the known one verified, else found by name, else a new MANUAL list."""
+        """The list's id: the known one verified, else found by name, else a new MANUAL list.
+
+        Raises:
+            ConfigError: The name belongs to a list syncd cannot write (another kind, or
+                another object type), or HubSpot refused the create.
+        """
         if target.remote_id:
             found = self._get_or_none(lambda: self._client.get_list(str(target.remote_id)))
             if found is not None:
                 return _checked(found, target.name)
             log.warning("hubspot.list_gone", list_id=target.remote_id, target=target.key)
         else:
-            found = self._get_or_none(lambda: self._client.get_list_by_name(target.name))
+            found = self._by_name(target.name)
             if found is not None:
-                return _checked(found, target.name)
-        try:
-            created = self._client.create_list(target.name)
-        except ConfigError:
-            raise
-        except Exception as exc:
-            if status_of(exc) == 400:
-                raise ConfigError(
-                    f"cannot create HubSpot list {target.name!r}: {exc}",
-                    hint="a list with that name exists but is not the one syncd created; "
-                    "rename or delete it",
-                ) from None
-            raise
+                return str(found.get("listId"))
+        created = create_once(
+            lambda existing: self._client.create_list(target.name, existing),
+            lambda: _as_answer(self._by_name(target.name)),
+            _name_taken,
+            what=f"HubSpot list {target.name!r}",
+            taken_hint="a list with that name exists but is not the one syncd created; "
+            "rename or delete it",
+        )
         return str((created.get("list") or created).get("listId"))
+
+    def _by_name(self, name: str) -> dict[str, Any] | None:
+        """The contact list called `name`, once checked to be one syncd may write; None if
+        there is none."""
+        found = self._get_or_none(lambda: self._client.get_list_by_name(name))
+        if found is not None:
+            _checked(found, name)
+        return found
 
     @staticmethod
     def _get_or_none(fn: Callable[[], Any]) -> dict[str, Any] | None:
@@ -193,6 +210,16 @@ def _pair(item: tuple[str, str]) -> tuple[str, str]:
 
 def _set_key(item: tuple[str, dict[str, str]]) -> tuple[str, str]:
     return item[0], "set"
+
+
+def _name_taken(err: SyncdError) -> bool:
+    """HubSpot's answer to a create whose list name is already in use."""
+    return isinstance(err, HttpErrorInfo) and err.vendor_code == DUPLICATE_LIST_NAMES
+
+
+def _as_answer(found: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A list found by name, shaped like the create's answer (`{"list": ...}`)."""
+    return None if found is None else {"list": found}
 
 
 def _checked(found: dict[str, Any], name: str) -> str:

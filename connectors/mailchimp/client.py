@@ -22,7 +22,15 @@ from mailchimp_marketing.api_client import ApiClient
 from requests.adapters import HTTPAdapter
 
 from syncd.errors import ConfigError
-from syncd.http import Action, ApiStats, CallPolicy, ConcurrencyLimit, Limiter, RetrySettings
+from syncd.http import (
+    Action,
+    ApiStats,
+    CallPolicy,
+    ConcurrencyLimit,
+    FindExisting,
+    Limiter,
+    RetrySettings,
+)
 from syncd.http.budget import MAILCHIMP_CONCURRENCY
 from syncd.http.classify import make_error, to_error
 
@@ -108,14 +116,24 @@ class MailchimpClient:
         self.policy = CallPolicy("mailchimp", retry, stats, limiter or ConcurrencyLimit())
 
     def send(
-        self, endpoint: str, fn: Callable[..., Any], *args: Any, write: bool = False, **kwargs: Any
+        self,
+        endpoint: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        write: bool = False,
+        existing: FindExisting[dict[str, Any]] | None = None,
+        **kwargs: Any,
     ) -> dict[str, Any]:
-        """Call an SDK method under the policy; returns the JSON object ({} for no content)."""
+        """Call an SDK method under the policy; returns the JSON object ({} for no content).
+
+        `existing` makes the call a create that is never sent twice blindly (see
+        `CallPolicy.call`).
+        """
 
         def attempt() -> dict[str, Any]:
             return checked(endpoint, fn(*args, **kwargs))
 
-        return self.policy.call(endpoint, attempt, write=write)
+        return self.policy.call(endpoint, attempt, write=write, existing=existing)
 
     def close(self) -> None:
         """Close pooled connections."""

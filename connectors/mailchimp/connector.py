@@ -5,7 +5,9 @@ for `since_last_changed` (cursor minus an overlap) inside a `before_last_changed
 at the run's start, sorted ascending, so offsets stay put while people edit their profiles;
 when a member leaves the window mid-pull (it changed), `total_items` drops and the offset is
 moved back by as much, so nobody is skipped. Writes never touch a member's status: tags are
-added and removed with the static-segment batch call, 500 addresses per array at most.
+added and removed with the static-segment batch call, 500 addresses per array at most. A tag is
+created once (`connectors.create_once`): a create whose answer was lost finds its tag by name
+rather than meeting its own name as "taken".
 """
 
 from __future__ import annotations
@@ -26,14 +28,19 @@ from connectors.base import (
     Target,
     TargetKind,
 )
+from connectors.create_once import create_once
 from connectors.mailchimp.client import PAGE_MAX, SEGMENT_BATCH_MAX, MailchimpClient, base_url_for
 from connectors.split import send_split
 from syncd.audit import get_logger
-from syncd.errors import ConfigError
-from syncd.http import ApiStats, RetrySettings, status_of
+from syncd.errors import ConfigError, SyncdError
+from syncd.http import ApiStats, HttpErrorInfo, RetrySettings, status_of
 from syncd.redact import REDACTOR
 
 DEFAULT_OVERLAP_S = 300.0
+#: Mailchimp's 400 "Invalid Resource" for a segment name already in use has the detail "Sorry,
+#: that tag already exists." (not in the API reference; integrations match on it, e.g.
+#: parti-renaissance/espace-adherent `src/Mailchimp/Manager.php`).
+TAG_TAKEN = "tag already exists"
 BASE_FIELDS = ("id", "email_address", "status", "last_changed", "tags")
 log = get_logger(__name__)
 
@@ -195,21 +202,20 @@ class MailchimpConnector:
             found = self._find_segment(target.name)
             if found is not None:
                 return _static(found, target.name)
-        try:
-            seg = self.client.send(
+        seg = create_once(
+            lambda existing: self.client.send(
                 "POST /lists/{list_id}/segments",
                 lists.create_segment,
                 self.audience_id,
                 {"name": target.name, "static_segment": []},
                 write=True,
-            )
-        except Exception as exc:
-            if status_of(exc) == 400:
-                raise ConfigError(
-                    f"cannot create Mailchimp tag {target.name!r}: {exc}",
-                    hint="a tag with that name exists but is not the one syncd created; rename it",
-                ) from None
-            raise
+                existing=existing,
+            ),
+            lambda: self._find_segment(target.name),
+            _tag_taken,
+            what=f"Mailchimp tag {target.name!r}",
+            taken_hint="a tag with that name exists but is not the one syncd created; rename it",
+        )
         return str(seg.get("id"))
 
     def _find_segment(self, name: str) -> dict[str, Any] | None:
@@ -322,6 +328,15 @@ def _key(item: tuple[Member, str]) -> tuple[str, str]:
 
 def _chunks(items: list[tuple[Member, str]], n: int) -> list[list[tuple[Member, str]]]:
     return [items[i : i + n] for i in range(0, len(items), n)]
+
+
+def _tag_taken(err: SyncdError) -> bool:
+    """Mailchimp's answer to a create whose segment name is already in use."""
+    return (
+        isinstance(err, HttpErrorInfo)
+        and err.status == 400
+        and TAG_TAKEN in err.vendor_message.lower()
+    )
 
 
 def _static(seg: dict[str, Any], name: str) -> str:

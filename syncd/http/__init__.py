@@ -1,7 +1,8 @@
 """One HTTP policy for both connectors: classification, retry, rate budgets, call counters.
 
 - `classify`: status or exception → retry / configuration error / rejected / system error.
-- `policy`: `RetrySettings` and `CallPolicy.call`, the only place a request is retried.
+- `policy`: `RetrySettings` and `CallPolicy.call`, the only place a request is retried (and
+  where a create whose answer was lost finds what it made instead of making it twice).
 - `budget`: proactive limiters (HubSpot's header-fed window, search 4/s, Mailchimp 9 at once).
 - `stats`: `ApiStats`, thread-safe call, write and 429 counters per API and endpoint.
 """
@@ -15,22 +16,26 @@ from syncd.http.budget import (
 )
 from syncd.http.classify import (
     Action,
+    AmbiguousWriteError,
     HttpErrorInfo,
     action_for_status,
+    may_have_applied,
     parse_retry_after,
     retry_after_from_headers,
     status_of,
     to_error,
 )
-from syncd.http.policy import CallPolicy, RetrySettings
+from syncd.http.policy import CallPolicy, FindExisting, RetrySettings
 from syncd.http.stats import ApiStats, EndpointStats
 
 __all__ = [
     "Action",
+    "AmbiguousWriteError",
     "ApiStats",
     "CallPolicy",
     "ConcurrencyLimit",
     "EndpointStats",
+    "FindExisting",
     "HeaderBudget",
     "HttpErrorInfo",
     "Limiter",
@@ -38,6 +43,7 @@ __all__ = [
     "RollingWindow",
     "Unlimited",
     "action_for_status",
+    "may_have_applied",
     "parse_retry_after",
     "retry_after_from_headers",
     "status_of",

@@ -60,6 +60,13 @@ STATUS_ACTIONS: Mapping[int, Action] = {
     504: Action.RETRY,
 }
 
+#: Refusals that say the request was turned away unprocessed, so sending a create again cannot
+#: make a second object: 429 (HubSpot's rate limits and Mailchimp's connection cap refuse the
+#: call, api-facts 1.4 and 2.5), 408 and 425 (RFC 9110 and RFC 8470: not processed), HubSpot's
+#: 423 Locked and 477 Migration in Progress (api-facts 1.4: wait, then send again). Any other
+#: transient failure, 5xx included, may come after the server applied the request.
+NOT_APPLIED_STATUSES: frozenset[int] = frozenset({408, 423, 425, 429, 477})
+
 #: Transport failures: the request may not have reached the server, or its answer was cut off.
 TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
     urllib3.exceptions.HTTPError,  # MaxRetryError, ProtocolError, ReadTimeoutError, ...
@@ -139,12 +146,22 @@ def retry_after_from_headers(headers: Mapping[str, str] | None) -> float | None:
 
 
 class HttpErrorInfo:
-    """Details of the HTTP exchange that failed, attached to every error `to_error` makes."""
+    """Details of the HTTP exchange that failed, attached to every error `to_error` makes.
+
+    Attributes:
+        api: `hubspot` or `mailchimp`.
+        endpoint: The endpoint label the call was made under.
+        status: The HTTP status; None when no answer was read.
+        vendor_message: The vendor's own words, redacted and shortened.
+        vendor_code: HubSpot's `subCategory` (`ILS.DUPLICATE_LIST_NAMES`), when the body has one:
+            the machine-readable reason callers may branch on.
+    """
 
     api: str
     endpoint: str
     status: int | None
     vendor_message: str
+    vendor_code: str | None = None
 
 
 class ApiConfigError(ConfigError, HttpErrorInfo):
@@ -163,21 +180,60 @@ class ApiInternalError(InternalError, HttpErrorInfo):
     """A status syncd should never cause, or an answer it cannot read."""
 
 
+class AmbiguousWriteError(ApiTransientError):
+    """A write that must not be sent twice failed where the server may still have applied it.
+
+    Raised by `CallPolicy.call(..., idempotent=False)` instead of sending again blindly, after no
+    answer, a cut or unreadable answer, or a 5xx. Waiting helps, as with any transient error,
+    but the caller must first find out whether the first request took effect.
+    """
+
+    @classmethod
+    def after(cls, err: TransientError) -> AmbiguousWriteError:
+        """The same failure, marked as possibly applied (exchange details kept)."""
+        amb = cls(err.message, retry_after_s=err.retry_after_s, hint=err.hint)
+        if isinstance(err, HttpErrorInfo):
+            amb.api, amb.endpoint, amb.status = err.api, err.endpoint, err.status
+            amb.vendor_message, amb.vendor_code = err.vendor_message, err.vendor_code
+        return amb
+
+
+def may_have_applied(err: BaseException) -> bool:
+    """Whether a transient failure leaves open that the server applied the request.
+
+    Only refusals in `NOT_APPLIED_STATUSES` say it surely did not; anything else transient (no
+    answer, a cut or unreadable answer, a 5xx) may have come after the write was done.
+    """
+    return isinstance(err, TransientError) and status_of(err) not in NOT_APPLIED_STATUSES
+
+
 def status_of(exc: BaseException) -> int | None:
     """The HTTP status an error carries, if any."""
     return exc.status if isinstance(exc, HttpErrorInfo) else None
 
 
-def _vendor_message(body: Any) -> str:
-    """The human part of a HubSpot or Mailchimp error body, redacted and shortened."""
-    data = body
+def _body_data(body: Any) -> Any:
+    """An error body as JSON when it is JSON (bytes, text or already parsed), else as given."""
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     if isinstance(body, str):
         try:
-            data = json.loads(body)
+            return json.loads(body)
         except ValueError:
-            data = body
+            return body
+    return body
+
+
+def _vendor_code(body: Any) -> str | None:
+    """HubSpot's `subCategory` of an error body, if it has one (api-facts 1.5)."""
+    data = _body_data(body)
+    code = data.get("subCategory") if isinstance(data, Mapping) else None
+    return code if isinstance(code, str) and code else None
+
+
+def _vendor_message(body: Any) -> str:
+    """The human part of a HubSpot or Mailchimp error body, redacted and shortened."""
+    data = _body_data(body)
     if isinstance(data, Mapping):
         parts = [str(data[k]) for k in ("title", "message", "detail") if data.get(k)]
         errors = data.get("errors")
@@ -210,8 +266,19 @@ def make_error(
     message: str,
     *,
     retry_after_s: float | None = None,
+    code: str | None = None,
 ) -> SyncdError:
-    """Build the `syncd.errors` class for `action`, with the exchange details attached."""
+    """Build the `syncd.errors` class for `action`, with the exchange details attached.
+
+    Args:
+        action: What to do about the failure; picks the class.
+        api: `hubspot` or `mailchimp`.
+        endpoint: The endpoint label.
+        status: The HTTP status, None when there was no readable answer.
+        message: The vendor's message, already redacted.
+        retry_after_s: The wait the server asked for (transient errors only).
+        code: The vendor's machine-readable reason (`HttpErrorInfo.vendor_code`).
+    """
     where = f"{api} {endpoint}"
     head = f"{where}: HTTP {status}" if status else where
     text = f"{head}: {message}" if message else head
@@ -226,6 +293,7 @@ def make_error(
         err = ApiInternalError(text)
     assert isinstance(err, HttpErrorInfo)
     err.api, err.endpoint, err.status, err.vendor_message = api, endpoint, status, message
+    err.vendor_code = code
     return err
 
 
@@ -242,7 +310,13 @@ def to_error(api: str, endpoint: str, exc: BaseException) -> SyncdError | None:
         action = action_for_status(status)
         retry_after = retry_after_from_headers(headers) if action is Action.RETRY else None
         return make_error(
-            action, api, endpoint, status, _vendor_message(body), retry_after_s=retry_after
+            action,
+            api,
+            endpoint,
+            status,
+            _vendor_message(body),
+            retry_after_s=retry_after,
+            code=_vendor_code(body),
         )
     inner = getattr(exc, "text", None)  # Mailchimp wraps transport errors: text=<exception>
     if isinstance(inner, BaseException):

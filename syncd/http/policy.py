@@ -2,6 +2,12 @@
 
 Both connectors send every request through `CallPolicy.call`. The SDKs' own retries are off
 (`Retry(total=0)` for HubSpot; Mailchimp has none), so a request is retried here and only here.
+
+Creates are not idempotent: when a create's answer is lost (reset, timeout, cut or unreadable
+answer, 5xx) the object may exist already, and sending the create again makes a second one or
+meets "that name is taken". `call(..., idempotent=False)` never re-sends after such a failure
+blindly; given a `FindExisting`, it looks the object up by its unique name first and returns
+what it finds, within the same waits and attempt budget as any retry.
 """
 
 from __future__ import annotations
@@ -9,21 +15,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
     wait_exponential_jitter,
 )
 
 from syncd.audit import get_logger
-from syncd.errors import TransientError
+from syncd.errors import SyncdError, TransientError
 from syncd.http.budget import Limiter, Unlimited
-from syncd.http.classify import status_of, to_error
+from syncd.http.classify import AmbiguousWriteError, may_have_applied, status_of, to_error
 from syncd.http.stats import ApiStats
 
 T = TypeVar("T")
@@ -73,6 +79,20 @@ class RetrySettings:
         return min(10.0, self.timeout_s)
 
 
+@dataclass(frozen=True)
+class FindExisting(Generic[T]):
+    """How a create whose answer was lost finds what it made, instead of making it twice.
+
+    Attributes:
+        find: Looks the object up by its unique name and returns it in the shape the create
+            answers with; None when there is none. A read, sent through the policy as usual.
+        already_exists: Whether a refusal is the API's "that name is taken" answer.
+    """
+
+    find: Callable[[], T | None]
+    already_exists: Callable[[SyncdError], bool]
+
+
 def headers_of(obj: object) -> Mapping[str, str] | None:
     """Response headers of an SDK answer or exception, when it has them."""
     headers = getattr(obj, "headers", None)
@@ -111,6 +131,8 @@ class CallPolicy:
         *,
         limiter: Limiter | None = None,
         write: bool = False,
+        idempotent: bool = True,
+        existing: FindExisting[T] | None = None,
     ) -> T:
         """Send `fn` under the budget, retrying transient failures.
 
@@ -119,40 +141,97 @@ class CallPolicy:
             fn: Makes the request and returns the parsed answer; raises SDK exceptions.
             limiter: The budget to use instead of the API's default (HubSpot search).
             write: Count the call as a write.
+            idempotent: False for a request that must not take effect twice (a create).
+                Refusals that say it was not processed (429 and `NOT_APPLIED_STATUSES`) are
+                retried as usual; after any other transient failure it is not sent again
+                blindly: without `existing` the failure is raised as `AmbiguousWriteError`.
+            existing: For a create: how to find what an earlier attempt may have made. Implies
+                `idempotent=False`. After a failure that may have been applied, each retry
+                (after the usual wait, within the same attempt budget) first asks
+                `existing.find` and returns what it finds; only when nothing is found is the
+                create sent again. If that re-sent create meets `existing.already_exists`, the
+                lookup is asked once more, since the name may be taken by our own first try.
 
         Raises:
             ConfigError: A person must act (401/403); never retried.
-            TransientError: Still failing after the last attempt.
+            TransientError: Still failing after the last attempt (`AmbiguousWriteError` when a
+                non-idempotent request may have been applied and could not be resolved).
             RejectedRecordError: The request was refused (4xx); not retried.
             InternalError: An answer syncd cannot handle.
         """
         budget = limiter or self.limiter
+        careful = existing is not None or not idempotent
+        unsure = False  # an earlier attempt may have been applied
+        finding = False  # the failure came from `existing.find`, which retried on its own
+
+        def send() -> T:
+            nonlocal unsure
+            try:
+                return self._send_once(endpoint, fn, budget, write)
+            except TransientError as err:
+                if not careful or not may_have_applied(err):
+                    raise
+                unsure = True
+                raise AmbiguousWriteError.after(err) from None
+
+        def look(lookup: FindExisting[T]) -> T | None:
+            nonlocal finding
+            try:
+                found = lookup.find()
+            except BaseException:
+                finding = True
+                raise
+            if found is not None:
+                log.info("http.create_found", api=self.api, endpoint=endpoint)
+            return found
 
         def attempt() -> T:
-            with budget.slot() as slot:
-                self.stats.record_call(self.api, endpoint, write=write)
-                try:
-                    result = fn()
-                except Exception as exc:
-                    slot.observe(headers_of(exc))
-                    err = to_error(self.api, endpoint, exc)
-                    if err is None:
-                        raise
-                    self.stats.record_failure(self.api, endpoint, status_of(err))
-                    raise err from None  # the SDK exception text carries headers and bodies
-                slot.observe(headers_of(result))
-                return result
+            if existing is None or not unsure:
+                return send()
+            found = look(existing)
+            if found is not None:
+                return found
+            try:
+                return send()
+            except SyncdError as err:
+                if isinstance(err, TransientError) or not existing.already_exists(err):
+                    raise
+                found = look(existing)
+                if found is None:
+                    raise
+                return found
+
+        def retryable(exc: BaseException) -> bool:
+            if finding or not isinstance(exc, TransientError):
+                return False
+            return existing is not None or not isinstance(exc, AmbiguousWriteError)
 
         retrying = Retrying(
             stop=stop_after_attempt(self.retry.max_attempts)
             | stop_after_delay(self.retry.max_elapsed_s),
             wait=self._wait,
-            retry=retry_if_exception_type(TransientError),
+            retry=retry_if_exception(retryable),
             reraise=True,
             sleep=self.retry.sleep,
             before_sleep=self._log_retry,
         )
         return retrying(attempt)
+
+    def _send_once(self, endpoint: str, fn: Callable[[], T], budget: Limiter, write: bool) -> T:
+        """One request under the budget: counted, its headers observed, its failure classified."""
+        with budget.slot() as slot:
+            self.stats.record_call(self.api, endpoint, write=write)
+            try:
+                result = fn()
+            except Exception as exc:
+                slot.observe(headers_of(exc))
+                err = to_error(self.api, endpoint, exc)
+                if err is None:
+                    raise
+                self.stats.record_failure(self.api, endpoint, status_of(err))
+                raise err from None  # the SDK exception text carries headers and bodies
+            slot.observe(headers_of(result))
+            return result
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

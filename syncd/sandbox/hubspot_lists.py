@@ -46,7 +46,12 @@ def _get_list(state: State, raw: str) -> HsList:
 
 
 def create_list(state: State, req: Request) -> Response:
-    """`POST /crm/v3/lists`: names are unique per object type."""
+    """`POST /crm/v3/lists`: names are unique across every list of the portal.
+
+    HubSpot's create-list reference (`name`: unique across all public lists in the portal,
+    https://developers.hubspot.com/docs/api-reference/latest/crm/lists/create-list): a company
+    list's name is taken for contact lists too.
+    """
     body = req.json_object()
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
@@ -64,7 +69,7 @@ def create_list(state: State, req: Request) -> Response:
         hubspot_error(400, f"filterBranch is required for {ptype} lists"),
     )
     for lst in state.lists.values():
-        if lst.name.lower() == name.strip().lower() and lst.object_type_id == otype:
+        if lst.name.lower() == name.strip().lower():
             raise hubspot_error(
                 400,
                 f"A list named '{name}' already exists.",

@@ -23,6 +23,7 @@ from connectors.mailchimp import MailchimpConnector, subscriber_hash
 from syncd.errors import ConfigError
 from syncd.http import ApiStats, RetrySettings
 from syncd.sandbox import Limits, Sandbox
+from syncd.sandbox.state import McSegment
 
 FIELDS = FieldMap.from_paths(
     hubspot={
@@ -81,9 +82,24 @@ class Side:
         """Records whose vendor timestamp is at or after `cursor`, in the vendor's unit."""
         raise NotImplementedError
 
+    #: The counter label of the create call, and the SDK method that sends it.
+    create_endpoint: str
+    create_method: str
+
+    def named(self, sb: Sandbox, name: str) -> list[str]:
+        """Ids of every list or tag the sandbox holds under `name`."""
+        raise NotImplementedError
+
+    def squat(self, sb: Sandbox, name: str) -> None:
+        """Make, as a person would, something syncd must not write under the name `name`
+        that `ensure_target`'s lookup does not return (so only the create meets it)."""
+        raise NotImplementedError
+
 
 class HubSpotSide(Side):
     name = "hubspot"
+    create_endpoint = "POST /crm/v3/lists"
+    create_method = "create"
 
     def make(self, sb: Sandbox, **kwargs: Any) -> Connector:
         args: dict[str, Any] = {
@@ -121,9 +137,18 @@ class HubSpotSide(Side):
     def changed_at_or_after(self, sb: Sandbox, cursor: str) -> set[str]:
         return {str(i) for i, c in sb.state.contacts.items() if c.updated_ms >= int(cursor)}
 
+    def named(self, sb: Sandbox, name: str) -> list[str]:
+        return [str(i) for i, lst in sb.state.lists.items() if lst.name == name]
+
+    def squat(self, sb: Sandbox, name: str) -> None:
+        # A company list: the contact-list lookup misses it, but the name is the portal's.
+        person_create_list(sb, {"name": name, "objectTypeId": "0-2", "processingType": "MANUAL"})
+
 
 class MailchimpSide(Side):
     name = "mailchimp"
+    create_endpoint = "POST /lists/{list_id}/segments"
+    create_method = "create_segment"
 
     def make(self, sb: Sandbox, **kwargs: Any) -> Connector:
         args: dict[str, Any] = {
@@ -166,6 +191,29 @@ class MailchimpSide(Side):
     def changed_at_or_after(self, sb: Sandbox, cursor: str) -> set[str]:
         second = int(datetime.fromisoformat(cursor).timestamp())
         return {h for h, m in sb.state.members.items() if m.last_changed_ms // 1000 >= second}
+
+    def named(self, sb: Sandbox, name: str) -> list[str]:
+        return [str(i) for i, seg in sb.state.segments.items() if seg.name == name]
+
+    def squat(self, sb: Sandbox, name: str) -> None:
+        # A saved (condition-based) segment: the tag lookup (`type=static`) misses it. The
+        # sandbox's API makes static segments only, so it is put in place directly.
+        with sb.state_lock():
+            sid = sb.state.next_segment_id
+            sb.state.next_segment_id += 1
+            now = sb.state.clock.write_ms()
+            sb.state.segments[sid] = McSegment(sid, name, "saved", now, now)
+
+
+def person_create_list(sb: Sandbox, body: dict[str, Any]) -> None:
+    """`POST /crm/v3/lists` as a person (no faults, not counted as syncd's call)."""
+    r = requests.post(
+        f"{sb.hubspot_url}/crm/v3/lists",
+        json=body,
+        headers={"Authorization": f"Bearer {sb.hubspot_token}", "X-Sandbox-Actor": "person"},
+        timeout=10,
+    )
+    r.raise_for_status()
 
 
 @pytest.fixture(scope="module")
@@ -391,3 +439,99 @@ def test_calls_are_counted_per_endpoint_and_shared(sb: Sandbox, side: Side) -> N
     assert stats.api(side.name).api_calls == counted["requests"]
     assert stats.totals()[side.name] == (counted["requests"], 0)
     assert sum(e.api_calls for e in stats.endpoints(side.name).values()) == counted["requests"]
+
+
+# -- creates whose answer is lost ------------------------------------------------------------
+
+
+def fault_on_first_create(
+    sb: Sandbox, side: Side, connector: Connector, fault: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Serve `fault` to the connector's first create request and to nothing else.
+
+    Faults are switched on just before the SDK sends that request and off as soon as it
+    returns or fails, so lookups and any second create are served normally.
+    """
+    api = connector.client.lists  # type: ignore[attr-defined]
+    real = getattr(api, side.create_method)
+    sent = {"n": 0}
+
+    def first_fails(*args: Any, **kwargs: Any) -> Any:
+        sent["n"] += 1
+        if sent["n"] > 1:
+            return real(*args, **kwargs)
+        sb.set_faults({side.name: {fault: 1.0}, "timeout_s": 1.5})
+        try:
+            return real(*args, **kwargs)
+        finally:
+            sb.set_faults(None)
+
+    monkeypatch.setattr(api, side.create_method, first_fails)
+
+
+# truncated / non_json: the sandbox applies the create, then breaks its answer.
+# reset / timeout: the create never reaches the handler.
+CREATE_FAULTS = [("truncated", 1), ("non_json", 1), ("reset", 2), ("timeout", 2)]
+
+
+@pytest.mark.parametrize(("fault", "creates_sent"), CREATE_FAULTS)
+def test_a_create_whose_answer_is_lost_makes_exactly_one_target(
+    sb: Sandbox, side: Side, fault: str, creates_sent: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connector = side.make(sb, retry=RetrySettings.immediate(timeout_s=0.5))
+    target = side.target(f"lost-{fault}")
+    fault_on_first_create(sb, side, connector, fault, monkeypatch)
+    remote_id = connector.ensure_target(target)  # no ConfigError: the name is syncd's own
+    assert side.named(sb, target.name) == [remote_id]
+    creates = connector.stats.endpoints(side.name)[side.create_endpoint]
+    assert creates.api_calls == creates_sent  # applied: adopted, not created again
+    assert creates.failures == 1
+    known = Target(target.kind, target.key, target.name, remote_id)
+    assert connector.ensure_target(known) == remote_id
+    members = [side.member(sb, i) for i in sorted(side.expected(sb))[:3]]
+    assert connector.apply(remote_id, members, []).counts() == {"applied": 3}
+
+
+def test_a_name_held_by_something_syncd_did_not_make_is_a_configuration_error(
+    sb: Sandbox, side: Side
+) -> None:
+    connector = side.make(sb)
+    target = side.target("squatted")
+    side.squat(sb, target.name)
+    with pytest.raises(ConfigError, match="not the one syncd created"):
+        connector.ensure_target(target)
+    assert connector.stats.endpoints(side.name)[side.create_endpoint].api_calls == 1
+    assert len(side.named(sb, target.name)) == 1  # the person's, untouched
+
+
+def test_a_held_name_is_still_a_configuration_error_after_a_lost_create(
+    sb: Sandbox, side: Side, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connector = side.make(sb, retry=RetrySettings.immediate(timeout_s=0.5))
+    target = side.target("squatted-reset")
+    side.squat(sb, target.name)
+    fault_on_first_create(sb, side, connector, "reset", monkeypatch)
+    with pytest.raises(ConfigError, match="not the one syncd created"):
+        connector.ensure_target(target)
+    # The reset create never ran; the second met the name, and the lookup found nothing ours.
+    assert connector.stats.endpoints(side.name)[side.create_endpoint].api_calls == 2
+    assert len(side.named(sb, target.name)) == 1
+
+
+def test_a_dynamic_hubspot_list_of_that_name_is_a_configuration_error(sb: Sandbox) -> None:
+    side = HubSpotSide()
+    target = side.target("dynamic")
+    person_create_list(
+        sb,
+        {
+            "name": target.name,
+            "objectTypeId": "0-1",
+            "processingType": "DYNAMIC",
+            "filterBranch": {"filterBranchType": "OR", "filterBranches": [], "filters": []},
+        },
+    )
+    connector = side.make(sb)
+    with pytest.raises(ConfigError, match="DYNAMIC") as info:
+        connector.ensure_target(target)
+    assert "rename" in str(info.value)
+    assert side.create_endpoint not in connector.stats.endpoints("hubspot")

@@ -15,6 +15,7 @@ from mailchimp_marketing.api_client import ApiClientError
 from syncd.errors import ConfigError, InternalError, RejectedRecordError, TransientError
 from syncd.http import (
     Action,
+    HttpErrorInfo,
     action_for_status,
     parse_retry_after,
     retry_after_from_headers,
@@ -120,3 +121,17 @@ def test_transport_errors_are_transient_and_bugs_are_not_swallowed() -> None:
 def test_unknown_statuses_are_system_errors() -> None:
     err = to_error("hubspot", "GET /x", hubspot_exc(ApiException, 501, {}))
     assert isinstance(err, InternalError)
+
+
+def test_hubspot_sub_category_is_kept_as_the_vendor_code() -> None:
+    body = {
+        "status": "error",
+        "message": "A list named 'syncd: vip' already exists.",
+        "category": "VALIDATION_ERROR",
+        "subCategory": "ILS.DUPLICATE_LIST_NAMES",
+    }
+    err = to_error("hubspot", "POST /crm/v3/lists", hubspot_exc(ApiException, 400, body))
+    assert isinstance(err, RejectedRecordError) and isinstance(err, HttpErrorInfo)
+    assert err.vendor_code == "ILS.DUPLICATE_LIST_NAMES"
+    plain = to_error("hubspot", "GET /x", hubspot_exc(ApiException, 400, {"message": "bad"}))
+    assert isinstance(plain, HttpErrorInfo) and plain.vendor_code is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import responses
 
-from connectors.base import FieldMap, Member
+from connectors.base import FieldMap, Member, Target, TargetKind
 from connectors.mailchimp import MailchimpConnector, base_url_for
 from syncd.errors import ConfigError, RejectedRecordError
 from syncd.http import RetrySettings
@@ -60,3 +60,46 @@ def test_an_empty_success_is_an_empty_object_and_paths_never_carry_emails() -> N
     assert result.counts() == {"applied": 1}
     assert "myserver" not in responses.calls[0].request.url  # the body carries the address
     assert "server@myserver.com" in str(responses.calls[0].request.body)
+
+
+TAG = Target(TargetKind.MAILCHIMP_TAG, "vip", "syncd:vip")
+SEGMENTS = f"{BASE}/lists/aud1/segments"
+
+
+def segments(*segs: dict[str, object]) -> dict[str, object]:
+    return {"segments": list(segs), "total_items": len(segs)}
+
+
+@responses.activate
+def test_a_tag_create_answered_with_a_5xx_is_found_by_name_not_created_twice() -> None:
+    responses.get(SEGMENTS, json=segments())  # before the create: no such tag
+    responses.get(SEGMENTS, json=segments({"id": 41, "name": "syncd:vip", "type": "static"}))
+    responses.post(SEGMENTS, status=502, body=b"", content_type="text/html")
+    assert connector().ensure_target(TAG) == "41"
+    posts = [c for c in responses.calls if c.request.method == "POST"]
+    assert len(posts) == 1
+
+
+@responses.activate
+def test_a_tag_name_taken_on_a_clean_create_is_a_configuration_error() -> None:
+    taken = {
+        "title": "Invalid Resource",
+        "status": 400,
+        "detail": "Sorry, that tag already exists.",
+    }
+    responses.get(SEGMENTS, json=segments())
+    responses.post(SEGMENTS, status=400, json=taken, content_type="application/problem+json")
+    with pytest.raises(ConfigError) as info:
+        connector().ensure_target(TAG)
+    assert info.value.hint is not None and "not the one syncd created" in info.value.hint
+    assert len(responses.calls) == 2  # one lookup, one create, no adoption
+
+
+@responses.activate
+def test_another_refused_tag_create_is_a_configuration_error_with_the_vendor_reason() -> None:
+    refused = {"title": "Invalid Resource", "status": 400, "detail": "Name is too long."}
+    responses.get(SEGMENTS, json=segments())
+    responses.post(SEGMENTS, status=400, json=refused, content_type="application/problem+json")
+    with pytest.raises(ConfigError, match="Name is too long") as info:
+        connector().ensure_target(TAG)
+    assert "not the one syncd created" not in str(info.value)

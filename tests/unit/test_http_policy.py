@@ -6,16 +6,21 @@ import threading
 
 import pytest
 
-from syncd.errors import ConfigError, TransientError
+from syncd.errors import ConfigError, RejectedRecordError, SyncdError, TransientError
 from syncd.http import (
+    AmbiguousWriteError,
     ApiStats,
     CallPolicy,
     ConcurrencyLimit,
+    FindExisting,
     HeaderBudget,
+    HttpErrorInfo,
     RetrySettings,
     RollingWindow,
+    may_have_applied,
+    status_of,
 )
-from syncd.http.classify import Action, make_error
+from syncd.http.classify import NOT_APPLIED_STATUSES, Action, make_error
 
 
 class Clock:
@@ -169,3 +174,152 @@ def test_concurrency_limit_caps_calls_in_flight() -> None:
     for t in threads:
         t.join()
     assert peak == 2
+
+
+# -- writes that must not be sent twice ----------------------------------------------------------
+
+
+def no_answer() -> Exception:
+    return make_error(Action.RETRY, "hubspot", "POST /x", None, "ReadTimeoutError (no answer)")
+
+
+def taken() -> Exception:
+    return make_error(
+        Action.REJECT, "hubspot", "POST /x", 400, "name taken", code="ILS.DUPLICATE_LIST_NAMES"
+    )
+
+
+def is_taken(err: SyncdError) -> bool:
+    return isinstance(err, HttpErrorInfo) and err.vendor_code == "ILS.DUPLICATE_LIST_NAMES"
+
+
+class Finder:
+    """A lookup by name that finds nothing until `made` is set."""
+
+    def __init__(self, made: str | None = None) -> None:
+        self.made = made
+        self.calls = 0
+
+    def __call__(self) -> str | None:
+        self.calls += 1
+        return self.made
+
+
+@pytest.mark.parametrize("failure", [transient(500), transient(503), transient(502), no_answer()])
+def test_a_non_idempotent_call_is_not_sent_again_after_a_failure_that_may_have_applied(
+    failure: Exception,
+) -> None:
+    stats = ApiStats()
+    policy = CallPolicy("hubspot", RetrySettings.immediate(), stats)
+    fn, calls = flaky([failure])
+    with pytest.raises(AmbiguousWriteError) as info:
+        policy.call("POST /x", fn, write=True, idempotent=False)
+    assert calls["n"] == 1
+    assert info.value.status == status_of(failure)
+    assert isinstance(info.value, TransientError)  # waiting still helps; a run may retry it
+    assert stats.endpoints("hubspot")["POST /x"].failures == 1
+
+
+@pytest.mark.parametrize("status", sorted(NOT_APPLIED_STATUSES))
+def test_a_non_idempotent_call_is_retried_after_a_refusal_that_was_not_processed(
+    status: int,
+) -> None:
+    policy = CallPolicy("hubspot", RetrySettings.immediate(), ApiStats())
+    fn, calls = flaky([transient(status), transient(status)])
+    assert policy.call("POST /x", fn, idempotent=False) == "ok"
+    assert calls["n"] == 3
+    assert not may_have_applied(transient(status))
+
+
+def test_only_refusals_that_were_not_processed_are_safe_to_send_again() -> None:
+    assert may_have_applied(no_answer())
+    assert may_have_applied(transient(500)) and may_have_applied(transient(504))
+    assert not may_have_applied(transient(429))
+    assert not may_have_applied(taken())  # a refusal is not transient at all
+
+
+def test_a_lost_create_that_was_applied_is_found_not_sent_again() -> None:
+    waits: list[float] = []
+    settings = RetrySettings(
+        max_attempts=4, initial_wait_s=0.5, max_wait_s=8, jitter_s=0, sleep=waits.append
+    )
+    policy = CallPolicy("hubspot", settings, ApiStats())
+    fn, calls = flaky([no_answer()], result="second")
+    find = Finder(made="first")
+    got = policy.call("POST /x", fn, write=True, existing=FindExisting(find, is_taken))
+    assert got == "first"
+    assert (calls["n"], find.calls) == (1, 1)
+    assert waits == [0.5]  # the lookup waited like any retry
+
+
+def test_a_lost_create_that_was_not_applied_is_sent_again() -> None:
+    policy = CallPolicy("hubspot", RetrySettings.immediate(), ApiStats())
+    fn, calls = flaky([transient(502), no_answer()], result="made")
+    find = Finder()
+    assert policy.call("POST /x", fn, existing=FindExisting(find, is_taken)) == "made"
+    assert (calls["n"], find.calls) == (3, 2)  # looked before each re-send
+
+
+def test_lost_creates_share_the_attempt_budget_with_other_retries() -> None:
+    policy = CallPolicy("hubspot", RetrySettings.immediate(max_attempts=4), ApiStats())
+    fn, calls = flaky([transient(429), no_answer(), transient(429), no_answer(), no_answer()])
+    find = Finder()
+    with pytest.raises(AmbiguousWriteError):
+        policy.call("POST /x", fn, existing=FindExisting(find, is_taken))
+    assert calls["n"] == 4
+    assert find.calls == 2  # before attempts 3 and 4; not before 2, which followed a plain 429
+
+
+def test_name_taken_after_a_lost_create_is_our_own_create_and_is_adopted() -> None:
+    policy = CallPolicy("hubspot", RetrySettings.immediate(), ApiStats())
+    fn, calls = flaky([no_answer(), taken()])
+    # The first create shows up late: not seen by the first look, seen by the next.
+    looks = iter([None, "late"])
+    got = policy.call("POST /x", fn, existing=FindExisting(lambda: next(looks), is_taken))
+    assert got == "late"
+    assert calls["n"] == 2
+
+
+def test_name_taken_on_a_clean_first_create_is_raised_without_a_lookup() -> None:
+    policy = CallPolicy("hubspot", RetrySettings.immediate(), ApiStats())
+    fn, calls = flaky([transient(429), taken()])
+    find = Finder(made="someone else's")
+    with pytest.raises(RejectedRecordError) as info:
+        policy.call("POST /x", fn, existing=FindExisting(find, is_taken))
+    assert is_taken(info.value)
+    assert (calls["n"], find.calls) == (2, 0)  # a 429 was not processed: nothing of ours exists
+
+
+def test_name_taken_after_a_lost_create_with_nothing_found_is_raised() -> None:
+    policy = CallPolicy("hubspot", RetrySettings.immediate(), ApiStats())
+    fn, calls = flaky([transient(503), taken()])
+    find = Finder()
+    with pytest.raises(RejectedRecordError):
+        policy.call("POST /x", fn, existing=FindExisting(find, is_taken))
+    assert (calls["n"], find.calls) == (2, 2)  # before the re-send, and after its refusal
+
+
+def test_a_failing_lookup_is_raised_as_it_is_not_retried_again() -> None:
+    policy = CallPolicy("hubspot", RetrySettings.immediate(), ApiStats())
+    fn, calls = flaky([no_answer(), no_answer()])
+    looked = {"n": 0}
+
+    def broken() -> str | None:
+        looked["n"] += 1
+        raise transient(503)  # the lookup's own call gave up after its own retries
+
+    with pytest.raises(TransientError) as info:
+        policy.call("POST /x", fn, existing=FindExisting(broken, is_taken))
+    assert not isinstance(info.value, AmbiguousWriteError)
+    assert (calls["n"], looked["n"]) == (1, 1)
+
+
+def test_an_ambiguous_error_keeps_the_exchange_details() -> None:
+    err = make_error(
+        Action.RETRY, "mailchimp", "POST /s", 502, "bad gateway", retry_after_s=2.0, code="c"
+    )
+    assert isinstance(err, TransientError)
+    amb = AmbiguousWriteError.after(err)
+    assert (amb.api, amb.endpoint, amb.status) == ("mailchimp", "POST /s", 502)
+    assert amb.vendor_code == "c"
+    assert amb.retry_after_s == 2.0 and str(amb) == str(err)
