@@ -89,6 +89,8 @@ def runs(
     store = open_db(settings)
     try:
         rows = list_runs(store, settings.workspace, status=status)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
     finally:
         store.dispose()
     if json_:
