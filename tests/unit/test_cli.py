@@ -107,3 +107,18 @@ def test_runs_refuses_an_unknown_status_in_one_line(
     assert result.stderr.strip().splitlines() == [
         "error: unknown run status 'bogus' (use one of: running, success, partial, failed, held)"
     ]
+
+
+def test_check_refuses_a_config_with_a_duplicate_section_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "syncd.yaml"
+    config.write_text(
+        "safety:\n  max_removals_pct: 5\nworkspace: w\nsafety:\n  max_removals: 1000\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["check", "-c", str(config)])
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "configuration OK" not in result.stdout
+    assert result.stderr.strip().splitlines() == [
+        f"error: {config}: safety: duplicate key (lines 1 and 4)"
+    ]
