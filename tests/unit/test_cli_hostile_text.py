@@ -8,6 +8,7 @@ escapes), never as rich markup, a terminal hyperlink or an escape sequence the t
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -17,11 +18,23 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from syncd.cli import app
+from syncd.engine.plan import Plan
+from syncd.engine.runs import RunResult
+from syncd.report import print_result
 from syncd.safe_text import clip, inert, line
-from syncd.store import AuditEvent, Contact, SyncRun, make_engine, session_scope, upgrade
+from syncd.store import (
+    AuditEvent,
+    Contact,
+    RunStatus,
+    SyncRun,
+    make_engine,
+    session_scope,
+    upgrade,
+)
 from syncd.store.types import utcnow
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
@@ -200,6 +213,34 @@ def test_on_a_colour_terminal_only_syncd_styles_reach_it(coloured: Seeded, comma
     _assert_inert(plain)
     for shown in _expected(coloured, command):
         assert shown in plain
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_run_summary_of_sync_apply_and_undo_is_inert(name: str) -> None:
+    """`sync`, `apply` and `undo` print `print_result`: held reasons, errors and targets."""
+    value = HOSTILE[name]
+    result = RunResult(
+        7,
+        RunStatus.HELD,
+        value,
+        Plan(changes=[]),
+        held_reasons=[value],
+        error_class="rejected",
+        error=value,
+        counts={"targets": {f"hubspot_list:{value}": {"added": 1}}},
+    )
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer, force_terminal=True, color_system="truecolor", width=160, soft_wrap=True
+    )
+    print_result(console, result)
+    output = buffer.getvalue()
+    assert "\x1b]" not in output
+    plain = SGR.sub("", output)
+    _assert_inert(plain)
+    assert f"held: {clip(value, 10_000)}" in plain
+    assert f"rejected error: {clip(value, 10_000)}" in plain
+    assert clip(f"hubspot_list:{value}", EMAIL) in plain
 
 
 def test_fail_prints_markup_and_controls_literally(tmp_path: Path) -> None:
