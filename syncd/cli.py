@@ -24,6 +24,7 @@ from syncd.cli_common import (
     fail,
     lease_wait,
     load_rules,
+    one_line,
     out,
     runtime,
     sandbox_app,
@@ -38,6 +39,7 @@ from syncd.report import (
     print_result,
     run_json,
 )
+from syncd.safe_text import line
 from syncd.sandbox import DEFAULT_HUBSPOT_TOKEN, DEFAULT_MAILCHIMP_KEY
 from syncd.segments import RuleSet, load_mappings
 from syncd.store import (
@@ -74,31 +76,34 @@ def check(
 ) -> None:
     """Validate config and mappings (every problem at once), the database, and the APIs."""
     settings = settings_for(config)
-    out.print("[green]configuration OK[/]")
+    out.print(line(("configuration OK", "green")))
     failed = False
     rules: RuleSet | None = None
     try:
         rules = load_mappings(settings.mappings)
         out.print(
-            f"  mappings {settings.mappings}: {len(rules.stages)} journey stages, "
-            f"{len(rules.segments)} segments"
+            line(
+                f"  mappings {settings.mappings}: {len(rules.stages)} journey stages, "
+                f"{len(rules.segments)} segments"
+            )
         )
     except ConfigError as exc:
-        err.print(f"[red]{exc}[/]", highlight=False, markup=True)
+        err.print(line((str(exc), "red"), multiline=True))
         failed = True
     engine = make_engine(settings.database_url)
     try:
         at = current_revision(engine)
     except Exception as exc:  # noqa: BLE001 - any driver error is reported as one line
-        fail(f"cannot open the database {safe_url(settings.database_url)}: {exc}", EXIT_USAGE)
+        where = safe_url(settings.database_url)
+        fail(f"cannot open the database {where}: {one_line(exc)}", EXIT_USAGE)
     finally:
         engine.dispose()
     head = head_revision()
     state = "up to date" if at == head else f"at {at or 'no schema'}; run `syncd db upgrade`"
-    out.print(f"  database {safe_url(settings.database_url)}: {state}")
+    out.print(line(f"  database {safe_url(settings.database_url)}: {state}"))
     for name, section in (("hubspot", settings.hubspot), ("mailchimp", settings.mailchimp)):
         if section is None:
-            out.print(f"  {name}: not configured")
+            out.print(line(f"  {name}: not configured"))
     if probe and rules is not None and (settings.hubspot or settings.mailchimp):
         failed = _probe(settings, rules) or failed
     if failed:
@@ -113,9 +118,9 @@ def _probe(settings: Settings, rules: RuleSet) -> bool:
     for name, connector in build_connectors(settings, rules).items():
         try:
             connector.check()
-            out.print(f"  {name}: reachable, credentials accepted")
+            out.print(line(f"  {name}: reachable, credentials accepted"))
         except SyncdError as exc:
-            err.print(f"  [red]{name}: {exc}[/]", highlight=False, markup=True)
+            err.print(line((f"  {name}: {exc}", "red")))
             failed = True
         finally:
             connector.close()
@@ -129,8 +134,8 @@ def db_upgrade(config: ConfigOpt = None) -> None:
     try:
         upgrade(settings.database_url)
     except Exception as exc:  # noqa: BLE001 - reported as one line, exit 1
-        fail(f"migration failed on {safe_url(settings.database_url)}: {exc}")
-    out.print(f"database {safe_url(settings.database_url)} is at revision {head_revision()}")
+        fail(f"migration failed on {safe_url(settings.database_url)}: {one_line(exc)}")
+    out.print(line(f"database {safe_url(settings.database_url)} is at revision {head_revision()}"))
 
 
 @app.command()

@@ -34,6 +34,7 @@ from syncd.history import (
     membership_history,
 )
 from syncd.report import print_events, print_history, print_result, print_runs, run_json
+from syncd.safe_text import line
 from syncd.store.types import utcnow
 
 
@@ -51,7 +52,7 @@ def segments_list(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     if json_:
         out.print_json(data=report.to_dict())
     else:
-        out.print(report.render_text(), highlight=False, markup=False)
+        out.print(line(report.render_text(), multiline=True))
 
 
 @segments_app.command("explain")
@@ -73,7 +74,7 @@ def segments_explain(email: str, config: ConfigOpt = None, json_: JsonOpt = Fals
     if json_:
         out.print_json(data={**explanation.to_dict(), "membership_history": history})
     else:
-        out.print(explanation.render_text(), highlight=False, markup=False)
+        out.print(line(explanation.render_text(), multiline=True))
         print_history(out, history)
 
 
@@ -88,6 +89,8 @@ def runs(
     store = open_db(settings)
     try:
         rows = list_runs(store, settings.workspace, status=status)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
     finally:
         store.dispose()
     if json_:
@@ -173,7 +176,7 @@ def ui(
     with runtime(settings) as rt:
         app_, token = console_app(rt)
         bind_host, bind_port = host or settings.ui.host, port or settings.ui.port
-        err.print(f"admin console on http://{bind_host}:{bind_port}/", highlight=False)
+        err.print(line(f"admin console on http://{bind_host}:{bind_port}/"))
         try:
             serve(app_, bind_host, bind_port, token)
         except ConfigError as exc:

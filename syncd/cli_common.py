@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from syncd.audit import configure_logging
 from syncd.config import Settings, load_settings
 from syncd.errors import ConfigError
+from syncd.safe_text import line
 from syncd.segments import RuleSet, load_mappings
 from syncd.store import open_store
 
@@ -55,9 +57,24 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
-    """Print a one-line reason (plus details) to stderr and exit."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    """Print a one-line reason (plus details) to stderr and exit.
+
+    The message often carries a vendor's or the store's words, so it is printed literally
+    (`syncd.safe_text`); its own newlines (a list of problems) are kept.
+    """
+    err.print(line(("error:", "bold red"), " ", message, multiline=True), soft_wrap=True)
     raise typer.Exit(code)
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of what went wrong, for errors whose text is a multi-line dump.
+
+    A database driver's error renders as its message, a DETAIL line, the SQL and a link; the
+    person running a command needs the first line, the rest belongs in a debug log.
+    """
+    cause: object = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = [text.strip() for text in str(cause).splitlines() if text.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def settings_for(config: Path | None) -> Settings:

@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -29,6 +28,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from syncd.errors import ConfigError
 from syncd.redact import REDACTOR
+from syncd.yamlfile import parse_yaml
 
 ENV_PREFIX = "SYNCD_"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -291,20 +291,7 @@ def load_settings(path: Path | None = None) -> Settings:
         ConfigError: With every problem found, each naming its file (or variable) and key path.
     """
     where = str(path) if path is not None else "defaults"
-    raw: Any = {}
-    if path is not None:
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f" line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(
-                f"{path}:{at} not valid YAML: {getattr(exc, 'problem', exc)}"
-            ) from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    raw = _read_file(path) if path is not None else {}
     problems: list[str] = []
     raw = interpolate(raw, "", problems, where)
     try:
@@ -317,6 +304,37 @@ def load_settings(path: Path | None = None) -> Settings:
         raise ConfigError(f"{len(problems)} problem(s) in the configuration", problems=problems)
     REDACTOR.register(settings.secrets())
     return settings
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    """The settings in `path`, before interpolation and validation.
+
+    Refuses, before anything is validated, what would otherwise be silently misread: YAML that
+    does not parse, a key given twice (PyYAML would keep the later one, so a second `safety:`
+    block would quietly replace the first), and a file that is not a mapping.
+
+    Raises:
+        ConfigError: One line naming the file, and the key path and lines where it applies.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    problems: list[str] = []
+    raw = parse_yaml(text, str(path), problems)
+    if len(problems) == 1:
+        raise ConfigError(problems[0])
+    if problems:
+        raise ConfigError(f"{len(problems)} problems in {path}", problems=problems)
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    return raw
 
 
 def _describe(err: Any) -> str:

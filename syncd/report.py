@@ -11,10 +11,22 @@ from sqlalchemy import Engine, select
 
 from syncd.engine.plan import Plan
 from syncd.engine.runs import RunResult
+from syncd.safe_text import cell, clip, line
 from syncd.store.models import Contact
 from syncd.store.types import table_of
 
 SAMPLES_PER_TARGET = 5
+
+# Budgets of values in tables and summary lines, in terminal cells. Each is wide enough for
+# real data; together they keep a table inside the 160 columns the CLI uses off a terminal.
+# Longer values end in an ellipsis; `--json` has them whole.
+EMAIL_BUDGET = 40
+TARGET_BUDGET = 40
+REASON_BUDGET = 100
+VALUE_BUDGET = 60
+MESSAGE_BUDGET = 200
+
+_STATUS_STYLES = {"success": "green", "partial": "yellow", "held": "magenta", "failed": "red"}
 
 
 def plan_samples(
@@ -61,11 +73,10 @@ def print_plan(console: Console, engine: Engine, result: RunResult) -> None:
     """Counts per target and sample contacts with the reason for each change."""
     counts = result.plan.counts()
     table = Table(title="Plan: changes per target", show_lines=False)
-    for col in ("target", "add", "remove", "set", "skipped (consent)"):
-        table.add_column(col, justify="left" if col == "target" else "right")
+    _columns(table, "target", right=("add", "remove", "set", "skipped (consent)"))
     for target, row in counts.items():
         table.add_row(
-            target,
+            cell(target, TARGET_BUDGET),
             str(row["add"]),
             str(row["remove"]),
             str(row["set"]),
@@ -75,18 +86,27 @@ def print_plan(console: Console, engine: Engine, result: RunResult) -> None:
         table.add_row("(nothing to change)", "", "", "", "")
     console.print(table)
     for target, samples in plan_samples(engine, result.plan).items():
-        console.print(f"[bold]{target}[/]")
+        console.print(line((clip(target, TARGET_BUDGET), "bold")))
         for s in samples:
-            value = f" = {s['value']!r}" if s["value"] is not None else ""
-            console.print(f"  {s['action']:<6} {s['contact']}{value}  [dim]({s['reason']})[/]")
+            value = f" = {clip(repr(s['value']), VALUE_BUDGET)}" if s["value"] is not None else ""
+            console.print(
+                line(
+                    f"  {clip(s['action'], 6):<6} ",
+                    clip(s["contact"], EMAIL_BUDGET),
+                    value,
+                    "  ",
+                    (f"({clip(s['reason'], REASON_BUDGET)})", "dim"),
+                )
+            )
     for reason in result.held_reasons:
-        console.print(f"[bold yellow]would be held:[/] {reason}")
+        console.print(line(("would be held:", "bold yellow"), " ", reason))
 
 
 def print_runs(console: Console, runs: Sequence[Mapping[str, Any]]) -> None:
-    """The run history as a table."""
+    """The run history as a table, then each run's most frequent failures, one per line."""
     table = Table(title="Sync runs (newest first)")
-    for col in (
+    _columns(
+        table,
         "id",
         "status",
         "trigger",
@@ -99,21 +119,19 @@ def print_runs(console: Console, runs: Sequence[Mapping[str, Any]]) -> None:
         "retry",
         "API calls",
         "429s",
-        "what to do",
-    ):
-        table.add_column(col)
-    styles = {"success": "green", "partial": "yellow", "held": "magenta", "failed": "red"}
+        wrap=("what to do",),
+    )
     for run in runs:
         totals: dict[str, int] = {}
         for row in run["counts"].values():
             for key, value in row.items():
                 totals[key] = totals.get(key, 0) + value
-        style = styles.get(run["status"], "white")
+        advice = run.get("hint") or (run["error"] or "; ".join(run["held_reasons"]))
         table.add_row(
             str(run["id"]),
-            f"[{style}]{run['status']}[/]",
-            run["trigger"],
-            (run["started_at"] or "")[:19],
+            cell(run["status"], 16, _STATUS_STYLES.get(run["status"], "white")),
+            cell(run["trigger"], 16),
+            clip((run["started_at"] or "")[:19], 19),
             f"{run['duration_s'] or 0:.1f}s",
             str(totals.get("added", 0)),
             str(totals.get("removed", 0)),
@@ -122,15 +140,18 @@ def print_runs(console: Console, runs: Sequence[Mapping[str, Any]]) -> None:
             str(totals.get("retry", 0)),
             str(run["api_calls"]),
             str(run["http_429"]),
-            run.get("hint") or (run["error"] or "; ".join(run["held_reasons"]))[:80],
+            cell(advice, 80),
         )
     console.print(table)
     for run in runs:
         for failure in run.get("failures") or []:
             console.print(
-                f"run {run['id']}: {failure.get('count', 1)} x {failure.get('message')}"
-                f" -> {failure.get('hint')}",
-                highlight=False,
+                line(
+                    f"run {run['id']}: {failure.get('count', 1)} x ",
+                    clip(failure.get("message"), MESSAGE_BUDGET),
+                    " -> ",
+                    clip(failure.get("hint"), MESSAGE_BUDGET),
+                )
             )
 
 
@@ -152,52 +173,57 @@ def run_json(result: RunResult) -> dict[str, Any]:
 
 def print_result(console: Console, result: RunResult) -> None:
     """A short summary of one run: status, per-target changes, and why it stopped if it did."""
-    styles = {"success": "green", "partial": "yellow", "held": "magenta", "failed": "red"}
-    style = styles.get(str(result.status), "white")
+    style = _STATUS_STYLES.get(str(result.status), "white")
     duration = (
         (result.finished_at - result.started_at).total_seconds()
         if result.finished_at and result.started_at
         else 0.0
     )
     console.print(
-        f"run {result.run_id}: [{style}]{result.status}[/] in {duration:.1f}s "
-        f"(trigger {result.trigger})"
+        line(
+            f"run {result.run_id}: ",
+            (str(result.status), style),
+            f" in {duration:.1f}s (trigger ",
+            clip(result.trigger, 16),
+            ")",
+        )
     )
     targets = result.counts.get("targets", {})
     if targets:
         table = Table(title="Changes per target")
         cols = ("added", "removed", "set", "rejected", "retry", "skipped_consent")
-        table.add_column("target")
-        for col in cols:
-            table.add_column(col, justify="right")
+        _columns(table, "target", right=cols)
         for target, row in targets.items():
-            table.add_row(target, *(str(row.get(col, 0)) for col in cols))
+            table.add_row(cell(target, TARGET_BUDGET), *(str(row.get(col, 0)) for col in cols))
         console.print(table)
     for reason in result.held_reasons:
-        console.print(f"[magenta]held:[/] {reason}")
+        console.print(line(("held:", "magenta"), " ", reason))
     if result.status == "held" and result.run_id is not None:
-        console.print(f"review with `syncd plan`, release with `syncd apply --run {result.run_id}`")
+        console.print(
+            line(f"review with `syncd plan`, release with `syncd apply --run {result.run_id}`")
+        )
     if result.error:
-        console.print(f"[red]{result.error_class} error:[/] {result.error}")
+        console.print(line((f"{clip(result.error_class, 16)} error:", "red"), " ", result.error))
 
 
 def print_events(console: Console, rows: Sequence[Mapping[str, Any]]) -> None:
     """The change log as a table."""
     table = Table(title=f"Change log ({len(rows)} events, newest first)")
-    for col in ("time", "run", "contact", "target", "action", "outcome", "reason / error"):
-        table.add_column(col)
+    _columns(
+        table, "time", "run", "contact", "target", "action", "outcome", wrap=("reason / error",)
+    )
     for row in rows:
         detail = row.get("reason") or ""
         if row.get("message"):
             detail = f"{row['message']} ({row['hint']})" if row.get("hint") else row["message"]
         table.add_row(
-            (row.get("at") or "")[:19],
+            clip((row.get("at") or "")[:19], 19),
             str(row.get("run_id") or ""),
-            row.get("email") or "",
-            row.get("target") or "",
-            row.get("action") or "",
-            row.get("outcome") or "",
-            detail[:100],
+            cell(row.get("email"), EMAIL_BUDGET),
+            cell(row.get("target"), TARGET_BUDGET),
+            cell(row.get("action"), 16),
+            cell(row.get("outcome"), 16),
+            cell(detail, REASON_BUDGET),
         )
     console.print(table)
 
@@ -205,18 +231,30 @@ def print_events(console: Console, rows: Sequence[Mapping[str, Any]]) -> None:
 def print_history(console: Console, history: Sequence[Mapping[str, Any]]) -> None:
     """One contact's memberships over time: entered, left, when, in which run."""
     table = Table(title="Membership history")
-    for col in ("target", "state", "entered", "run", "left", "run", "why"):
-        table.add_column(col)
+    _columns(table, "target", "state", "entered", "run", "left", "run", wrap=("why",))
     for row in history:
         table.add_row(
-            row["target"],
-            row["state"],
-            (row.get("entered_at") or "")[:19],
+            cell(row["target"], TARGET_BUDGET),
+            cell(row["state"], 16),
+            clip((row.get("entered_at") or "")[:19], 19),
             str(row.get("entered_run") or ""),
-            (row.get("left_at") or "")[:19],
+            clip((row.get("left_at") or "")[:19], 19),
             str(row.get("left_run") or ""),
-            row.get("left_reason") or row.get("entered_reason") or "",
+            cell(row.get("left_reason") or row.get("entered_reason"), REASON_BUDGET),
         )
     if not history:
         table.add_row("(syncd never changed this contact's memberships)", "", "", "", "", "", "")
     console.print(table)
+
+
+def _columns(
+    table: Table, *whole: str, right: Sequence[str] = (), wrap: Sequence[str] = ()
+) -> None:
+    """Add columns: identifiers (`whole`) and figures (`right`) are never split over lines, so
+    an address or a target stays readable and searchable; prose (`wrap`) wraps to fit."""
+    for name in whole:
+        table.add_column(name, no_wrap=True)
+    for name in right:
+        table.add_column(name, justify="right", no_wrap=True)
+    for name in wrap:
+        table.add_column(name, overflow="fold")

@@ -79,18 +79,18 @@ class SegmentReport:
     def render_text(self) -> str:
         """A compact table a person reads in a terminal."""
         lines = [f"{self.contacts} contacts", "journey:"]
-        lines += [f"  {k:<24} {v:>9}" for k, v in self.journey.items()]
+        lines += [f"  {_fit(k, 24):<24} {v:>9}" for k, v in self.journey.items()]
         lines.append("segments (rank by KPI score; 1 is best):")
         lines.append(f"  {'key':<28} {'size':>9} {'share':>6} {'open':>6} {'click':>6} "
                      f"{'rev/avg':>9} {'cust':>5} {'rank':>4}")  # fmt: skip
         for s in self.segments:
             lines.append(
-                f"  {s.key:<28} {s.size:>9} {s.share:>6.1%} {_pct(s.avg_open_rate):>6} "
+                f"  {_fit(s.key, 28):<28} {s.size:>9} {s.share:>6.1%} {_pct(s.avg_open_rate):>6} "
                 f"{_pct(s.avg_click_rate):>6} {_num(s.revenue_avg):>9} "
                 f"{_pct(s.customer_share):>5} {s.rank or '-':>4}"
             )
         lines.append("field coverage:")
-        lines += [f"  {c.field:<24} {c.share:>6.1%}{'  not enough data' if c.low else ''}"
+        lines += [f"  {_fit(c.field, 24):<24} {c.share:>6.1%}{'  not enough data' if c.low else ''}"
                   for c in self.coverage]  # fmt: skip
         if self.warnings:
             lines.append("warnings:")
@@ -249,6 +249,12 @@ def _overlap(
             overlap.setdefault(x, {})[y] = int(both)
             jaccard.setdefault(x, {})[y] = round(both / union, 4)
     return overlap, jaccard
+
+
+def _fit(name: str, width: int) -> str:
+    """`name` within its column of `render_text`, cut with an ellipsis so the columns after it
+    stay aligned however long a key in the mappings is."""
+    return name if len(name) <= width else name[: width - 1] + "\u2026"
 
 
 def _pct(value: float | None) -> str:

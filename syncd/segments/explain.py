@@ -171,14 +171,18 @@ class _Tracer:
         return Trace("always", cond.value, cond.path)
 
 
+#: Longest rendering of one value in a trace line; a contact's field can hold a whole essay.
+VALUE_WIDTH = 80
+
+
 def _render(t: Trace, indent: int) -> list[str]:
     pad = " " * indent
     mark = "yes" if t.result else "no "
     if t.kind == "field":
-        seen = "(missing)" if t.value is None else repr(_json(t.value))
-        head = f"{pad}{mark} {t.field} {t.op} {_json(t.operand)!r}: value {seen}"
+        seen = "(missing)" if t.value is None else _shown(t.value)
+        head = f"{pad}{mark} {t.field} {t.op} {_shown(t.operand)}: value {seen}"
     elif t.kind == "journey":
-        head = f"{pad}{mark} journey stage is {t.operand!r}: stage {t.value!r}"
+        head = f"{pad}{mark} journey stage is {t.operand!r}: stage {_shown(t.value)}"
     elif t.kind == "segment":
         head = f"{pad}{mark} member of {t.operand!r}"
     elif t.kind == "always":
@@ -189,6 +193,13 @@ def _render(t: Trace, indent: int) -> list[str]:
     for child in t.children:
         out.extend(_render(child, indent + 2))
     return out
+
+
+def _shown(value: Any) -> str:
+    """A value as a trace line shows it: its repr (quoted, control characters escaped), cut to
+    `VALUE_WIDTH` characters with an ellipsis so one long field cannot swamp the report."""
+    text = repr(_json(value))
+    return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "\u2026"
 
 
 def _json(value: Any) -> Any:

@@ -11,7 +11,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from syncd.errors import ConfigError
@@ -20,6 +19,7 @@ from syncd.segments.fields import FieldDef, FieldMap, FieldSource, Source
 from syncd.segments.model import FIELD_NAME_RE, FieldSpec, SegmentSpec, StageSpec
 from syncd.segments.rules import Cond, ConditionParser, refs_used
 from syncd.segments.ruleset import RuleSet, Segment, Stage
+from syncd.yamlfile import parse_yaml
 
 FIELDS_FILE = "fields.yaml"
 SEGMENTS_FILE = "segments.yaml"
@@ -52,8 +52,8 @@ def load_mappings(directory: Path) -> RuleSet:
 def loads_mappings(fields_yaml: str, segments_yaml: str) -> RuleSet:
     """Like `load_mappings`, from YAML text (tests, `syncd plan --mappings` previews)."""
     problems: list[str] = []
-    fields_raw = _parse_yaml(fields_yaml, FIELDS_FILE, problems)
-    segments_raw = _parse_yaml(segments_yaml, SEGMENTS_FILE, problems)
+    fields_raw = parse_yaml(fields_yaml, FIELDS_FILE, problems)
+    segments_raw = parse_yaml(segments_yaml, SEGMENTS_FILE, problems)
     fields = parse_fields(fields_raw, FIELDS_FILE, problems) if fields_raw is not None else None
     ruleset = None
     if fields is not None and segments_raw is not None:
@@ -283,52 +283,13 @@ def _link(
 # -- YAML --------------------------------------------------------------------------------------
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that reports duplicate mapping keys instead of silently keeping the last."""
-
-    duplicates: list[str]
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    out: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in out:
-            loader.duplicates.append(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
-        out[key] = loader.construct_object(value_node, deep=True)
-    return out
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,
-)
-
-
-def _parse_yaml(text: str, filename: str, problems: list[str]) -> Any:
-    loader = _UniqueKeyLoader(text)
-    loader.duplicates = []
-    try:
-        data = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "syntax"
-        problems.append(f"{filename}: {where}: not valid YAML ({getattr(exc, 'problem', exc)})")
-        return None
-    finally:
-        loader.dispose()
-    problems.extend(f"{filename}: {d}" for d in loader.duplicates)
-    return data
-
-
 def _read_yaml(path: Path, filename: str, problems: list[str]) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         problems.append(f"{filename}: cannot read ({exc.strerror or exc})")
         return None
-    return _parse_yaml(text, filename, problems)
+    return parse_yaml(text, filename, problems)
 
 
 def _display(directory: Path, name: str) -> str:

@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -96,15 +96,59 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Apply migrations up to `revision` (the newest by default)."""
-    engine = make_engine(url)
+    """Apply migrations up to `revision` (the newest by default), one upgrader at a time.
+
+    Two upgrades can start together (containers starting at once, a deploy hook beside an
+    operator). Each takes a database-wide lock as the first statement of the transaction the
+    migrations run in, so the second waits until the first has committed, then reads the
+    revision the first wrote and has nothing left to do. The lock ends with the transaction,
+    so a crashed upgrader never leaves it held. PostgreSQL: a transaction-level advisory lock.
+    SQLite: the transaction opens with BEGIN IMMEDIATE, which takes the write lock up front.
+    """
+    engine = _migration_engine(url)
     try:
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             cfg = alembic_config(url)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     finally:
         engine.dispose()
+
+
+#: PostgreSQL advisory lock key that serialises `upgrade`: "syncd" in ASCII, then 1 for schema
+#: migrations. It must never change, or an old and a new syncd would not wait for each other.
+MIGRATION_LOCK = 0x7379_6E63_6400_0001
+
+#: How long a SQLite upgrade waits for another writer (an upgrade, the daemon) to finish.
+MIGRATION_BUSY_TIMEOUT_MS = 10 * 60 * 1000
+
+
+def _migration_engine(url: str) -> Engine:
+    """An engine for `upgrade`: on SQLite its transactions start with BEGIN IMMEDIATE.
+
+    Python's sqlite3 module opens a transaction only before INSERT/UPDATE/DELETE, so DDL would
+    run outside any transaction and two upgrades would race on `CREATE TABLE`. Taking over
+    transaction control (as SQLAlchemy's pysqlite documentation describes) makes the whole
+    upgrade one transaction that holds the write lock from its first statement.
+    """
+    engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_manual_transactions)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+    return engine
+
+
+def _sqlite_manual_transactions(dbapi_conn: Any, _: ConnectionPoolEntry) -> None:
+    dbapi_conn.isolation_level = None  # the driver emits no BEGIN/COMMIT of its own
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout={MIGRATION_BUSY_TIMEOUT_MS}")
+    cur.close()
+
+
+def _sqlite_begin_immediate(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def check_migrated(engine: Engine) -> None:

@@ -93,3 +93,32 @@ def test_check_reports_bad_mappings_by_file_and_path(
     assert "segments.yaml" in result.stderr
     assert "journey.stages[0].when" in result.stderr
     assert "opn_rate" in result.stderr
+
+
+def test_runs_refuses_an_unknown_status_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SYNCD_DATABASE_URL", f"sqlite:///{tmp_path / 'r.db'}")
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, ["runs", "--status", "bogus"])
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.stderr.strip().splitlines() == [
+        "error: unknown run status 'bogus' (use one of: running, success, partial, failed, held)"
+    ]
+
+
+def test_check_refuses_a_config_with_a_duplicate_section_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "syncd.yaml"
+    config.write_text(
+        "safety:\n  max_removals_pct: 5\nworkspace: w\nsafety:\n  max_removals: 1000\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["check", "-c", str(config)])
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "configuration OK" not in result.stdout
+    assert result.stderr.strip().splitlines() == [
+        f"error: {config}: safety: duplicate key (lines 1 and 4)"
+    ]

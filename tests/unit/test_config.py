@@ -94,8 +94,59 @@ def test_ui_off_loopback_needs_token(tmp_path: Path) -> None:
 
 def test_bad_yaml_names_file_and_line(tmp_path: Path) -> None:
     path = write(tmp_path, "safety: {max_removals: 1\n  oops: [\n")
-    with pytest.raises(ConfigError, match=rf"{path}: line \d+ not valid YAML"):
+    with pytest.raises(ConfigError, match=rf"{path}: line \d+: not valid YAML"):
         load_settings(path)
+
+
+def test_a_section_given_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    # PyYAML alone keeps the later block: the 5% guard would silently become the default 20%.
+    path = write(
+        tmp_path,
+        "database_url: sqlite:///x.db\n"
+        "mappings: mappings\n"
+        "safety: {max_removals_pct: 5}\n"
+        "schedule: {incremental_every: 10m}\n"
+        "safety: {max_removals: 1000}\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert str(info.value) == f"{path}: safety: duplicate key (lines 3 and 5)"
+
+
+def test_a_nested_key_given_twice_is_refused_by_its_path(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "safety:\n  max_removals_pct: 5\n  max_removals: 10\n  max_removals_pct: 50\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert str(info.value) == f"{path}: safety.max_removals_pct: duplicate key (lines 2 and 4)"
+
+
+def test_every_duplicate_is_listed_at_once(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "hubspot:\n  access_token: a\n  access_token: b\n"
+        "ui: {port: 1, port: 2}\nworkspace: w\nworkspace: w\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert info.value.problems == [
+        f"{path}: hubspot.access_token: duplicate key (lines 2 and 3)",
+        f"{path}: ui.port: duplicate key (lines 4 and 4)",
+        f"{path}: workspace: duplicate key (lines 5 and 6)",
+    ]
+    # Secrets are named by path only: the values never reach the message.
+    assert "access_token: a" not in str(info.value)
+
+
+def test_yaml_merge_keys_override_without_counting_as_duplicates(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "ui: &ui {port: 8000, host: 127.0.0.1}\nmetrics:\n  <<: *ui\n  port: 9000\n",
+    )
+    settings = load_settings(path)
+    assert (settings.ui.port, settings.metrics.port) == (8000, 9000)
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -97,7 +97,7 @@ def test_duplicate_segment_and_yaml_keys() -> None:
     )
     with pytest.raises(ConfigError) as info:
         loads_mappings(yaml.safe_dump(FIELDS), text)
-    assert info.value.problems == ["segments.yaml: line 5: duplicate key 'when'"]
+    assert info.value.problems == ["segments.yaml: segments[0].when: duplicate key (lines 4 and 5)"]
 
 
 def test_reference_cycles() -> None:
