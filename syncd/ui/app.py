@@ -2,13 +2,15 @@
 
 The lead's `syncd ui` and `syncd run` (with `ui.enabled`) build it with the real engine and
 pass `SyncEngine.release` as `approve`, so the Approve button and `syncd apply --run` share
-one code path. Authentication is one middleware in front of every route except the login
-form and the static files, so no route can forget it.
+one code path. Security is three middlewares in front of every route, so no route can
+forget it; from the outside in: the security headers, the Host check (Starlette's
+`TrustedHostMiddleware`), then `gatekeeper` (the Origin rule for state-changing requests,
+authentication).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,18 +21,21 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from syncd import __version__
 from syncd.segments import RuleSet
 from syncd.store.types import utcnow
 from syncd.ui import api, pages
 from syncd.ui.queries import Context
-from syncd.ui.security import Guard
+from syncd.ui.security import AllowedHosts, Guard
 from syncd.ui.state import Approve, UiState
 
 STATIC = Path(__file__).parent / "static"
 PUBLIC_PREFIXES = ("/static/",)
 PUBLIC_PATHS = frozenset({"/login"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+Next = Callable[[Request], Awaitable[Response]]
 
 #: Sent with every answer: no framing, no sniffing, no referrer leaks, only our own assets.
 SECURITY_HEADERS = {
@@ -53,6 +58,8 @@ def create_app(
     token: str | None,
     approve: Approve,
     clock: Callable[[], datetime] = utcnow,
+    allowed_hosts: Sequence[str] = (),
+    bind_hosts: Sequence[str] = (),
 ) -> FastAPI:
     """Build the console app.
 
@@ -64,9 +71,15 @@ def create_app(
         approve: Releases a held run by id; the same path as `syncd apply --run`
             (`SyncEngine.release`). It may raise `ConfigError` for a run it cannot release.
         clock: Time source for date filters, explain traces and analytics.
+        allowed_hosts: `ui.allowed_hosts`: the only names the console answers to. Empty
+            means the loopback names plus `bind_hosts`.
+        bind_hosts: The configured `ui.host` and the address actually bound.
 
     Returns:
         A FastAPI app; its JSON API's schema is at `/api/openapi.json`.
+
+    Raises:
+        ConfigError: An allowed host is not a host name.
     """
     app = FastAPI(
         title="syncd console API",
@@ -75,7 +88,8 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    guard = Guard(token)
+    hosts = AllowedHosts.resolve(allowed_hosts, bind_hosts)
+    guard = Guard(token, hosts=hosts)
     app.state.ui = UiState(Context(engine, workspace, rules, clock), guard, approve)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
@@ -84,37 +98,66 @@ def create_app(
     if token is None:
         _drop_security_from_schema(app)
 
-    @app.middleware("http")
-    async def authenticate(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        path = request.url.path
-        public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
-        if public or guard.is_authenticated(request):
-            response = await call_next(request)
-        elif path.startswith("/api/"):
-            response = JSONResponse(
-                {"detail": "authentication required: Authorization: Bearer <ui.token>"},
-                status_code=401,
-                headers={"www-authenticate": "Bearer"},
-            )
-        else:
-            target = path + (f"?{request.url.query}" if request.url.query else "")
-            response = RedirectResponse(f"/login?next={quote(target, safe='')}", 303)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    # Starlette runs the middleware added last first.
+    app.middleware("http")(gatekeeper(guard))
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts.patterns, www_redirect=False)
+    app.middleware("http")(add_security_headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-        html = pages.env.get_template("error.html").render(
-            status=exc.status_code, detail=exc.detail, login_required=guard.login_required
-        )
-        return HTMLResponse(html, status_code=exc.status_code)
+        return refusal(request, guard, exc.status_code, str(exc.detail), exc.headers)
 
     return app
+
+
+async def add_security_headers(request: Request, call_next: Next) -> Response:
+    """Put `SECURITY_HEADERS` on every answer, refusals included."""
+    response = await call_next(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def gatekeeper(guard: Guard) -> Callable[[Request, Next], Awaitable[Response]]:
+    """The middleware that decides whether a request (its Host already checked) may go on.
+
+    A state-changing request must name this server in Origin/Referer unless it carries the
+    right Bearer token (no browser sends one by itself). Only the login form and the static
+    files are open without authentication.
+    """
+
+    async def check(request: Request, call_next: Next) -> Response:
+        bearer = guard.bearer_ok(request)
+        if request.method not in SAFE_METHODS and not bearer and not guard.origin_ok(request):
+            detail = "request refused: it must come from this console's own page (Origin)"
+            return refusal(request, guard, 403, detail)
+        path = request.url.path
+        public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+        if public or bearer or guard.is_authenticated(request):
+            return await call_next(request)
+        if path.startswith("/api/"):
+            detail = "authentication required: Authorization: Bearer <ui.token>"
+            return refusal(request, guard, 401, detail, {"www-authenticate": "Bearer"})
+        target = path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", 303)
+
+    return check
+
+
+def refusal(
+    request: Request,
+    guard: Guard,
+    status: int,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """An error answer: JSON `{"detail"}` under `/api/`, the error page elsewhere."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    html = pages.env.get_template("error.html").render(
+        status=status, detail=detail, login_required=guard.login_required
+    )
+    return HTMLResponse(html, status_code=status, headers=headers)
 
 
 def _drop_security_from_schema(app: FastAPI) -> None:

@@ -1,15 +1,18 @@
-"""Who may use the console, and proof that a state-changing request came from its own pages.
+"""Who may use the console, and proof that a request came from its own pages.
 
-The console is an admin tool on the user's own machine. Three rules keep it safe:
+The console is an admin tool on the user's own machine. These rules keep it safe:
 
+* It answers only to its own names (`AllowedHosts`, checked on every request by Starlette's
+  `TrustedHostMiddleware`): without that, a web page whose DNS name is re-pointed at
+  127.0.0.1 (DNS rebinding) would be "same origin" with the console and could read it.
 * Off loopback it needs a token (`ui.token`): a browser logs in once with a form and gets an
   HttpOnly, SameSite=Strict session cookie; scripts send `Authorization: Bearer TOKEN`.
   On loopback without a token nobody is asked to log in: whoever can reach 127.0.0.1 already
   runs code on the machine.
-* Approving a held run writes to HubSpot and Mailchimp, so the request must carry the
-  per-session CSRF token (a hidden form field or an `X-CSRF-Token` header) and, when the
-  browser says where it came from, an Origin of this very server. A Bearer-authenticated
-  API call is exempt: no browser attaches that header on its own.
+* Every state-changing request (approve, login, logout) must name this very server in its
+  Origin (or, without one, its Referer); approving and logging out also need the
+  per-session CSRF token (a hidden form field or an `X-CSRF-Token` header). A
+  Bearer-authenticated API call is exempt: no browser attaches that header on its own.
 * Every secret comparison goes through `hmac.compare_digest`.
 
 Sessions are stateless: a session cookie is `NONCE.MAC` signed with a key made at start-up,
@@ -22,16 +25,19 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
+from syncd.config import host_pattern
 from syncd.errors import ConfigError
 
 SESSION_COOKIE = "syncd_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
 def is_loopback(host: str) -> bool:
@@ -65,6 +71,97 @@ def same_secret(given: str | None, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
+def _canonical(name: str) -> str:
+    """A host name lower-cased, or an IP address in its canonical form without brackets."""
+    bare = name.strip().lower().removeprefix("[").removesuffix("]")
+    try:
+        return str(ipaddress.ip_address(bare))
+    except ValueError:
+        return bare
+
+
+def _valid_names(entries: Iterable[str]) -> list[str]:
+    """The entries that are host names, normalised; the others are dropped."""
+    names = []
+    for entry in entries:
+        try:
+            names.append(host_pattern(entry))
+        except ValueError:
+            continue
+    return names
+
+
+@dataclass(frozen=True)
+class AllowedHosts:
+    """The host names the console answers to; `*.example.com` allows names under it.
+
+    Matching ignores case and port. Build it with `resolve`.
+    """
+
+    names: tuple[str, ...]
+
+    @classmethod
+    def resolve(cls, configured: Iterable[str], bind_hosts: Iterable[str] = ()) -> AllowedHosts:
+        """`ui.allowed_hosts`, or when that is empty the loopback names and the bound hosts.
+
+        A bound host that is no host name is left out: binding it fails with its own error.
+
+        Raises:
+            ConfigError: A configured entry is not a host name (see `syncd.config.host_pattern`).
+        """
+        names: list[str] = []
+        for entry in configured:
+            try:
+                names.append(host_pattern(entry))
+            except ValueError as exc:
+                raise ConfigError(f"ui.allowed_hosts: {exc}") from None
+        if not names:
+            names = [*LOOPBACK_NAMES, *_valid_names(bind_hosts)]
+        return cls(tuple(dict.fromkeys(names)))
+
+    @property
+    def patterns(self) -> list[str]:
+        """The names as `TrustedHostMiddleware` compares them (IPv6 in brackets)."""
+        return [f"[{name}]" if ":" in name else name for name in self.names]
+
+    def allows(self, host: str) -> bool:
+        """Whether `host` (a bare name or IP, no port) is one of ours."""
+        name = _canonical(host)
+        return any(
+            name == pattern or (pattern.startswith("*.") and name.endswith(pattern[1:]))
+            for pattern in self.names
+        )
+
+
+def split_authority(value: str) -> tuple[str, int | None] | None:
+    """The canonical host and the port (if given) of a `host[:port]` string, or None."""
+    try:
+        parts = urlsplit(f"//{value}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not host or parts.path or parts.query or parts.fragment or parts.username is not None:
+        return None
+    return _canonical(host), port
+
+
+def origin_matches(request: Request, hosts: AllowedHosts) -> bool:
+    """Whether Origin (or, without it, Referer) names this very server; one must be sent.
+
+    "This server" is the request's own host and port, and that host must be allowed: a
+    page of another allowed name (or another port) is another origin and is refused.
+    """
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if not source or source == "null":
+        return False
+    parts = urlsplit(source)
+    if parts.scheme not in ("http", "https"):
+        return False
+    claimed = split_authority(parts.netloc)
+    own = split_authority(request.headers.get("host", ""))
+    return claimed is not None and claimed == own and hosts.allows(claimed[0])
+
+
 @dataclass(frozen=True)
 class Session:
     """A verified session cookie; `nonce` binds the CSRF token to it."""
@@ -74,15 +171,19 @@ class Session:
 
 
 class Guard:
-    """Issues and checks session cookies and CSRF tokens for one app instance.
+    """Issues and checks session cookies, CSRF tokens and origins for one app instance.
 
     Args:
         token: `ui.token`; None means no login (loopback only, enforced by `serve`).
         key: Signing key; a fresh random one by default (sessions end with the process).
+        hosts: The names the console answers to; the loopback names by default.
     """
 
-    def __init__(self, token: str | None, key: bytes | None = None) -> None:
+    def __init__(
+        self, token: str | None, key: bytes | None = None, *, hosts: AllowedHosts | None = None
+    ) -> None:
         self.token = token or None
+        self.hosts = hosts or AllowedHosts.resolve(())
         self._key = key or secrets.token_bytes(32)
 
     @property
@@ -134,6 +235,10 @@ class Guard:
         session = self.session_of(request)
         return session is not None and session.authenticated
 
+    def origin_ok(self, request: Request) -> bool:
+        """Whether the request says it comes from this console (see `origin_matches`)."""
+        return origin_matches(request, self.hosts)
+
     def csrf_ok(self, request: Request, presented: str | None) -> bool:
         """Whether a state-changing request proves it came from this console's own page.
 
@@ -148,17 +253,7 @@ class Guard:
             return False
         if not same_secret(presented, self.csrf_for(session)):
             return False
-        return same_origin(request)
-
-
-def same_origin(request: Request) -> bool:
-    """Whether Origin (or, without it, Referer) names this server; one of them must be sent."""
-    source = request.headers.get("origin") or request.headers.get("referer")
-    if not source or source == "null":
-        return False
-    parts = urlsplit(source)
-    host = request.headers.get("host", "")
-    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
+        return self.origin_ok(request)
 
 
 def safe_next(target: str | None) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -74,9 +75,13 @@ def release(engine: Engine) -> FakeRelease:
     return FakeRelease(engine)
 
 
-def make_app(engine: Engine, rules: RuleSet, release: FakeRelease, token: str | None) -> FastAPI:
-    """The console on a seeded store, with the test clock."""
-    return create_app(engine, WS, rules, token=token, approve=release, clock=lambda: NOW)
+def make_app(
+    engine: Engine, rules: RuleSet, release: FakeRelease, token: str | None, **options: Any
+) -> FastAPI:
+    """The console on a seeded store, with the test clock, answering to TestClient's host
+    `testserver` (and, with `allowed_hosts=...` among `options`, to those names only)."""
+    options.setdefault("allowed_hosts", ["testserver"])
+    return create_app(engine, WS, rules, token=token, approve=release, clock=lambda: NOW, **options)
 
 
 @pytest.fixture
