@@ -10,11 +10,12 @@ authentication).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -28,7 +29,7 @@ from syncd.segments import RuleSet
 from syncd.store.types import utcnow
 from syncd.ui import api, pages
 from syncd.ui.queries import Context
-from syncd.ui.security import AllowedHosts, Guard
+from syncd.ui.security import DEFAULT_SESSION_TTL, AllowedHosts, Clock, Guard, split_authority
 from syncd.ui.state import Approve, UiState
 
 STATIC = Path(__file__).parent / "static"
@@ -60,6 +61,8 @@ def create_app(
     clock: Callable[[], datetime] = utcnow,
     allowed_hosts: Sequence[str] = (),
     bind_hosts: Sequence[str] = (),
+    session_ttl: timedelta = DEFAULT_SESSION_TTL,
+    security_clock: Clock = time.time,
 ) -> FastAPI:
     """Build the console app.
 
@@ -74,6 +77,8 @@ def create_app(
         allowed_hosts: `ui.allowed_hosts`: the only names the console answers to. Empty
             means the loopback names plus `bind_hosts`.
         bind_hosts: The configured `ui.host` and the address actually bound.
+        session_ttl: `ui.session_ttl`: how long a session cookie is valid after issue.
+        security_clock: Seconds since the epoch, for session expiry.
 
     Returns:
         A FastAPI app; its JSON API's schema is at `/api/openapi.json`.
@@ -89,7 +94,7 @@ def create_app(
         redoc_url=None,
     )
     hosts = AllowedHosts.resolve(allowed_hosts, bind_hosts)
-    guard = Guard(token, hosts=hosts)
+    guard = Guard(token, hosts=hosts, ttl=session_ttl, now=security_clock)
     app.state.ui = UiState(Context(engine, workspace, rules, clock), guard, approve)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
@@ -136,12 +141,28 @@ def gatekeeper(guard: Guard) -> Callable[[Request, Next], Awaitable[Response]]:
         if public or bearer or guard.is_authenticated(request):
             return await call_next(request)
         if path.startswith("/api/"):
-            detail = "authentication required: Authorization: Bearer <ui.token>"
-            return refusal(request, guard, 401, detail, {"www-authenticate": "Bearer"})
-        target = path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target, safe='')}", 303)
+            return unauthenticated(request, guard)
+        return RedirectResponse(f"/login?next={quote(return_to(request), safe='')}", 303)
 
     return check
+
+
+def unauthenticated(request: Request, guard: Guard) -> Response:
+    """401 with the `WWW-Authenticate` challenge."""
+    detail = "authentication required: Authorization: Bearer <ui.token>"
+    return refusal(request, guard, 401, detail, {"www-authenticate": "Bearer"})
+
+
+def return_to(request: Request) -> str:
+    """Where to go after logging in: this page, or for a form post the page it came from."""
+    if request.method in SAFE_METHODS:
+        query = request.url.query
+        return request.url.path + (f"?{query}" if query else "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    own = split_authority(request.headers.get("host", ""))
+    if referer.path and split_authority(referer.netloc) == own:
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return "/"
 
 
 def refusal(

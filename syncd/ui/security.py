@@ -15,8 +15,9 @@ The console is an admin tool on the user's own machine. These rules keep it safe
   Bearer-authenticated API call is exempt: no browser attaches that header on its own.
 * Every secret comparison goes through `hmac.compare_digest`.
 
-Sessions are stateless: a session cookie is `NONCE.MAC` signed with a key made at start-up,
-so a restart logs everyone out and nothing is stored.
+Sessions are stateless: a session cookie is `NONCE.ISSUED.MAC`, signed with a key made at
+start-up over its issue time, so it expires after `ui.session_ttl`, a restart logs everyone
+out, and nothing is stored.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -34,10 +37,14 @@ from starlette.requests import Request
 from syncd.config import host_pattern
 from syncd.errors import ConfigError
 
+Clock = Callable[[], float]
 SESSION_COOKIE = "syncd_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+DEFAULT_SESSION_TTL = timedelta(hours=12)
+#: Clock skew tolerated for a cookie that claims to be issued in the future (seconds).
+_FUTURE_SKEW = 60
 
 
 def is_loopback(host: str) -> bool:
@@ -164,10 +171,11 @@ def origin_matches(request: Request, hosts: AllowedHosts) -> bool:
 
 @dataclass(frozen=True)
 class Session:
-    """A verified session cookie; `nonce` binds the CSRF token to it."""
+    """A verified, unexpired session cookie; `nonce` binds the CSRF token to it."""
 
     nonce: str
     authenticated: bool
+    issued: int
 
 
 class Guard:
@@ -177,38 +185,55 @@ class Guard:
         token: `ui.token`; None means no login (loopback only, enforced by `serve`).
         key: Signing key; a fresh random one by default (sessions end with the process).
         hosts: The names the console answers to; the loopback names by default.
+        ttl: How long a session cookie stays valid after it was issued (`ui.session_ttl`).
+        now: Seconds since the epoch; tests move it by hand instead of sleeping.
     """
 
     def __init__(
-        self, token: str | None, key: bytes | None = None, *, hosts: AllowedHosts | None = None
+        self,
+        token: str | None,
+        key: bytes | None = None,
+        *,
+        hosts: AllowedHosts | None = None,
+        ttl: timedelta = DEFAULT_SESSION_TTL,
+        now: Clock = time.time,
     ) -> None:
         self.token = token or None
         self.hosts = hosts or AllowedHosts.resolve(())
+        self.ttl_s = int(ttl.total_seconds())
         self._key = key or secrets.token_bytes(32)
+        self._now = now
 
     @property
     def login_required(self) -> bool:
         """Whether requests must authenticate (a token is configured)."""
         return self.token is not None
 
-    def _mac(self, purpose: str, nonce: str) -> str:
-        msg = f"{purpose}:{nonce}".encode()
+    def _mac(self, *parts: object) -> str:
+        msg = ":".join(str(part) for part in parts).encode()
         return hmac.new(self._key, msg, hashlib.sha256).hexdigest()
 
     def new_cookie(self, *, authenticated: bool) -> str:
-        """A fresh signed session cookie value."""
+        """A fresh signed session cookie value, valid for `ttl` from now."""
         nonce = secrets.token_urlsafe(18)
+        issued = int(self._now())
         purpose = "auth" if authenticated else "anon"
-        return f"{nonce}.{self._mac(purpose, nonce)}"
+        return f"{nonce}.{issued}.{self._mac(purpose, nonce, issued)}"
 
     def read_cookie(self, value: str | None) -> Session | None:
-        """The session a cookie proves, or None when it is missing or forged."""
-        if not value or value.count(".") != 1:
+        """The session a cookie proves, or None when it is missing, forged or expired."""
+        if not value or value.count(".") != 2:
             return None
-        nonce, mac = value.split(".")
+        nonce, issued_text, mac = value.split(".")
+        if not (issued_text.isascii() and issued_text.isdigit() and len(issued_text) <= 12):
+            return None
+        issued = int(issued_text)
+        if not -_FUTURE_SKEW <= self._now() - issued < self.ttl_s:
+            return None
         for purpose, authenticated in (("auth", True), ("anon", False)):
-            if hmac.compare_digest(mac.encode(), self._mac(purpose, nonce).encode()):
-                return Session(nonce, authenticated)
+            expected = self._mac(purpose, nonce, issued)
+            if hmac.compare_digest(mac.encode(), expected.encode()):
+                return Session(nonce, authenticated, issued)
         return None
 
     def csrf_for(self, session: Session) -> str:
@@ -223,7 +248,7 @@ class Guard:
         return scheme.lower() == "bearer" and same_secret(value.strip(), self.token)
 
     def session_of(self, request: Request) -> Session | None:
-        """The verified session of the request's cookie, if any."""
+        """The verified, unexpired session of the request's cookie, if any."""
         return self.read_cookie(request.cookies.get(SESSION_COOKIE))
 
     def is_authenticated(self, request: Request) -> bool:
@@ -243,8 +268,8 @@ class Guard:
         """Whether a state-changing request proves it came from this console's own page.
 
         Bearer-authenticated calls pass (browsers never add that header by themselves).
-        Otherwise the session cookie must be valid, the presented token must be its CSRF
-        token, and the request must come from this origin.
+        Otherwise the session cookie must be valid and unexpired, the presented token must
+        be its CSRF token, and the request must come from this origin.
         """
         if self.bearer_ok(request):
             return True
