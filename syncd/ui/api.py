@@ -23,7 +23,19 @@ from syncd.ui.state import UiState, ui_state
 #: Documents the Bearer scheme in the schema; the check itself is the app's middleware.
 bearer = HTTPBearer(auto_error=False, description="ui.token; not needed on loopback without one")
 
-router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(bearer)])
+#: Answers of the app's middleware, possible on every operation when a token is set.
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": models.Problem, "description": "missing or wrong Bearer token"},
+    429: {
+        "model": models.Problem,
+        "description": "too many failed token attempts from this address; see Retry-After",
+        "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}},
+    },
+}
+
+router = APIRouter(
+    prefix="/api", tags=["api"], dependencies=[Depends(bearer)], responses=AUTH_ERRORS
+)
 
 State = Annotated[UiState, Depends(ui_state)]
 RunId = Annotated[int, Path(ge=1, le=2**31 - 1)]

@@ -4,8 +4,8 @@ The lead's `syncd ui` and `syncd run` (with `ui.enabled`) build it with the real
 pass `SyncEngine.release` as `approve`, so the Approve button and `syncd apply --run` share
 one code path. Security is three middlewares in front of every route, so no route can
 forget it; from the outside in: the security headers, the Host check (Starlette's
-`TrustedHostMiddleware`), then `gatekeeper` (the Origin rule for state-changing requests,
-authentication).
+`TrustedHostMiddleware`), then `gatekeeper` (token throttling, the Origin rule for
+state-changing requests, authentication).
 """
 
 from __future__ import annotations
@@ -29,7 +29,15 @@ from syncd.segments import RuleSet
 from syncd.store.types import utcnow
 from syncd.ui import api, pages
 from syncd.ui.queries import Context
-from syncd.ui.security import DEFAULT_SESSION_TTL, AllowedHosts, Clock, Guard, split_authority
+from syncd.ui.security import (
+    DEFAULT_SESSION_TTL,
+    AllowedHosts,
+    Clock,
+    Guard,
+    LoginLimiter,
+    client_address,
+    split_authority,
+)
 from syncd.ui.state import Approve, UiState
 
 STATIC = Path(__file__).parent / "static"
@@ -78,7 +86,7 @@ def create_app(
             means the loopback names plus `bind_hosts`.
         bind_hosts: The configured `ui.host` and the address actually bound.
         session_ttl: `ui.session_ttl`: how long a session cookie is valid after issue.
-        security_clock: Seconds since the epoch, for session expiry.
+        security_clock: Seconds since the epoch, for session expiry and login throttling.
 
     Returns:
         A FastAPI app; its JSON API's schema is at `/api/openapi.json`.
@@ -95,7 +103,8 @@ def create_app(
     )
     hosts = AllowedHosts.resolve(allowed_hosts, bind_hosts)
     guard = Guard(token, hosts=hosts, ttl=session_ttl, now=security_clock)
-    app.state.ui = UiState(Context(engine, workspace, rules, clock), guard, approve)
+    limiter = LoginLimiter(now=security_clock)
+    app.state.ui = UiState(Context(engine, workspace, rules, clock), guard, approve, limiter)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
@@ -104,7 +113,7 @@ def create_app(
         _drop_security_from_schema(app)
 
     # Starlette runs the middleware added last first.
-    app.middleware("http")(gatekeeper(guard))
+    app.middleware("http")(gatekeeper(guard, limiter))
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts.patterns, www_redirect=False)
     app.middleware("http")(add_security_headers)
 
@@ -123,28 +132,47 @@ async def add_security_headers(request: Request, call_next: Next) -> Response:
     return response
 
 
-def gatekeeper(guard: Guard) -> Callable[[Request, Next], Awaitable[Response]]:
+def gatekeeper(
+    guard: Guard, limiter: LoginLimiter
+) -> Callable[[Request, Next], Awaitable[Response]]:
     """The middleware that decides whether a request (its Host already checked) may go on.
 
-    A state-changing request must name this server in Origin/Referer unless it carries the
-    right Bearer token (no browser sends one by itself). Only the login form and the static
-    files are open without authentication.
+    A Bearer token is throttled like a login and, when right, lets the call through: no
+    browser sends one by itself, so it needs no Origin. Any other state-changing request
+    must name this server in Origin/Referer. Only the login form and the static files are
+    open without authentication.
     """
 
     async def check(request: Request, call_next: Next) -> Response:
-        bearer = guard.bearer_ok(request)
-        if request.method not in SAFE_METHODS and not bearer and not guard.origin_ok(request):
+        if guard.presents_bearer(request):
+            return await with_bearer(request, call_next, guard, limiter)
+        if request.method not in SAFE_METHODS and not guard.origin_ok(request):
             detail = "request refused: it must come from this console's own page (Origin)"
             return refusal(request, guard, 403, detail)
         path = request.url.path
-        public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
-        if public or bearer or guard.is_authenticated(request):
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+            return await call_next(request)
+        if guard.is_authenticated(request):
             return await call_next(request)
         if path.startswith("/api/"):
             return unauthenticated(request, guard)
         return RedirectResponse(f"/login?next={quote(return_to(request), safe='')}", 303)
 
     return check
+
+
+async def with_bearer(
+    request: Request, call_next: Next, guard: Guard, limiter: LoginLimiter
+) -> Response:
+    """A request with `Authorization: Bearer`: 429 while throttled, 401 if wrong, else on."""
+    client = client_address(request)
+    wait = limiter.acquire(client)
+    if wait:
+        return too_many_attempts(request, guard, wait)
+    if not guard.bearer_ok(request):
+        return unauthenticated(request, guard)
+    limiter.refund(client)
+    return await call_next(request)
 
 
 def unauthenticated(request: Request, guard: Guard) -> Response:
@@ -165,6 +193,12 @@ def return_to(request: Request) -> str:
     return "/"
 
 
+def too_many_attempts(request: Request, guard: Guard, wait: int) -> Response:
+    """429 with `Retry-After`: too many wrong tokens from this address (or from everyone)."""
+    detail = f"too many failed login attempts; try again in {wait} s"
+    return refusal(request, guard, 429, detail, {"retry-after": str(wait)})
+
+
 def refusal(
     request: Request,
     guard: Guard,
@@ -182,7 +216,8 @@ def refusal(
 
 
 def _drop_security_from_schema(app: FastAPI) -> None:
-    """Without a token nothing is checked, so the schema must not promise Bearer auth."""
+    """Without a token nothing is checked, so the schema must not promise Bearer auth
+    (nor its 401 and 429 answers)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -190,6 +225,8 @@ def _drop_security_from_schema(app: FastAPI) -> None:
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
                 operation.pop("security", None)
+                for status in ("401", "429"):
+                    operation.get("responses", {}).pop(status, None)
         schema.get("components", {}).pop("securitySchemes", None)
         return schema
 

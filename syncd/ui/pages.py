@@ -22,6 +22,7 @@ from syncd.ui.security import (
     CSRF_FIELD,
     SESSION_COOKIE,
     Session,
+    client_address,
     safe_next,
     same_secret,
 )
@@ -192,12 +193,25 @@ def login(
     token: Annotated[str, Form(max_length=1000)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    """Check the token; on success set an HttpOnly, SameSite=Strict session cookie."""
+    """Check the token; on success set an HttpOnly, SameSite=Strict session cookie.
+
+    Throttled per client address (see `LoginLimiter`): once the limit is reached every
+    attempt gets 429 until the window passes, a right token too, or the answer would still
+    tell a guesser which token is right.
+    """
     target = safe_next(next)
     if state.guard.token is None:
         return RedirectResponse(target, 303)
+    client = client_address(request)
+    wait = state.limiter.acquire(client)
+    if wait:
+        error = f"Too many failed attempts; try again in {wait} s."
+        page = render(request, state, "login.html", 429, next=target, error=error)
+        page.headers["retry-after"] = str(wait)
+        return page
     if not same_secret(token, state.guard.token):
         return render(request, state, "login.html", 401, next=target, error="Wrong token.")
+    state.limiter.refund(client)
     done = RedirectResponse(target, 303)
     set_session_cookie(request, state, done, state.guard.new_cookie(authenticated=True))
     return done

@@ -8,7 +8,7 @@ The console is an admin tool on the user's own machine. These rules keep it safe
 * Off loopback it needs a token (`ui.token`): a browser logs in once with a form and gets an
   HttpOnly, SameSite=Strict session cookie; scripts send `Authorization: Bearer TOKEN`.
   On loopback without a token nobody is asked to log in: whoever can reach 127.0.0.1 already
-  runs code on the machine.
+  runs code on the machine. Failed token attempts are throttled (`LoginLimiter`).
 * Every state-changing request (approve, login, logout) must name this very server in its
   Origin (or, without one, its Referer); approving and logging out also need the
   per-session CSRF token (a hidden form field or an `X-CSRF-Token` header). A
@@ -25,8 +25,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import math
 import secrets
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -240,6 +243,11 @@ class Guard:
         """The CSRF token pages embed for this session."""
         return self._mac("csrf", session.nonce)
 
+    def presents_bearer(self, request: Request) -> bool:
+        """Whether the request tries `Authorization: Bearer` against a configured token."""
+        scheme, _, _ = request.headers.get("authorization", "").partition(" ")
+        return self.token is not None and scheme.lower() == "bearer"
+
     def bearer_ok(self, request: Request) -> bool:
         """Whether the request carries `Authorization: Bearer <the token>`."""
         if self.token is None:
@@ -279,6 +287,83 @@ class Guard:
         if not same_secret(presented, self.csrf_for(session)):
             return False
         return self.origin_ok(request)
+
+
+class LoginLimiter:
+    """Throttles token guessing: failed attempts per client address and across all clients.
+
+    An attempt takes a slot before the token is compared, so parallel guesses cannot overrun
+    the limit, and a right token gives its slot back, so successful logins never count.
+    A slot frees up `window` seconds after it was taken. At most `global_limit` slots exist
+    at once, which also bounds the memory. Thread-safe: the login route runs on a thread pool.
+
+    Args:
+        per_client: Failed attempts one address may make per window.
+        global_limit: Failed attempts all addresses together may make per window.
+        window: The window in seconds.
+        now: Seconds since the epoch; tests move it by hand instead of sleeping.
+    """
+
+    def __init__(
+        self,
+        per_client: int = 5,
+        global_limit: int = 50,
+        window: float = 60.0,
+        now: Clock = time.time,
+    ) -> None:
+        self.per_client = per_client
+        self.global_limit = global_limit
+        self.window = window
+        self._now = now
+        self._lock = threading.Lock()
+        self._clients: dict[str, deque[float]] = {}
+        self._all: deque[float] = deque()
+
+    def acquire(self, client: str) -> int:
+        """Take a slot for one attempt by `client`.
+
+        Returns:
+            0 when the attempt may go ahead; otherwise the whole seconds to wait (for a
+            `Retry-After` header), and no slot was taken.
+        """
+        with self._lock:
+            at = self._now()
+            self._expire(at - self.window)
+            mine = self._clients.get(client)
+            if mine is not None and len(mine) >= self.per_client:
+                return self._wait(mine[0], at)
+            if len(self._all) >= self.global_limit:
+                return self._wait(self._all[0], at)
+            self._clients.setdefault(client, deque()).append(at)
+            self._all.append(at)
+            return 0
+
+    def refund(self, client: str) -> None:
+        """Give back the slot of `client`'s attempt that turned out to be right."""
+        with self._lock:
+            mine = self._clients.get(client)
+            if not mine:
+                return
+            self._all.remove(mine.pop())
+            if not mine:
+                del self._clients[client]
+
+    def _expire(self, cutoff: float) -> None:
+        while self._all and self._all[0] <= cutoff:
+            self._all.popleft()
+        for client, slots in list(self._clients.items()):
+            while slots and slots[0] <= cutoff:
+                slots.popleft()
+            if not slots:
+                del self._clients[client]
+
+    def _wait(self, oldest: float, at: float) -> int:
+        return max(1, math.ceil(oldest + self.window - at))
+
+
+def client_address(request: Request) -> str:
+    """The peer address the login limit counts against (the proxy's, behind one)."""
+    return request.client.host if request.client is not None else "unknown"
 
 
 def safe_next(target: str | None) -> str:
