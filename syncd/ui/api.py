@@ -7,7 +7,7 @@ the pages; approving a held run also needs CSRF proof unless the call authentica
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from fastapi.security import HTTPBearer
 
 from syncd import history
+from syncd.engine.lease import LeaseBusyError
 from syncd.errors import ConfigError
 from syncd.ui import models, queries
 from syncd.ui.events import EventSearch, search_events
@@ -88,7 +89,13 @@ def api_run(state: State, run_id: RunId) -> dict[str, Any]:
     responses={
         403: {"model": models.Problem, "description": "missing or wrong CSRF proof"},
         404: {"model": models.Problem},
-        409: {"model": models.Problem, "description": "not held, or superseded"},
+        409: {
+            "model": models.Problem,
+            "description": (
+                "not held, or superseded; or another process holds the workspace's apply "
+                "lease and nothing was written (try again when it has finished)"
+            ),
+        },
     },
 )
 def api_approve(
@@ -104,19 +111,40 @@ def api_approve(
 
 
 def approve_run(state: UiState, run_id: int) -> dict[str, Any]:
-    """Call the approve path and shape its outcome; 404/409 for runs it cannot release."""
+    """Call the approve path and shape its outcome.
+
+    Raises:
+        HTTPException: 404 for an unknown run; 409 for a run it cannot release, or when
+            another process held the apply lease for longer than the release would wait.
+    """
     if queries.get_run(state.ctx, run_id) is None:
         raise HTTPException(404, f"run {run_id} does not exist")
     try:
         outcome = state.approve(run_id)
     except ConfigError as exc:
         raise HTTPException(409, str(exc)) from None
+    except LeaseBusyError as exc:
+        raise HTTPException(409, lease_busy_detail(exc)) from None
     return {
         "run_id": run_id,
         "status": str(outcome.status),
         "exit_code": outcome.exit_code,
         "error": outcome.error,
     }
+
+
+def lease_busy_detail(exc: LeaseBusyError) -> str:
+    """What to tell an admin whose Approve met another writer: who, until when, and that
+    nothing was written."""
+    after = "nothing was written; try again when it has finished"
+    if exc.current is None:
+        return f"another process holds this workspace's apply lease; {after}"
+    until = exc.current.expires_at
+    until = until.replace(tzinfo=UTC) if until.tzinfo is None else until.astimezone(UTC)
+    return (
+        f"another process is applying changes: waiting for {exc.current.holder} "
+        f"(lease until {until:%H:%M:%S} UTC); {after}"
+    )
 
 
 @router.get("/events", response_model=list[models.Event], summary="Change-log search")

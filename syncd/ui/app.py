@@ -80,7 +80,8 @@ def create_app(
         rules: The loaded mappings (explain traces and segment analytics).
         token: `ui.token`; None turns login off (only safe on loopback, which `serve` enforces).
         approve: Releases a held run by id; the same path as `syncd apply --run`
-            (`SyncEngine.release`). It may raise `ConfigError` for a run it cannot release.
+            (`SyncEngine.release`). It may raise `ConfigError` for a run it cannot release
+            and `LeaseBusyError` when another process holds the workspace's apply lease.
         clock: Time source for date filters, explain traces and analytics.
         allowed_hosts: `ui.allowed_hosts`: the only names the console answers to. Empty
             means the loopback names plus `bind_hosts`.

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from syncd.engine.lease import LeaseBusyError
 from syncd.errors import ConfigError
 from syncd.segments import RuleSet, load_mappings
 from syncd.store.models import RunStatus, SyncRun
@@ -45,13 +46,17 @@ class Released:
 
 @dataclass
 class FakeRelease:
-    """Stands in for `SyncEngine.release`: refuses what is not held, marks the run done."""
+    """Stands in for `SyncEngine.release`: refuses what is not held, marks the run done;
+    with `busy` set, raises it as the engine does when another process holds the lease."""
 
     engine: Engine
     calls: list[int] = field(default_factory=list)
+    busy: LeaseBusyError | None = None
 
     def __call__(self, run_id: int) -> Released:
         self.calls.append(run_id)
+        if self.busy is not None:
+            raise self.busy
         runs = table_of(SyncRun)
         with self.engine.begin() as conn:
             status = conn.execute(
