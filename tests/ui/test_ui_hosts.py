@@ -4,17 +4,20 @@ state-changing request must come from its own origin (Origin, or else Referer)."
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from syncd.config import Settings, UiSettings
+from syncd.daemon import console_app
 from syncd.errors import ConfigError
 from syncd.segments import RuleSet
 from syncd.ui.security import AllowedHosts
 from tests.ui.conftest import ORIGIN, TOKEN, FakeRelease, make_app
-from tests.ui.seed import Seeded
+from tests.ui.seed import WS, Seeded
 
 PORT = 8686
 LOOPBACK = f"http://127.0.0.1:{PORT}"
@@ -190,3 +193,29 @@ def test_allowed_hosts_resolution() -> None:
     assert not listed.allows("corp.example") and not listed.allows("box.lan")
     with pytest.raises(ConfigError, match=r"ui\.allowed_hosts: 'http://x' is not a host name"):
         AllowedHosts.resolve(["http://x"])
+
+
+def test_console_app_wires_allowed_hosts_session_ttl_and_the_bound_host(
+    engine: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded
+) -> None:
+    def runtime(ui: UiSettings) -> Any:
+        settings = Settings(workspace=WS, ui=ui)
+        return SimpleNamespace(
+            settings=settings,
+            store=engine,
+            rules=rules,
+            sync_engine=SimpleNamespace(release=release),
+        )
+
+    app, token = console_app(runtime(UiSettings(session_ttl="5m")), "10.0.0.5")
+    assert token is None
+    bound = TestClient(app, base_url=f"http://10.0.0.5:{PORT}", follow_redirects=False)
+    page = bound.get("/runs")
+    assert page.status_code == 200 and "max-age=300" in page.headers["set-cookie"].lower()
+    assert bound.get("/runs", headers={"host": "127.0.0.1"}).status_code == 200  # ui.host
+    assert bound.get("/runs", headers={"host": EVIL_HOST}).status_code == 400
+    listed = UiSettings(allowed_hosts=["console.example.com"], token="t0ken")
+    app, _ = console_app(runtime(listed), "10.0.0.5")
+    only = TestClient(app, base_url="http://console.example.com", follow_redirects=False)
+    assert only.get("/login").status_code == 200
+    assert only.get("/login", headers={"host": "10.0.0.5"}).status_code == 400
