@@ -173,9 +173,9 @@ def ui(
     from syncd.daemon import console_app
     from syncd.ui import serve
 
+    bind_host, bind_port = host or settings.ui.host, port or settings.ui.port
     with runtime(settings) as rt:
-        app_, token = console_app(rt)
-        bind_host, bind_port = host or settings.ui.host, port or settings.ui.port
+        app_, token = console_app(rt, bind_host)
         err.print(line(f"admin console on http://{bind_host}:{bind_port}/"))
         try:
             serve(app_, bind_host, bind_port, token)

@@ -131,8 +131,11 @@ def lease_wait() -> LeaseWait:
 
     def waiting(info: LeaseInfo) -> None:
         err.print(
-            f"waiting: {info.holder} is applying to this workspace (lease until "
-            f"{info.expires_at:%H:%M:%S} UTC)",
+            line(
+                "waiting: ",
+                info.holder,
+                f" is applying to this workspace (lease until {info.expires_at:%H:%M:%S} UTC)",
+            ),
             highlight=False,
         )
 

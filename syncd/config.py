@@ -8,6 +8,7 @@ out of the file. Every problem is reported at once, each naming its file and key
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from datetime import timedelta
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -169,13 +171,56 @@ class MetricsSettings(_Section):
     port: int = Field(default=9464, ge=0, le=65535)
 
 
+_HOST_NAME = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
+
+
+def host_pattern(entry: str) -> str:
+    """Normalise one `ui.allowed_hosts` entry: a host name or IP, or `*.` and a domain.
+
+    Names are lower-cased and IP addresses written canonically without brackets, so the
+    console's Host and Origin checks compare like with like.
+
+    Raises:
+        ValueError: The entry has a scheme, port, path, or a `*` other than a leading `*.`.
+    """
+    name = entry.strip().lower()
+    bare = name[1:-1] if name.startswith("[") and name.endswith("]") else name
+    try:
+        return str(ipaddress.ip_address(bare))
+    except ValueError:
+        pass
+    if not _HOST_NAME.fullmatch(name.removeprefix("*.")):
+        raise ValueError(
+            f"{entry!r} is not a host name: write it without scheme, port or path "
+            "('*.example.com' allows every name under example.com)"
+        )
+    return name
+
+
+HostPattern = Annotated[str, AfterValidator(host_pattern)]
+
+
 class UiSettings(_Section):
-    """The admin web console."""
+    """The admin web console.
+
+    `allowed_hosts` are the names a browser may reach it by (the Host header is checked on
+    every request, against DNS rebinding); empty means the loopback names plus the bound
+    host. `session_ttl` is how long a login (or an anonymous loopback session) lasts.
+    """
 
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8686, ge=0, le=65535)
     token: SecretStr | None = None
+    allowed_hosts: list[HostPattern] = Field(default_factory=list)
+    session_ttl: Duration = timedelta(hours=12)
+
+    @field_validator("session_ttl")
+    @classmethod
+    def _at_least_a_minute(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=1):
+            raise ValueError("expected at least 1m")
+        return value
 
 
 class Settings(BaseSettings):

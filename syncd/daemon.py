@@ -69,8 +69,14 @@ def sync_job(rt: Runtime, trigger: str, stop: threading.Event, lease: HeldLease)
     return to_figures(result)
 
 
-def console_app(rt: Runtime) -> tuple[FastAPI, str | None]:
-    """The admin console over this runtime; Approve is the same release as `syncd apply`."""
+def console_app(rt: Runtime, bind_host: str | None = None) -> tuple[FastAPI, str | None]:
+    """The admin console over this runtime; Approve is the same release as `syncd apply`.
+
+    Args:
+        rt: The runtime whose store, rules and release path the console uses.
+        bind_host: The address it will be served on (`syncd ui --host`), when not `ui.host`;
+            with an empty `ui.allowed_hosts` both are names the console answers to.
+    """
     from syncd.ui import create_app
 
     ui = rt.settings.ui
@@ -82,7 +88,16 @@ def console_app(rt: Runtime) -> tuple[FastAPI, str | None]:
         # only briefly for another writer and then says whom it is waiting for.
         return engine.release(run_id, wait=LeaseWait(timeout_s=CONSOLE_LEASE_WAIT_S))
 
-    app = create_app(rt.store, rt.settings.workspace, rt.rules, token=token, approve=approve)
+    app = create_app(
+        rt.store,
+        rt.settings.workspace,
+        rt.rules,
+        token=token,
+        approve=approve,
+        allowed_hosts=ui.allowed_hosts,
+        bind_hosts=[ui.host, bind_host or ui.host],
+        session_ttl=ui.session_ttl,
+    )
     return app, token
 
 

@@ -26,7 +26,13 @@ REASON_BUDGET = 100
 VALUE_BUDGET = 60
 MESSAGE_BUDGET = 200
 
-_STATUS_STYLES = {"success": "green", "partial": "yellow", "held": "magenta", "failed": "red"}
+_STATUS_STYLES = {
+    "success": "green",
+    "partial": "yellow",
+    "held": "magenta",
+    "failed": "red",
+    "interrupted": "red",
+}
 
 
 def plan_samples(

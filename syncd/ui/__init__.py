@@ -1,8 +1,9 @@
 """The admin web console: runs, change log, contacts and segments in the browser.
 
 Server-rendered with FastAPI and Jinja2; CSS ships in `static/`, nothing loads from a CDN.
-`create_app` builds the app, `serve` runs it with uvicorn. On loopback without `ui.token`
-nobody is asked to log in; anywhere else a token is required (see `syncd.ui.security`).
+`create_app` builds the app, `serve` runs it with uvicorn. It answers only to its allowed
+host names (`ui.allowed_hosts`). On loopback without `ui.token` nobody is asked to log in;
+anywhere else a token is required (see `syncd.ui.security`).
 """
 
 from syncd.ui.app import create_app

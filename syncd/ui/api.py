@@ -7,7 +7,7 @@ the pages; approving a held run also needs CSRF proof unless the call authentica
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from fastapi.security import HTTPBearer
 
 from syncd import history
+from syncd.engine.lease import LeaseBusyError
 from syncd.errors import ConfigError
 from syncd.ui import models, queries
 from syncd.ui.events import EventSearch, search_events
@@ -23,13 +24,25 @@ from syncd.ui.state import UiState, ui_state
 #: Documents the Bearer scheme in the schema; the check itself is the app's middleware.
 bearer = HTTPBearer(auto_error=False, description="ui.token; not needed on loopback without one")
 
-router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(bearer)])
+#: Answers of the app's middleware, possible on every operation when a token is set.
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": models.Problem, "description": "missing or wrong Bearer token"},
+    429: {
+        "model": models.Problem,
+        "description": "too many failed token attempts from this address; see Retry-After",
+        "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}},
+    },
+}
+
+router = APIRouter(
+    prefix="/api", tags=["api"], dependencies=[Depends(bearer)], responses=AUTH_ERRORS
+)
 
 State = Annotated[UiState, Depends(ui_state)]
 RunId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 NoNul = r"^[^\x00]*$"
 Text = Annotated[str | None, Query(max_length=320, pattern=NoNul)]
-StatusName = Literal["running", "success", "partial", "failed", "held"]
+StatusName = Literal["running", "success", "partial", "failed", "held", "interrupted"]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": models.Problem}}
 
 
@@ -76,7 +89,13 @@ def api_run(state: State, run_id: RunId) -> dict[str, Any]:
     responses={
         403: {"model": models.Problem, "description": "missing or wrong CSRF proof"},
         404: {"model": models.Problem},
-        409: {"model": models.Problem, "description": "not held, or superseded"},
+        409: {
+            "model": models.Problem,
+            "description": (
+                "not held, or superseded; or another process holds the workspace's apply "
+                "lease and nothing was written (try again when it has finished)"
+            ),
+        },
     },
 )
 def api_approve(
@@ -92,19 +111,40 @@ def api_approve(
 
 
 def approve_run(state: UiState, run_id: int) -> dict[str, Any]:
-    """Call the approve path and shape its outcome; 404/409 for runs it cannot release."""
+    """Call the approve path and shape its outcome.
+
+    Raises:
+        HTTPException: 404 for an unknown run; 409 for a run it cannot release, or when
+            another process held the apply lease for longer than the release would wait.
+    """
     if queries.get_run(state.ctx, run_id) is None:
         raise HTTPException(404, f"run {run_id} does not exist")
     try:
         outcome = state.approve(run_id)
     except ConfigError as exc:
         raise HTTPException(409, str(exc)) from None
+    except LeaseBusyError as exc:
+        raise HTTPException(409, lease_busy_detail(exc)) from None
     return {
         "run_id": run_id,
         "status": str(outcome.status),
         "exit_code": outcome.exit_code,
         "error": outcome.error,
     }
+
+
+def lease_busy_detail(exc: LeaseBusyError) -> str:
+    """What to tell an admin whose Approve met another writer: who, until when, and that
+    nothing was written."""
+    after = "nothing was written; try again when it has finished"
+    if exc.current is None:
+        return f"another process holds this workspace's apply lease; {after}"
+    until = exc.current.expires_at
+    until = until.replace(tzinfo=UTC) if until.tzinfo is None else until.astimezone(UTC)
+    return (
+        f"another process is applying changes: waiting for {exc.current.holder} "
+        f"(lease until {until:%H:%M:%S} UTC); {after}"
+    )
 
 
 @router.get("/events", response_model=list[models.Event], summary="Change-log search")

@@ -18,11 +18,18 @@ from syncd import history
 from syncd.ui import charts, queries
 from syncd.ui.api import NoNul, RunId, Search, State, StatusName, approve_run
 from syncd.ui.events import search_events
-from syncd.ui.security import CSRF_FIELD, SESSION_COOKIE, Session, safe_next, same_secret
+from syncd.ui.security import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    Session,
+    client_address,
+    safe_next,
+    same_secret,
+)
 from syncd.ui.state import UiState
 
 TEMPLATES = FsPath(__file__).parent / "templates"
-STATUSES = ("running", "success", "partial", "failed", "held")
+STATUSES = ("running", "success", "partial", "failed", "held", "interrupted")
 NOTICES = {"approved": "Run released: its plan was applied. Figures below are updated."}
 
 env = Environment(
@@ -39,7 +46,8 @@ router = APIRouter(include_in_schema=False)
 
 
 def _session(request: Request, state: UiState) -> tuple[Session, str | None]:
-    """The request's session, or a fresh anonymous one (cookie value to set) on loopback."""
+    """The request's session, or a fresh anonymous one (cookie value to set) when it has
+    none or it expired. An anonymous session logs nobody in on a console with a token."""
     session = state.guard.session_of(request)
     if session is not None:
         return session, None
@@ -49,11 +57,13 @@ def _session(request: Request, state: UiState) -> tuple[Session, str | None]:
     return fresh, cookie
 
 
-def set_session_cookie(request: Request, response: Response, value: str) -> None:
-    """Set the session cookie: HttpOnly, SameSite=Strict, Secure over HTTPS."""
+def set_session_cookie(request: Request, state: UiState, response: Response, value: str) -> None:
+    """Set the session cookie: HttpOnly, SameSite=Strict, Secure over HTTPS, and kept by
+    the browser no longer than the server honours it (`ui.session_ttl`)."""
     response.set_cookie(
         SESSION_COOKIE,
         value,
+        max_age=state.guard.ttl_s,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
@@ -76,7 +86,7 @@ def render(
     )
     response = HTMLResponse(html, status_code=status_code)
     if cookie is not None:
-        set_session_cookie(request, response, cookie)
+        set_session_cookie(request, state, response, cookie)
     return response
 
 
@@ -183,15 +193,28 @@ def login(
     token: Annotated[str, Form(max_length=1000)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    """Check the token; on success set an HttpOnly, SameSite=Strict session cookie."""
+    """Check the token; on success set an HttpOnly, SameSite=Strict session cookie.
+
+    Throttled per client address (see `LoginLimiter`): once the limit is reached every
+    attempt gets 429 until the window passes, a right token too, or the answer would still
+    tell a guesser which token is right.
+    """
     target = safe_next(next)
     if state.guard.token is None:
         return RedirectResponse(target, 303)
+    client = client_address(request)
+    wait = state.limiter.acquire(client)
+    if wait:
+        error = f"Too many failed attempts; try again in {wait} s."
+        page = render(request, state, "login.html", 429, next=target, error=error)
+        page.headers["retry-after"] = str(wait)
+        return page
     if not same_secret(token, state.guard.token):
         return render(request, state, "login.html", 401, next=target, error="Wrong token.")
-    response = RedirectResponse(target, 303)
-    set_session_cookie(request, response, state.guard.new_cookie(authenticated=True))
-    return response
+    state.limiter.refund(client)
+    done = RedirectResponse(target, 303)
+    set_session_cookie(request, state, done, state.guard.new_cookie(authenticated=True))
+    return done
 
 
 @router.post("/logout", response_model=None)

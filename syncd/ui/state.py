@@ -1,4 +1,4 @@
-"""The console's per-app state: data context, security guard and the approve path."""
+"""The console's per-app state: data context, security guard, login limiter, approve path."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Protocol
 from starlette.requests import Request
 
 from syncd.ui.queries import Context
-from syncd.ui.security import Guard
+from syncd.ui.security import Guard, LoginLimiter
 
 
 class ApproveOutcome(Protocol):
@@ -38,6 +38,7 @@ class UiState:
     ctx: Context
     guard: Guard
     approve: Approve
+    limiter: LoginLimiter
 
 
 def ui_state(request: Request) -> UiState:

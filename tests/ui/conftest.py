@@ -6,11 +6,13 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from syncd.engine.lease import LeaseBusyError
 from syncd.errors import ConfigError
 from syncd.segments import RuleSet, load_mappings
 from syncd.store.models import RunStatus, SyncRun
@@ -44,13 +46,17 @@ class Released:
 
 @dataclass
 class FakeRelease:
-    """Stands in for `SyncEngine.release`: refuses what is not held, marks the run done."""
+    """Stands in for `SyncEngine.release`: refuses what is not held, marks the run done;
+    with `busy` set, raises it as the engine does when another process holds the lease."""
 
     engine: Engine
     calls: list[int] = field(default_factory=list)
+    busy: LeaseBusyError | None = None
 
     def __call__(self, run_id: int) -> Released:
         self.calls.append(run_id)
+        if self.busy is not None:
+            raise self.busy
         runs = table_of(SyncRun)
         with self.engine.begin() as conn:
             status = conn.execute(
@@ -74,9 +80,13 @@ def release(engine: Engine) -> FakeRelease:
     return FakeRelease(engine)
 
 
-def make_app(engine: Engine, rules: RuleSet, release: FakeRelease, token: str | None) -> FastAPI:
-    """The console on a seeded store, with the test clock."""
-    return create_app(engine, WS, rules, token=token, approve=release, clock=lambda: NOW)
+def make_app(
+    engine: Engine, rules: RuleSet, release: FakeRelease, token: str | None, **options: Any
+) -> FastAPI:
+    """The console on a seeded store, with the test clock, answering to TestClient's host
+    `testserver` (and, with `allowed_hosts=...` among `options`, to those names only)."""
+    options.setdefault("allowed_hosts", ["testserver"])
+    return create_app(engine, WS, rules, token=token, approve=release, clock=lambda: NOW, **options)
 
 
 @pytest.fixture

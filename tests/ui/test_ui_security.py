@@ -14,6 +14,7 @@ from tests.ui.conftest import ORIGIN, TOKEN, FakeRelease
 from tests.ui.seed import XSS, Seeded
 
 BEARER = {"authorization": f"Bearer {TOKEN}"}
+FROM_CONSOLE = {"origin": ORIGIN}  # what a browser sends with a form posted from our page
 
 
 def _csrf(client: TestClient, run_id: int) -> str:
@@ -23,7 +24,7 @@ def _csrf(client: TestClient, run_id: int) -> str:
 
 
 def _login(client: TestClient) -> None:
-    response = client.post("/login", data={"token": TOKEN, "next": "/runs"})
+    response = client.post("/login", data={"token": TOKEN, "next": "/runs"}, headers=FROM_CONSOLE)
     assert response.status_code == 303 and response.headers["location"] == "/runs"
 
 
@@ -46,10 +47,12 @@ def test_pages_redirect_to_login_and_back(locked: TestClient, seeded: Seeded) ->
 
 
 def test_login_sets_an_httponly_strict_cookie(locked: TestClient) -> None:
-    wrong = locked.post("/login", data={"token": "nope"})
+    wrong = locked.post("/login", data={"token": "nope"}, headers=FROM_CONSOLE)
     assert wrong.status_code == 401 and "Wrong token" in wrong.text
     assert locked.get("/api/runs").status_code == 401  # whatever cookie it set is no login
-    response = locked.post("/login", data={"token": TOKEN, "next": "//evil.example/"})
+    response = locked.post(
+        "/login", data={"token": TOKEN, "next": "//evil.example/"}, headers=FROM_CONSOLE
+    )
     assert response.headers["location"] == "/"
     cookie = response.headers["set-cookie"].lower()
     assert "syncd_session=" in cookie and "httponly" in cookie and "samesite=strict" in cookie

@@ -165,3 +165,32 @@ def test_parse_duration(text: str | int, seconds: float) -> None:
 def test_parse_duration_rejects(text: object) -> None:
     with pytest.raises(ValueError, match="expected a duration"):
         parse_duration(text)
+
+
+def test_ui_allowed_hosts_and_session_ttl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = load_settings(None).ui
+    assert defaults.allowed_hosts == [] and defaults.session_ttl == timedelta(hours=12)
+    text = (
+        "ui: {allowed_hosts: [Console.Example.COM, '*.corp.example', '[::1]'], session_ttl: 30m}\n"
+    )
+    ui = load_settings(write(tmp_path, text)).ui
+    assert ui.allowed_hosts == ["console.example.com", "*.corp.example", "::1"]
+    assert ui.session_ttl == timedelta(minutes=30)
+    monkeypatch.setenv("SYNCD_UI__ALLOWED_HOSTS", '["ops.example"]')
+    assert load_settings(None).ui.allowed_hosts == ["ops.example"]
+
+
+def test_ui_allowed_hosts_must_be_names_and_ttl_at_least_a_minute(tmp_path: Path) -> None:
+    text = (
+        "ui:\n"
+        "  allowed_hosts: [ok.example, 'https://x.example', 'x.example:8686', '*', 'a.*.b', '']\n"
+        "  session_ttl: 30s\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text))
+    problems = "\n".join(info.value.problems)
+    for index in (1, 2, 3, 4, 5):
+        assert f"ui.allowed_hosts[{index}]: " in problems
+    assert "ui.allowed_hosts[0]" not in problems
+    assert "without scheme, port or path" in problems
+    assert "ui.session_ttl: expected at least 1m" in problems
