@@ -69,13 +69,17 @@ def sync_job(rt: Runtime, trigger: str, stop: threading.Event, lease: HeldLease)
     return to_figures(result)
 
 
-def console_app(rt: Runtime, bind_host: str | None = None) -> tuple[FastAPI, str | None]:
+def console_app(
+    rt: Runtime, bind_host: str | None = None, *, lease_wait_s: float = CONSOLE_LEASE_WAIT_S
+) -> tuple[FastAPI, str | None]:
     """The admin console over this runtime; Approve is the same release as `syncd apply`.
 
     Args:
         rt: The runtime whose store, rules and release path the console uses.
         bind_host: The address it will be served on (`syncd ui --host`), when not `ui.host`;
             with an empty `ui.allowed_hosts` both are names the console answers to.
+        lease_wait_s: How long Approve waits for another writer before answering
+            "waiting for <holder>" (nothing written).
     """
     from syncd.ui import create_app
 
@@ -86,7 +90,7 @@ def console_app(rt: Runtime, bind_host: str | None = None) -> tuple[FastAPI, str
     def approve(run_id: int) -> RunResult:
         # The same release as `syncd apply --run`, under the same lease; a web request waits
         # only briefly for another writer and then says whom it is waiting for.
-        return engine.release(run_id, wait=LeaseWait(timeout_s=CONSOLE_LEASE_WAIT_S))
+        return engine.release(run_id, wait=LeaseWait(timeout_s=lease_wait_s))
 
     app = create_app(
         rt.store,
