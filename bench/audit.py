@@ -3,7 +3,7 @@
 Fills a fresh, migrated SQLite file (and, when `SYNCD_TEST_POSTGRES_URL` is set, a fresh
 PostgreSQL database that is dropped afterwards) with N audit events of about N/20 contacts,
 spread over 200 runs and 90 days in insertion order, as a daemon would write them. Then it
-times `syncd.history.list_events(contact=...)` for distinct contacts (median of `--queries`)
+times `syncd.store.history.list_events(contact=...)` for distinct contacts (median of `--queries`)
 and prints the query plans. The figures are the last line, as JSON:
 `{"rows", "sqlite_query_ms", "postgres_query_ms"}` (`postgres_query_ms` is null without PG).
 
@@ -29,9 +29,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from syncd.history import AuditFilter, list_events
 from syncd.store import make_engine, upgrade
 from syncd.store.db import normalise_url
+from syncd.store.history import AuditFilter, list_events
 from syncd.store.models import AuditEvent, SyncRun
 from syncd.store.types import table_of
 

@@ -33,9 +33,9 @@ from typing import Any
 import requests
 from pydantic import SecretStr
 
-from syncd.audit import configure_logging
 from syncd.config import HubSpotSettings, MailchimpSettings, Settings
-from syncd.engine.wiring import open_runtime
+from syncd.logs import configure_logging
+from syncd.runtime import open_runtime
 from syncd.store import upgrade
 
 MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"
@@ -126,11 +126,11 @@ def main() -> None:
         rt = open_runtime(settings)
         before = _stats(info["base_url"])
         cpu0, t0 = time.process_time(), time.perf_counter()
-        first = rt.sync_engine.sync(trigger="manual", full=True)
+        first = rt.syncer.sync(trigger="manual", full=True)
         wall = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
         middle = _stats(info["base_url"])
-        second = rt.sync_engine.sync(trigger="schedule")
+        second = rt.syncer.sync(trigger="schedule")
         after = _stats(info["base_url"])
         rt.close()
     finally:

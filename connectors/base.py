@@ -11,13 +11,13 @@ maps source fields through the `FieldMap` the engine builds from `mappings/field
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from syncd.http import ApiStats
+from syncd.targets import TargetKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,7 @@ class SourceRecord:
     Attributes:
         source: `hubspot` or `mailchimp`.
         source_id: HubSpot record id, or Mailchimp subscriber hash.
-        email: The address exactly as the vendor has it (normalise with `syncd.identity`).
+        email: The address exactly as the vendor has it; the engine normalises it.
         fields: Canonical name -> raw value (HubSpot strings, Mailchimp JSON values, numbers
             for deal aggregates); a field the source has no value for is absent or None.
         status: Mailchimp member status (`subscribed`, `unsubscribed`, ...); None for HubSpot.
@@ -95,13 +95,6 @@ class Page:
 
     records: list[SourceRecord]
     cursor: str | None
-
-
-class TargetKind(enum.StrEnum):
-    """Where a membership lives."""
-
-    HUBSPOT_LIST = "hubspot_list"
-    MAILCHIMP_TAG = "mailchimp_tag"
 
 
 @dataclass(frozen=True, slots=True)

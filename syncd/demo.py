@@ -17,11 +17,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from syncd.audit import configure_logging
+from syncd.cli.progress import progress
 from syncd.config import HubSpotSettings, MailchimpSettings, SafetySettings, Settings
-from syncd.engine.runs import RunResult
-from syncd.engine.wiring import open_runtime
-from syncd.progress import progress
+from syncd.engine.run_record import RunResult
+from syncd.logs import configure_logging
+from syncd.runtime import open_runtime
 from syncd.sandbox import Sandbox
 from syncd.store import AuditEvent, make_engine, upgrade
 from syncd.store.types import table_of
@@ -72,9 +72,9 @@ def run_demo(console: Console, *, contacts: int = 2000, seed: int = 7, db: Path 
         rt = open_runtime(settings)
         try:
             with progress(console) as on_progress:
-                first = rt.sync_engine.sync(trigger="manual", full=True, progress=on_progress)
+                first = rt.syncer.sync(trigger="manual", full=True, progress=on_progress)
             after_first = sb.stats()
-            second = rt.sync_engine.sync(trigger="schedule")
+            second = rt.syncer.sync(trigger="schedule")
             after_second = sb.stats()
         finally:
             rt.close()

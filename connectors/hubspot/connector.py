@@ -12,7 +12,6 @@ from connectors.base import (
     Page,
     PropertyUpdate,
     Target,
-    TargetKind,
 )
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.pull import Puller, PullPlan
@@ -20,6 +19,7 @@ from connectors.hubspot.write import HubSpotWriter
 from syncd.http import ApiStats, HeaderBudget, RetrySettings, RollingWindow
 from syncd.http.budget import HUBSPOT_PER_10S, HUBSPOT_SEARCH_PER_S, HUBSPOT_WINDOW_S
 from syncd.redact import REDACTOR
+from syncd.targets import TargetKind
 
 DEFAULT_OVERLAP_S = 300.0
 

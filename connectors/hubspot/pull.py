@@ -19,8 +19,8 @@ from connectors.base import FieldSource, Page, SourceRecord
 from connectors.hubspot.client import PAGE_MAX, SEARCH_PAGE_MAX, HubSpotClient
 from connectors.hubspot.enrich import Enricher, Item, associated_values
 from connectors.prefetch import prefetch
-from syncd.audit import get_logger
 from syncd.errors import InternalError
+from syncd.logs import get_logger
 
 SEARCH_CAP = 10_000
 LIST_PREFETCH = 10  # list pages read ahead while deals and companies are fetched

@@ -19,9 +19,9 @@ from connectors.base import ApplyResult, Member, MemberOutcome, PropertyUpdate, 
 from connectors.create_once import create_once
 from connectors.hubspot.client import BATCH_MAX, HubSpotClient
 from connectors.split import send_split
-from syncd.audit import get_logger
 from syncd.errors import ConfigError, SyncdError
 from syncd.http import HttpErrorInfo, status_of
+from syncd.logs import get_logger
 from syncd.redact import REDACTOR
 
 MEMBERSHIP_CHUNK = 1000  # no documented maximum (api-facts 1.3); 400/413 splits it

@@ -26,15 +26,15 @@ from connectors.base import (
     Page,
     SourceRecord,
     Target,
-    TargetKind,
 )
 from connectors.create_once import create_once
 from connectors.mailchimp.client import PAGE_MAX, SEGMENT_BATCH_MAX, MailchimpClient, base_url_for
 from connectors.split import send_split
-from syncd.audit import get_logger
 from syncd.errors import ConfigError, SyncdError
 from syncd.http import ApiStats, HttpErrorInfo, RetrySettings, status_of
+from syncd.logs import get_logger
 from syncd.redact import REDACTOR
+from syncd.targets import TargetKind
 
 DEFAULT_OVERLAP_S = 300.0
 #: Mailchimp's 400 "Invalid Resource" for a segment name already in use has the detail "Sorry,

@@ -23,11 +23,10 @@ from typing import Literal, Protocol
 
 from sqlalchemy import Engine, select
 
-from syncd.audit import get_logger
 from syncd.engine.lease import UNFENCED, Fence, LeaseLostError, fenced
 from syncd.engine.ledger import OutboxItem, mark, mark_each, pending_items, set_ledger
-from syncd.engine.targets import TargetKind, TargetRef
 from syncd.errors import ConfigError, ErrorClass, SyncdError, TransientError
+from syncd.logs import get_logger
 from syncd.store.models import (
     AuditEvent,
     Membership,
@@ -36,6 +35,7 @@ from syncd.store.models import (
     RemoteTarget,
 )
 from syncd.store.types import table_of, utcnow
+from syncd.targets import TargetKind, TargetRef
 
 log = get_logger(__name__)
 

@@ -12,12 +12,12 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, Row, select
 
-from syncd.audit import get_logger
 from syncd.engine.lease import UNFENCED, Fence, fenced
 from syncd.engine.ledger import set_ledger
-from syncd.engine.targets import TargetKind, TargetRef
+from syncd.logs import get_logger
 from syncd.store.models import AuditEvent, Contact, Membership, MembershipState, RemoteTarget
 from syncd.store.types import table_of, utcnow
+from syncd.targets import TargetKind, TargetRef
 
 log = get_logger(__name__)
 

@@ -36,8 +36,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
-from syncd.audit import get_logger
 from syncd.errors import InternalError, SyncdError, TransientError
+from syncd.logs import get_logger
 from syncd.store import models as _models  # registers the `leases` table on the metadata
 from syncd.store.types import utcnow
 

@@ -17,7 +17,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from syncd.engine.targets import (
+from syncd.store.models import MembershipState
+from syncd.targets import (
     CONSENTING_STATUSES,
     PROP_SEGMENTS,
     PROP_STAGE,
@@ -25,7 +26,6 @@ from syncd.engine.targets import (
     TargetKind,
     TargetRef,
 )
-from syncd.store.models import MembershipState
 
 
 class Action(enum.StrEnum):

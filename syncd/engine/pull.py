@@ -1,9 +1,9 @@
 """Pull: stream pages from the connectors into the contact store.
 
 Each page is written in one transaction together with the cursor that describes it, so a
-crash never advances a cursor past data that was not stored (`syncd.engine.merge` places
+crash never advances a cursor past data that was not stored (`syncd.engine.profiles.merge` places
 the records). The merged view, with the per-field preference of `fields.yaml`, is built when
-segments are computed (`syncd.engine.profiles`).
+segments are computed (`syncd.engine.profiles.read`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, select
 
-from syncd.audit import get_logger
 from syncd.engine.lease import UNFENCED, Fence, fenced
-from syncd.engine.merge import PullFigures, Record, merge_page
+from syncd.engine.profiles.merge import PullFigures, Record, merge_page
+from syncd.logs import get_logger
 from syncd.store.models import Cursor
 from syncd.store.types import table_of, utcnow
 

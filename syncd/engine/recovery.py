@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from syncd.audit import get_logger
 from syncd.engine.lease import Fence, fenced
 from syncd.errors import ErrorClass
+from syncd.logs import get_logger
 from syncd.store.models import AuditEvent, OutboxEntry, OutboxState, RunStatus, SyncRun
 from syncd.store.types import table_of
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from syncd.engine.plan import ContactView, SegmentTargets
-from syncd.engine.profiles import StoredContact, iter_contacts
+from syncd.engine.profiles.read import StoredContact, iter_contacts
 from syncd.segments import RuleSet
 
 _BATCH = 20_000

@@ -19,11 +19,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from syncd.audit import get_logger
 from syncd.engine.plan import Action, Change, Ledger, properties_value
-from syncd.engine.profiles import STATUS_KEY
-from syncd.engine.targets import CONSENTING_STATUSES, TargetKind, TargetRef
+from syncd.engine.profiles.read import STATUS_KEY
 from syncd.errors import ConfigError
+from syncd.logs import get_logger
 from syncd.store.models import (
     AuditEvent,
     Contact,
@@ -34,6 +33,7 @@ from syncd.store.models import (
     SyncRun,
 )
 from syncd.store.types import table_of
+from syncd.targets import CONSENTING_STATUSES, TargetKind, TargetRef
 
 log = get_logger(__name__)
 

@@ -16,12 +16,11 @@ from connectors.base import (
     PropertyWriter,
     Target,
 )
-from connectors.base import TargetKind as RemoteKind
 from syncd.engine.apply import ItemOutcome
 from syncd.engine.ledger import OutboxItem
 from syncd.engine.plan import decode_properties
-from syncd.engine.targets import TargetKind, TargetRef
 from syncd.errors import ErrorClass
+from syncd.targets import TargetKind, TargetRef
 
 #: Rows per engine batch (the "batch in flight" a crash may resend), by target kind: the
 #: largest each API takes in one call (Mailchimp 500 per array; HubSpot batch update 100;
@@ -69,9 +68,8 @@ class MembershipWriter:
 
     def ensure(self, ref: TargetRef, known_remote_id: str | None) -> str:
         """Find or create the list or tag; a known id is verified, never re-found by name."""
-        kind = RemoteKind(str(ref.kind))
         return self.connector.ensure_target(
-            Target(kind, ref.name, ref.remote_name, known_remote_id)
+            Target(ref.kind, ref.name, ref.remote_name, known_remote_id)
         )
 
     def batch_size(self, ref: TargetRef) -> int:

@@ -26,11 +26,11 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from syncd.audit import get_logger
 from syncd.errors import SyncdError, TransientError
 from syncd.http.budget import Limiter, Unlimited
 from syncd.http.classify import AmbiguousWriteError, may_have_applied, status_of, to_error
 from syncd.http.stats import ApiStats
+from syncd.logs import get_logger
 
 T = TypeVar("T")
 log = get_logger(__name__)

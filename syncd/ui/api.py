@@ -14,9 +14,9 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Requ
 from fastapi.responses import Response
 from fastapi.security import HTTPBearer
 
-from syncd import history
 from syncd.engine.lease import LeaseBusyError
 from syncd.errors import ConfigError
+from syncd.store import history
 from syncd.ui import models, queries
 from syncd.ui.events import EventSearch, search_events
 from syncd.ui.state import UiState, ui_state

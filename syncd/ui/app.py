@@ -1,7 +1,7 @@
 """`create_app`: the console as one FastAPI app, wired to a store, rules and a release path.
 
 The lead's `syncd ui` and `syncd run` (with `ui.enabled`) build it with the real engine and
-pass `SyncEngine.release` as `approve`, so the Approve button and `syncd apply --run` share
+pass `Syncer.release` as `approve`, so the Approve button and `syncd apply --run` share
 one code path. Security is three middlewares in front of every route, so no route can
 forget it; from the outside in: the security headers, the Host check (Starlette's
 `TrustedHostMiddleware`), then `gatekeeper` (token throttling, the Origin rule for
@@ -80,7 +80,7 @@ def create_app(
         rules: The loaded mappings (explain traces and segment analytics).
         token: `ui.token`; None turns login off (only safe on loopback, which `serve` enforces).
         approve: Releases a held run by id; the same path as `syncd apply --run`
-            (`SyncEngine.release`). It may raise `ConfigError` for a run it cannot release
+            (`Syncer.release`). It may raise `ConfigError` for a run it cannot release
             and `LeaseBusyError` when another process holds the workspace's apply lease.
         clock: Time source for date filters, explain traces and analytics.
         allowed_hosts: `ui.allowed_hosts`: the only names the console answers to. Empty

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from syncd import history
+from syncd.store import history
 from syncd.ui.queries import Context
 
 

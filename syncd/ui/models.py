@@ -1,6 +1,6 @@
 """Response shapes of the JSON API: the OpenAPI schema is generated from these.
 
-They mirror the dicts of `syncd.history` and `syncd.ui.queries`; free-form parts (a rule's
+They mirror the dicts of `syncd.store.history` and `syncd.ui.queries`; free-form parts (a rule's
 explain trace, the analytics report, a profile's fields) stay open objects because their keys
 come from the user's mappings.
 """

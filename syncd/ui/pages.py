@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from syncd import history
+from syncd.store import history
 from syncd.ui import charts, queries
 from syncd.ui.api import NoNul, RunId, Search, State, StatusName, approve_run
 from syncd.ui.events import search_events

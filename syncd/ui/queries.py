@@ -2,7 +2,7 @@
 
 Pages and the JSON API call the same functions, so a page never shows a figure the API does
 not give (and the API's schema tests cover the pages' data). Run and change-log queries come
-from `syncd.history`; this module adds what only the console needs: one run with its held
+from `syncd.store.history`; this module adds what only the console needs: one run with its held
 plan, one contact with its explain trace, and segment sizes over time.
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from syncd import history
-from syncd.engine.profiles import iter_contacts
+from syncd.engine.profiles.read import iter_contacts
 from syncd.segments import RuleSet
+from syncd.store import history
 from syncd.store.models import Contact, Membership, OutboxEntry, OutboxState, SyncRun
 from syncd.store.types import table_of
 

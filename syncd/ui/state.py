@@ -13,7 +13,7 @@ from syncd.ui.security import Guard, LoginLimiter
 
 
 class ApproveOutcome(Protocol):
-    """What `approve(run_id)` returns; `syncd.engine.runner.RunResult` fits."""
+    """What `approve(run_id)` returns; `syncd.engine.syncer.RunResult` fits."""
 
     @property
     def status(self) -> object:

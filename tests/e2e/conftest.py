@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from syncd.engine.wiring import Runtime, open_runtime
 from syncd.http import RetrySettings
+from syncd.runtime import Runtime, open_runtime
 from syncd.sandbox import Limits, Sandbox
 from tests.e2e.helpers import RuntimeFactory, make_settings
 

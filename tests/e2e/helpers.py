@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from syncd.config import SafetySettings, Settings
 from syncd.demo import sandbox_settings
-from syncd.engine.wiring import Runtime
+from syncd.runtime import Runtime
 from syncd.sandbox import Sandbox
 from syncd.store import Contact, Membership, MembershipState
 from syncd.store.types import table_of

@@ -15,11 +15,11 @@ import os
 import signal
 import sys
 
-from syncd.audit import configure_logging
 from syncd.config import SafetySettings
 from syncd.demo import sandbox_settings
-from syncd.engine.wiring import open_runtime
 from syncd.http import RetrySettings
+from syncd.logs import configure_logging
+from syncd.runtime import open_runtime
 from syncd.sandbox import Sandbox
 from tests.e2e.helpers import MAPPINGS
 
@@ -63,7 +63,7 @@ def main() -> None:
     if args.pause_after_first_batch:
         # Fenced writes keep the lease alive while it works; with no heartbeat the pause
         # cannot land inside a renewal's transaction.
-        rt.sync_engine.lease_heartbeat_s = 3600.0
+        rt.syncer.lease_heartbeat_s = 3600.0
     paused = False
 
     def on_batch(stream: str, n: int) -> None:
@@ -75,7 +75,7 @@ def main() -> None:
             paused = True
             os.kill(os.getpid(), signal.SIGSTOP)
 
-    result = rt.sync_engine.sync(trigger="manual", full=True, progress=on_batch)
+    result = rt.syncer.sync(trigger="manual", full=True, progress=on_batch)
     print(f"done {result.status}", flush=True)
     rt.close()
     sys.exit(result.exit_code)

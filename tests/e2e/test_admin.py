@@ -60,14 +60,14 @@ def test_undo_goes_through_guards_and_is_audited(
     sandbox: Sandbox, make_runtime: RuntimeFactory
 ) -> None:
     rt = make_runtime()
-    first = rt.sync_engine.sync(trigger="manual", full=True)
+    first = rt.syncer.sync(trigger="manual", full=True)
     assert first.status is RunStatus.SUCCESS
     assert any(remote_lists(sandbox).values())
-    undone = rt.sync_engine.undo(first.run_id or 0)
+    undone = rt.syncer.undo(first.run_id or 0)
     # Undoing a first sync empties every list: the mass-removal guard holds it.
     assert undone.status is RunStatus.HELD
     assert undone.trigger == "undo"
-    released = rt.sync_engine.release(undone.run_id or 0)
+    released = rt.syncer.release(undone.run_id or 0)
     assert released.status is RunStatus.SUCCESS, released.error
     assert not any(remote_lists(sandbox).values())
     with sandbox.state_lock():

@@ -10,10 +10,10 @@ import sys
 import warnings
 from pathlib import Path
 
-from syncd.daemon import console_app
-from syncd.history import get_run
 from syncd.sandbox import Sandbox
 from syncd.store import RunStatus
+from syncd.store.history import get_run
+from syncd.ui import console_for
 from tests.e2e.helpers import RuntimeFactory
 
 with warnings.catch_warnings():
@@ -25,7 +25,7 @@ CONSOLE = "http://127.0.0.1:8686"
 HOLDER = r"""
 import sys
 from datetime import timedelta
-from syncd.audit import configure_logging
+from syncd.logs import configure_logging
 from syncd.engine import lease
 from syncd.store import make_engine
 
@@ -48,14 +48,14 @@ def test_approve_waits_for_the_lease_holder_and_writes_nothing_meanwhile(
     sandbox: Sandbox, make_runtime: RuntimeFactory, db_url: str
 ) -> None:
     rt = make_runtime()
-    assert rt.sync_engine.sync(trigger="manual", full=True).status is RunStatus.SUCCESS
+    assert rt.syncer.sync(trigger="manual", full=True).status is RunStatus.SUCCESS
     strict = make_runtime(max_removals=5)
     with sandbox.state_lock():
         for contact in sandbox.state.contacts.values():
             contact.props.pop("lifecyclestage", None)
-    held = strict.sync_engine.sync(trigger="reconcile", full=True)
+    held = strict.syncer.sync(trigger="reconcile", full=True)
     assert held.status is RunStatus.HELD and held.run_id is not None
-    app, _ = console_app(strict, lease_wait_s=0.3)
+    app, _ = console_for(strict, lease_wait_s=0.3)
     client = TestClient(app, base_url=CONSOLE, follow_redirects=False)
     page = client.get(f"/runs/{held.run_id}")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)

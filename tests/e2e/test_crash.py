@@ -11,8 +11,8 @@ from pathlib import Path
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
-from syncd.engine.wiring import open_runtime
 from syncd.http import RetrySettings
+from syncd.runtime import open_runtime
 from syncd.sandbox import Limits, Sandbox
 from syncd.store import AuditEvent, OutboxState, RunStatus, SyncRun, upgrade
 from syncd.store.models import OutboxEntry
@@ -35,7 +35,7 @@ def clean_run_writes(tmp_path: Path) -> int:
     with Sandbox(contacts=CONTACTS, seed=SEED, limits=Limits.relaxed()) as sb:
         rt = open_runtime(make_settings(sb, url), retry=RetrySettings.immediate())
         try:
-            assert rt.sync_engine.sync(trigger="manual", full=True).status is RunStatus.SUCCESS
+            assert rt.syncer.sync(trigger="manual", full=True).status is RunStatus.SUCCESS
         finally:
             rt.close()
         return write_calls(sb)
@@ -77,7 +77,7 @@ def test_sigkill_mid_apply_then_resume(db_url: str, tmp_path: Path) -> None:
             assert states[OutboxState.DONE] > 0
             assert states[OutboxState.PENDING] + states[OutboxState.IN_FLIGHT] > 0
             with capture_logs() as logs:
-                resumed = rt.sync_engine.sync(trigger="manual")
+                resumed = rt.syncer.sync(trigger="manual")
             assert resumed.status is RunStatus.SUCCESS, resumed.error
             # The dead process's lease was taken over at once (same host, PID gone), not
             # after its TTL, and its run was closed with the figures it reached.
@@ -102,7 +102,7 @@ def test_sigkill_mid_apply_then_resume(db_url: str, tmp_path: Path) -> None:
                 if name.startswith("syncd:"):
                     key = name.removeprefix("syncd:")
                     assert members == ledger_members(rt, f"mailchimp_tag:{key}")
-            assert rt.sync_engine.plan_only().plan.changes == []
+            assert rt.syncer.plan_only().plan.changes == []
             # Each change was confirmed once: no duplicate audit rows for one membership.
             with rt.store.connect() as conn:
                 a = table_of(AuditEvent).c
@@ -111,7 +111,7 @@ def test_sigkill_mid_apply_then_resume(db_url: str, tmp_path: Path) -> None:
                 ).all()
             assert max(Counter(rows).values()) == 1
             # An interrupted run can be undone like any other (through the same guards).
-            undone = rt.sync_engine.undo(killed)
+            undone = rt.syncer.undo(killed)
             assert undone.status in (RunStatus.SUCCESS, RunStatus.HELD), undone.error
         finally:
             rt.close()

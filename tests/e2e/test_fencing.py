@@ -20,8 +20,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from syncd.engine import lease
-from syncd.engine.wiring import open_runtime
 from syncd.http import RetrySettings
+from syncd.runtime import open_runtime
 from syncd.sandbox import Limits, Sandbox
 from syncd.store import RunStatus, SyncRun, make_engine
 from syncd.store.types import table_of
@@ -91,7 +91,7 @@ def test_a_paused_writer_that_was_overtaken_writes_nothing_more(db_url: str) -> 
             _wait_until_expired(db_url)
             rt = open_runtime(make_settings(sb, db_url), retry=RetrySettings.immediate())
             try:
-                takeover = rt.sync_engine.sync(trigger="manual", full=True)
+                takeover = rt.syncer.sync(trigger="manual", full=True)
                 assert takeover.status is RunStatus.SUCCESS, takeover.error
                 after_takeover = _writes(sb)
                 child.send_signal(signal.SIGCONT)
@@ -116,7 +116,7 @@ def test_a_paused_writer_that_was_overtaken_writes_nothing_more(db_url: str) -> 
                         key = name.removeprefix("syncd:")
                         assert members == ledger_members(rt, f"mailchimp_tag:{key}")
                 assert any(remote_lists(sb).values())
-                assert rt.sync_engine.plan_only().plan.changes == []
+                assert rt.syncer.plan_only().plan.changes == []
             finally:
                 rt.close()
         finally:

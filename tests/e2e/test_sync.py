@@ -22,7 +22,7 @@ def test_first_sync_writes_lists_tags_and_properties(
     sandbox: Sandbox, make_runtime: RuntimeFactory
 ) -> None:
     rt = make_runtime()
-    result = rt.sync_engine.sync(trigger="manual", full=True)
+    result = rt.syncer.sync(trigger="manual", full=True)
     assert result.status is RunStatus.SUCCESS, result.error
     assert result.exit_code == 0
     lists = remote_lists(sandbox)
@@ -42,14 +42,14 @@ def test_first_sync_writes_lists_tags_and_properties(
         staged = [c for c in sandbox.state.contacts.values() if c.props.get("syncd_journey_stage")]
     assert len(staged) > 100
     # Plan after a successful run is empty: the ledger matches what the rules want.
-    assert rt.sync_engine.plan_only().plan.changes == []
+    assert rt.syncer.plan_only().plan.changes == []
 
 
 def test_noop_run_makes_zero_write_calls(sandbox: Sandbox, make_runtime: RuntimeFactory) -> None:
     rt = make_runtime()
-    rt.sync_engine.sync(trigger="manual", full=True)
+    rt.syncer.sync(trigger="manual", full=True)
     before = writes(sandbox)
-    second = rt.sync_engine.sync(trigger="schedule")
+    second = rt.syncer.sync(trigger="schedule")
     assert second.status is RunStatus.SUCCESS
     assert writes(sandbox) == before
 
@@ -58,7 +58,7 @@ def test_incremental_sync_sees_edits_made_through_the_api(
     sandbox: Sandbox, make_runtime: RuntimeFactory
 ) -> None:
     rt = make_runtime()
-    rt.sync_engine.sync(trigger="manual", full=True)
+    rt.syncer.sync(trigger="manual", full=True)
     with sandbox.state_lock():
         target = next(
             c
@@ -76,7 +76,7 @@ def test_incremental_sync_sees_edits_made_through_the_api(
         timeout=5,
     )
     assert resp.status_code == 200
-    result = rt.sync_engine.sync(trigger="schedule")
+    result = rt.syncer.sync(trigger="schedule")
     assert result.status is RunStatus.SUCCESS
     assert result.counts["pulled"]["hubspot"] >= 1
     with sandbox.state_lock():
@@ -90,8 +90,8 @@ def test_unsubscribed_never_tagged_nor_resubscribed(
     with sandbox.state_lock():
         statuses = {h: m.status for h, m in sandbox.state.members.items()}
     rt = make_runtime()
-    rt.sync_engine.sync(trigger="manual", full=True)
-    rt.sync_engine.sync(trigger="reconcile", full=True)
+    rt.syncer.sync(trigger="manual", full=True)
+    rt.syncer.sync(trigger="reconcile", full=True)
     with sandbox.state_lock():
         after = {h: m.status for h, m in sandbox.state.members.items()}
     assert after == statuses
@@ -107,7 +107,7 @@ def test_hand_made_tags_and_list_members_untouched(
     before = {k: v for k, v in remote_tags(sandbox).items() if not k.startswith("syncd:")}
     assert before, "the demo data must contain hand-made tags"
     rt = make_runtime()
-    rt.sync_engine.sync(trigger="manual", full=True)
+    rt.syncer.sync(trigger="manual", full=True)
     # A person adds a contact to an owned list by hand.
     lists = remote_lists(sandbox)
     name = next(n for n, members in lists.items() if members)
@@ -123,7 +123,7 @@ def test_hand_made_tags_and_list_members_untouched(
         timeout=5,
     )
     assert resp.status_code == 200
-    reconcile = rt.sync_engine.sync(trigger="reconcile", full=True)
+    reconcile = rt.syncer.sync(trigger="reconcile", full=True)
     assert reconcile.status is RunStatus.SUCCESS
     assert outsider in remote_lists(sandbox)[name]
     after = {k: v for k, v in remote_tags(sandbox).items() if not k.startswith("syncd:")}
@@ -134,7 +134,7 @@ def test_hand_made_tags_and_list_members_untouched(
 
 def test_mass_removal_is_held_then_released(sandbox: Sandbox, make_runtime: RuntimeFactory) -> None:
     rt = make_runtime()
-    assert rt.sync_engine.sync(trigger="manual", full=True).status is RunStatus.SUCCESS
+    assert rt.syncer.sync(trigger="manual", full=True).status is RunStatus.SUCCESS
     # Everyone leaves: the newsletter audience is emptied by a bad edit in the CRM.
     with sandbox.state_lock():
         ids = [c.id for c in sandbox.state.contacts.values()]
@@ -143,12 +143,12 @@ def test_mass_removal_is_held_then_released(sandbox: Sandbox, make_runtime: Runt
         for cid in ids:
             sandbox.state.contacts[cid].props.pop("lifecyclestage", None)
     before = writes(sandbox)
-    held = strict.sync_engine.sync(trigger="reconcile", full=True)
+    held = strict.syncer.sync(trigger="reconcile", full=True)
     assert held.status is RunStatus.HELD
     assert held.exit_code == 3
     assert held.held_reasons
     assert writes(sandbox) == before
-    released = strict.sync_engine.release(held.run_id or 0)
+    released = strict.syncer.release(held.run_id or 0)
     assert released.status is RunStatus.SUCCESS, released.error
     assert writes(sandbox) > before
 
@@ -162,24 +162,24 @@ def test_injected_faults_converge(sandbox: Sandbox, make_runtime: RuntimeFactory
         )
     )
     rt = make_runtime()
-    statuses = [rt.sync_engine.sync(trigger="manual", full=True).status]
+    statuses = [rt.syncer.sync(trigger="manual", full=True).status]
     for _ in range(4):
         if statuses[-1] is RunStatus.SUCCESS:
             break
-        statuses.append(rt.sync_engine.sync(trigger="schedule").status)
+        statuses.append(rt.syncer.sync(trigger="schedule").status)
     assert statuses[-1] is RunStatus.SUCCESS, statuses
     assert sandbox.stats()["faults"] > 0
     sandbox.set_faults(None)
     for name, members in remote_lists(sandbox).items():
         assert members == ledger_members(rt, f"hubspot_list:{name.removeprefix('syncd: ')}")
-    assert rt.sync_engine.plan_only().plan.changes == []
+    assert rt.syncer.plan_only().plan.changes == []
 
 
 def test_hand_removal_is_recorded_and_not_fought(
     sandbox: Sandbox, make_runtime: RuntimeFactory
 ) -> None:
     rt = make_runtime()
-    rt.sync_engine.sync(trigger="manual", full=True)
+    rt.syncer.sync(trigger="manual", full=True)
     lists = remote_lists(sandbox)
     name = next(n for n, members in lists.items() if members)
     key = name.removeprefix("syncd: ")
@@ -193,10 +193,10 @@ def test_hand_removal_is_recorded_and_not_fought(
         timeout=5,
     )
     assert resp.status_code == 200
-    reconcile = rt.sync_engine.sync(trigger="reconcile", full=True)
+    reconcile = rt.syncer.sync(trigger="reconcile", full=True)
     assert reconcile.counts["drift"][f"hubspot_list:{key}"]["removed_by_hand"] == 1
     assert victim not in ledger_members(rt, f"hubspot_list:{key}")
     # The contact is still in the segment, but syncd does not put it back.
-    again = rt.sync_engine.sync(trigger="schedule")
+    again = rt.syncer.sync(trigger="schedule")
     assert again.status is RunStatus.SUCCESS
     assert victim not in remote_lists(sandbox)[name]

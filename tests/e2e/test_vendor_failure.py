@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from syncd.history import get_run
 from syncd.sandbox import Sandbox
 from syncd.store import AuditEvent, RunStatus
+from syncd.store.history import get_run
 from syncd.store.types import table_of
 from tests.e2e.helpers import RuntimeFactory
 
@@ -20,7 +20,7 @@ def test_a_401_on_one_vendor_keeps_the_other_vendors_figures(
         if not phase.startswith("pull:"):
             sandbox.hubspot_token = "revoked-mid-run"  # a person rotated the token
 
-    result = rt.sync_engine.sync(trigger="manual", full=True, progress=revoke_hubspot_once_applying)
+    result = rt.syncer.sync(trigger="manual", full=True, progress=revoke_hubspot_once_applying)
     assert result.status is RunStatus.PARTIAL
     assert result.exit_code == 2  # a person must act on the HubSpot token
     assert result.error is not None and result.error.startswith("hubspot:")

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,11 @@ import json, os, sys, time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from syncd.audit import configure_logging
+from syncd.logs import configure_logging
 from syncd.config import Settings
 from syncd.engine import lease
-from syncd.metrics import RunFigures
-from syncd.scheduler import run_daemon
+from syncd.daemon.metrics import RunFigures
+from syncd.daemon.service import run_until_signal
 from syncd.store import make_engine
 
 url, work, name, mode, every = sys.argv[1:6]
@@ -70,7 +71,7 @@ settings = Settings(
     schedule={"incremental_every": every},
     metrics={"enabled": False},
 )
-run_daemon(settings, job, lease_ttl=timedelta(seconds=10), lease_poll=0.05)
+run_until_signal(settings, job, lease_ttl=timedelta(seconds=10), lease_poll=0.05)
 reader.dispose()
 """
 
@@ -156,9 +157,12 @@ def test_sigterm_finishes_the_job_then_exits_zero_and_releases_the_lease(
     start, end = lines(tmp_path)
     assert (start["event"], end["event"]) == ("start", "end")
     assert end["stop"] is True  # the job saw the stop flag and returned on its own
-    events = [e["event"] for e in logs(tmp_path, "solo")]
+    records = logs(tmp_path, "solo")
+    events = [e["event"] for e in records]
     assert "received SIGTERM; stopping after the batch" in events
-    assert events.index("run finished") < events.index("daemon stopped")
+    # The job had ended (its own record) before the daemon said it stopped.
+    stopped = next(e for e in records if e["event"] == "daemon stopped")
+    assert end["t"] < datetime.fromisoformat(stopped["timestamp"]).timestamp()
 
 
 @pytest.mark.postgres

@@ -28,7 +28,7 @@ CHILD = r"""
 import os, signal, sys
 from datetime import timedelta
 from sqlalchemy import text
-from syncd.audit import configure_logging
+from syncd.logs import configure_logging
 from syncd.engine import lease
 from syncd.store import make_engine
 

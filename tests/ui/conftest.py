@@ -46,7 +46,7 @@ class Released:
 
 @dataclass
 class FakeRelease:
-    """Stands in for `SyncEngine.release`: refuses what is not held, marks the run done;
+    """Stands in for `Syncer.release`: refuses what is not held, marks the run done;
     with `busy` set, raises it as the engine does when another process holds the lease."""
 
     engine: Engine

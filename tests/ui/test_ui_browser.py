@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from syncd.engine.wiring import Runtime, open_runtime
 from syncd.http import RetrySettings
+from syncd.runtime import Runtime, open_runtime
 from syncd.sandbox import Limits, Sandbox
 from syncd.store import upgrade
 from syncd.store.models import RunStatus
@@ -67,18 +67,18 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         try:
             rt = open_runtime(make_settings(sb, db_url), retry=retry)
             opened.append(rt)
-            first = rt.sync_engine.sync(trigger="manual", full=True)
+            first = rt.syncer.sync(trigger="manual", full=True)
             assert first.status is RunStatus.SUCCESS, first.error
             with sb.state_lock():  # a bad CRM edit: every lifecycle stage wiped
                 for contact in sb.state.contacts.values():
                     contact.props.pop("lifecyclestage", None)
             strict = open_runtime(make_settings(sb, db_url, max_removals=5), retry=retry)
             opened.append(strict)
-            held = strict.sync_engine.sync(trigger="reconcile", full=True)
+            held = strict.syncer.sync(trigger="reconcile", full=True)
             assert held.status is RunStatus.HELD and held.run_id is not None
             app = create_app(
                 strict.store, "default", strict.rules, token=None,
-                approve=strict.sync_engine.release,
+                approve=strict.syncer.release,
             )  # fmt: skip
             server = serve(app, "127.0.0.1", 0, None, background=True)
             yield Console(server.url, held.run_id, first.run_id or 0)

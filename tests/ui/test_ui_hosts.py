@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from syncd.config import Settings, UiSettings
-from syncd.daemon import console_app
 from syncd.errors import ConfigError
 from syncd.segments import RuleSet
+from syncd.ui import console_for
 from syncd.ui.security import AllowedHosts
 from tests.ui.conftest import ORIGIN, TOKEN, FakeRelease, make_app
 from tests.ui.seed import WS, Seeded
@@ -204,10 +204,10 @@ def test_console_app_wires_allowed_hosts_session_ttl_and_the_bound_host(
             settings=settings,
             store=engine,
             rules=rules,
-            sync_engine=SimpleNamespace(release=release),
+            syncer=SimpleNamespace(release=release),
         )
 
-    app, token = console_app(runtime(UiSettings(session_ttl="5m")), "10.0.0.5")
+    app, token = console_for(runtime(UiSettings(session_ttl="5m")), "10.0.0.5")
     assert token is None
     bound = TestClient(app, base_url=f"http://10.0.0.5:{PORT}", follow_redirects=False)
     page = bound.get("/runs")
@@ -215,7 +215,7 @@ def test_console_app_wires_allowed_hosts_session_ttl_and_the_bound_host(
     assert bound.get("/runs", headers={"host": "127.0.0.1"}).status_code == 200  # ui.host
     assert bound.get("/runs", headers={"host": EVIL_HOST}).status_code == 400
     listed = UiSettings(allowed_hosts=["console.example.com"], token="t0ken")
-    app, _ = console_app(runtime(listed), "10.0.0.5")
+    app, _ = console_for(runtime(listed), "10.0.0.5")
     only = TestClient(app, base_url="http://console.example.com", follow_redirects=False)
     assert only.get("/login").status_code == 200
     assert only.get("/login", headers={"host": "10.0.0.5"}).status_code == 400

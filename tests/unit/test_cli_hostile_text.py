@@ -22,10 +22,10 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from syncd.cli import app
+from syncd.cli.render import print_result
+from syncd.cli.text import clip, inert, line
 from syncd.engine.plan import Plan
-from syncd.engine.runs import RunResult
-from syncd.report import print_result
-from syncd.safe_text import clip, inert, line
+from syncd.engine.run_record import RunResult
 from syncd.store import (
     AuditEvent,
     Contact,
@@ -51,7 +51,7 @@ HOSTILE = {
     "c1-csi": "\x9b31m@evil.com",
     "long": "a" * 5000 + "@evil.com",
 }
-#: Budgets the tables give an address and a vendor message (`syncd.report`).
+#: Budgets the tables give an address and a vendor message (`syncd.cli.render`).
 EMAIL, MESSAGE = 40, 200
 
 runner = CliRunner()

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from syncd.errors import ConfigError
-from syncd.history import (
+from syncd.store.history import (
     EVENT_COLUMNS,
     AuditFilter,
     events_to_csv,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncd.identity import (
+from syncd.engine.profiles.identity import (
     Decision,
     Profile,
     duplicate_emails,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from syncd.audit import configure_logging, get_logger, run_context
 from syncd.config import load_settings
+from syncd.logs import configure_logging, get_logger, run_context
 from syncd.redact import REDACTOR, Redactor, email_ref
 
 TOKEN = "pat-eu1-9f8e7d6c-0000-4111-8222-abcdefabcdef"

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from syncd.daemon.metrics import Metrics, MetricsServer, RunFigures
 from syncd.errors import ConfigError
-from syncd.metrics import Metrics, MetricsServer, RunFigures
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 
 from syncd.errors import ConfigError
-from syncd.retention import prune
 from syncd.store.models import AuditEvent, Contact, OutboxEntry, OutboxState, SyncRun
+from syncd.store.retention import prune
 from syncd.store.types import table_of
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

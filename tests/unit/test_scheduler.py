@@ -22,10 +22,11 @@ from sqlalchemy import Engine
 from structlog.testing import capture_logs
 
 from syncd.config import Settings
+from syncd.daemon.metrics import Metrics, RunFigures
+from syncd.daemon.scheduler import RECONCILE, SCHEDULE
+from syncd.daemon.service import Daemon, run_until_signal
 from syncd.engine import lease
 from syncd.engine.lease import HeldLease
-from syncd.metrics import Metrics, RunFigures
-from syncd.scheduler import RECONCILE, SCHEDULE, Daemon, run_daemon
 from syncd.store import make_engine, upgrade
 
 WAIT = 10.0  # generous deadline for events another thread sets
@@ -153,7 +154,7 @@ def test_failing_job_is_logged_counted_and_the_next_run_still_works(db: tuple[st
     with capture_logs() as logs:
         failed = daemon.run_once(SCHEDULE)
     assert failed is not None and failed.status == "failed" and failed.errors == {"system": 1}
-    assert any(e["event"] == "run failed" and e["log_level"] == "error" for e in logs)
+    assert any(e["event"] == "run.failed" and e["log_level"] == "error" for e in logs)
     assert lease.current(eng, "apply:acme") is None
     assert daemon.run_once(SCHEDULE) is not None
     m = daemon.metrics
@@ -275,7 +276,7 @@ def test_run_daemon_stops_on_sigterm_and_restores_handlers(db: tuple[str, Engine
         saw_stop.append(stop.wait(WAIT))
         return ok(trigger)
 
-    run_daemon(make_settings(url), job, engine=eng)
+    run_until_signal(make_settings(url), job, engine=eng)
     assert saw_stop == [True]
     assert signal.getsignal(signal.SIGTERM) is before
     assert lease.current(eng, "apply:acme") is None

@@ -14,10 +14,10 @@ from syncd.engine import lease
 from syncd.engine.apply import ItemOutcome, apply_run
 from syncd.engine.ledger import OutboxItem, load_ledger, write_outbox
 from syncd.engine.plan import Action, Change
-from syncd.engine.targets import TargetKind, TargetRef
 from syncd.errors import ConfigError, ErrorClass, TransientError
 from syncd.store import AuditEvent, Contact, OutboxEntry, RemoteTarget, SyncRun, session_scope
 from syncd.store.types import table_of
+from syncd.targets import TargetKind, TargetRef
 
 
 class FakeWriter:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from syncd.engine.merge import PullFigures
+from syncd.engine.profiles.merge import PullFigures
 from syncd.engine.pull import pull_all, read_cursor, store_page
 from syncd.store import AuditEvent, Contact, Membership, SyncRun, session_scope
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from structlog.testing import capture_logs
 
-from syncd.engine.runner import SyncEngine
+from syncd.engine.syncer import Syncer
 from syncd.errors import TransientError
 from syncd.segments import load_mappings
 from syncd.store import RunStatus
@@ -29,7 +29,7 @@ class FailingPuller:
 
 
 def _run(engine: Engine, error: Exception) -> tuple[RunStatus, list[dict[str, object]]]:
-    sync = SyncEngine(
+    sync = Syncer(
         engine, "default", load_mappings(MAPPINGS), pullers={"hubspot": FailingPuller(error)},
         writers={},
     )  # fmt: skip

@@ -3,7 +3,7 @@
 Profiles keep each source's fields apart (`attributes = {"hubspot": {...}, "mailchimp":
 {...}}`), so an update from one source never erases the other's values. Where each record
 goes (new profile, update, email change, duplicate, rejection) is decided by
-`syncd.identity.resolve`; this module only loads the candidate profiles and writes the result.
+`identity.resolve`; this module only loads the candidate profiles and writes the result.
 """
 
 from __future__ import annotations
@@ -15,9 +15,15 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, delete, or_, select
 
-from syncd.audit import get_logger
-from syncd.engine.profiles import STATUS_KEY, TAGS_KEY
-from syncd.identity import Decision, Profile, email_problem, normalise_email, resolve
+from syncd.engine.profiles.identity import (
+    Decision,
+    Profile,
+    email_problem,
+    normalise_email,
+    resolve,
+)
+from syncd.engine.profiles.read import STATUS_KEY, TAGS_KEY
+from syncd.logs import get_logger
 from syncd.store.models import AuditEvent, Contact, Membership
 from syncd.store.types import table_of, utcnow
 
@@ -67,7 +73,7 @@ def merge_page(
     figures: PullFigures,
     now: datetime,
 ) -> None:
-    """Place each record with `syncd.identity.resolve`, then write the changed profiles."""
+    """Place each record with `identity.resolve`, then write the changed profiles."""
     id_col = _ID_COLUMN[source]
     table = table_of(Contact)
     c = table.c

@@ -1,4 +1,7 @@
-"""Admin commands: segments, run history, the change log, undo and the web console."""
+"""Commands that read what happened: `runs`, `audit`, `segments list|explain`, and `ui`.
+
+They need only the store (and the mappings); none of them calls HubSpot or Mailchimp.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +10,24 @@ from typing import Annotated
 
 import typer
 
-from syncd.cli_common import (
+from syncd.cli.common import (
     EXIT_USAGE,
     ConfigOpt,
     JsonOpt,
-    app,
     err,
     fail,
-    lease_wait,
     load_rules,
     open_db,
     out,
     runtime,
-    segments_app,
     settings_for,
 )
+from syncd.cli.render import print_events, print_history, print_runs
+from syncd.cli.text import line
 from syncd.config import parse_duration
-from syncd.engine.profiles import iter_contacts
+from syncd.engine.profiles.read import iter_contacts
 from syncd.errors import ConfigError
-from syncd.history import (
+from syncd.store.history import (
     AuditFilter,
     events_to_csv,
     events_to_json,
@@ -33,12 +35,9 @@ from syncd.history import (
     list_runs,
     membership_history,
 )
-from syncd.report import print_events, print_history, print_result, print_runs, run_json
-from syncd.safe_text import line
 from syncd.store.types import utcnow
 
 
-@segments_app.command("list")
 def segments_list(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     """Segment sizes, coverage, overlap and KPIs."""
     settings = settings_for(config)
@@ -55,7 +54,6 @@ def segments_list(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
         out.print(line(report.render_text(), multiline=True))
 
 
-@segments_app.command("explain")
 def segments_explain(email: str, config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     """Why one contact is in or out of each segment."""
     settings = settings_for(config)
@@ -78,7 +76,6 @@ def segments_explain(email: str, config: ConfigOpt = None, json_: JsonOpt = Fals
         print_history(out, history)
 
 
-@app.command()
 def runs(
     config: ConfigOpt = None,
     status: Annotated[str | None, typer.Option(help="Only runs with this status.")] = None,
@@ -99,7 +96,6 @@ def runs(
         print_runs(out, rows)
 
 
-@app.command()
 def audit(
     config: ConfigOpt = None,
     contact: Annotated[str | None, typer.Option(help="Email of the contact.")] = None,
@@ -142,27 +138,6 @@ def audit(
         print_events(out, rows)
 
 
-@app.command()
-def undo(
-    run: Annotated[int, typer.Option("--run", help="The run to revert.")],
-    config: ConfigOpt = None,
-    json_: JsonOpt = False,
-) -> None:
-    """Revert the memberships one run changed, through the normal guards, audited as a run."""
-    settings = settings_for(config)
-    with runtime(settings) as rt:
-        try:
-            result = rt.sync_engine.undo(run, wait=lease_wait())
-        except ConfigError as exc:
-            fail(str(exc), EXIT_USAGE)
-        if json_:
-            out.print_json(data=run_json(result))
-        else:
-            print_result(out, result)
-    raise typer.Exit(result.exit_code)
-
-
-@app.command()
 def ui(
     config: ConfigOpt = None,
     host: Annotated[str | None, typer.Option(help="Address; default ui.host.")] = None,
@@ -170,14 +145,26 @@ def ui(
 ) -> None:
     """Serve the admin web console (runs, change log, contacts, segments) until SIGTERM."""
     settings = settings_for(config)
-    from syncd.daemon import console_app
-    from syncd.ui import serve
+    from syncd.ui import console_for, serve
 
     bind_host, bind_port = host or settings.ui.host, port or settings.ui.port
     with runtime(settings) as rt:
-        app_, token = console_app(rt, bind_host)
+        app_, token = console_for(rt, bind_host)
         err.print(line(f"admin console on http://{bind_host}:{bind_port}/"))
         try:
             serve(app_, bind_host, bind_port, token)
         except ConfigError as exc:
             fail(str(exc), EXIT_USAGE)
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands (and the `segments` group) to the `syncd` app."""
+    app.command()(runs)
+    app.command()(audit)
+    app.command()(ui)
+    segments = typer.Typer(
+        help="Segment sizes, coverage, overlap and explain.", no_args_is_help=True
+    )
+    segments.command("list")(segments_list)
+    segments.command("explain")(segments_explain)
+    app.add_typer(segments, name="segments")

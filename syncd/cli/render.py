@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, select
 
+from syncd.cli.text import cell, clip, line
 from syncd.engine.plan import Plan
-from syncd.engine.runs import RunResult
-from syncd.safe_text import cell, clip, line
+from syncd.engine.run_record import RunResult
 from syncd.store.models import Contact
 from syncd.store.types import table_of
 

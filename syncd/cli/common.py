@@ -1,5 +1,5 @@
-"""What every `syncd` command shares: the typer apps, consoles, options and helpers that
-turn configuration problems into a one-line reason and exit code 2."""
+"""What every `syncd` command shares: consoles, options and helpers that turn configuration
+problems into a one-line reason and exit code 2."""
 
 from __future__ import annotations
 
@@ -14,35 +14,19 @@ from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from syncd.audit import configure_logging
+from syncd.cli.text import line
 from syncd.config import Settings, load_settings
 from syncd.errors import ConfigError
-from syncd.safe_text import line
+from syncd.logs import configure_logging
 from syncd.segments import RuleSet, load_mappings
 from syncd.store import open_store
 
 if TYPE_CHECKING:
     from syncd.engine.lease import LeaseInfo
-    from syncd.engine.runner import LeaseWait
-    from syncd.engine.wiring import Runtime
+    from syncd.engine.syncer import LeaseWait
+    from syncd.runtime import Runtime
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HELD, EXIT_PARTIAL = 0, 1, 2, 3, 4
-
-app = typer.Typer(
-    name="syncd",
-    help="Keeps HubSpot lists and Mailchimp tags in step with customer segments.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-sandbox_app = typer.Typer(help="The built-in HubSpot + Mailchimp emulator.", no_args_is_help=True)
-segments_app = typer.Typer(
-    help="Segment sizes, coverage, overlap and explain.", no_args_is_help=True
-)
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-app.add_typer(sandbox_app, name="sandbox")
-app.add_typer(segments_app, name="segments")
-app.add_typer(db_app, name="db")
 
 # Off a terminal (pipes, CI, files) rich would wrap tables at 80 columns: give them room.
 _WIDTH = None if sys.stdout.isatty() else 160
@@ -60,7 +44,7 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     """Print a one-line reason (plus details) to stderr and exit.
 
     The message often carries a vendor's or the store's words, so it is printed literally
-    (`syncd.safe_text`); its own newlines (a list of problems) are kept.
+    (`syncd.cli.text`); its own newlines (a list of problems) are kept.
     """
     err.print(line(("error:", "bold red"), " ", message, multiline=True), soft_wrap=True)
     raise typer.Exit(code)
@@ -109,7 +93,7 @@ def load_rules(directory: Path) -> RuleSet:
 @contextmanager
 def runtime(settings: Settings) -> Iterator[Runtime]:
     """Store, rules and connectors for one command; configuration problems exit 2."""
-    from syncd.engine.wiring import open_runtime
+    from syncd.runtime import open_runtime
 
     try:
         rt = open_runtime(settings)
@@ -127,7 +111,7 @@ def lease_wait() -> LeaseWait:
     The engine takes the lease itself for every write (`sync`, `apply`, `undo`), so a manual
     run never writes beside the daemon or the console.
     """
-    from syncd.engine.runner import LeaseWait
+    from syncd.engine.syncer import LeaseWait
 
     def waiting(info: LeaseInfo) -> None:
         err.print(

@@ -20,11 +20,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from syncd.engine.targets import TargetKind
 from syncd.errors import ConfigError
 from syncd.hints import hint_for
 from syncd.store.models import AuditEvent, RunStatus, SyncRun
 from syncd.store.types import table_of
+from syncd.targets import TargetKind
 
 #: Per-target figures summed into a run's `totals`, in display order.
 TOTAL_KEYS = (

@@ -14,15 +14,15 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from syncd.audit import get_logger
 from syncd.engine.apply import ApplyReport
 from syncd.engine.lease import Fence, HeldLease, LeaseLostError, fenced
-from syncd.engine.merge import PullFigures
 from syncd.engine.plan import Plan
+from syncd.engine.profiles.merge import PullFigures
 from syncd.engine.segmentation import Segmented
 from syncd.errors import ErrorClass
 from syncd.hints import hint_for
-from syncd.history import run_failures
+from syncd.logs import get_logger
+from syncd.store.history import run_failures
 from syncd.store.models import RunStatus, SyncRun
 from syncd.store.types import table_of, utcnow
 

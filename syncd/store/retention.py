@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Engine, Table, delete, select
 
-from syncd.audit import get_logger
 from syncd.errors import ConfigError
+from syncd.logs import get_logger
 from syncd.store.models import AuditEvent, OutboxEntry, OutboxState
 from syncd.store.types import table_of
 

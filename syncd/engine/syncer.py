@@ -1,7 +1,7 @@
 """One sync run, start to finish: pull, segment, plan, guard, journal, apply, summarise.
 
-`SyncEngine` is what the CLI, the daemon's jobs, the console and the demo call. It owns no
-connector code: the connectors and their writers are handed over (`syncd.engine.wiring`
+`Syncer` is what the CLI, the daemon's jobs, the console and the demo call. It owns no
+connector code: the connectors and their writers are handed over (`syncd.runtime`
 builds them from the settings), which keeps imports one way and lets tests use the sandbox.
 
 Every entry point that writes (`sync`, `release`, `undo`) works under the workspace's apply
@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, RowMapping, select
 
-from syncd.audit import get_logger, run_context
 from syncd.engine.apply import ApplyReport, Writer, apply_run
 from syncd.engine.drift import DriftReader, detect_drift
 from syncd.engine.guards import empty_pull_guard, removal_guard
@@ -38,7 +37,7 @@ from syncd.engine.ledger import load_ledger, set_ledger, write_outbox
 from syncd.engine.plan import Plan, make_plan
 from syncd.engine.pull import Puller, pull_all
 from syncd.engine.recovery import recover_interrupted
-from syncd.engine.runs import (
+from syncd.engine.run_record import (
     RunResult,
     finish_run,
     last_full_pull,
@@ -49,6 +48,7 @@ from syncd.engine.segmentation import Segmented, segment_store, segment_targets
 from syncd.engine.undo import undo_changes
 from syncd.errors import ConfigError, ErrorClass, SyncdError, classify
 from syncd.hints import hint_for
+from syncd.logs import get_logger, run_context
 from syncd.segments import RuleSet
 from syncd.store.models import MembershipState, RunStatus, SyncRun
 from syncd.store.types import table_of, utcnow
@@ -71,7 +71,7 @@ class LeaseWait:
     on_wait: Callable[[LeaseInfo], None] | None = None
 
 
-class SyncEngine:
+class Syncer:
     """Runs sync cycles for one workspace.
 
     Args:

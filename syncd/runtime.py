@@ -1,4 +1,4 @@
-"""Wiring: settings in, a ready `SyncEngine` (store, rules, connectors, writers) out.
+"""Wiring: settings in, a ready `Syncer` (store, rules, connectors, writers) out.
 
 The one place that knows how connectors are built from the configuration. Commands, the
 daemon and the demo all go through `open_runtime`, so they run exactly the same engine.
@@ -19,14 +19,14 @@ from syncd.config import Settings
 from syncd.engine.apply import Writer
 from syncd.engine.drift import DriftReader
 from syncd.engine.pull import Puller
-from syncd.engine.runner import SyncEngine
-from syncd.engine.targets import TargetRef
+from syncd.engine.syncer import Syncer
 from syncd.engine.writers import MembershipWriter, PropertiesWriter, RoutingWriter
 from syncd.errors import ConfigError
 from syncd.http import RetrySettings
 from syncd.segments import FieldMap as RuleFields
 from syncd.segments import RuleSet, load_mappings
 from syncd.store import open_store
+from syncd.targets import TargetRef
 
 
 def connector_field_map(fields: RuleFields) -> FieldMap:
@@ -63,7 +63,7 @@ class Runtime:
     store: Engine
     rules: RuleSet
     connectors: dict[str, Connector]
-    sync_engine: SyncEngine
+    syncer: Syncer
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:
@@ -147,7 +147,7 @@ def open_runtime(
         raise
     pullers: dict[str, Puller] = dict(built)
     drift: dict[str, DriftReader] = {name: _Members(c) for name, c in built.items()}
-    engine = SyncEngine(
+    engine = Syncer(
         store,
         settings.workspace,
         rules,

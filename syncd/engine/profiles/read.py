@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from syncd.identity import merge_fields
+from syncd.engine.profiles.identity import merge_fields
 from syncd.segments.fields import FieldMap
 from syncd.store.models import Contact
 from syncd.store.types import table_of

@@ -1,16 +1,15 @@
-"""The daemon (`syncd run`): APScheduler 3.x wiring, the apply lease, signals and metrics.
+"""The daemon (`syncd run`): runs under the apply lease, on the schedule, until a signal.
 
-Two jobs share one `BackgroundScheduler`: the incremental sync every
-`schedule.incremental_every` (trigger `schedule`, first run at start-up) and the reconcile on
-`schedule.reconcile_cron` (trigger `reconcile`, in the host's local time zone, UTC in a
-container). Every run goes through `Daemon.run_once`, which takes the database lease
-`apply:<workspace>` first, so an incremental and a reconcile never overlap, in this process or
-across daemons sharing a database: the second one waits and logs who holds the lease.
+Every run goes through `Daemon.run_once`, which takes the database lease `apply:<workspace>`
+first, so an incremental and a reconcile never overlap, in this process or across daemons
+sharing a database: the second one waits and logs who holds the lease. The schedule itself is
+APScheduler wiring (`syncd.daemon.scheduler`); the job is the engine's concern (a callable
+`job(trigger, stop, lease)`, see `syncd.daemon.jobs`).
 
-The job itself is the engine's concern: a callable `job(trigger, stop, lease)` that runs one
-cycle under the lease, checks `stop` between batches, and returns its `RunFigures`. SIGTERM
-or SIGINT sets `stop`; the daemon lets the batch in flight finish, shuts the scheduler down
-waiting for the job, releases the lease, stops the metrics endpoint and returns.
+SIGTERM or SIGINT sets `stop`; the daemon lets the batch in flight finish, shuts the scheduler
+down waiting for the job, releases the lease, stops the metrics endpoint and returns. `serve`
+composes it all for `syncd run`: one runtime for the daemon's life, the metrics endpoint and,
+with `ui.enabled`, the admin console.
 """
 
 from __future__ import annotations
@@ -19,18 +18,16 @@ import signal
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from types import FrameType
 from typing import Any
 
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
-from syncd.audit import get_logger, run_context
 from syncd.config import Settings
+from syncd.daemon.jobs import sync_job
+from syncd.daemon.metrics import Metrics, MetricsServer, RunFigures
+from syncd.daemon.scheduler import add_jobs, make_scheduler
 from syncd.engine.lease import (
     APPLY_LEASE_TTL,
     Clock,
@@ -41,16 +38,14 @@ from syncd.engine.lease import (
     make_holder_id,
 )
 from syncd.errors import classify
-from syncd.metrics import Metrics, MetricsServer, RunFigures
+from syncd.logs import get_logger, run_context
+from syncd.runtime import open_runtime
 from syncd.store import open_store
 from syncd.store.types import utcnow
 
 Job = Callable[[str, threading.Event, HeldLease], RunFigures | None]
 """One sync cycle: `job(trigger, stop, lease)`, run under `lease` (hand it to the engine, which
 fences its writes with it); None means no cycle ran (nothing is recorded)."""
-
-SCHEDULE = "schedule"
-RECONCILE = "reconcile"
 
 log = get_logger(__name__)
 
@@ -94,14 +89,7 @@ class Daemon:
         self._active_lock = threading.Lock()
         self._server: MetricsServer | None = None
         self._stopped = False
-        self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(2)},
-            job_defaults={
-                "coalesce": True,
-                "max_instances": 1,
-                "misfire_grace_time": max(1, int(settings.schedule.misfire_grace.total_seconds())),
-            },
-        )
+        self.scheduler = make_scheduler(settings.schedule)
 
     @property
     def metrics_port(self) -> int | None:
@@ -134,20 +122,15 @@ class Daemon:
             log.info("stopping; run skipped while waiting for the lease", trigger=trigger)
             return None
         except Exception as exc:  # a failing run must never kill the daemon
-            log.exception("run failed", trigger=trigger, error_class=classify(exc).value)
+            # The engine writes each run's one canonical line (`run.finished`); a job that
+            # raised never got that far, so this is its only line, with the stack of the bug.
+            log.exception("run.failed", trigger=trigger, error_class=classify(exc).value)
             figures = RunFigures.failed(trigger, started, self._clock(), exc)
         finally:
             with self._active_lock:
                 self._active.discard(run_stop)
         if figures is not None:
             self.metrics.record(figures)
-            log.info(
-                "run finished",
-                trigger=trigger,
-                run_id=figures.run_id,
-                status=figures.status,
-                duration_s=round((figures.finished_at - figures.started_at).total_seconds(), 3),
-            )
         return figures
 
     def start(self) -> None:
@@ -157,23 +140,7 @@ class Daemon:
             self._server = MetricsServer(self.metrics, m.host, m.port)
             self._server.start()
         sched = self.settings.schedule
-        self.scheduler.add_job(
-            self._scheduled,
-            IntervalTrigger(seconds=sched.incremental_every.total_seconds()),
-            args=[SCHEDULE],
-            id=SCHEDULE,
-            name="incremental sync",
-            replace_existing=True,
-            next_run_time=datetime.now(UTC),  # first incremental run right away
-        )
-        self.scheduler.add_job(
-            self._scheduled,
-            CronTrigger.from_crontab(sched.reconcile_cron),
-            args=[RECONCILE],
-            id=RECONCILE,
-            name="reconcile",
-            replace_existing=True,
-        )
+        add_jobs(self.scheduler, sched, self._scheduled)
         self.scheduler.start()
         self.metrics.set_scheduler_running(True)
         log.info(
@@ -230,7 +197,7 @@ class Daemon:
         )
 
 
-def run_daemon(
+def run_until_signal(
     settings: Settings,
     job: Job,
     *,
@@ -270,3 +237,28 @@ def run_daemon(
         daemon.shutdown()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def serve(settings: Settings) -> None:
+    """`syncd run`: the daemon, its metrics endpoint and (with `ui.enabled`) the console, in
+    the foreground until SIGTERM or SIGINT."""
+    rt = open_runtime(settings)
+    console = None
+    try:
+        if settings.ui.enabled:
+            from syncd.ui import console_for
+            from syncd.ui import serve as serve_console
+
+            app, token = console_for(rt)
+            console = serve_console(app, settings.ui.host, settings.ui.port, token, background=True)
+            log.info("ui.serving", url=console.url)
+        run_until_signal(
+            settings,
+            lambda trigger, stop, lease: sync_job(rt, trigger, stop, lease),
+            engine=rt.store,
+            lease_ttl=settings.safety.lease_ttl,
+        )
+    finally:
+        if console is not None:
+            console.stop()
+        rt.close()

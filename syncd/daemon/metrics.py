@@ -20,8 +20,8 @@ from typing import Any, cast
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge
 from prometheus_client.exposition import generate_latest
 
-from syncd.audit import get_logger
 from syncd.errors import classify
+from syncd.logs import get_logger
 from syncd.store.types import utcnow
 
 log = get_logger(__name__)

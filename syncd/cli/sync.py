@@ -1,0 +1,112 @@
+"""Commands that change HubSpot and Mailchimp: `sync`, `plan` (its preview), `apply`, `undo`.
+
+Each is a thin call into the engine's `Syncer`, which takes the workspace's apply lease itself;
+these commands only say whom they are waiting for and render the result.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from syncd.cli.common import (
+    EXIT_USAGE,
+    ConfigOpt,
+    JsonOpt,
+    err,
+    fail,
+    lease_wait,
+    load_rules,
+    out,
+    runtime,
+    settings_for,
+)
+from syncd.cli.progress import progress
+from syncd.cli.render import plan_json, print_plan, print_result, run_json
+from syncd.errors import ConfigError
+
+
+def sync(
+    config: ConfigOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Full pull and reconcile.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Run one sync cycle."""
+    settings = settings_for(config)
+    with runtime(settings) as rt, progress(err) as on_progress:
+        result = rt.syncer.sync(
+            trigger="reconcile" if full else "manual",
+            full=full,
+            dry_run=dry_run,
+            progress=on_progress,
+            wait=lease_wait(),
+        )
+        if json_:
+            payload = plan_json(rt.store, result) if dry_run else run_json(result)
+            out.print_json(data=payload)
+        elif dry_run:
+            print_plan(out, rt.store, result)
+        else:
+            print_result(out, result)
+    raise typer.Exit(result.exit_code)
+
+
+def plan(
+    config: ConfigOpt = None,
+    mappings: Annotated[Path | None, typer.Option(help="Preview other mappings.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Show what would change, per target."""
+    settings = settings_for(config)
+    with runtime(settings) as rt:
+        rules = load_rules(mappings) if mappings is not None else None
+        result = rt.syncer.plan_only(rules)
+        if json_:
+            out.print_json(data=plan_json(rt.store, result))
+        else:
+            print_plan(out, rt.store, result)
+
+
+def apply(
+    run: Annotated[int, typer.Option("--run", help="The held run to release.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Release a run held by a guard."""
+    settings = settings_for(config)
+    with runtime(settings) as rt:
+        try:
+            result = rt.syncer.release(run, wait=lease_wait())
+        except ConfigError as exc:
+            fail(str(exc), EXIT_USAGE)
+        print_result(out, result)
+    raise typer.Exit(result.exit_code)
+
+
+def undo(
+    run: Annotated[int, typer.Option("--run", help="The run to revert.")],
+    config: ConfigOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Revert the memberships one run changed, through the normal guards, audited as a run."""
+    settings = settings_for(config)
+    with runtime(settings) as rt:
+        try:
+            result = rt.syncer.undo(run, wait=lease_wait())
+        except ConfigError as exc:
+            fail(str(exc), EXIT_USAGE)
+        if json_:
+            out.print_json(data=run_json(result))
+        else:
+            print_result(out, result)
+    raise typer.Exit(result.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the `syncd` app."""
+    app.command()(sync)
+    app.command()(plan)
+    app.command()(apply)
+    app.command()(undo)
