@@ -102,7 +102,7 @@ def generate(rows: int, contacts: int, seed: int) -> Iterator[tuple[Any, ...]]:
         )
 
 
-def _runs(engine: Engine) -> None:
+def _runs(db: Engine) -> None:
     start = NOW - timedelta(days=90)
     runs = [
         {
@@ -119,28 +119,28 @@ def _runs(engine: Engine) -> None:
         }
         for n in range(1, RUNS + 1)
     ]
-    with engine.begin() as conn:
+    with db.begin() as conn:
         conn.execute(table_of(SyncRun).insert(), runs)
 
 
-def fill_executemany(engine: Engine, rows: int, contacts: int, seed: int) -> None:
+def fill_executemany(db: Engine, rows: int, contacts: int, seed: int) -> None:
     """Insert through SQLAlchemy Core executemany, one transaction per chunk."""
     table = table_of(AuditEvent)
     batch: list[dict[str, Any]] = []
     for values in generate(rows, contacts, seed):
         batch.append(dict(zip(COLUMNS, values, strict=True)))
         if len(batch) >= CHUNK:
-            with engine.begin() as conn:
+            with db.begin() as conn:
                 conn.execute(table.insert(), batch)
             batch = []
     if batch:
-        with engine.begin() as conn:
+        with db.begin() as conn:
             conn.execute(table.insert(), batch)
 
 
-def fill_copy(engine: Engine, rows: int, contacts: int, seed: int) -> None:
+def fill_copy(db: Engine, rows: int, contacts: int, seed: int) -> None:
     """Stream every row through PostgreSQL COPY (psycopg 3), then ANALYZE as autovacuum would."""
-    raw = engine.raw_connection()
+    raw = db.raw_connection()
     try:
         dbapi = raw.driver_connection
         assert dbapi is not None
@@ -155,21 +155,21 @@ def fill_copy(engine: Engine, rows: int, contacts: int, seed: int) -> None:
         raw.close()
 
 
-def time_queries(engine: Engine, contacts: int, queries: int, seed: int) -> float:
+def time_queries(db: Engine, contacts: int, queries: int, seed: int) -> float:
     """Median milliseconds of `list_events(contact=...)` over distinct contacts."""
     rng = random.Random(seed + 1)
     picks = rng.sample(range(contacts), queries + 1)
-    list_events(engine, WORKSPACE, AuditFilter(contact=email_of(picks[0])), NOW)  # warm-up
+    list_events(db, WORKSPACE, AuditFilter(contact=email_of(picks[0])), NOW)  # warm-up
     timings = []
     for contact in picks[1:]:
         began = time.perf_counter()
-        found = list_events(engine, WORKSPACE, AuditFilter(contact=email_of(contact)), NOW)
+        found = list_events(db, WORKSPACE, AuditFilter(contact=email_of(contact)), NOW)
         timings.append((time.perf_counter() - began) * 1000)
         assert found, f"no events for contact {contact}"
     return round(statistics.median(timings), 2)
 
 
-def show_plan(engine: Engine) -> None:
+def show_plan(db: Engine) -> None:
     """Print how the database answers the contact query (to check the index is used)."""
     from sqlalchemy import select
 
@@ -180,12 +180,12 @@ def show_plan(engine: Engine) -> None:
         .order_by(a.at.desc(), a.id.desc())
         .limit(1000)
     )
-    compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
-    prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN ANALYZE "
-    with engine.connect() as conn:
+    compiled = query.compile(db, compile_kwargs={"literal_binds": True})
+    prefix = "EXPLAIN QUERY PLAN " if db.dialect.name == "sqlite" else "EXPLAIN ANALYZE "
+    with db.connect() as conn:
         plan = conn.execute(text(prefix + str(compiled))).all()
     for line in plan:
-        print(f"  {engine.dialect.name} plan: {line[-1]}", file=sys.stderr)
+        print(f"  {db.dialect.name} plan: {line[-1]}", file=sys.stderr)
 
 
 def bench_sqlite(rows: int, contacts: int, queries: int, seed: int) -> float:
@@ -193,18 +193,18 @@ def bench_sqlite(rows: int, contacts: int, queries: int, seed: int) -> float:
     with tempfile.TemporaryDirectory(prefix="syncd-bench-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'audit.db'}"
         upgrade(url)
-        engine = make_engine(url)
+        db = make_engine(url)
         try:
-            _runs(engine)
+            _runs(db)
             began = time.perf_counter()
-            fill_executemany(engine, rows, contacts, seed)
+            fill_executemany(db, rows, contacts, seed)
             print(
                 f"sqlite: filled {rows} rows in {time.perf_counter() - began:.1f}s", file=sys.stderr
             )
-            show_plan(engine)
-            return time_queries(engine, contacts, queries, seed)
+            show_plan(db)
+            return time_queries(db, contacts, queries, seed)
         finally:
-            engine.dispose()
+            db.dispose()
 
 
 def bench_postgres(admin_url: str, rows: int, contacts: int, queries: int, seed: int) -> float:
@@ -217,19 +217,19 @@ def bench_postgres(admin_url: str, rows: int, contacts: int, queries: int, seed:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
         upgrade(url)
-        engine = make_engine(url)
+        db = make_engine(url)
         try:
-            _runs(engine)
+            _runs(db)
             began = time.perf_counter()
-            fill_copy(engine, rows, contacts, seed)
+            fill_copy(db, rows, contacts, seed)
             print(
                 f"postgres: filled {rows} rows in {time.perf_counter() - began:.1f}s",
                 file=sys.stderr,
             )
-            show_plan(engine)
-            return time_queries(engine, contacts, queries, seed)
+            show_plan(db)
+            return time_queries(db, contacts, queries, seed)
         finally:
-            engine.dispose()
+            db.dispose()
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

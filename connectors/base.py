@@ -182,6 +182,25 @@ class ApplyResult:
         return {(o.remote_id, o.action): o for o in self.outcomes}
 
 
+class ContactSource(Protocol):
+    """The read side the engine pulls contacts from."""
+
+    def pull(self, cursor: str | None, *, full: bool) -> Iterator[Page]:
+        """Stream pages of records changed since `cursor` (all records when `full` or no cursor).
+
+        Pages are fetched lazily; nothing is held beyond a small window of pages.
+        """
+        ...
+
+
+class MemberReader(Protocol):
+    """Reads who is in an owned list or tag, for drift detection."""
+
+    def read_members(self, remote_id: str) -> Iterator[str]:
+        """Every member of a target: HubSpot record ids, Mailchimp subscriber hashes."""
+        ...
+
+
 @runtime_checkable
 class Connector(Protocol):
     """The read and membership-write side every connector offers."""

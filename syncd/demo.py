@@ -99,22 +99,22 @@ def run_demo(console: Console, *, contacts: int = 2000, seed: int = 7, db: Path 
 _APIS = ("hubspot", "mailchimp")
 
 
-def _an_email(db: Path, segment: str) -> str:
+def _an_email(path: Path, segment: str) -> str:
     """An address from the demo data to try `segments explain` on."""
-    engine = make_engine(f"sqlite:///{db}")
+    db = make_engine(f"sqlite:///{path}")
     try:
         a = table_of(AuditEvent).c
-        with engine.connect() as conn:
+        with db.connect() as conn:
             email = conn.execute(
                 select(a.email).where(a.segment == segment, a.outcome == "applied").limit(1)
             ).scalar_one_or_none()
     finally:
-        engine.dispose()
+        db.dispose()
     return str(email or "EMAIL")
 
 
 def _summary(console: Console, result: RunResult, stats: Mapping[str, Any]) -> None:
-    pulled = result.counts.get("pulled", {})
+    pulled = result.counts.pulled
     console.print(
         f"\n[bold]first (full) run {result.run_id}[/]: {result.status}; pulled "
         + ", ".join(f"{n:,} from {api}" for api, n in pulled.items())
@@ -137,7 +137,7 @@ def _summary(console: Console, result: RunResult, stats: Mapping[str, Any]) -> N
     changes.add_column("target")
     for col in cols:
         changes.add_column(col, justify="right")
-    for target, row in result.counts.get("targets", {}).items():
+    for target, row in result.counts.targets.items():
         changes.add_row(target, *(f"{row.get(c, 0):,}" for c in cols))
     console.print(changes)
     calls = Table(title="API calls per endpoint")

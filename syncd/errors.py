@@ -11,6 +11,16 @@ from __future__ import annotations
 import enum
 
 
+class ExitCode(enum.IntEnum):
+    """What `syncd` exits with: the command-line contract scripts and schedulers rely on."""
+
+    OK = 0
+    FAILED = 1  # also a run interrupted by losing its lease
+    USAGE = 2  # usage or configuration error: a person must act
+    HELD = 3  # held by a safety guard, waiting for a decision
+    PARTIAL = 4  # some records rejected or left for retry, or one vendor failed
+
+
 class ErrorClass(enum.StrEnum):
     """What the operator must do; the value is what the store and the logs carry."""
 

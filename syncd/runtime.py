@@ -1,4 +1,4 @@
-"""Wiring: settings in, a ready `Syncer` (store, rules, connectors, writers) out.
+"""The composition root: settings in, a ready `Syncer` (store, rules, connectors, writers) out.
 
 The one place that knows how connectors are built from the configuration. Commands, the
 daemon and the demo all go through `open_runtime`, so they run exactly the same engine.
@@ -6,7 +6,7 @@ daemon and the demo all go through `open_runtime`, so they run exactly the same 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -17,8 +17,6 @@ import connectors
 from connectors.base import Connector, FieldMap, PropertyWriter
 from syncd.config import Settings
 from syncd.engine.apply import Writer
-from syncd.engine.drift import DriftReader
-from syncd.engine.pull import Puller
 from syncd.engine.syncer import Syncer
 from syncd.engine.writers import MembershipWriter, PropertiesWriter, RoutingWriter
 from syncd.errors import ConfigError
@@ -26,7 +24,7 @@ from syncd.http import RetrySettings
 from syncd.segments import FieldMap as RuleFields
 from syncd.segments import RuleSet, load_mappings
 from syncd.store import open_store
-from syncd.targets import TargetRef
+from syncd.store.types import utcnow
 
 
 def connector_field_map(fields: RuleFields) -> FieldMap:
@@ -34,16 +32,6 @@ def connector_field_map(fields: RuleFields) -> FieldMap:
     hubspot = {n: f.hubspot.path for n, f in fields.items() if f.hubspot is not None}
     mailchimp = {n: f.mailchimp.path for n, f in fields.items() if f.mailchimp is not None}
     return FieldMap.from_paths(hubspot=hubspot, mailchimp=mailchimp)
-
-
-class _Members:
-    """Drift reading through a connector."""
-
-    def __init__(self, connector: Connector) -> None:
-        self.connector = connector
-
-    def read_members(self, ref: TargetRef, remote_id: str) -> Iterator[str]:
-        return self.connector.read_members(remote_id)
 
 
 def api_counters(built: Mapping[str, Connector]) -> dict[str, tuple[int, int]]:
@@ -60,7 +48,7 @@ class Runtime:
     """Everything one command or daemon job needs; `close` releases connections."""
 
     settings: Settings
-    store: Engine
+    db: Engine
     rules: RuleSet
     connectors: dict[str, Connector]
     syncer: Syncer
@@ -73,7 +61,7 @@ class Runtime:
         self._closed = True
         for connector in self.connectors.values():
             connector.close()
-        self.store.dispose()
+        self.db.dispose()
 
 
 def retry_settings(settings: Settings, timeout_s: float) -> RetrySettings:
@@ -139,24 +127,23 @@ def open_runtime(
         ConfigError: Invalid mappings, unmigrated database, missing connector settings.
     """
     rules = rules or load_mappings(mappings or settings.mappings)
-    store = open_store(settings.database_url, stall_timeout=settings.safety.lease_ttl)
+    db = open_store(settings.database_url, stall_timeout=settings.safety.lease_ttl)
     try:
         built = build_connectors(settings, rules, retry)
     except BaseException:
-        store.dispose()
+        db.dispose()
         raise
-    pullers: dict[str, Puller] = dict(built)
-    drift: dict[str, DriftReader] = {name: _Members(c) for name, c in built.items()}
-    engine = Syncer(
-        store,
+    syncer = Syncer(
+        db,
         settings.workspace,
         rules,
-        pullers=pullers,
+        pullers=built,
         writers=build_writers(rules, built),
-        drift_readers=drift,
+        drift_readers=built,
         max_removals_pct=settings.safety.max_removals_pct,
         max_removals=settings.safety.max_removals,
         api_counters=lambda: api_counters(built),
         lease_ttl=settings.safety.lease_ttl,
+        clock=utcnow,
     )
-    return Runtime(settings, store, rules, built, engine)
+    return Runtime(settings, db, rules, built, syncer)

@@ -77,7 +77,7 @@ def db_url(empty_db_url: str) -> str:
 
 
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
+def db(db_url: str) -> Iterator[Engine]:
     """An engine on a migrated database on each backend."""
     eng = make_engine(db_url)
     yield eng

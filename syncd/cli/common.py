@@ -16,17 +16,16 @@ from sqlalchemy.exc import DBAPIError
 
 from syncd.cli.text import line
 from syncd.config import Settings, load_settings
-from syncd.errors import ConfigError
+from syncd.errors import ConfigError, ExitCode
 from syncd.logs import configure_logging
 from syncd.segments import RuleSet, load_mappings
 from syncd.store import open_store
 
 if TYPE_CHECKING:
-    from syncd.engine.lease import LeaseInfo
     from syncd.engine.syncer import LeaseWait
     from syncd.runtime import Runtime
+    from syncd.store.lease import LeaseInfo
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HELD, EXIT_PARTIAL = 0, 1, 2, 3, 4
 
 # Off a terminal (pipes, CI, files) rich would wrap tables at 80 columns: give them room.
 _WIDTH = None if sys.stdout.isatty() else 160
@@ -40,7 +39,7 @@ ConfigOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+def fail(message: str, code: ExitCode = ExitCode.FAILED) -> NoReturn:
     """Print a one-line reason (plus details) to stderr and exit.
 
     The message often carries a vendor's or the store's words, so it is printed literally
@@ -69,7 +68,7 @@ def settings_for(config: Path | None) -> Settings:
     try:
         settings = load_settings(path)
     except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitCode.USAGE)
     configure_logging(settings.logging.level, settings.logging.format)
     return settings
 
@@ -79,7 +78,7 @@ def open_db(settings: Settings) -> Engine:
     try:
         return open_store(settings.database_url)
     except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitCode.USAGE)
 
 
 def load_rules(directory: Path) -> RuleSet:
@@ -87,7 +86,7 @@ def load_rules(directory: Path) -> RuleSet:
     try:
         return load_mappings(directory)
     except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitCode.USAGE)
 
 
 @contextmanager
@@ -98,7 +97,7 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
     try:
         rt = open_runtime(settings)
     except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitCode.USAGE)
     try:
         yield rt
     finally:

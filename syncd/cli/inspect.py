@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from syncd.cli.common import (
-    EXIT_USAGE,
     ConfigOpt,
     JsonOpt,
     err,
@@ -26,7 +25,7 @@ from syncd.cli.render import print_events, print_history, print_runs
 from syncd.cli.text import line
 from syncd.config import parse_duration
 from syncd.engine.profiles.read import iter_contacts
-from syncd.errors import ConfigError
+from syncd.errors import ConfigError, ExitCode
 from syncd.store.history import (
     AuditFilter,
     events_to_csv,
@@ -87,7 +86,7 @@ def runs(
     try:
         rows = list_runs(store, settings.workspace, status=status)
     except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitCode.USAGE)
     finally:
         store.dispose()
     if json_:
@@ -115,7 +114,7 @@ def audit(
     try:
         age = parse_duration(since) if since is not None else None
     except ValueError as exc:
-        fail(f"--since: {exc}", EXIT_USAGE)
+        fail(f"--since: {exc}", ExitCode.USAGE)
     filters = AuditFilter(
         contact=contact,
         segment=segment,
@@ -154,7 +153,7 @@ def ui(
         try:
             serve(app_, bind_host, bind_port, token)
         except ConfigError as exc:
-            fail(str(exc), EXIT_USAGE)
+            fail(str(exc), ExitCode.USAGE)
 
 
 def register(app: typer.Typer) -> None:

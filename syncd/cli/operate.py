@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from syncd.cli.common import (
-    EXIT_USAGE,
     ConfigOpt,
     err,
     fail,
@@ -18,7 +17,7 @@ from syncd.cli.common import (
 )
 from syncd.cli.text import line
 from syncd.config import Settings
-from syncd.errors import ConfigError, SyncdError
+from syncd.errors import ConfigError, ExitCode, SyncdError
 from syncd.sandbox.defaults import DEFAULT_HUBSPOT_TOKEN, DEFAULT_MAILCHIMP_KEY
 from syncd.segments import RuleSet, load_mappings
 from syncd.store import current_revision, head_revision, make_engine, safe_url, upgrade
@@ -46,14 +45,14 @@ def check(
     except ConfigError as exc:
         err.print(line((str(exc), "red"), multiline=True))
         failed = True
-    engine = make_engine(settings.database_url)
+    db = make_engine(settings.database_url)
     try:
-        at = current_revision(engine)
+        at = current_revision(db)
     except Exception as exc:  # noqa: BLE001 - any driver error is reported as one line
         where = safe_url(settings.database_url)
-        fail(f"cannot open the database {where}: {one_line(exc)}", EXIT_USAGE)
+        fail(f"cannot open the database {where}: {one_line(exc)}", ExitCode.USAGE)
     finally:
-        engine.dispose()
+        db.dispose()
     head = head_revision()
     state = "up to date" if at == head else f"at {at or 'no schema'}; run `syncd db upgrade`"
     out.print(line(f"  database {safe_url(settings.database_url)}: {state}"))
@@ -63,7 +62,7 @@ def check(
     if probe and rules is not None and (settings.hubspot or settings.mailchimp):
         failed = _probe(settings, rules) or failed
     if failed:
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(ExitCode.USAGE)
 
 
 def _probe(settings: Settings, rules: RuleSet) -> bool:
@@ -127,7 +126,7 @@ def run(config: ConfigOpt = None) -> None:
     try:
         serve(settings)
     except SyncdError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitCode.USAGE)
 
 
 def register(app: typer.Typer) -> None:

@@ -36,7 +36,7 @@ _STATUS_STYLES = {
 
 
 def plan_samples(
-    engine: Engine, plan: Plan, per_target: int = SAMPLES_PER_TARGET
+    db: Engine, plan: Plan, per_target: int = SAMPLES_PER_TARGET
 ) -> dict[str, list[dict[str, Any]]]:
     """A few changes per target with the contact's email and the reason, for review."""
     picked: dict[str, list[Any]] = {}
@@ -48,7 +48,7 @@ def plan_samples(
     emails: dict[int, str] = {}
     if ids:
         c = table_of(Contact).c
-        with engine.connect() as conn:
+        with db.connect() as conn:
             emails = dict(conn.execute(select(c.id, c.email).where(c.id.in_(ids))).all())  # type: ignore[arg-type]
     return {
         target: [
@@ -64,18 +64,18 @@ def plan_samples(
     }
 
 
-def plan_json(engine: Engine, result: RunResult) -> dict[str, Any]:
+def plan_json(db: Engine, result: RunResult) -> dict[str, Any]:
     """The plan as `syncd plan --json` and `syncd sync --dry-run --json` print it."""
     return {
         "held": bool(result.held_reasons),
         "held_reasons": result.held_reasons,
         "targets": result.plan.counts(),
-        "samples": plan_samples(engine, result.plan),
+        "samples": plan_samples(db, result.plan),
         "segment_sizes": dict(sorted(result.segmented.sizes.items())) if result.segmented else {},
     }
 
 
-def print_plan(console: Console, engine: Engine, result: RunResult) -> None:
+def print_plan(console: Console, db: Engine, result: RunResult) -> None:
     """Counts per target and sample contacts with the reason for each change."""
     counts = result.plan.counts()
     table = Table(title="Plan: changes per target", show_lines=False)
@@ -91,7 +91,7 @@ def print_plan(console: Console, engine: Engine, result: RunResult) -> None:
     if not counts:
         table.add_row("(nothing to change)", "", "", "", "")
     console.print(table)
-    for target, samples in plan_samples(engine, result.plan).items():
+    for target, samples in plan_samples(db, result.plan).items():
         console.print(line((clip(target, TARGET_BUDGET), "bold")))
         for s in samples:
             value = f" = {clip(repr(s['value']), VALUE_BUDGET)}" if s["value"] is not None else ""
@@ -168,7 +168,7 @@ def run_json(result: RunResult) -> dict[str, Any]:
         "status": str(result.status),
         "exit_code": result.exit_code,
         "trigger": result.trigger,
-        "counts": result.counts,
+        "counts": result.counts.to_json(),
         "held_reasons": result.held_reasons,
         "error_class": result.error_class,
         "error": result.error,
@@ -194,7 +194,7 @@ def print_result(console: Console, result: RunResult) -> None:
             ")",
         )
     )
-    targets = result.counts.get("targets", {})
+    targets = result.counts.targets
     if targets:
         table = Table(title="Changes per target")
         cols = ("added", "removed", "set", "rejected", "retry", "skipped_consent")

@@ -12,7 +12,6 @@ from typing import Annotated
 import typer
 
 from syncd.cli.common import (
-    EXIT_USAGE,
     ConfigOpt,
     JsonOpt,
     err,
@@ -25,7 +24,7 @@ from syncd.cli.common import (
 )
 from syncd.cli.progress import progress
 from syncd.cli.render import plan_json, print_plan, print_result, run_json
-from syncd.errors import ConfigError
+from syncd.errors import ConfigError, ExitCode
 
 
 def sync(
@@ -45,10 +44,10 @@ def sync(
             wait=lease_wait(),
         )
         if json_:
-            payload = plan_json(rt.store, result) if dry_run else run_json(result)
+            payload = plan_json(rt.db, result) if dry_run else run_json(result)
             out.print_json(data=payload)
         elif dry_run:
-            print_plan(out, rt.store, result)
+            print_plan(out, rt.db, result)
         else:
             print_result(out, result)
     raise typer.Exit(result.exit_code)
@@ -65,9 +64,9 @@ def plan(
         rules = load_rules(mappings) if mappings is not None else None
         result = rt.syncer.plan_only(rules)
         if json_:
-            out.print_json(data=plan_json(rt.store, result))
+            out.print_json(data=plan_json(rt.db, result))
         else:
-            print_plan(out, rt.store, result)
+            print_plan(out, rt.db, result)
 
 
 def apply(
@@ -80,7 +79,7 @@ def apply(
         try:
             result = rt.syncer.release(run, wait=lease_wait())
         except ConfigError as exc:
-            fail(str(exc), EXIT_USAGE)
+            fail(str(exc), ExitCode.USAGE)
         print_result(out, result)
     raise typer.Exit(result.exit_code)
 
@@ -96,7 +95,7 @@ def undo(
         try:
             result = rt.syncer.undo(run, wait=lease_wait())
         except ConfigError as exc:
-            fail(str(exc), EXIT_USAGE)
+            fail(str(exc), ExitCode.USAGE)
         if json_:
             out.print_json(data=run_json(result))
         else:

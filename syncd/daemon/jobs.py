@@ -11,10 +11,10 @@ from collections import Counter
 
 from syncd.daemon.metrics import RunFigures
 from syncd.daemon.scheduler import RECONCILE
-from syncd.engine.lease import HeldLease
 from syncd.engine.run_record import RunResult
 from syncd.logs import get_logger
 from syncd.runtime import Runtime
+from syncd.store.lease import HeldLease
 from syncd.store.retention import prune
 from syncd.store.types import utcnow
 
@@ -26,7 +26,7 @@ _APPLIED_ACTION = {"added": "add", "removed": "remove", "set": "set"}
 def to_figures(result: RunResult) -> RunFigures:
     """The metrics view of one run."""
     changes: Counter[tuple[str, str, str]] = Counter()
-    for target, row in result.counts.get("targets", {}).items():
+    for target, row in result.counts.targets.items():
         kind = target.split(":", 1)[0]
         for key, n in row.items():
             if key in _APPLIED_ACTION:
@@ -45,8 +45,8 @@ def to_figures(result: RunResult) -> RunFigures:
         finished_at=result.finished_at or started,
         changes=dict(changes),
         errors=dict(errors),
-        api_calls=dict(result.counts.get("api_calls", {})),
-        http_429=dict(result.counts.get("http_429", {})),
+        api_calls=dict(result.counts.api_calls),
+        http_429=dict(result.counts.http_429),
     )
 
 
@@ -55,6 +55,6 @@ def sync_job(rt: Runtime, trigger: str, stop: threading.Event, lease: HeldLease)
     detection and pruning of audit rows past `audit.retention_days`."""
     result = rt.syncer.sync(trigger=trigger, full=trigger == RECONCILE, stop=stop, lease=lease)
     if trigger == RECONCILE and not stop.is_set():
-        pruned = prune(rt.store, rt.settings.workspace, rt.settings.audit.retention_days, utcnow())
+        pruned = prune(rt.db, rt.settings.workspace, rt.settings.audit.retention_days, utcnow())
         log.info("retention.pruned", rows=pruned, retention_days=rt.settings.audit.retention_days)
     return to_figures(result)

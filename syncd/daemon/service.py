@@ -28,7 +28,11 @@ from syncd.config import Settings
 from syncd.daemon.jobs import sync_job
 from syncd.daemon.metrics import Metrics, MetricsServer, RunFigures
 from syncd.daemon.scheduler import add_jobs, make_scheduler
-from syncd.engine.lease import (
+from syncd.errors import classify
+from syncd.logs import get_logger, run_context
+from syncd.runtime import open_runtime
+from syncd.store import open_store
+from syncd.store.lease import (
     APPLY_LEASE_TTL,
     Clock,
     HeldLease,
@@ -37,10 +41,6 @@ from syncd.engine.lease import (
     hold,
     make_holder_id,
 )
-from syncd.errors import classify
-from syncd.logs import get_logger, run_context
-from syncd.runtime import open_runtime
-from syncd.store import open_store
 from syncd.store.types import utcnow
 
 Job = Callable[[str, threading.Event, HeldLease], RunFigures | None]
@@ -58,7 +58,7 @@ class Daemon:
         job: One sync cycle, see `Job`.
         metrics: Where runs are counted; a fresh `Metrics` by default, stale after three
             missed incremental intervals.
-        engine: Database for the lease; opened (and disposed of) from settings by default.
+        db: Database for the lease; opened (and disposed of) from settings by default.
         lease_ttl: How long the lease outlives a daemon that died without releasing it.
         lease_poll: Seconds between attempts while another holder has the lease.
         clock: Current time, injectable for tests.
@@ -70,7 +70,7 @@ class Daemon:
         job: Job,
         *,
         metrics: Metrics | None = None,
-        engine: Engine | None = None,
+        db: Engine | None = None,
         lease_ttl: timedelta = APPLY_LEASE_TTL,
         lease_poll: float = 2.0,
         clock: Clock = utcnow,
@@ -80,8 +80,8 @@ class Daemon:
         self.metrics = metrics or Metrics(staleness=3 * settings.schedule.incremental_every)
         self.stop_event = threading.Event()
         self._job = job
-        self._owns_engine = engine is None
-        self._engine = engine if engine is not None else open_store(settings.database_url)
+        self._owns_db = db is None
+        self._db = db if db is not None else open_store(settings.database_url)
         self._lease_ttl = lease_ttl
         self._lease_poll = lease_poll
         self._clock = clock
@@ -176,8 +176,8 @@ class Daemon:
         self.metrics.set_scheduler_running(False)
         if self._server is not None:
             self._server.stop()
-        if self._owns_engine:
-            self._engine.dispose()
+        if self._owns_db:
+            self._db.dispose()
         log.info("daemon stopped")
 
     def _scheduled(self, trigger: str) -> None:
@@ -185,7 +185,7 @@ class Daemon:
 
     def _under_lease(self, run_stop: threading.Event) -> AbstractContextManager[HeldLease]:
         return hold(
-            self._engine,
+            self._db,
             self.lease_name,
             make_holder_id(),
             self._lease_ttl,
@@ -213,7 +213,7 @@ def run_until_signal(
         metrics: See `Daemon`.
         install_signals: Handle SIGTERM/SIGINT (main thread only); otherwise the caller stops
             the daemon some other way, e.g. from a job.
-        **daemon_options: Passed to `Daemon` (`engine`, `lease_ttl`, `lease_poll`, `clock`).
+        **daemon_options: Passed to `Daemon` (`db`, `lease_ttl`, `lease_poll`, `clock`).
     """
     daemon = Daemon(settings, job, metrics=metrics, **daemon_options)
     received: list[int] = []
@@ -255,7 +255,7 @@ def serve(settings: Settings) -> None:
         run_until_signal(
             settings,
             lambda trigger, stop, lease: sync_job(rt, trigger, stop, lease),
-            engine=rt.store,
+            db=rt.db,
             lease_ttl=settings.safety.lease_ttl,
         )
     finally:

@@ -19,14 +19,15 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, Protocol
 
 from sqlalchemy import Engine, select
 
-from syncd.engine.lease import UNFENCED, Fence, LeaseLostError, fenced
 from syncd.engine.ledger import OutboxItem, mark, mark_each, pending_items, set_ledger
 from syncd.errors import ConfigError, ErrorClass, SyncdError, TransientError
 from syncd.logs import get_logger
+from syncd.store.lease import UNFENCED, Clock, Fence, LeaseLostError, fenced
 from syncd.store.models import (
     AuditEvent,
     Membership,
@@ -34,7 +35,7 @@ from syncd.store.models import (
     OutboxState,
     RemoteTarget,
 )
-from syncd.store.types import table_of, utcnow
+from syncd.store.types import table_of
 from syncd.targets import TargetKind, TargetRef
 
 log = get_logger(__name__)
@@ -101,11 +102,12 @@ _COUNT_KEY = {"add": "added", "remove": "removed", "set": "set"}
 
 
 def apply_run(
-    engine: Engine,
+    db: Engine,
     workspace: str,
     run_id: int,
     writers: Mapping[str, Writer],
     *,
+    clock: Clock,
     stop: threading.Event | None = None,
     max_attempts: int = 5,
     on_batch: Callable[[str, int], None] | None = None,
@@ -115,10 +117,11 @@ def apply_run(
     """Send every pending or in-flight outbox row of `run_id`.
 
     Args:
-        engine: The store.
+        db: The store.
         workspace: Whose outbox.
         run_id: The run whose plan is applied (also a held run being released).
         writers: One writer per API name (`hubspot`, `mailchimp`).
+        clock: The run's clock; it stamps ledger rows, audit events and outbox states.
         stop: Set to stop after the batch in flight (graceful shutdown).
         max_attempts: Retryable failures after this many attempts become rejections.
         on_batch: Progress callback `(api, rows in batch)`.
@@ -131,95 +134,110 @@ def apply_run(
         is named in `failures` with its rows left pending, and the other APIs' figures are
         complete.
     """
-    stop = stop or threading.Event()
-    report = ApplyReport()
-    with engine.begin() as conn:
+    with db.begin() as conn:
         items = pending_items(conn, workspace, run_id, [OutboxState.PENDING, OutboxState.IN_FLIGHT])
+    applier = _Applier(db, workspace, fence, clock, max_attempts)
     by_api: dict[str, dict[TargetRef, list[OutboxItem]]] = defaultdict(lambda: defaultdict(list))
-    known = _known_targets(engine, workspace)
     for ref in create:
-        if ref.key not in known:
+        if ref.key not in applier.known:
             by_api[ref.api].setdefault(ref, [])
     for item in items:
         ref = TargetRef.parse(item.target)
         by_api[ref.api][ref].append(item)
-    lock = threading.Lock()
+    stop = stop or threading.Event()
 
     def one_api(api: str) -> None:
         writer = writers.get(api)
         if writer is None:
             log.warning("apply.no_writer", api=api, rows=sum(map(len, by_api[api].values())))
             return
-        for ref, target_items in sorted(by_api[api].items()):
-            fence.ensure_alive()
-            remote_id = _ensure(engine, workspace, writer, ref, known.get(ref.key), fence)
-            size = max(1, writer.batch_size(ref))
-            for start in range(0, len(target_items), size):
-                if stop.is_set():
-                    report.stopped = True
-                    return
-                batch = target_items[start : start + size]
-                _send(engine, fence, workspace, writer, ref, remote_id, batch, report, lock,
-                      max_attempts)  # fmt: skip
-                if on_batch is not None:
-                    on_batch(api, len(batch))
+        applier.send_api(writer, by_api[api], stop, on_batch)
 
-    def guarded(api: str) -> None:
-        try:
-            one_api(api)
-        except LeaseLostError:
-            report.lost = True
-        except Exception as exc:  # noqa: BLE001 - recorded for the run; the other API goes on
-            if _lost(fence):  # e.g. the server ended a session that stalled past the TTL
-                report.lost = True
-                return
-            with lock:
-                report.failures[api] = exc
-            log.warning("apply.api_failed", api=api, error_class=str(_class_of(exc)))
-
+    report = applier.report
     report.apis = sorted(by_api)
     if len(report.apis) <= 1:
         for api in report.apis:
-            guarded(api)
+            applier.guarded(api, one_api)
     else:
         with ThreadPoolExecutor(max_workers=len(report.apis), thread_name_prefix="apply") as pool:
-            for future in [pool.submit(guarded, api) for api in report.apis]:
+            for future in [pool.submit(applier.guarded, api, one_api) for api in report.apis]:
                 future.result()
     return report
 
 
-def _lost(fence: Fence) -> bool:
-    try:
-        fence.ensure_alive()
-    except LeaseLostError:
-        return True
-    return False
+class _Applier:
+    """One apply pass: the store, the fence, the clock and the report its API threads share."""
 
+    def __init__(
+        self, db: Engine, workspace: str, fence: Fence, clock: Clock, max_attempts: int
+    ) -> None:
+        self.db = db
+        self.workspace = workspace
+        self.fence = fence
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.report = ApplyReport()
+        self.lock = threading.Lock()
+        self.known = self._known_targets()
 
-def _class_of(exc: BaseException) -> ErrorClass:
-    return exc.error_class if isinstance(exc, SyncdError) else ErrorClass.SYSTEM
+    def guarded(self, api: str, body: Callable[[str], None]) -> None:
+        """Run one API's part; a failure is recorded for the run and the other API goes on."""
+        try:
+            body(api)
+        except LeaseLostError:
+            self.report.lost = True
+        except Exception as exc:  # noqa: BLE001 - recorded for the run; the other API goes on
+            if self._lost():  # e.g. the server ended a session that stalled past the TTL
+                self.report.lost = True
+                return
+            with self.lock:
+                self.report.failures[api] = exc
+            log.warning("apply.api_failed", api=api, error_class=str(_class_of(exc)))
 
+    def send_api(
+        self,
+        writer: Writer,
+        targets: Mapping[TargetRef, Sequence[OutboxItem]],
+        stop: threading.Event,
+        on_batch: Callable[[str, int], None] | None,
+    ) -> None:
+        """Every target of one API, batch by batch, until done or stopped."""
+        for ref, target_items in sorted(targets.items()):
+            self.fence.ensure_alive()
+            remote_id = self._ensure(writer, ref, self.known.get(ref.key))
+            size = max(1, writer.batch_size(ref))
+            for start in range(0, len(target_items), size):
+                if stop.is_set():
+                    self.report.stopped = True
+                    return
+                batch = target_items[start : start + size]
+                self._send(writer, ref, remote_id, batch)
+                if on_batch is not None:
+                    on_batch(writer.api, len(batch))
 
-def _known_targets(engine: Engine, workspace: str) -> dict[str, str]:
-    """`target key -> remote id` of every list and tag syncd has made, read once per apply."""
-    rt = table_of(RemoteTarget)
-    with engine.begin() as conn:
-        rows = conn.execute(select(rt.c.target, rt.c.remote_id).where(rt.c.workspace == workspace))
-        return {target: remote_id for target, remote_id in rows}
+    def _lost(self) -> bool:
+        try:
+            self.fence.ensure_alive()
+        except LeaseLostError:
+            return True
+        return False
 
+    def _known_targets(self) -> dict[str, str]:
+        """`target key -> remote id` of every list and tag syncd has made, read once."""
+        rt = table_of(RemoteTarget)
+        with self.db.begin() as conn:
+            rows = conn.execute(
+                select(rt.c.target, rt.c.remote_id).where(rt.c.workspace == self.workspace)
+            )
+            return {target: remote_id for target, remote_id in rows}
 
-def _ensure(
-    engine: Engine,
-    workspace: str,
-    writer: Writer,
-    ref: TargetRef,
-    known: str | None,
-    fence: Fence,
-) -> str:
-    rt = table_of(RemoteTarget)
-    remote_id = writer.ensure(ref, known)
-    if remote_id != known:
-        with fenced(engine, fence) as conn:
+    def _ensure(self, writer: Writer, ref: TargetRef, known: str | None) -> str:
+        remote_id = writer.ensure(ref, known)
+        if remote_id == known:
+            return remote_id
+        rt = table_of(RemoteTarget)
+        workspace = self.workspace
+        with fenced(self.db, self.fence) as conn:
             other = conn.execute(
                 select(rt.c.target).where(
                     rt.c.workspace == workspace,
@@ -234,6 +252,7 @@ def _ensure(
                     f"already keeps for {other}",
                     hint="two segments map to one remote list or tag; rename one of them",
                 )
+            now = self.clock()
             if known is None:
                 conn.execute(
                     rt.insert().values(
@@ -241,143 +260,150 @@ def _ensure(
                         target=ref.key,
                         remote_id=remote_id,
                         name=ref.remote_name,
-                        created_at=utcnow(),
+                        created_at=now,
                     )
                 )
-            else:
-                # The known list or tag is gone and a new, empty one was made: what the
-                # ledger says syncd added is no longer there, so those rows are re-planned.
-                conn.execute(
-                    rt.update()
-                    .where(rt.c.workspace == workspace, rt.c.target == ref.key)
-                    .values(remote_id=remote_id)
-                )
-                m = table_of(Membership).c
-                reset = conn.execute(
-                    table_of(Membership)
-                    .update()
-                    .where(
-                        m.workspace == workspace,
-                        m.target == ref.key,
-                        m.state == MembershipState.ADDED,
-                    )
-                    .values(state=MembershipState.REMOVED, updated_at=utcnow())
-                ).rowcount
-                log.warning(
-                    "apply.target_recreated",
-                    target=ref.key,
-                    old_id=known,
-                    new_id=remote_id,
-                    ledger_rows_reset=reset,
-                )
-    return remote_id
-
-
-def _send(
-    engine: Engine,
-    fence: Fence,
-    workspace: str,
-    writer: Writer,
-    ref: TargetRef,
-    remote_id: str,
-    batch: Sequence[OutboxItem],
-    report: ApplyReport,
-    lock: threading.Lock,
-    max_attempts: int,
-) -> None:
-    with fenced(engine, fence) as conn:
-        mark(conn, [i.id for i in batch], OutboxState.IN_FLIGHT)
-    fence.ensure_alive()  # paused between the two statements: the takeover may be done
-    try:
-        outcomes = dict(writer.write(ref, remote_id, batch))
-    except ConfigError:
-        with fenced(engine, fence) as conn:
-            mark(conn, [i.id for i in batch], OutboxState.PENDING)
-        raise
-    except TransientError as exc:
-        outcomes = {i.id: ItemOutcome("retry", ErrorClass.TRANSIENT, exc.message) for i in batch}
-    except SyncdError as exc:
-        outcomes = {i.id: ItemOutcome("rejected", exc.error_class, exc.message) for i in batch}
-    for item in batch:
-        outcomes.setdefault(
-            item.id, ItemOutcome("retry", ErrorClass.SYSTEM, "no outcome reported for this row")
-        )
-    with lock:
-        report.batches += 1
-    _record(engine, fence, workspace, ref, batch, outcomes, report, lock, max_attempts)
-
-
-def _record(
-    engine: Engine,
-    fence: Fence,
-    workspace: str,
-    ref: TargetRef,
-    batch: Sequence[OutboxItem],
-    outcomes: Mapping[int, ItemOutcome],
-    report: ApplyReport,
-    lock: threading.Lock,
-    max_attempts: int,
-) -> None:
-    now = utcnow()
-    ledger_rows: list[tuple[str, int, str, str | None]] = []
-    done, rejected, retry, gave_up = [], [], [], []
-    events = []
-    for item in batch:
-        result = outcomes[item.id]
-        outcome: str = result.outcome
-        message = result.message
-        if outcome == "retry" and item.attempts + 1 >= max_attempts:
-            outcome, message = "rejected", f"gave up after {max_attempts} attempts: {message}"
-            gave_up.append(item.id)
-        if outcome == "applied":
-            done.append(item.id)
-            ledger_rows.append(
-                (item.target, item.contact_id, _LEDGER_STATE[item.action], item.value)
+                return remote_id
+            # The known list or tag is gone and a new, empty one was made: what the ledger
+            # says syncd added is no longer there, so those rows are re-planned.
+            conn.execute(
+                rt.update()
+                .where(rt.c.workspace == workspace, rt.c.target == ref.key)
+                .values(remote_id=remote_id)
             )
-        elif outcome == "rejected":
-            rejected.append((item.id, message))
-        else:
-            retry.append(item.id)
-        events.append(
-            {
-                "workspace": workspace,
-                "run_id": item.run_id,
-                "at": now,
-                "contact_id": item.contact_id,
-                "email": item.email,
-                "hubspot_id": item.hubspot_id,
-                "mailchimp_id": item.mailchimp_id,
-                "segment": ref.name if ref.kind is not TargetKind.HUBSPOT_PROPERTY else None,
-                "target": item.target,
-                "action": item.action,
-                "reason": item.reason,
-                "outcome": outcome if outcome != "retry" else "retry",
-                "error_class": result.error_class if outcome != "applied" else None,
-                "message": message if outcome != "applied" else None,
-                "value": item.value if item.action == "set" else None,
-            }
-        )
-    with fenced(engine, fence) as conn:
-        if ledger_rows:
-            run_id = batch[0].run_id
-            set_ledger(conn, workspace, ledger_rows, run_id, now)
-        if done:
-            mark(conn, done, OutboxState.DONE)
-        if rejected:
-            mark_each(conn, rejected, OutboxState.REJECTED)
-        if retry:
-            mark(conn, retry, OutboxState.PENDING, "retryable failure", bump_attempts=True)
-        conn.execute(table_of(AuditEvent).insert(), events)
-    with lock:  # counted once recorded: a write the fence refused did not happen for us
-        for item, event in zip(batch, events, strict=True):
-            final = str(event["outcome"])
-            report.add(item.target, _COUNT_KEY[item.action] if final == "applied" else final)
-    if rejected or retry:
+            m = table_of(Membership).c
+            reset = conn.execute(
+                table_of(Membership)
+                .update()
+                .where(
+                    m.workspace == workspace,
+                    m.target == ref.key,
+                    m.state == MembershipState.ADDED,
+                )
+                .values(state=MembershipState.REMOVED, updated_at=now)
+            ).rowcount
         log.warning(
-            "apply.batch_partial",
+            "apply.target_recreated",
             target=ref.key,
-            applied=len(done),
-            rejected=len(rejected),
-            retry=len(retry),
-            gave_up=len(gave_up),
+            old_id=known,
+            new_id=remote_id,
+            ledger_rows_reset=reset,
         )
+        return remote_id
+
+    def _send(
+        self, writer: Writer, ref: TargetRef, remote_id: str, batch: Sequence[OutboxItem]
+    ) -> None:
+        ids = [i.id for i in batch]
+        with fenced(self.db, self.fence) as conn:
+            mark(conn, ids, OutboxState.IN_FLIGHT, now=self.clock())
+        self.fence.ensure_alive()  # paused between the two statements: the takeover may be done
+        try:
+            outcomes = dict(writer.write(ref, remote_id, batch))
+        except ConfigError:
+            with fenced(self.db, self.fence) as conn:
+                mark(conn, ids, OutboxState.PENDING, now=self.clock())
+            raise
+        except TransientError as exc:
+            outcomes = {i: ItemOutcome("retry", ErrorClass.TRANSIENT, exc.message) for i in ids}
+        except SyncdError as exc:
+            outcomes = {i: ItemOutcome("rejected", exc.error_class, exc.message) for i in ids}
+        for item_id in ids:
+            outcomes.setdefault(
+                item_id, ItemOutcome("retry", ErrorClass.SYSTEM, "no outcome reported for this row")
+            )
+        with self.lock:
+            self.report.batches += 1
+        self._record(ref, batch, outcomes)
+
+    def _record(
+        self, ref: TargetRef, batch: Sequence[OutboxItem], outcomes: Mapping[int, ItemOutcome]
+    ) -> None:
+        now = self.clock()
+        ledger_rows: list[tuple[str, int, str, str | None]] = []
+        done, rejected, retry, gave_up = [], [], [], []
+        events = []
+        for item in batch:
+            result = outcomes[item.id]
+            outcome: str = result.outcome
+            message = result.message
+            if outcome == "retry" and item.attempts + 1 >= self.max_attempts:
+                outcome = "rejected"
+                message = f"gave up after {self.max_attempts} attempts: {message}"
+                gave_up.append(item.id)
+            if outcome == "applied":
+                done.append(item.id)
+                ledger_rows.append(
+                    (item.target, item.contact_id, _LEDGER_STATE[item.action], item.value)
+                )
+            elif outcome == "rejected":
+                rejected.append((item.id, message))
+            else:
+                retry.append(item.id)
+            events.append(_event(self.workspace, ref, item, result, outcome, message, now))
+        with fenced(self.db, self.fence) as conn:
+            if ledger_rows:
+                set_ledger(conn, self.workspace, ledger_rows, batch[0].run_id, now=now)
+            if done:
+                mark(conn, done, OutboxState.DONE, now=now)
+            if rejected:
+                mark_each(conn, rejected, OutboxState.REJECTED, now=now)
+            if retry:
+                mark(
+                    conn,
+                    retry,
+                    OutboxState.PENDING,
+                    "retryable failure",
+                    bump_attempts=True,
+                    now=now,
+                )
+            conn.execute(table_of(AuditEvent).insert(), events)
+        with self.lock:  # counted once recorded: a write the fence refused did not happen for us
+            for item, event in zip(batch, events, strict=True):
+                final = str(event["outcome"])
+                self.report.add(
+                    item.target, _COUNT_KEY[item.action] if final == "applied" else final
+                )
+        if rejected or retry:
+            log.warning(
+                "apply.batch_partial",
+                target=ref.key,
+                applied=len(done),
+                rejected=len(rejected),
+                retry=len(retry),
+                gave_up=len(gave_up),
+            )
+
+
+def _event(
+    workspace: str,
+    ref: TargetRef,
+    item: OutboxItem,
+    result: ItemOutcome,
+    outcome: str,
+    message: str | None,
+    now: datetime,
+) -> dict[str, object]:
+    """The audit row of one outbox row's outcome."""
+    applied = outcome == "applied"
+    return {
+        "workspace": workspace,
+        "run_id": item.run_id,
+        "at": now,
+        "contact_id": item.contact_id,
+        "email": item.email,
+        "hubspot_id": item.hubspot_id,
+        "mailchimp_id": item.mailchimp_id,
+        "segment": ref.name if ref.kind is not TargetKind.HUBSPOT_PROPERTY else None,
+        "target": item.target,
+        "action": item.action,
+        "reason": item.reason,
+        "outcome": outcome,
+        "error_class": None if applied else result.error_class,
+        "message": None if applied else message,
+        "value": item.value if item.action == "set" else None,
+    }
+
+
+def _class_of(exc: BaseException) -> ErrorClass:
+    return exc.error_class if isinstance(exc, SyncdError) else ErrorClass.SYSTEM

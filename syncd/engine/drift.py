@@ -7,40 +7,35 @@ and enters it again), and a hand-made addition is recorded and left alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, select
 
-from syncd.engine.lease import UNFENCED, Fence, fenced
+from connectors.base import MemberReader
 from syncd.engine.ledger import set_ledger
 from syncd.logs import get_logger
+from syncd.store.lease import UNFENCED, Fence, fenced
 from syncd.store.models import AuditEvent, Contact, Membership, MembershipState, RemoteTarget
-from syncd.store.types import table_of, utcnow
+from syncd.store.types import table_of
 from syncd.targets import TargetKind, TargetRef
 
 log = get_logger(__name__)
 
 
-class DriftReader(Protocol):
-    """Reads the real members of one owned list or tag."""
-
-    def read_members(self, ref: TargetRef, remote_id: str) -> Iterator[str]:
-        """Remote member ids (HubSpot record ids or Mailchimp subscriber hashes)."""
-        ...
-
-
 def detect_drift(
-    engine: Engine,
+    db: Engine,
     workspace: str,
     run_id: int,
-    readers: Mapping[str, DriftReader],
+    readers: Mapping[str, MemberReader],
     *,
+    now: datetime,
     fence: Fence = UNFENCED,
 ) -> dict[str, dict[str, int]]:
     """Compare each owned target with the ledger; returns per-target drift counts."""
     rt, c, m = table_of(RemoteTarget).c, table_of(Contact).c, table_of(Membership).c
-    with engine.begin() as conn:
+    with db.begin() as conn:
         targets = conn.execute(
             select(rt.target, rt.remote_id).where(rt.workspace == workspace)
         ).all()
@@ -50,9 +45,9 @@ def detect_drift(
         reader = readers.get(ref.api)
         if reader is None or ref.kind is TargetKind.HUBSPOT_PROPERTY:
             continue
-        actual = set(reader.read_members(ref, remote_id))
+        actual = set(reader.read_members(remote_id))
         id_col = c.mailchimp_id if ref.kind is TargetKind.MAILCHIMP_TAG else c.hubspot_id
-        with fenced(engine, fence) as conn:
+        with fenced(db, fence) as conn:
             rows = conn.execute(
                 select(c.id, c.email, c.hubspot_id, c.mailchimp_id, id_col.label("rid"), m.state)
                 .join_from(table_of(Contact), table_of(Membership), m.contact_id == c.id)
@@ -72,11 +67,9 @@ def detect_drift(
                 else []
             )
             already = _drift_recorded(conn, workspace, ref)
-            events = [
-                _event(workspace, run_id, ref, r, "removed by hand; not re-added until re-entry")
-                for r in removed
-            ] + [
-                _event(workspace, run_id, ref, r, "added by hand; left alone")
+            gone = "removed by hand; not re-added until re-entry"
+            events = [_event(workspace, run_id, ref, r, gone, now) for r in removed] + [
+                _event(workspace, run_id, ref, r, "added by hand; left alone", now)
                 for r in added
                 if r.id not in already
             ]
@@ -86,6 +79,7 @@ def detect_drift(
                     workspace,
                     [(target, r.id, MembershipState.DRIFT_REMOVED, None) for r in removed],
                     run_id,
+                    now=now,
                 )
             if events:
                 conn.execute(table_of(AuditEvent).insert(), events)
@@ -111,12 +105,12 @@ def _drift_recorded(conn: Connection, workspace: str, ref: TargetRef) -> set[int
 
 
 def _event(
-    workspace: str, run_id: int, ref: TargetRef, row: Row[Any], reason: str
+    workspace: str, run_id: int, ref: TargetRef, row: Row[Any], reason: str, now: datetime
 ) -> dict[str, object]:
     return {
         "workspace": workspace,
         "run_id": run_id,
-        "at": utcnow(),
+        "at": now,
         "contact_id": row.id,
         "email": row.email,
         "hubspot_id": row.hubspot_id,

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from syncd.engine.plan import Change, LedgerEntry
 from syncd.store.models import Contact, Membership, OutboxEntry, OutboxState
-from syncd.store.types import table_of, utcnow
+from syncd.store.types import table_of
 
 _CHUNK = 5000
 
@@ -37,11 +37,11 @@ def set_ledger(
     workspace: str,
     rows: Iterable[tuple[str, int, str, str | None]],
     run_id: int | None,
-    now: datetime | None = None,
+    *,
+    now: datetime,
 ) -> int:
     """Upsert `(target, contact id, state, value)` rows; returns how many were written."""
     table = table_of(Membership)
-    now = now or utcnow()
     by_key = {(t, c): (s, v) for t, c, s, v in rows}
     if not by_key:
         return 0
@@ -101,11 +101,12 @@ class OutboxItem:
     mailchimp_id: str | None
 
 
-def write_outbox(conn: Connection, workspace: str, run_id: int, changes: Sequence[Change]) -> int:
+def write_outbox(
+    conn: Connection, workspace: str, run_id: int, changes: Sequence[Change], *, now: datetime
+) -> int:
     """Journal the plan before any API call; supersedes older pending rows of the workspace."""
     table = table_of(OutboxEntry)
     o = table.c
-    now = utcnow()
     conn.execute(
         update(table)
         .where(o.workspace == workspace, o.state == OutboxState.PENDING, o.run_id != run_id)
@@ -182,12 +183,14 @@ def mark(
     state: str,
     error: str | None = None,
     bump_attempts: bool = False,
+    *,
+    now: datetime,
 ) -> None:
     """Move outbox rows to `state`."""
     table = table_of(OutboxEntry)
     o = table.c
     id_list = list(ids)
-    values: dict[str, object] = {"state": state, "updated_at": utcnow()}
+    values: dict[str, object] = {"state": state, "updated_at": now}
     if error is not None:
         values["last_error"] = error
     if bump_attempts:
@@ -198,7 +201,9 @@ def mark(
         )
 
 
-def mark_each(conn: Connection, rows: Sequence[tuple[int, str | None]], state: str) -> None:
+def mark_each(
+    conn: Connection, rows: Sequence[tuple[int, str | None]], state: str, *, now: datetime
+) -> None:
     """Move outbox rows to `state`, each with its own error message, in one statement."""
     table = table_of(OutboxEntry)
     o = table.c
@@ -209,7 +214,7 @@ def mark_each(conn: Connection, rows: Sequence[tuple[int, str | None]], state: s
             state=state,
             last_error=bindparam("_error"),
             attempts=o.attempts + 1,
-            updated_at=utcnow(),
+            updated_at=now,
         ),
         [{"_id": row_id, "_error": error} for row_id, error in rows],
     )

@@ -10,36 +10,20 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from syncd.engine.lease import UNFENCED, Fence, fenced
-from syncd.engine.profiles.merge import PullFigures, Record, merge_page
+from connectors.base import ContactSource, SourceRecord
+from syncd.engine.profiles.merge import PullFigures, merge_page
 from syncd.logs import get_logger
+from syncd.store.lease import UNFENCED, Clock, Fence, fenced
 from syncd.store.models import Cursor
-from syncd.store.types import table_of, utcnow
+from syncd.store.types import table_of
 
 log = get_logger(__name__)
-
-
-class Page(Protocol):
-    """One page of a pull and the cursor that is safe to store with it."""
-
-    @property
-    def records(self) -> Sequence[Record]: ...
-    @property
-    def cursor(self) -> str | None: ...
-
-
-class Puller(Protocol):
-    """The read side of a connector, as the engine uses it."""
-
-    def pull(self, cursor: str | None, *, full: bool) -> Iterator[Page]:
-        """Stream pages changed since `cursor` (everything when `full`)."""
-        ...
 
 
 STREAM = "contacts"
@@ -49,12 +33,13 @@ _DONE = object()
 
 
 def pull_all(
-    engine: Engine,
+    db: Engine,
     workspace: str,
-    pullers: Mapping[str, Puller],
+    pullers: Mapping[str, ContactSource],
     *,
     full: bool,
     run_id: int | None,
+    clock: Clock,
     progress: Callable[[str, int], None] | None = None,
     fence: Fence = UNFENCED,
 ) -> dict[str, PullFigures]:
@@ -65,13 +50,11 @@ def pull_all(
     A small bounded queue keeps memory flat whatever the audience size.
     """
     out = {name: PullFigures() for name in pullers}
-    cursors = {
-        name: None if full else read_cursor(engine, workspace, name, STREAM) for name in pullers
-    }
+    cursors = {name: None if full else read_cursor(db, workspace, name, STREAM) for name in pullers}
     pages: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=4)
     stop = threading.Event()
 
-    def fetch(name: str, puller: Puller) -> None:
+    def fetch(name: str, puller: ContactSource) -> None:
         try:
             for page in puller.pull(cursors[name], full=full):
                 while not stop.is_set():
@@ -103,13 +86,14 @@ def pull_all(
             if isinstance(item, BaseException):
                 raise item
             store_page(
-                engine,
+                db,
                 workspace,
                 name,
                 item.records,
                 cursor=(STREAM, item.cursor) if item.cursor is not None else None,
                 run_id=run_id,
                 figures=out[name],
+                now=clock(),
                 fence=fence,
             )
             if progress is not None:
@@ -139,9 +123,9 @@ def _log_done(name: str, full: bool, figures: PullFigures) -> None:
     )
 
 
-def read_cursor(engine: Engine, workspace: str, connector: str, stream: str) -> str | None:
+def read_cursor(db: Engine, workspace: str, connector: str, stream: str) -> str | None:
     """The stored cursor of one stream, or None before the first pull."""
-    with engine.begin() as conn:
+    with db.begin() as conn:
         c = table_of(Cursor).c
         value: str | None = conn.execute(
             select(c.value).where(
@@ -152,14 +136,15 @@ def read_cursor(engine: Engine, workspace: str, connector: str, stream: str) -> 
 
 
 def store_page(
-    engine: Engine,
+    db: Engine,
     workspace: str,
     source: str,
-    records: Sequence[Record],
+    records: Sequence[SourceRecord],
     *,
     cursor: tuple[str, str | None] | None,
     run_id: int | None,
     figures: PullFigures,
+    now: datetime,
     fence: Fence = UNFENCED,
 ) -> None:
     """Merge one page of records into the store and advance the cursor, atomically.
@@ -172,10 +157,10 @@ def store_page(
         cursor: `(stream, value)` to persist with the page, or None to leave it.
         run_id: For audit rows of rejected records.
         figures: Updated in place.
+        now: The run's clock reading, stamped on the rows written.
         fence: The apply lease of the run; a writer that lost it stores nothing more.
     """
-    now = utcnow()
-    with fenced(engine, fence) as conn:
+    with fenced(db, fence) as conn:
         merge_page(conn, workspace, source, records, run_id, figures, now)
         if cursor is not None:
             _save_cursor(conn, workspace, source, cursor[0], cursor[1], now)

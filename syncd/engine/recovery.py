@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from syncd.engine.lease import Fence, fenced
 from syncd.errors import ErrorClass
 from syncd.logs import get_logger
+from syncd.store.counts import RunCounts
+from syncd.store.lease import Fence, fenced
 from syncd.store.models import AuditEvent, OutboxEntry, OutboxState, RunStatus, SyncRun
 from syncd.store.types import table_of
 
@@ -30,20 +30,20 @@ _APPLIED = {"add": "added", "remove": "removed", "set": "set"}
 _PLANNED = {"add": "planned_add", "remove": "planned_remove", "set": "planned_set"}
 
 
-def recover_interrupted(engine: Engine, workspace: str, fence: Fence, now: datetime) -> list[int]:
+def recover_interrupted(db: Engine, workspace: str, fence: Fence, now: datetime) -> list[int]:
     """Close every `running` run of the workspace as `interrupted`; returns their ids.
 
     Call only while holding the workspace's apply lease (the fence proves it).
     """
     r = table_of(SyncRun).c
-    with fenced(engine, fence) as conn:
+    with fenced(db, fence) as conn:
         rows = conn.execute(
             select(r.id, r.holder, r.counts, r.started_at).where(
                 r.workspace == workspace, r.status == RunStatus.RUNNING
             )
         ).all()
         for run_id, holder, counts, started_at in rows:
-            _close(conn, run_id, holder, dict(counts or {}), started_at, now)
+            _close(conn, run_id, holder, RunCounts.from_json(counts), started_at, now)
     return [row[0] for row in rows]
 
 
@@ -51,7 +51,7 @@ def _close(
     conn: Connection,
     run_id: int,
     holder: str | None,
-    counts: dict[str, Any],
+    counts: RunCounts,
     started_at: datetime,
     now: datetime,
 ) -> None:
@@ -83,8 +83,8 @@ def _close(
             updated_at=now,
         )
     )
-    counts["targets"] = targets
-    counts["interrupted"] = {
+    counts.targets = targets
+    counts.interrupted = {
         "in_flight": int(left[OutboxState.IN_FLIGHT]),
         "pending": int(left[OutboxState.PENDING]),
     }
@@ -100,7 +100,7 @@ def _close(
         .values(
             status=RunStatus.INTERRUPTED,
             finished_at=max(last_event or started_at, started_at),
-            counts=counts,
+            counts=counts.to_json(),
             error_class=ErrorClass.TRANSIENT,
             error_message=message,
         )
@@ -109,8 +109,7 @@ def _close(
         "run.recovered",
         run_id=run_id,
         holder=holder,
-        in_flight=counts["interrupted"]["in_flight"],
-        pending=counts["interrupted"]["pending"],
+        **counts.interrupted,
     )
 
 

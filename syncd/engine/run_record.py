@@ -15,25 +15,26 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from syncd.engine.apply import ApplyReport
-from syncd.engine.lease import Fence, HeldLease, LeaseLostError, fenced
 from syncd.engine.plan import Plan
 from syncd.engine.profiles.merge import PullFigures
 from syncd.engine.segmentation import Segmented
-from syncd.errors import ErrorClass
+from syncd.errors import ErrorClass, ExitCode
 from syncd.hints import hint_for
 from syncd.logs import get_logger
+from syncd.store.counts import RunCounts, TargetFigures
 from syncd.store.history import run_failures
+from syncd.store.lease import Fence, HeldLease, LeaseLostError, fenced
 from syncd.store.models import RunStatus, SyncRun
-from syncd.store.types import table_of, utcnow
+from syncd.store.types import table_of
 
 log = get_logger(__name__)
 
 EXIT_CODES = {
-    RunStatus.SUCCESS: 0,
-    RunStatus.FAILED: 1,
-    RunStatus.INTERRUPTED: 1,
-    RunStatus.HELD: 3,
-    RunStatus.PARTIAL: 4,
+    RunStatus.SUCCESS: ExitCode.OK,
+    RunStatus.FAILED: ExitCode.FAILED,
+    RunStatus.INTERRUPTED: ExitCode.FAILED,
+    RunStatus.HELD: ExitCode.HELD,
+    RunStatus.PARTIAL: ExitCode.PARTIAL,
 }
 
 
@@ -51,12 +52,12 @@ class RunResult:
     held_reasons: list[str] = field(default_factory=list)
     error_class: str | None = None
     error: str | None = None
-    counts: dict[str, Any] = field(default_factory=dict)
+    counts: RunCounts = field(default_factory=RunCounts)
     started_at: datetime | None = None
     finished_at: datetime | None = None
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         """0 success, 1 failed or interrupted, 2 configuration error, 3 held, 4 partial.
 
         A configuration error wins over `partial`: when one vendor refused the credentials,
@@ -64,12 +65,12 @@ class RunResult:
         """
         troubled = self.status in (RunStatus.FAILED, RunStatus.PARTIAL)
         if troubled and self.error_class == ErrorClass.CONFIG:
-            return 2
+            return ExitCode.USAGE
         return EXIT_CODES[self.status]
 
 
 def start_run(
-    engine: Engine,
+    db: Engine,
     fence: Fence,
     workspace: str,
     trigger: str,
@@ -79,7 +80,7 @@ def start_run(
     """Record a new run as `running` (under the lease, naming its holder); returns its id."""
     runs = table_of(SyncRun)
     holder = fence.holder if isinstance(fence, HeldLease) else None
-    with fenced(engine, fence) as conn:
+    with fenced(db, fence) as conn:
         run_id = conn.execute(
             runs.insert()
             .values(
@@ -100,7 +101,7 @@ def start_run(
 
 
 def finish_run(
-    engine: Engine,
+    db: Engine,
     fence: Fence,
     result: RunResult,
     before: Mapping[str, tuple[int, int]],
@@ -121,31 +122,27 @@ def finish_run(
     """
     calls = {api: after[api][0] - before.get(api, (0, 0))[0] for api in after}
     limited = {api: after[api][1] - before.get(api, (0, 0))[1] for api in after}
-    counts = dict(result.counts)
-    counts["targets"] = _target_counts(result)
-    counts["pulled"] = {k: v.records for k, v in result.pulled.items()} or counts.get("pulled", {})
+    counts = result.counts
+    counts.targets = _target_counts(result)
+    counts.pulled = {k: v.records for k, v in result.pulled.items()} or counts.pulled
     # A released run adds its calls to those of the run that planned it.
-    counts["api_calls"] = _add(counts.get("api_calls", {}), calls)
-    counts["http_429"] = _add(counts.get("http_429", {}), limited)
+    counts.api_calls = _add(counts.api_calls, calls)
+    counts.http_429 = _add(counts.http_429, limited)
     if result.segmented is not None:
-        counts["segment_sizes"] = dict(sorted(result.segmented.sizes.items()))
-        counts["stage_sizes"] = dict(sorted(result.segmented.stages.items()))
+        counts.segment_sizes = dict(sorted(result.segmented.sizes.items()))
+        counts.stage_sizes = dict(sorted(result.segmented.stages.items()))
     if result.held_reasons:
-        counts["held_reasons"] = result.held_reasons
-    result.counts = counts
+        counts.held_reasons = result.held_reasons
     failures: list[dict[str, Any]] = []
     if result.run_id is not None and result.status in (RunStatus.PARTIAL, RunStatus.FAILED):
-        with engine.connect() as conn:
+        with db.connect() as conn:
             failures = run_failures(conn, [result.run_id], 3).get(result.run_id, [])
     log.info(
         "run.finished",
         status=str(result.status),
-        duration_s=round(
-            ((result.finished_at or utcnow()) - (result.started_at or utcnow())).total_seconds(),
-            3,
-        ),
-        targets=counts["targets"],
-        pulled=counts["pulled"],
+        duration_s=_duration(result),
+        targets=counts.targets,
+        pulled=counts.pulled,
         api_calls=sum(calls.values()),
         http_429=sum(limited.values()),
         error_class=result.error_class,
@@ -159,17 +156,17 @@ def finish_run(
     values = {
         "status": result.status,
         "finished_at": result.finished_at,
-        "counts": counts,
+        "counts": counts.to_json(),
         "api_calls": runs.c.api_calls + sum(calls.values()),
         "http_429": runs.c.http_429 + sum(limited.values()),
         "error_class": result.error_class,
         "error_message": result.error,
     }
     try:
-        with fenced(engine, fence) as conn:
+        with fenced(db, fence) as conn:
             conn.execute(runs.update().where(runs.c.id == result.run_id).values(**values))
     except LeaseLostError:
-        with engine.begin() as conn:
+        with db.begin() as conn:
             conn.execute(
                 runs.update()
                 .where(runs.c.id == result.run_id, runs.c.status == RunStatus.RUNNING)
@@ -177,10 +174,10 @@ def finish_run(
             )
 
 
-def last_full_pull(engine: Engine, workspace: str) -> dict[str, int] | None:
+def last_full_pull(db: Engine, workspace: str) -> dict[str, int] | None:
     """`api -> contacts` of the newest successful full pull, for the empty-pull guard."""
     runs = table_of(SyncRun)
-    with engine.begin() as conn:
+    with db.begin() as conn:
         counts = conn.execute(
             select(runs.c.counts)
             .where(
@@ -193,14 +190,13 @@ def last_full_pull(engine: Engine, workspace: str) -> dict[str, int] | None:
         ).scalar_one_or_none()
     if not counts:
         return None
-    pulled = counts.get("pulled") or {}
-    return {str(k): int(v) for k, v in pulled.items()}
+    return RunCounts.from_json(counts).pulled
 
 
-def newer_run(engine: Engine, workspace: str, run_id: int) -> int | None:
+def newer_run(db: Engine, workspace: str, run_id: int) -> int | None:
     """The first run after `run_id` that did not fail, if any (it supersedes a held plan)."""
     runs = table_of(SyncRun)
-    with engine.begin() as conn:
+    with db.begin() as conn:
         newer = conn.execute(
             select(runs.c.id)
             .where(
@@ -218,9 +214,15 @@ def _add(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
     return {k: a.get(k, 0) + b.get(k, 0) for k in sorted({*a, *b})}
 
 
-def _target_counts(result: RunResult) -> dict[str, dict[str, int]]:
+def _duration(result: RunResult) -> float:
+    if result.started_at is None or result.finished_at is None:
+        return 0.0
+    return round((result.finished_at - result.started_at).total_seconds(), 3)
+
+
+def _target_counts(result: RunResult) -> dict[str, TargetFigures]:
     # A released run starts from the figures its planning run recorded.
-    out = {t: Counter(row) for t, row in result.counts.get("targets", {}).items()}
+    out = {t: Counter(row) for t, row in result.counts.targets.items()}
     for target, row in result.plan.counts().items():
         c = out.setdefault(target, Counter())
         c["planned_add"] += row.get("add", 0)

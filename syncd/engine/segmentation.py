@@ -49,10 +49,10 @@ def _batches(items: Iterator[StoredContact]) -> Iterator[list[StoredContact]]:
         yield batch
 
 
-def segment_store(engine: Engine, workspace: str, rules: RuleSet, now: datetime) -> Segmented:
+def segment_store(db: Engine, workspace: str, rules: RuleSet, now: datetime) -> Segmented:
     """Evaluate the rules over every contact of the workspace, batch by batch."""
     out = Segmented()
-    for batch in _batches(iter_contacts(engine, workspace, rules.fields)):
+    for batch in _batches(iter_contacts(db, workspace, rules.fields)):
         result = rules.evaluate_batch([c.profile for c in batch], now)
         for stored, assignment in zip(batch, result.assignments(), strict=True):
             out.contacts.append(

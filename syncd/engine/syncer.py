@@ -6,7 +6,7 @@ builds them from the settings), which keeps imports one way and lets tests use t
 
 Every entry point that writes (`sync`, `release`, `undo`) works under the workspace's apply
 lease, taken here rather than by each caller, so no path can write beside another writer. The
-lease fences every store write of the run (see `syncd.engine.lease`), and taking it first
+lease fences every store write of the run (see `syncd.store.lease`), and taking it first
 closes whatever run a killed writer left `running` (see `syncd.engine.recovery`).
 """
 
@@ -16,26 +16,17 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import Engine, RowMapping, select
 
+from connectors.base import ContactSource, MemberReader
 from syncd.engine.apply import ApplyReport, Writer, apply_run
-from syncd.engine.drift import DriftReader, detect_drift
+from syncd.engine.drift import detect_drift
 from syncd.engine.guards import empty_pull_guard, removal_guard
-from syncd.engine.lease import (
-    APPLY_LEASE_TTL,
-    HeldLease,
-    LeaseInfo,
-    LeaseLostError,
-    apply_lease_name,
-    fenced,
-    hold,
-    make_holder_id,
-)
 from syncd.engine.ledger import load_ledger, set_ledger, write_outbox
 from syncd.engine.plan import Plan, make_plan
-from syncd.engine.pull import Puller, pull_all
+from syncd.engine.pull import pull_all
 from syncd.engine.recovery import recover_interrupted
 from syncd.engine.run_record import (
     RunResult,
@@ -50,8 +41,20 @@ from syncd.errors import ConfigError, ErrorClass, SyncdError, classify
 from syncd.hints import hint_for
 from syncd.logs import get_logger, run_context
 from syncd.segments import RuleSet
+from syncd.store.counts import RunCounts
+from syncd.store.lease import (
+    APPLY_LEASE_TTL,
+    Clock,
+    HeldLease,
+    LeaseInfo,
+    LeaseLostError,
+    apply_lease_name,
+    fenced,
+    hold,
+    make_holder_id,
+)
 from syncd.store.models import MembershipState, RunStatus, SyncRun
-from syncd.store.types import table_of, utcnow
+from syncd.store.types import table_of
 
 log = get_logger(__name__)
 
@@ -78,13 +81,14 @@ class Syncer:
         engine: The (migrated) store.
         workspace: Whose data.
         rules: The loaded mappings.
-        pullers: Connector name -> puller (see `syncd.engine.pull.Puller`).
+        pullers: Connector name -> its read side (`connectors.base.ContactSource`).
         writers: API name -> writer.
         drift_readers: API name -> member reader, for reconcile.
         max_removals_pct: `safety.max_removals_pct`.
         max_removals: `safety.max_removals`.
         api_counters: Returns `api -> (calls, 429s)` so far; used for run figures.
-        clock: The time source; rules are evaluated against it.
+        clock: The run's clock: rules are evaluated against it, and the run, its ledger
+            rows, outbox states and audit events are stamped with it.
         lease_ttl: How long the apply lease outlives a writer that stopped renewing it.
         lease_poll: Seconds between attempts while another writer holds the lease.
         lease_heartbeat_s: Seconds between renewals while a run thinks (fenced writes renew
@@ -93,22 +97,22 @@ class Syncer:
 
     def __init__(
         self,
-        engine: Engine,
+        db: Engine,
         workspace: str,
         rules: RuleSet,
         *,
-        pullers: Mapping[str, Puller],
+        pullers: Mapping[str, ContactSource],
         writers: Mapping[str, Writer],
-        drift_readers: Mapping[str, DriftReader] | None = None,
+        drift_readers: Mapping[str, MemberReader] | None = None,
         max_removals_pct: float = 20.0,
         max_removals: int = 1000,
         api_counters: Callable[[], Mapping[str, tuple[int, int]]] | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock,
         lease_ttl: timedelta = APPLY_LEASE_TTL,
         lease_poll: float = 2.0,
         lease_heartbeat_s: float | None = None,
     ) -> None:
-        self.engine = engine
+        self.db = db
         self.workspace = workspace
         self.rules = rules
         self.pullers = dict(pullers)
@@ -157,7 +161,7 @@ class Syncer:
             run_id = (
                 None
                 if dry_run
-                else start_run(self.engine, held, self.workspace, trigger, full, started)
+                else start_run(self.db, held, self.workspace, trigger, full, started)
             )
             result = RunResult(run_id, RunStatus.RUNNING, trigger, Plan(), started_at=started)
             with run_context(run_id=run_id, trigger=trigger, workspace=self.workspace):
@@ -169,13 +173,13 @@ class Syncer:
                     ),
                 )
                 result.finished_at = self.clock()
-                finish_run(self.engine, held, result, before, self.api_counters())
+                finish_run(self.db, held, result, before, self.api_counters())
         return result
 
     def plan_only(self, rules: RuleSet | None = None) -> RunResult:
         """What would change against the stored data, without pulling or writing."""
         rules = rules or self.rules
-        segmented = segment_store(self.engine, self.workspace, rules, self.clock())
+        segmented = segment_store(self.db, self.workspace, rules, self.clock())
         plan = self._plan(segmented, rules)
         result = RunResult(None, RunStatus.SUCCESS, "plan", plan, segmented=segmented)
         result.held_reasons = removal_guard(
@@ -202,7 +206,7 @@ class Syncer:
         """
         stop = stop or threading.Event()
         with self._writing(lease, wait, stop) as held:
-            with self.engine.begin() as conn:
+            with self.db.begin() as conn:
                 ledger = load_ledger(conn, self.workspace)
                 changes = undo_changes(conn, self.workspace, run_id, ledger)
             plan = Plan(changes=changes)
@@ -212,9 +216,9 @@ class Syncer:
                 )
             started = self.clock()
             before = dict(self.api_counters())
-            new_id = start_run(self.engine, held, self.workspace, "undo", False, started)
+            new_id = start_run(self.db, held, self.workspace, "undo", False, started)
             result = RunResult(new_id, RunStatus.RUNNING, "undo", plan, started_at=started)
-            result.counts["undo_of"] = run_id
+            result.counts.undo_of = run_id
             result.held_reasons = removal_guard(
                 plan, max_pct=self.max_removals_pct, max_abs=self.max_removals
             )
@@ -226,7 +230,7 @@ class Syncer:
                     lambda: self._journal_and_apply(result, plan, held, stop=stop, progress=None),
                 )
                 result.finished_at = self.clock()
-                finish_run(self.engine, held, result, before, self.api_counters())
+                finish_run(self.db, held, result, before, self.api_counters())
         return result
 
     def release(
@@ -251,31 +255,37 @@ class Syncer:
             row = self._held_run(run_id)
             before = dict(self.api_counters())
             result = RunResult(run_id, RunStatus.RUNNING, row["trigger"], Plan())
-            result.counts = dict(row["counts"] or {})
+            result.counts = RunCounts.from_json(row["counts"])
             result.started_at = self.clock()
             with run_context(run_id=run_id, trigger="release", workspace=self.workspace):
                 log.info("run.released", run_id=run_id)
 
                 def body() -> None:
                     result.apply = apply_run(
-                        self.engine, self.workspace, run_id, self.writers, stop=stop, fence=held
+                        self.db,
+                        self.workspace,
+                        run_id,
+                        self.writers,
+                        clock=self.clock,
+                        stop=stop,
+                        fence=held,
                     )
                     self._settle(result, result.apply)
 
                 _guarded(result, held, body)
                 result.finished_at = self.clock()
-                finish_run(self.engine, held, result, before, self.api_counters())
+                finish_run(self.db, held, result, before, self.api_counters())
         return result
 
     def _held_run(self, run_id: int) -> RowMapping:
         runs = table_of(SyncRun)
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
         if row is None or row["workspace"] != self.workspace:
             raise ConfigError(f"run {run_id} does not exist")
         if row["status"] != RunStatus.HELD:
             raise ConfigError(f"run {run_id} is {row['status']}, not held; nothing to release")
-        newer = newer_run(self.engine, self.workspace, run_id)
+        newer = newer_run(self.db, self.workspace, run_id)
         if newer is not None:
             raise ConfigError(
                 f"run {run_id} was superseded by run {newer}; its plan is no longer current",
@@ -297,12 +307,12 @@ class Syncer:
         """
         if lease is not None:
             lease.on_lost(stop.set)
-            recover_interrupted(self.engine, self.workspace, lease, self.clock())
+            recover_interrupted(self.db, self.workspace, lease, self.clock())
             yield lease
             return
         wait = wait or LeaseWait()
         with hold(
-            self.engine,
+            self.db,
             apply_lease_name(self.workspace),
             make_holder_id(),
             self.lease_ttl,
@@ -313,7 +323,7 @@ class Syncer:
             on_wait=wait.on_wait,
             on_lost=stop.set,
         ) as held:
-            recover_interrupted(self.engine, self.workspace, held, self.clock())
+            recover_interrupted(self.db, self.workspace, held, self.clock())
             yield held
 
     # -- the cycle ----------------------------------------------------------------------
@@ -329,24 +339,30 @@ class Syncer:
         progress: Callable[[str, int], None] | None,
     ) -> None:
         result.pulled = pull_all(
-            self.engine,
+            self.db,
             self.workspace,
             self.pullers,
             full=full,
             run_id=result.run_id,
+            clock=self.clock,
             progress=progress,
             fence=held,
         )
         if full and self.drift_readers and result.run_id is not None:
-            result.counts["drift"] = detect_drift(
-                self.engine, self.workspace, result.run_id, self.drift_readers, fence=held
+            result.counts.drift = detect_drift(
+                self.db,
+                self.workspace,
+                result.run_id,
+                self.drift_readers,
+                now=self.clock(),
+                fence=held,
             )
         reasons = empty_pull_guard(
             {k: v.records for k, v in result.pulled.items()},
-            last_full_pull(self.engine, self.workspace),
+            last_full_pull(self.db, self.workspace),
             full=full,
         )
-        segmented = segment_store(self.engine, self.workspace, self.rules, self.clock())
+        segmented = segment_store(self.db, self.workspace, self.rules, self.clock())
         result.segmented = segmented
         plan = self._plan(segmented, self.rules)
         result.plan = plan
@@ -368,25 +384,27 @@ class Syncer:
     ) -> None:
         """Write the plan to the outbox, then hold the run or apply it."""
         assert result.run_id is not None
-        with fenced(self.engine, held) as conn:
+        with fenced(self.db, held) as conn:
             if plan.releases:
                 set_ledger(
                     conn,
                     self.workspace,
                     [(t, c, MembershipState.REMOVED, None) for t, c in plan.releases],
                     result.run_id,
+                    now=self.clock(),
                 )
-            write_outbox(conn, self.workspace, result.run_id, plan.changes)
+            write_outbox(conn, self.workspace, result.run_id, plan.changes, now=self.clock())
         if result.held_reasons:
             result.status = RunStatus.HELD
             for reason in result.held_reasons:
                 log.warning("run.held", reason=reason)
             return
         result.apply = apply_run(
-            self.engine,
+            self.db,
             self.workspace,
             result.run_id,
             self.writers,
+            clock=self.clock,
             stop=stop,
             on_batch=progress,
             create=[ref for st in segment_targets(self.rules) for ref in st.refs()],
@@ -395,7 +413,7 @@ class Syncer:
         self._settle(result, result.apply)
 
     def _plan(self, segmented: Segmented, rules: RuleSet) -> Plan:
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             ledger = load_ledger(conn, self.workspace)
         return make_plan(segmented.contacts, segment_targets(rules), ledger)
 

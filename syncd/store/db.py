@@ -62,9 +62,9 @@ def make_engine(url: str, *, stall_timeout: timedelta | None = None) -> Engine:
     """
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
+        db = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(db, "connect", _sqlite_pragmas)
+        return db
     connect_args: dict[str, Any] = {}
     if stall_timeout is not None:
         ms = max(1000, int(stall_timeout.total_seconds() * 1000))
@@ -89,9 +89,9 @@ def head_revision() -> str:
     return head
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revision(db: Engine) -> str | None:
     """The migration the database is at, or None when it has never been migrated."""
-    with engine.connect() as conn:
+    with db.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
@@ -105,16 +105,16 @@ def upgrade(url: str, revision: str = "head") -> None:
     so a crashed upgrader never leaves it held. PostgreSQL: a transaction-level advisory lock.
     SQLite: the transaction opens with BEGIN IMMEDIATE, which takes the write lock up front.
     """
-    engine = _migration_engine(url)
+    db = _migration_engine(url)
     try:
-        with engine.begin() as conn:
+        with db.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             cfg = alembic_config(url)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 #: PostgreSQL advisory lock key that serialises `upgrade`: "syncd" in ASCII, then 1 for schema
@@ -133,11 +133,11 @@ def _migration_engine(url: str) -> Engine:
     transaction control (as SQLAlchemy's pysqlite documentation describes) makes the whole
     upgrade one transaction that holds the write lock from its first statement.
     """
-    engine = make_engine(url)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_manual_transactions)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
-    return engine
+    db = make_engine(url)
+    if db.dialect.name == "sqlite":
+        event.listen(db, "connect", _sqlite_manual_transactions)
+        event.listen(db, "begin", _sqlite_begin_immediate)
+    return db
 
 
 def _sqlite_manual_transactions(dbapi_conn: Any, _: ConnectionPoolEntry) -> None:
@@ -151,16 +151,16 @@ def _sqlite_begin_immediate(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def check_migrated(engine: Engine) -> None:
+def check_migrated(db: Engine) -> None:
     """Raise unless the schema is exactly at the newest migration.
 
     Raises:
         DatabaseNotMigratedError: Not migrated, or older than this syncd.
         ConfigError: The database cannot be reached at all.
     """
-    where = engine.url.render_as_string(hide_password=True)
+    where = db.url.render_as_string(hide_password=True)
     try:
-        current = current_revision(engine)
+        current = current_revision(db)
     except OperationalError as exc:
         raise ConfigError(
             f"cannot open the database {where}: {str(exc.orig).strip().splitlines()[0]}"
@@ -182,19 +182,19 @@ def open_store(url: str, *, stall_timeout: timedelta | None = None) -> Engine:
         url: The database URL.
         stall_timeout: See `make_engine`; writers pass the apply lease's TTL.
     """
-    engine = make_engine(url, stall_timeout=stall_timeout)
+    db = make_engine(url, stall_timeout=stall_timeout)
     try:
-        check_migrated(engine)
+        check_migrated(db)
     except BaseException:
-        engine.dispose()
+        db.dispose()
         raise
-    return engine
+    return db
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
+def session_scope(db: Engine) -> Iterator[Session]:
     """A session whose transaction commits on success and rolls back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
+    with Session(db, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

@@ -22,22 +22,13 @@ from sqlalchemy import Connection, Engine, func, select
 
 from syncd.errors import ConfigError
 from syncd.hints import hint_for
+from syncd.store.counts import TARGET_FIGURES, RunCounts
 from syncd.store.models import AuditEvent, RunStatus, SyncRun
 from syncd.store.types import table_of
 from syncd.targets import TargetKind
 
 #: Per-target figures summed into a run's `totals`, in display order.
-TOTAL_KEYS = (
-    "planned_add",
-    "planned_remove",
-    "planned_set",
-    "added",
-    "removed",
-    "set",
-    "rejected",
-    "retry",
-    "skipped_consent",
-)
+TOTAL_KEYS = TARGET_FIGURES
 
 #: Column order of `events_to_csv`; stable, so spreadsheets and scripts can rely on it.
 EVENT_COLUMNS = (
@@ -76,7 +67,7 @@ def _jsonable(row: Mapping[Any, Any]) -> dict[str, Any]:
 
 
 def list_runs(
-    engine: Engine,
+    db: Engine,
     workspace: str,
     *,
     status: str | None = None,
@@ -107,19 +98,19 @@ def list_runs(
     query = select(table_of(SyncRun)).where(r.workspace == workspace)
     if status is not None:
         query = query.where(r.status == status)
-    with engine.connect() as conn:
+    with db.connect() as conn:
         rows = conn.execute(query.order_by(r.id.desc()).limit(limit)).mappings().all()
         top = run_failures(conn, [row["id"] for row in rows], failures) if failures else {}
     return [_run_dict(row, top.get(row["id"], [])) for row in rows]
 
 
 def get_run(
-    engine: Engine, workspace: str, run_id: int, *, failures: int = 10
+    db: Engine, workspace: str, run_id: int, *, failures: int = 10
 ) -> dict[str, Any] | None:
     """One run shaped as `list_runs` shapes it, or None when the workspace has no such run."""
     r = table_of(SyncRun).c
     query = select(table_of(SyncRun)).where(r.workspace == workspace, r.id == run_id)
-    with engine.connect() as conn:
+    with db.connect() as conn:
         row = conn.execute(query).mappings().first()
         if row is None:
             return None
@@ -128,12 +119,7 @@ def get_run(
 
 
 def _run_dict(row: Mapping[Any, Any], failures: list[dict[str, Any]]) -> dict[str, Any]:
-    counts: dict[str, Any] = row["counts"] or {}
-    targets: dict[str, dict[str, int]] = counts.get("targets", {})
-    totals = {key: 0 for key in TOTAL_KEYS}
-    for figures in targets.values():
-        for key, value in figures.items():
-            totals[key] = totals.get(key, 0) + int(value)
+    counts = RunCounts.from_json(row["counts"])
     finished, started = row["finished_at"], row["started_at"]
     return {
         "id": row["id"],
@@ -143,14 +129,14 @@ def _run_dict(row: Mapping[Any, Any], failures: list[dict[str, Any]]) -> dict[st
         "started_at": _iso(started),
         "finished_at": _iso(finished),
         "duration_s": round((finished - started).total_seconds(), 3) if finished else None,
-        "counts": targets,
-        "totals": totals,
-        "pulled": counts.get("pulled", {}),
-        "held_reasons": counts.get("held_reasons", []),
+        "counts": counts.targets,
+        "totals": counts.totals(),
+        "pulled": counts.pulled,
+        "held_reasons": counts.held_reasons,
         "api_calls": row["api_calls"],
         "http_429": row["http_429"],
-        "api_calls_by_api": counts.get("api_calls", {}),
-        "http_429_by_api": counts.get("http_429", {}),
+        "api_calls_by_api": counts.api_calls,
+        "http_429_by_api": counts.http_429,
         "error_class": row["error_class"],
         "error": row["error_message"],
         "failures": failures,
@@ -220,7 +206,7 @@ class AuditFilter:
 
 
 def list_events(
-    engine: Engine, workspace: str, filters: AuditFilter, now: datetime
+    db: Engine, workspace: str, filters: AuditFilter, now: datetime
 ) -> list[dict[str, Any]]:
     """Audit events matching `filters`, newest first, each with its `hint` (None if applied).
 
@@ -249,7 +235,7 @@ def list_events(
         query = query.where(a.at >= now - filters.since)
     if filters.until is not None:
         query = query.where(a.at < filters.until)
-    with engine.connect() as conn:
+    with db.connect() as conn:
         rows = conn.execute(query.order_by(a.at.desc(), a.id.desc()).limit(filters.limit))
         return [_event_dict(row) for row in rows.mappings()]
 
@@ -296,7 +282,7 @@ def events_to_json(rows: Iterable[Mapping[str, Any]]) -> str:
 # --- one contact's memberships ------------------------------------------------------------------
 
 
-def membership_history(engine: Engine, workspace: str, email: str) -> list[dict[str, Any]]:
+def membership_history(db: Engine, workspace: str, email: str) -> list[dict[str, Any]]:
     """When one contact entered and left each owned list and tag, and in which run.
 
     Derived from the change log: applied adds open a membership, applied removes close it, and
@@ -319,7 +305,7 @@ def membership_history(engine: Engine, workspace: str, email: str) -> list[dict[
         )
         .order_by(a.at, a.id)
     )
-    with engine.connect() as conn:
+    with db.connect() as conn:
         events = conn.execute(query).mappings().all()
     spans: list[dict[str, Any]] = []
     open_span: dict[str, dict[str, Any]] = {}

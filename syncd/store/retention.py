@@ -32,7 +32,7 @@ FINISHED = (OutboxState.DONE, OutboxState.CANCELLED, OutboxState.REJECTED)
 
 
 def prune(
-    engine: Engine, workspace: str, retention_days: int, now: datetime, *, chunk: int = CHUNK
+    db: Engine, workspace: str, retention_days: int, now: datetime, *, chunk: int = CHUNK
 ) -> int:
     """Delete audit events and finished outbox rows older than `retention_days`.
 
@@ -59,14 +59,14 @@ def prune(
     audit = table_of(AuditEvent)
     outbox = table_of(OutboxEntry)
     events = _delete_chunked(
-        engine, audit, [audit.c.workspace == workspace, audit.c.at < cutoff], chunk
+        db, audit, [audit.c.workspace == workspace, audit.c.at < cutoff], chunk
     )
     finished = [
         outbox.c.workspace == workspace,
         outbox.c.state.in_([str(s) for s in FINISHED]),
         outbox.c.updated_at < cutoff,
     ]
-    outbox_rows = _delete_chunked(engine, outbox, finished, chunk)
+    outbox_rows = _delete_chunked(db, outbox, finished, chunk)
     if events or outbox_rows:
         log.info(
             "retention.pruned",
@@ -79,13 +79,13 @@ def prune(
 
 
 def _delete_chunked(
-    engine: Engine, table: Table, where: Sequence[ColumnElement[bool]], chunk: int
+    db: Engine, table: Table, where: Sequence[ColumnElement[bool]], chunk: int
 ) -> int:
     """Delete matching rows `chunk` at a time by primary key, one transaction per chunk."""
     pk = table.c.id
     total = 0
     while True:
-        with engine.begin() as conn:
+        with db.begin() as conn:
             ids = conn.execute(select(pk).where(*where).limit(chunk)).scalars().all()
             if ids:
                 conn.execute(delete(table).where(pk.in_(ids)))

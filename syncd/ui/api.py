@@ -14,9 +14,9 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Requ
 from fastapi.responses import Response
 from fastapi.security import HTTPBearer
 
-from syncd.engine.lease import LeaseBusyError
 from syncd.errors import ConfigError
 from syncd.store import history
+from syncd.store.lease import LeaseBusyError
 from syncd.ui import models, queries
 from syncd.ui.events import EventSearch, search_events
 from syncd.ui.state import UiState, ui_state
@@ -71,7 +71,7 @@ def api_runs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[dict[str, Any]]:
     """Runs with their figures, failures and hints."""
-    return history.list_runs(state.ctx.engine, state.ctx.workspace, status=status, limit=limit)
+    return history.list_runs(state.ctx.db, state.ctx.workspace, status=status, limit=limit)
 
 
 @router.get("/runs/{run_id}", response_model=models.RunDetail, responses=NOT_FOUND)

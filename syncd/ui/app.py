@@ -60,7 +60,7 @@ SECURITY_HEADERS = {
 
 
 def create_app(
-    engine: Engine,
+    db: Engine,
     workspace: str,
     rules: RuleSet,
     *,
@@ -105,7 +105,7 @@ def create_app(
     hosts = AllowedHosts.resolve(allowed_hosts, bind_hosts)
     guard = Guard(token, hosts=hosts, ttl=session_ttl, now=security_clock)
     limiter = LoginLimiter(now=security_clock)
-    app.state.ui = UiState(Context(engine, workspace, rules, clock), guard, approve, limiter)
+    app.state.ui = UiState(Context(db, workspace, rules, clock), guard, approve, limiter)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -31,15 +31,15 @@ def console_for(
     """
     ui = rt.settings.ui
     token = ui.token.get_secret_value() if ui.token else None
-    engine = rt.syncer
+    syncer = rt.syncer
 
     def approve(run_id: int) -> RunResult:
         # The same release as `syncd apply --run`, under the same lease; a web request waits
         # only briefly for another writer and then says whom it is waiting for.
-        return engine.release(run_id, wait=LeaseWait(timeout_s=lease_wait_s))
+        return syncer.release(run_id, wait=LeaseWait(timeout_s=lease_wait_s))
 
     app = create_app(
-        rt.store,
+        rt.db,
         rt.settings.workspace,
         rt.rules,
         token=token,

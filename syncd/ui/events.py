@@ -48,7 +48,7 @@ def search_events(ctx: Context, search: EventSearch) -> list[dict[str, Any]]:
     since: timedelta | None = now - _day(search.start) if search.start is not None else None
     until = _day(search.end) + timedelta(days=1) if search.end is not None else None
     return history.list_events(
-        ctx.engine,
+        ctx.db,
         ctx.workspace,
         history.AuditFilter(
             contact=search.contact or None,

@@ -99,7 +99,7 @@ def home() -> RedirectResponse:
 @router.get("/runs", response_class=HTMLResponse)
 def runs_page(request: Request, state: State, status: StatusName | None = None) -> HTMLResponse:
     """Sync history, newest first, optionally one status only."""
-    runs = history.list_runs(state.ctx.engine, state.ctx.workspace, status=status, limit=100)
+    runs = history.list_runs(state.ctx.db, state.ctx.workspace, status=status, limit=100)
     return render(request, state, "runs.html", runs=runs, status=status, statuses=STATUSES)
 
 

@@ -35,7 +35,7 @@ TOP_OVERLAP = 15
 class Context:
     """What every query needs: the store, whose data, the rules and the clock."""
 
-    engine: Engine
+    db: Engine
     workspace: str
     rules: RuleSet
     clock: Callable[[], datetime]
@@ -43,7 +43,7 @@ class Context:
 
 def get_run(ctx: Context, run_id: int) -> dict[str, Any] | None:
     """One run as `history.list_runs` shapes it, or None when it is not in this workspace."""
-    return history.get_run(ctx.engine, ctx.workspace, run_id)
+    return history.get_run(ctx.db, ctx.workspace, run_id)
 
 
 def held_plan(ctx: Context, run_id: int, samples: int = PLAN_SAMPLES) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def held_plan(ctx: Context, run_id: int, samples: int = PLAN_SAMPLES) -> dict[st
     pending = (o.workspace == ctx.workspace, o.run_id == run_id, o.state == OutboxState.PENDING)
     targets: dict[str, dict[str, int]] = {}
     picked: dict[str, list[dict[str, Any]]] = {}
-    with ctx.engine.connect() as conn:
+    with ctx.db.connect() as conn:
         counts = conn.execute(
             select(o.target, o.action, func.count())
             .where(*pending)
@@ -99,7 +99,7 @@ def run_detail(ctx: Context, run_id: int) -> dict[str, Any] | None:
     if run is None:
         return None
     events = history.list_events(
-        ctx.engine,
+        ctx.db,
         ctx.workspace,
         history.AuditFilter(run_id=run_id, limit=RUN_EVENTS),
         ctx.clock(),
@@ -112,7 +112,7 @@ def contact_detail(ctx: Context, email: str) -> dict[str, Any] | None:
     """One contact: ids, merged profile, each source's fields, explain trace, memberships."""
     email = email.strip().lower()
     c = table_of(Contact).c
-    with ctx.engine.connect() as conn:
+    with ctx.db.connect() as conn:
         row = (
             conn.execute(
                 select(table_of(Contact)).where(c.workspace == ctx.workspace, c.email == email)
@@ -129,7 +129,7 @@ def contact_detail(ctx: Context, email: str) -> dict[str, Any] | None:
             .order_by(m.target)
         ).mappings()
         owned = [_jsonable(x) for x in ledger]
-    stored = next(iter_contacts(ctx.engine, ctx.workspace, ctx.rules.fields, email=email), None)
+    stored = next(iter_contacts(ctx.db, ctx.workspace, ctx.rules.fields, email=email), None)
     profile = stored.profile if stored is not None else {"email": email}
     explanation = ctx.rules.explain(profile, ctx.clock()).to_dict()
     attrs: dict[str, Any] = row["attributes"] or {}
@@ -143,7 +143,7 @@ def contact_detail(ctx: Context, email: str) -> dict[str, Any] | None:
         "profile": {k: _scalar(v) for k, v in profile.items()},
         "explain": explanation,
         "memberships": owned,
-        "history": history.membership_history(ctx.engine, ctx.workspace, email),
+        "history": history.membership_history(ctx.db, ctx.workspace, email),
     }
 
 
@@ -154,10 +154,10 @@ def segments_overview(ctx: Context) -> dict[str, Any]:
     skipped, and the sizes computed now are the last point.
     """
     now = ctx.clock()
-    profiles = [s.profile for s in iter_contacts(ctx.engine, ctx.workspace, ctx.rules.fields)]
+    profiles = [s.profile for s in iter_contacts(ctx.db, ctx.workspace, ctx.rules.fields)]
     report = ctx.rules.analyse(profiles, now).to_dict()
     r = table_of(SyncRun).c
-    with ctx.engine.connect() as conn:
+    with ctx.db.connect() as conn:
         rows = conn.execute(
             select(r.id, r.started_at, r.counts)
             .where(r.workspace == ctx.workspace)

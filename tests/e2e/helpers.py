@@ -51,7 +51,7 @@ def ledger_members(rt: Runtime, target: str) -> set[str]:
     """Remote ids the ledger says syncd added to `target`."""
     c, m = table_of(Contact).c, table_of(Membership).c
     id_col = c.mailchimp_id if target.startswith("mailchimp") else c.hubspot_id
-    with rt.store.connect() as conn:
+    with rt.db.connect() as conn:
         rows = conn.execute(
             select(id_col)
             .join_from(table_of(Membership), table_of(Contact), m.contact_id == c.id)

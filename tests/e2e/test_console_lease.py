@@ -26,7 +26,7 @@ HOLDER = r"""
 import sys
 from datetime import timedelta
 from syncd.logs import configure_logging
-from syncd.engine import lease
+from syncd.store import lease
 from syncd.store import make_engine
 
 configure_logging("warning", "json")
@@ -86,7 +86,7 @@ def test_approve_waits_for_the_lease_holder_and_writes_nothing_meanwhile(
         assert "waiting for other-process/pid-1/abcdef" in body
         assert "nothing was written" in body
         assert _writes(sandbox) == before  # not one vendor call beside the other writer
-        run = get_run(strict.store, "default", held.run_id)
+        run = get_run(strict.db, "default", held.run_id)
         assert run is not None and run["status"] == "held"  # still waiting for a decision
         other.stdin.write("\n")
         other.stdin.flush()
@@ -95,7 +95,7 @@ def test_approve_waits_for_the_lease_holder_and_writes_nothing_meanwhile(
         status, _ = approve()
         assert status == 303
         assert _writes(sandbox) > before
-        run = get_run(strict.store, "default", held.run_id)
+        run = get_run(strict.db, "default", held.run_id)
         assert run is not None and run["status"] == "success"
     finally:
         if other.poll() is None:

@@ -70,7 +70,7 @@ def test_sigkill_mid_apply_then_resume(db_url: str, tmp_path: Path) -> None:
         assert applied == 3, "the child finished before it could be killed"
         rt = open_runtime(make_settings(sb, db_url), retry=RetrySettings.immediate())
         try:
-            with rt.store.connect() as conn:
+            with rt.db.connect() as conn:
                 o = table_of(OutboxEntry).c
                 states = Counter(s for (s,) in conn.execute(select(o.state)))
                 killed = conn.execute(select(table_of(SyncRun).c.id)).scalar_one()
@@ -82,7 +82,7 @@ def test_sigkill_mid_apply_then_resume(db_url: str, tmp_path: Path) -> None:
             # The dead process's lease was taken over at once (same host, PID gone), not
             # after its TTL, and its run was closed with the figures it reached.
             assert any(e["event"] == "lease.taken_over" for e in logs)
-            with rt.store.connect() as conn:
+            with rt.db.connect() as conn:
                 run = (
                     conn.execute(select(table_of(SyncRun)).where(table_of(SyncRun).c.id == killed))
                     .mappings()
@@ -104,7 +104,7 @@ def test_sigkill_mid_apply_then_resume(db_url: str, tmp_path: Path) -> None:
                     assert members == ledger_members(rt, f"mailchimp_tag:{key}")
             assert rt.syncer.plan_only().plan.changes == []
             # Each change was confirmed once: no duplicate audit rows for one membership.
-            with rt.store.connect() as conn:
+            with rt.db.connect() as conn:
                 a = table_of(AuditEvent).c
                 rows = conn.execute(
                     select(a.target, a.contact_id, a.action).where(a.outcome == "applied")

@@ -19,11 +19,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from syncd.engine import lease
 from syncd.http import RetrySettings
 from syncd.runtime import open_runtime
 from syncd.sandbox import Limits, Sandbox
-from syncd.store import RunStatus, SyncRun, make_engine
+from syncd.store import RunStatus, SyncRun, lease, make_engine
 from syncd.store.types import table_of
 from tests.e2e.helpers import ledger_members, make_settings, remote_lists, remote_tags
 
@@ -38,17 +37,17 @@ def _writes(sb: Sandbox) -> int:
 
 def _wait_until_expired(db_url: str) -> None:
     """Poll the lease row until the stopped child's lease has run out (no fixed sleep)."""
-    engine = make_engine(db_url)
+    db = make_engine(db_url)
     done = threading.Event()
     try:
         for _ in range(int(DEADLINE_S / 0.1)):
-            info = lease.current(engine, "apply:default")
+            info = lease.current(db, "apply:default")
             if info is not None and info.expires_at <= datetime.now(UTC):
                 return
             done.wait(0.1)
         raise AssertionError("the stopped child's lease never expired")
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 def _wait_until_stopped(pid: int) -> None:
@@ -100,7 +99,7 @@ def test_a_paused_writer_that_was_overtaken_writes_nothing_more(db_url: str) -> 
                 assert child.returncode == 1, (out, err)
                 assert "done interrupted" in out
                 assert "Traceback" not in err and "IntegrityError" not in err
-                with rt.store.connect() as conn:
+                with rt.db.connect() as conn:
                     r = table_of(SyncRun).c
                     statuses = dict(conn.execute(select(r.id, r.status)).all())
                 assert statuses[takeover.run_id] == RunStatus.SUCCESS

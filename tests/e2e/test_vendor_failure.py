@@ -26,7 +26,7 @@ def test_a_401_on_one_vendor_keeps_the_other_vendors_figures(
     assert result.error is not None and result.error.startswith("hubspot:")
     assert "401" in result.error
     a = table_of(AuditEvent).c
-    with rt.store.connect() as conn:
+    with rt.db.connect() as conn:
         applied = dict(
             conn.execute(
                 select(a.target, func.count())
@@ -37,7 +37,7 @@ def test_a_401_on_one_vendor_keeps_the_other_vendors_figures(
     tags = {t: n for t, n in applied.items() if t.startswith("mailchimp_tag:")}
     assert sum(tags.values()) > 0
     # The run row says exactly what the audit log says was applied, vendor by vendor.
-    run = get_run(rt.store, "default", result.run_id or 0)
+    run = get_run(rt.db, "default", result.run_id or 0)
     assert run is not None and run["status"] == "partial"
     for target, n in applied.items():
         assert run["counts"][target]["added"] == n

@@ -23,8 +23,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from syncd.engine import lease
-from syncd.store import make_engine, upgrade
+from syncd.store import lease, make_engine, upgrade
 
 DEADLINE = 20.0
 
@@ -35,7 +34,7 @@ from pathlib import Path
 
 from syncd.logs import configure_logging
 from syncd.config import Settings
-from syncd.engine import lease
+from syncd.store import lease
 from syncd.daemon.metrics import RunFigures
 from syncd.daemon.service import run_until_signal
 from syncd.store import make_engine
@@ -146,14 +145,14 @@ def test_sigterm_finishes_the_job_then_exits_zero_and_releases_the_lease(
     upgrade(url)
     proc = spawn(procs, script, url, tmp_path, "solo", "until-stop")
     eventually(lambda: len(lines(tmp_path)) == 1, "the job to start")
-    engine = make_engine(url)
+    db = make_engine(url)
     try:
-        held = lease.current(engine, "apply:default")
+        held = lease.current(db, "apply:default")
         assert held is not None and f"/pid-{proc.pid}/" in held.holder
         assert stop(proc) == 0
-        assert lease.current(engine, "apply:default") is None
+        assert lease.current(db, "apply:default") is None
     finally:
-        engine.dispose()
+        db.dispose()
     start, end = lines(tmp_path)
     assert (start["event"], end["event"]) == ("start", "end")
     assert end["stop"] is True  # the job saw the stop flag and returned on its own
@@ -196,11 +195,11 @@ def test_two_daemons_on_one_postgres_never_apply_at_once(
         assert earlier["end"] <= later["start"], f"overlap: {earlier} and {later}"
     for w in windows:
         assert f"/pid-{w['pid']}/" in w["holder"]  # each ran under its own lease
-    engine: Engine = make_engine(postgres_url)
+    db: Engine = make_engine(postgres_url)
     try:
-        assert lease.current(engine, "apply:default") is None
+        assert lease.current(db, "apply:default") is None
     finally:
-        engine.dispose()
+        db.dispose()
     waiting = next(e for e in logs(tmp_path, "B") if "; waiting" in e["event"])
     assert waiting["event"].startswith(f"lease apply:default held by {waiting['holder']} until ")
 

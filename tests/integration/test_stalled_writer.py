@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from syncd.engine import lease
-from syncd.store import make_engine, upgrade
+from syncd.store import lease, make_engine, upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 TTL = timedelta(seconds=2)
@@ -29,7 +28,7 @@ import os, signal, sys
 from datetime import timedelta
 from sqlalchemy import text
 from syncd.logs import configure_logging
-from syncd.engine import lease
+from syncd.store import lease
 from syncd.store import make_engine
 
 configure_logging("info", "json")
@@ -51,8 +50,8 @@ with lease.hold(engine, "apply:default", "stalled", ttl, heartbeat=3600) as held
 @pytest.mark.postgres
 def test_a_writer_stalled_in_a_transaction_is_overtaken_after_the_ttl(postgres_url: str) -> None:
     upgrade(postgres_url)
-    engine = make_engine(postgres_url)
-    with engine.begin() as conn:
+    db = make_engine(postgres_url)
+    with db.begin() as conn:
         conn.execute(
             text(
                 'INSERT INTO sync_runs (workspace, trigger, status, "full", dry_run, started_at,'
@@ -71,18 +70,18 @@ def test_a_writer_stalled_in_a_transaction_is_overtaken_after_the_ttl(postgres_u
     try:
         assert child.stdout.readline().strip() == "inside"
         _wait_until_stopped(child.pid)
-        with lease.hold(engine, "apply:default", "next", TTL, timeout=60, poll=0.1) as held:
+        with lease.hold(db, "apply:default", "next", TTL, timeout=60, poll=0.1) as held:
             assert held.fence == 2
         child.send_signal(signal.SIGCONT)
         out, _ = child.communicate(timeout=60)
         assert out.startswith("refused"), out
-        with engine.connect() as conn:
+        with db.connect() as conn:
             assert conn.execute(text("SELECT trigger FROM sync_runs")).scalar_one() == "manual"
     finally:
         if child.poll() is None:
             child.kill()
             child.wait(timeout=60)
-        engine.dispose()
+        db.dispose()
 
 
 def _wait_until_stopped(pid: int) -> None:

@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from syncd.engine.lease import LeaseBusyError
 from syncd.errors import ConfigError
 from syncd.segments import RuleSet, load_mappings
+from syncd.store.lease import LeaseBusyError
 from syncd.store.models import RunStatus, SyncRun
 from syncd.store.types import table_of
 from syncd.ui import create_app
@@ -49,7 +49,7 @@ class FakeRelease:
     """Stands in for `Syncer.release`: refuses what is not held, marks the run done;
     with `busy` set, raises it as the engine does when another process holds the lease."""
 
-    engine: Engine
+    db: Engine
     calls: list[int] = field(default_factory=list)
     busy: LeaseBusyError | None = None
 
@@ -58,7 +58,7 @@ class FakeRelease:
         if self.busy is not None:
             raise self.busy
         runs = table_of(SyncRun)
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             status = conn.execute(
                 runs.select().with_only_columns(runs.c.status).where(runs.c.id == run_id)
             ).scalar_one()
@@ -69,33 +69,33 @@ class FakeRelease:
 
 
 @pytest.fixture
-def seeded(engine: Engine) -> Seeded:
+def seeded(db: Engine) -> Seeded:
     """The store of each backend, filled by `tests.ui.seed`."""
-    return seed(engine)
+    return seed(db)
 
 
 @pytest.fixture
-def release(engine: Engine) -> FakeRelease:
+def release(db: Engine) -> FakeRelease:
     """The recording approve path."""
-    return FakeRelease(engine)
+    return FakeRelease(db)
 
 
 def make_app(
-    engine: Engine, rules: RuleSet, release: FakeRelease, token: str | None, **options: Any
+    db: Engine, rules: RuleSet, release: FakeRelease, token: str | None, **options: Any
 ) -> FastAPI:
     """The console on a seeded store, with the test clock, answering to TestClient's host
     `testserver` (and, with `allowed_hosts=...` among `options`, to those names only)."""
     options.setdefault("allowed_hosts", ["testserver"])
-    return create_app(engine, WS, rules, token=token, approve=release, clock=lambda: NOW, **options)
+    return create_app(db, WS, rules, token=token, approve=release, clock=lambda: NOW, **options)
 
 
 @pytest.fixture
-def client(engine: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded) -> TestClient:
+def client(db: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded) -> TestClient:
     """A browser-like client of a console without a token (loopback mode)."""
-    return TestClient(make_app(engine, rules, release, None), follow_redirects=False)
+    return TestClient(make_app(db, rules, release, None), follow_redirects=False)
 
 
 @pytest.fixture
-def locked(engine: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded) -> TestClient:
+def locked(db: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded) -> TestClient:
     """A client of a console that requires the token `TOKEN`."""
-    return TestClient(make_app(engine, rules, release, TOKEN), follow_redirects=False)
+    return TestClient(make_app(db, rules, release, TOKEN), follow_redirects=False)

@@ -84,10 +84,10 @@ def _run(conn: Any, status: str, started: datetime, counts: dict[str, Any], **kw
     )
 
 
-def seed(engine: Engine) -> Seeded:
+def seed(db: Engine) -> Seeded:
     """Fill an empty, migrated store; returns the ids tests refer to."""
     tag, lst = "mailchimp_tag:newsletter", "hubspot_list:high-value"
-    with engine.begin() as conn:
+    with db.begin() as conn:
         alice = _contact(conn, "alice@example.com", 1, first_name="Alice")
         evil = _contact(conn, "evil@example.com", 2, first_name=XSS, city=XSS)
         others = [_contact(conn, f"person{i}@example.com", i) for i in range(3, 12)]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from fastapi.testclient import TestClient
 
-from syncd.engine.lease import LeaseBusyError, LeaseInfo
+from syncd.store.lease import LeaseBusyError, LeaseInfo
 from syncd.ui.api import lease_busy_detail
 from tests.ui.conftest import ORIGIN, FakeRelease
 from tests.ui.seed import Seeded

@@ -77,7 +77,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
             held = strict.syncer.sync(trigger="reconcile", full=True)
             assert held.status is RunStatus.HELD and held.run_id is not None
             app = create_app(
-                strict.store, "default", strict.rules, token=None,
+                strict.db, "default", strict.rules, token=None,
                 approve=strict.syncer.release,
             )  # fmt: skip
             server = serve(app, "127.0.0.1", 0, None, background=True)

@@ -31,24 +31,22 @@ def _csrf(client: TestClient, run_id: int) -> str:
 
 
 def _console(
-    engine: Engine,
+    db: Engine,
     rules: RuleSet,
     release: FakeRelease,
     base_url: str,
     token: str | None = None,
     **options: Any,
 ) -> TestClient:
-    app = make_app(engine, rules, release, token, **options)
+    app = make_app(db, rules, release, token, **options)
     return TestClient(app, base_url=base_url, follow_redirects=False)
 
 
 @pytest.fixture
-def default_console(
-    engine: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded
-) -> TestClient:
+def default_console(db: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded) -> TestClient:
     """The console as `syncd ui` starts it out of the box: loopback, no token, no
     `ui.allowed_hosts`."""
-    return _console(engine, rules, release, LOOPBACK, allowed_hosts=[], bind_hosts=["127.0.0.1"])
+    return _console(db, rules, release, LOOPBACK, allowed_hosts=[], bind_hosts=["127.0.0.1"])
 
 
 def test_dns_rebinding_replay_is_refused(
@@ -102,13 +100,13 @@ def test_default_allowed_hosts_are_the_loopback_names(
 
 
 def test_the_bound_host_is_allowed_and_a_configured_list_replaces_the_default(
-    engine: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded
+    db: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded
 ) -> None:
-    bound = _console(engine, rules, release, LOOPBACK, allowed_hosts=[], bind_hosts=["10.1.2.3"])
+    bound = _console(db, rules, release, LOOPBACK, allowed_hosts=[], bind_hosts=["10.1.2.3"])
     assert bound.get("/runs", headers={"host": f"10.1.2.3:{PORT}"}).status_code == 200
     assert bound.get("/runs", headers={"host": "10.1.2.4"}).status_code == 400
     listed = _console(
-        engine, rules, release, "http://console.example.com", allowed_hosts=["console.example.com"]
+        db, rules, release, "http://console.example.com", allowed_hosts=["console.example.com"]
     )
     assert listed.get("/runs").status_code == 200
     assert listed.get("/runs", headers={"host": "127.0.0.1"}).status_code == 400
@@ -143,9 +141,9 @@ def test_every_post_without_origin_or_referer_is_refused(
 
 
 def test_origin_of_another_allowed_host_or_port_is_refused(
-    engine: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded
+    db: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded
 ) -> None:
-    two = _console(engine, rules, release, ORIGIN, allowed_hosts=["testserver", "localhost"])
+    two = _console(db, rules, release, ORIGIN, allowed_hosts=["testserver", "localhost"])
     token = _csrf(two, seeded.held_run)
     url = f"/runs/{seeded.held_run}/approve"
     for headers in (
@@ -163,10 +161,10 @@ def test_origin_of_another_allowed_host_or_port_is_refused(
 
 
 def test_a_wildcard_allows_every_name_under_a_domain(
-    engine: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded
+    db: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded
 ) -> None:
     base = "http://console.corp.example:8443"
-    corp = _console(engine, rules, release, base, allowed_hosts=["*.corp.example"], token=TOKEN)
+    corp = _console(db, rules, release, base, allowed_hosts=["*.corp.example"], token=TOKEN)
     assert corp.get("/runs").status_code == 303  # answered: to the login form
     assert corp.get("/login", headers={"host": "CONSOLE.Corp.Example"}).status_code == 200
     for host in ("corp.example", "evilcorp.example", "console.corp.example.evil"):
@@ -196,13 +194,13 @@ def test_allowed_hosts_resolution() -> None:
 
 
 def test_console_app_wires_allowed_hosts_session_ttl_and_the_bound_host(
-    engine: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded
+    db: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded
 ) -> None:
     def runtime(ui: UiSettings) -> Any:
         settings = Settings(workspace=WS, ui=ui)
         return SimpleNamespace(
             settings=settings,
-            store=engine,
+            db=db,
             rules=rules,
             syncer=SimpleNamespace(release=release),
         )

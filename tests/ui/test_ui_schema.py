@@ -26,17 +26,15 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory, rules: RuleSet) -> Iter
     """The API's schema, loaded from the app itself."""
     url = f"sqlite:///{tmp_path_factory.mktemp('schema') / 'syncd.db'}"
     upgrade(url)
-    engine = make_engine(url)
-    seed(engine)
+    db = make_engine(url)
+    seed(db)
     # Each reading of the security clock is a minute later, so the login throttle (its own
     # tests are in test_ui_sessions.py) never turns the examples after a few generated
     # wrong tokens into 429s, which would hide the answers this test is here to check.
     minutes = itertools.count(start=1_700_000_000, step=61)
-    app = make_app(
-        engine, rules, FakeRelease(engine), TOKEN, security_clock=lambda: float(next(minutes))
-    )
+    app = make_app(db, rules, FakeRelease(db), TOKEN, security_clock=lambda: float(next(minutes)))
     yield schemathesis.openapi.from_asgi("/api/openapi.json", app, headers=BEARER)
-    engine.dispose()
+    db.dispose()
 
 
 OPERATIONS = [
@@ -74,13 +72,13 @@ def test_api_conforms_to_its_schema(api_schema: Any, method: str, path: str) -> 
 def test_schema_is_served(tmp_path: Path, rules: RuleSet) -> None:
     url = f"sqlite:///{tmp_path / 'syncd.db'}"
     upgrade(url)
-    engine = make_engine(url)
+    db = make_engine(url)
     try:
         loaded = schemathesis.openapi.from_asgi(
-            "/api/openapi.json", make_app(engine, rules, FakeRelease(engine), None)
+            "/api/openapi.json", make_app(db, rules, FakeRelease(db), None)
         )
         assert len(list(loaded.get_all_operations())) == len(OPERATIONS)
-        raw = make_app(engine, rules, FakeRelease(engine), None).openapi()
+        raw = make_app(db, rules, FakeRelease(db), None).openapi()
         assert "securitySchemes" not in raw.get("components", {})  # no token: no auth claimed
     finally:
-        engine.dispose()
+        db.dispose()

@@ -41,23 +41,23 @@ def clock() -> FakeClock:
 
 
 def _app_client(
-    engine: Engine,
+    db: Engine,
     rules: RuleSet,
     release: FakeRelease,
     clock: FakeClock,
     token: str | None,
     client: tuple[str, int] = ("testclient", 50000),
 ) -> TestClient:
-    app = make_app(engine, rules, release, token, session_ttl=TTL, security_clock=clock)
+    app = make_app(db, rules, release, token, session_ttl=TTL, security_clock=clock)
     return TestClient(app, follow_redirects=False, client=client)
 
 
 @pytest.fixture
 def timed(
-    engine: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded, clock: FakeClock
+    db: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded, clock: FakeClock
 ) -> TestClient:
     """A console with a token, 30-minute sessions and the fake clock."""
-    return _app_client(engine, rules, release, clock, TOKEN)
+    return _app_client(db, rules, release, clock, TOKEN)
 
 
 def _login(client: TestClient, token: str = TOKEN) -> int:
@@ -98,13 +98,13 @@ def test_successful_logins_do_not_count(timed: TestClient) -> None:
 
 
 def test_the_limit_is_per_client_address(
-    engine: Engine,
+    db: Engine,
     rules: RuleSet,
     release: FakeRelease,
     seeded: Seeded,
     clock: FakeClock,
 ) -> None:
-    guesser = _app_client(engine, rules, release, clock, TOKEN, ("203.0.113.9", 4000))
+    guesser = _app_client(db, rules, release, clock, TOKEN, ("203.0.113.9", 4000))
     admin = TestClient(guesser.app, follow_redirects=False, client=("198.51.100.7", 4000))
     for _ in range(5):
         assert _login(guesser, "wrong") == 401
@@ -191,13 +191,13 @@ def test_cookie_max_age_matches_the_session_ttl(
 
 
 def test_an_anonymous_loopback_session_expires_and_a_fresh_one_is_issued(
-    engine: Engine,
+    db: Engine,
     rules: RuleSet,
     release: FakeRelease,
     seeded: Seeded,
     clock: FakeClock,
 ) -> None:
-    anon = _app_client(engine, rules, release, clock, None)
+    anon = _app_client(db, rules, release, clock, None)
     url = f"/runs/{seeded.held_run}/approve"
     old = _csrf(anon, seeded.held_run)
     clock.advance(TTL.total_seconds())

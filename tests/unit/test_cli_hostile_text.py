@@ -35,6 +35,7 @@ from syncd.store import (
     session_scope,
     upgrade,
 )
+from syncd.store.counts import RunCounts
 from syncd.store.types import utcnow
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
@@ -227,7 +228,7 @@ def test_run_summary_of_sync_apply_and_undo_is_inert(name: str) -> None:
         held_reasons=[value],
         error_class="rejected",
         error=value,
-        counts={"targets": {f"hubspot_list:{value}": {"added": 1}}},
+        counts=RunCounts(targets={f"hubspot_list:{value}": {"added": 1}}),
     )
     buffer = io.StringIO()
     console = Console(

@@ -65,11 +65,11 @@ def test_two_concurrent_upgrades_both_succeed(empty_db_url: str, tmp_path: Path)
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
         assert f"is at revision {head_revision()}" in result.stdout
-    engine = make_engine(empty_db_url)
+    db = make_engine(empty_db_url)
     try:
-        assert current_revision(engine) == head_revision()
+        assert current_revision(db) == head_revision()
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 @pytest.mark.parametrize(
@@ -94,10 +94,10 @@ def test_a_database_newer_than_this_syncd_is_one_line(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'newer.db'}"
     upgrade(url)
-    engine = make_engine(url)
-    with engine.begin() as conn:
+    db = make_engine(url)
+    with db.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = 'ffff_from_the_future'"))
-    engine.dispose()
+    db.dispose()
     monkeypatch.setenv("SYNCD_DATABASE_URL", url)
     result = CliRunner().invoke(app, ["db", "upgrade"])
     assert result.exit_code == 1

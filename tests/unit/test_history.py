@@ -29,7 +29,7 @@ WS = "default"
 MC_429 = "mailchimp POST /lists/{list_id}/segments/{segment_id}: HTTP 429: Too Many Requests"
 
 
-def add_run(engine: Engine, run_id: int, status: str = "success", **values: Any) -> None:
+def add_run(db: Engine, run_id: int, status: str = "success", **values: Any) -> None:
     row: dict[str, Any] = {
         "id": run_id,
         "workspace": WS,
@@ -44,11 +44,11 @@ def add_run(engine: Engine, run_id: int, status: str = "success", **values: Any)
         "http_429": 0,
     }
     row.update(values)
-    with engine.begin() as conn:
+    with db.begin() as conn:
         conn.execute(table_of(SyncRun).insert(), [row])
 
 
-def add_event(engine: Engine, run_id: int | None, minutes: float, **values: Any) -> None:
+def add_event(db: Engine, run_id: int | None, minutes: float, **values: Any) -> None:
     row: dict[str, Any] = {
         "workspace": WS,
         "run_id": run_id,
@@ -66,14 +66,14 @@ def add_event(engine: Engine, run_id: int | None, minutes: float, **values: Any)
         "message": None,
     }
     row.update(values)
-    with engine.begin() as conn:
+    with db.begin() as conn:
         conn.execute(table_of(AuditEvent).insert(), [row])
 
 
 # --- runs --------------------------------------------------------------------------------------
 
 
-def test_runs_newest_first_with_totals_and_per_api_figures(engine: Engine) -> None:
+def test_runs_newest_first_with_totals_and_per_api_figures(db: Engine) -> None:
     counts = {
         "targets": {
             "hubspot_list:vip": {"planned_add": 3, "added": 2, "rejected": 1},
@@ -83,9 +83,9 @@ def test_runs_newest_first_with_totals_and_per_api_figures(engine: Engine) -> No
         "api_calls": {"hubspot": 4, "mailchimp": 2},
         "http_429": {"mailchimp": 1},
     }
-    add_run(engine, 1)
-    add_run(engine, 2, "partial", counts=counts, api_calls=6, http_429=1)
-    runs = list_runs(engine, WS)
+    add_run(db, 1)
+    add_run(db, 2, "partial", counts=counts, api_calls=6, http_429=1)
+    runs = list_runs(db, WS)
     assert [r["id"] for r in runs] == [2, 1]
     newest = runs[0]
     assert newest["totals"]["added"] == 5
@@ -100,41 +100,41 @@ def test_runs_newest_first_with_totals_and_per_api_figures(engine: Engine) -> No
     json.dumps(runs)  # ready for --json
 
 
-def test_runs_status_filter(engine: Engine) -> None:
-    add_run(engine, 1, "failed", error_class="config", error_message="HTTP 401")
-    add_run(engine, 2, "success")
-    add_run(engine, 3, "failed", error_class="transient", error_message="HTTP 503")
-    assert [r["id"] for r in list_runs(engine, WS, status="failed")] == [3, 1]
-    assert list_runs(engine, WS, status="held") == []
+def test_runs_status_filter(db: Engine) -> None:
+    add_run(db, 1, "failed", error_class="config", error_message="HTTP 401")
+    add_run(db, 2, "success")
+    add_run(db, 3, "failed", error_class="transient", error_message="HTTP 503")
+    assert [r["id"] for r in list_runs(db, WS, status="failed")] == [3, 1]
+    assert list_runs(db, WS, status="held") == []
 
 
-def test_unknown_status_is_a_usage_error(engine: Engine) -> None:
+def test_unknown_status_is_a_usage_error(db: Engine) -> None:
     with pytest.raises(ConfigError, match="unknown run status 'broken'"):
-        list_runs(engine, WS, status="broken")
+        list_runs(db, WS, status="broken")
 
 
-def test_failed_run_carries_its_error_class_and_hint(engine: Engine) -> None:
+def test_failed_run_carries_its_error_class_and_hint(db: Engine) -> None:
     message = "hubspot GET /crm/v3/lists: HTTP 401: Authentication credentials not found"
-    add_run(engine, 1, "failed", error_class="config", error_message=message)
-    (run,) = list_runs(engine, WS)
+    add_run(db, 1, "failed", error_class="config", error_message=message)
+    (run,) = list_runs(db, WS)
     assert run["error_class"] == "config"
     assert run["error"] == message
     assert run["hint"] == "token expired or missing the crm.lists.write scope"
 
 
-def test_held_run_says_how_to_release_it(engine: Engine) -> None:
-    add_run(engine, 4, "held", counts={"held_reasons": ["hubspot_list:vip: 50 removals"]})
-    (run,) = list_runs(engine, WS)
+def test_held_run_says_how_to_release_it(db: Engine) -> None:
+    add_run(db, 4, "held", counts={"held_reasons": ["hubspot_list:vip: 50 removals"]})
+    (run,) = list_runs(db, WS)
     assert run["held_reasons"] == ["hubspot_list:vip: 50 removals"]
     assert "syncd apply --run 4" in run["hint"]
 
 
-def test_partial_run_lists_its_most_frequent_failures(engine: Engine) -> None:
-    add_run(engine, 1, "partial")
+def test_partial_run_lists_its_most_frequent_failures(db: Engine) -> None:
+    add_run(db, 1, "partial")
     compliance = "Member In Compliance State"
     for n in range(3):
         add_event(
-            engine,
+            db,
             1,
             n,
             target="mailchimp_tag:vip",
@@ -144,7 +144,7 @@ def test_partial_run_lists_its_most_frequent_failures(engine: Engine) -> None:
             contact_id=n,
         )
     add_event(
-        engine,
+        db,
         1,
         5,
         target="mailchimp_tag:vip",
@@ -152,32 +152,32 @@ def test_partial_run_lists_its_most_frequent_failures(engine: Engine) -> None:
         error_class="rejected",
         message=compliance,
     )
-    add_event(engine, 1, 6)  # applied: not a failure
-    (run,) = list_runs(engine, WS, failures=5)
+    add_event(db, 1, 6)  # applied: not a failure
+    (run,) = list_runs(db, WS, failures=5)
     assert [(f["outcome"], f["count"]) for f in run["failures"]] == [("retry", 3), ("rejected", 1)]
     assert run["failures"][1]["hint"] == "member unsubscribed; syncd never re-subscribes"
     assert run["hint"] == "rate limited; will retry next run"
-    (run,) = list_runs(engine, WS, failures=1)
+    (run,) = list_runs(db, WS, failures=1)
     assert len(run["failures"]) == 1
 
 
-def test_runs_of_other_workspaces_are_not_shown(engine: Engine) -> None:
-    add_run(engine, 1, workspace="other")
-    assert list_runs(engine, WS) == []
+def test_runs_of_other_workspaces_are_not_shown(db: Engine) -> None:
+    add_run(db, 1, workspace="other")
+    assert list_runs(db, WS) == []
 
 
 # --- change log --------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def log_rows(engine: Engine) -> Engine:
+def log_rows(db: Engine) -> Engine:
     """Two runs of events across two contacts, two segments and both outcomes."""
-    add_run(engine, 1)
-    add_run(engine, 2, "partial")
-    add_event(engine, 1, 0)
-    add_event(engine, 1, 1, target="mailchimp_tag:vip")
+    add_run(db, 1)
+    add_run(db, 2, "partial")
+    add_event(db, 1, 0)
+    add_event(db, 1, 1, target="mailchimp_tag:vip")
     add_event(
-        engine,
+        db,
         1,
         2,
         email="bob@example.com",
@@ -185,9 +185,9 @@ def log_rows(engine: Engine) -> Engine:
         segment="trial",
         target="hubspot_list:trial",
     )
-    add_event(engine, 2, 60 * 24 * 3, action="remove")
+    add_event(db, 2, 60 * 24 * 3, action="remove")
     add_event(
-        engine,
+        db,
         2,
         60 * 24 * 3 + 1,
         email="bob@example.com",
@@ -197,8 +197,8 @@ def log_rows(engine: Engine) -> Engine:
         error_class="rejected",
         message="Member In Compliance State",
     )
-    add_event(engine, None, 60 * 24 * 3 + 2, workspace="other")
-    return engine
+    add_event(db, None, 60 * 24 * 3 + 2, workspace="other")
+    return db
 
 
 NOW = T0 + timedelta(days=4)
@@ -280,15 +280,15 @@ def test_json_export_round_trips(log_rows: Engine) -> None:
 # --- membership history ------------------------------------------------------------------------
 
 
-def test_membership_history_entries_exits_and_reentries(engine: Engine) -> None:
+def test_membership_history_entries_exits_and_reentries(db: Engine) -> None:
     for run in (1, 2, 3, 4):
-        add_run(engine, run)
-    add_event(engine, 1, 0)  # enters the list
-    add_event(engine, 1, 1, target="mailchimp_tag:vip")  # and the tag
-    add_event(engine, 1, 2, target="hubspot_property:syncd", action="set", segment=None)
-    add_event(engine, 2, 10, action="remove", reason="rule segments/vip no longer matches")
+        add_run(db, run)
+    add_event(db, 1, 0)  # enters the list
+    add_event(db, 1, 1, target="mailchimp_tag:vip")  # and the tag
+    add_event(db, 1, 2, target="hubspot_property:syncd", action="set", segment=None)
+    add_event(db, 2, 10, action="remove", reason="rule segments/vip no longer matches")
     add_event(
-        engine,
+        db,
         2,
         11,
         target="mailchimp_tag:vip",
@@ -297,9 +297,9 @@ def test_membership_history_entries_exits_and_reentries(engine: Engine) -> None:
         error_class="transient",
         message=MC_429,
     )
-    add_event(engine, 3, 20)  # re-enters the list
+    add_event(db, 3, 20)  # re-enters the list
     add_event(
-        engine,
+        db,
         4,
         30,
         target="mailchimp_tag:vip",
@@ -307,8 +307,8 @@ def test_membership_history_entries_exits_and_reentries(engine: Engine) -> None:
         outcome="detected",
         reason="removed by hand; not re-added until re-entry",
     )
-    add_event(engine, 4, 31, email="bob@example.com", contact_id=2)
-    spans = membership_history(engine, WS, "Ann@Example.com")
+    add_event(db, 4, 31, email="bob@example.com", contact_id=2)
+    spans = membership_history(db, WS, "Ann@Example.com")
     assert [(s["target"], s["entered_run"], s["left_run"], s["state"]) for s in spans] == [
         ("hubspot_list:vip", 1, 2, "left"),
         ("mailchimp_tag:vip", 1, 4, "removed_by_hand"),
@@ -322,12 +322,12 @@ def test_membership_history_entries_exits_and_reentries(engine: Engine) -> None:
     assert first["left_reason"] == "rule segments/vip no longer matches"
 
 
-def test_membership_added_by_hand_and_pruned_entries(engine: Engine) -> None:
-    add_run(engine, 1)
-    add_run(engine, 2)
-    add_event(engine, 1, 0, action="remove")  # its add was pruned
+def test_membership_added_by_hand_and_pruned_entries(db: Engine) -> None:
+    add_run(db, 1)
+    add_run(db, 2)
+    add_event(db, 1, 0, action="remove")  # its add was pruned
     add_event(
-        engine,
+        db,
         2,
         5,
         target="mailchimp_tag:vip",
@@ -335,13 +335,13 @@ def test_membership_added_by_hand_and_pruned_entries(engine: Engine) -> None:
         outcome="detected",
         reason="added by hand; left alone",
     )
-    add_event(engine, 2, 6, target="mailchimp_tag:vip")  # a repeated add changes nothing
-    spans = membership_history(engine, WS, "ann@example.com")
+    add_event(db, 2, 6, target="mailchimp_tag:vip")  # a repeated add changes nothing
+    spans = membership_history(db, WS, "ann@example.com")
     assert [(s["target"], s["entered_run"], s["left_run"], s["state"]) for s in spans] == [
         ("hubspot_list:vip", None, 1, "left"),
         ("mailchimp_tag:vip", 2, None, "added_by_hand"),
     ]
 
 
-def test_membership_history_of_unknown_contact_is_empty(engine: Engine) -> None:
-    assert membership_history(engine, WS, "nobody@example.com") == []
+def test_membership_history_of_unknown_contact_is_empty(db: Engine) -> None:
+    assert membership_history(db, WS, "nobody@example.com") == []

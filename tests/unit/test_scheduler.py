@@ -25,9 +25,8 @@ from syncd.config import Settings
 from syncd.daemon.metrics import Metrics, RunFigures
 from syncd.daemon.scheduler import RECONCILE, SCHEDULE
 from syncd.daemon.service import Daemon, run_until_signal
-from syncd.engine import lease
-from syncd.engine.lease import HeldLease
-from syncd.store import make_engine, upgrade
+from syncd.store import lease, make_engine, upgrade
+from syncd.store.lease import HeldLease
 
 WAIT = 10.0  # generous deadline for events another thread sets
 
@@ -85,7 +84,7 @@ def eventually(predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
 
 def test_jobs_are_wired_as_configured(db: tuple[str, Engine]) -> None:
     url, eng = db
-    daemon = Daemon(make_settings(url, every="15m"), lambda t, s, held: None, engine=eng)
+    daemon = Daemon(make_settings(url, every="15m"), lambda t, s, held: None, db=eng)
     daemon.start()
     try:
         jobs = {job.id: job for job in daemon.scheduler.get_jobs()}
@@ -114,7 +113,7 @@ def test_first_incremental_run_starts_at_once(db: tuple[str, Engine]) -> None:
         ran.set()
         return ok(trigger)
 
-    daemon = Daemon(make_settings(url), job, engine=eng)  # every hour: only the first run fits
+    daemon = Daemon(make_settings(url), job, db=eng)  # every hour: only the first run fits
     daemon.start()
     try:
         assert ran.wait(WAIT)
@@ -132,7 +131,7 @@ def test_run_once_holds_the_workspace_lease_during_the_job(db: tuple[str, Engine
         seen.append(lease.current(eng, "apply:acme"))
         return ok(trigger, "partial")
 
-    daemon = Daemon(make_settings(url), job, engine=eng)
+    daemon = Daemon(make_settings(url), job, db=eng)
     figures = daemon.run_once(RECONCILE)
     assert figures is not None and figures.status == "partial"
     assert seen[0] is not None and f"/pid-{os.getpid()}/" in seen[0].holder
@@ -150,7 +149,7 @@ def test_failing_job_is_logged_counted_and_the_next_run_still_works(db: tuple[st
             raise ValueError("engine bug")
         return ok(trigger)
 
-    daemon = Daemon(make_settings(url), job, engine=eng)
+    daemon = Daemon(make_settings(url), job, db=eng)
     with capture_logs() as logs:
         failed = daemon.run_once(SCHEDULE)
     assert failed is not None and failed.status == "failed" and failed.errors == {"system": 1}
@@ -164,7 +163,7 @@ def test_failing_job_is_logged_counted_and_the_next_run_still_works(db: tuple[st
 
 def test_job_returning_none_records_nothing(db: tuple[str, Engine]) -> None:
     url, eng = db
-    daemon = Daemon(make_settings(url), lambda t, s, held: None, engine=eng)
+    daemon = Daemon(make_settings(url), lambda t, s, held: None, db=eng)
     assert daemon.run_once(SCHEDULE) is None
     assert b"syncd_runs_total{" not in daemon.metrics.exposition()
 
@@ -182,7 +181,7 @@ def test_reconcile_waits_for_a_running_incremental(db: tuple[str, Engine]) -> No
         events.append(f"{trigger} end")
         return ok(trigger)
 
-    daemon = Daemon(make_settings(url), job, engine=eng, lease_poll=0.02)
+    daemon = Daemon(make_settings(url), job, db=eng, lease_poll=0.02)
     first = threading.Thread(target=daemon.run_once, args=(SCHEDULE,))
     second = threading.Thread(target=daemon.run_once, args=(RECONCILE,))
     with capture_logs() as logs:
@@ -207,7 +206,7 @@ def test_stop_while_waiting_for_the_lease_skips_the_run(db: tuple[str, Engine]) 
     def job(trigger: str, stop: threading.Event, held: HeldLease) -> None:
         called.set()
 
-    daemon = Daemon(make_settings(url), job, engine=eng, lease_poll=0.02)
+    daemon = Daemon(make_settings(url), job, db=eng, lease_poll=0.02)
     result: list[RunFigures | None] = []
     with capture_logs() as logs:
         thread = threading.Thread(target=lambda: result.append(daemon.run_once(SCHEDULE)))
@@ -231,7 +230,7 @@ def test_shutdown_stops_the_job_after_its_batch_and_releases(db: tuple[str, Engi
         log.append(f"batch finished, stop={saw_stop}")
         return ok(trigger, "partial")
 
-    daemon = Daemon(make_settings(url, metrics=True), job, engine=eng)
+    daemon = Daemon(make_settings(url, metrics=True), job, db=eng)
     daemon.start()
     port = daemon.metrics_port
     assert started.wait(WAIT)
@@ -252,7 +251,7 @@ def test_daemon_serves_healthz_after_the_first_run(db: tuple[str, Engine]) -> No
     def job(trigger: str, stop: threading.Event, held: HeldLease) -> RunFigures:
         return ok(trigger)
 
-    daemon = Daemon(make_settings(url, metrics=True), job, engine=eng)
+    daemon = Daemon(make_settings(url, metrics=True), job, db=eng)
     daemon.scheduler.add_listener(lambda _: ran.set(), mask=EVENT_JOB_EXECUTED)
     daemon.start()
     try:
@@ -276,7 +275,7 @@ def test_run_daemon_stops_on_sigterm_and_restores_handlers(db: tuple[str, Engine
         saw_stop.append(stop.wait(WAIT))
         return ok(trigger)
 
-    run_until_signal(make_settings(url), job, engine=eng)
+    run_until_signal(make_settings(url), job, db=eng)
     assert saw_stop == [True]
     assert signal.getsignal(signal.SIGTERM) is before
     assert lease.current(eng, "apply:acme") is None

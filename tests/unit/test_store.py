@@ -34,25 +34,25 @@ def test_unmigrated_database_is_refused_with_a_clear_message(empty_db_url: str) 
 
 
 def test_migrated_database_is_accepted_and_matches_models(db_url: str) -> None:
-    engine = open_store(db_url)
+    db = open_store(db_url)
     try:
-        with engine.connect() as conn:
+        with db.connect() as conn:
             ctx = MigrationContext.configure(conn)
             assert ctx.get_current_revision() == head_revision()
             # The migrations create exactly what the models declare.
             diff = compare_metadata(ctx, SQLModel.metadata)
         assert diff == []
-        tables = set(inspect(engine).get_table_names())
+        tables = set(inspect(db).get_table_names())
         assert {"contacts", "cursors", "sync_runs", "audit_events", "memberships", "outbox"} <= (
             tables
         )
     finally:
-        engine.dispose()
+        db.dispose()
 
 
-def test_contact_round_trip_json_and_utc(engine: Engine) -> None:
+def test_contact_round_trip_json_and_utc(db: Engine) -> None:
     stamp = datetime(2026, 3, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
-    with session_scope(engine) as session:
+    with session_scope(db) as session:
         session.add(
             Contact(
                 email="ada@example.com",
@@ -61,7 +61,7 @@ def test_contact_round_trip_json_and_utc(engine: Engine) -> None:
                 updated_at=stamp,
             )
         )
-    with session_scope(engine) as session:
+    with session_scope(db) as session:
         contact = session.exec(select(Contact)).one()
         assert contact.attributes == {"open_rate": 0.42, "tags": ["vip"], "nested": {"a": 1}}
         assert contact.updated_at == stamp
@@ -70,29 +70,29 @@ def test_contact_round_trip_json_and_utc(engine: Engine) -> None:
         assert contact.workspace == "default"
 
 
-def test_email_unique_per_workspace(engine: Engine) -> None:
-    with session_scope(engine) as session:
+def test_email_unique_per_workspace(db: Engine) -> None:
+    with session_scope(db) as session:
         session.add(Contact(email="x@example.com"))
         session.add(Contact(email="x@example.com", workspace="other"))
-    with pytest.raises(IntegrityError), session_scope(engine) as session:
+    with pytest.raises(IntegrityError), session_scope(db) as session:
         session.add(Contact(email="x@example.com"))
 
 
-def test_hubspot_id_unique_but_many_nulls(engine: Engine) -> None:
-    with session_scope(engine) as session:
+def test_hubspot_id_unique_but_many_nulls(db: Engine) -> None:
+    with session_scope(db) as session:
         session.add_all([Contact(email=f"n{i}@example.com") for i in range(3)])
         session.add(Contact(email="h@example.com", hubspot_id="7"))
-    with pytest.raises(IntegrityError), session_scope(engine) as session:
+    with pytest.raises(IntegrityError), session_scope(db) as session:
         session.add(Contact(email="h2@example.com", hubspot_id="7"))
 
 
-def test_foreign_keys_enforced(engine: Engine) -> None:
-    with pytest.raises(IntegrityError), session_scope(engine) as session:
+def test_foreign_keys_enforced(db: Engine) -> None:
+    with pytest.raises(IntegrityError), session_scope(db) as session:
         session.add(Membership(target="hubspot_list:x", contact_id=999, state="added"))
 
 
-def test_cursor_ledger_and_outbox_in_one_transaction(engine: Engine) -> None:
-    with session_scope(engine) as session:
+def test_cursor_ledger_and_outbox_in_one_transaction(db: Engine) -> None:
+    with session_scope(db) as session:
         run = SyncRun(trigger="manual")
         contact = Contact(email="c@example.com")
         session.add_all([run, contact])
@@ -118,7 +118,7 @@ def test_cursor_ledger_and_outbox_in_one_transaction(engine: Engine) -> None:
         )
 
     def crash_after_cursor_write() -> None:
-        with session_scope(engine) as session:
+        with session_scope(db) as session:
             cursor = session.get(Cursor, ("default", "hubspot", "contacts"))
             assert cursor is not None
             cursor.value = "2"
@@ -128,26 +128,26 @@ def test_cursor_ledger_and_outbox_in_one_transaction(engine: Engine) -> None:
 
     with pytest.raises(RuntimeError):
         crash_after_cursor_write()
-    with session_scope(engine) as session:
+    with session_scope(db) as session:
         cursor = session.get(Cursor, ("default", "hubspot", "contacts"))
         assert cursor is not None and cursor.value == "1"
         entry = session.exec(select(OutboxEntry)).one()
         assert entry.state == "pending" and entry.payload == {"email_hash": "abc"}
 
 
-def test_naive_datetimes_are_refused(engine: Engine) -> None:
-    with pytest.raises(Exception, match="naive datetime"), session_scope(engine) as session:
+def test_naive_datetimes_are_refused(db: Engine) -> None:
+    with pytest.raises(Exception, match="naive datetime"), session_scope(db) as session:
         session.add(SyncRun(trigger="manual", started_at=datetime(2026, 1, 1)))  # noqa: DTZ001
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: object) -> None:
-    engine = make_engine("sqlite:///" + str(tmp_path) + "/wal.db")
+    db = make_engine("sqlite:///" + str(tmp_path) + "/wal.db")
     try:
-        with engine.connect() as conn:
+        with db.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 def test_utc_default_is_aware() -> None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, or_, select
 
+from connectors.base import SourceRecord
 from syncd.engine.profiles.identity import (
     Decision,
     Profile,
@@ -25,24 +26,9 @@ from syncd.engine.profiles.identity import (
 from syncd.engine.profiles.read import STATUS_KEY, TAGS_KEY
 from syncd.logs import get_logger
 from syncd.store.models import AuditEvent, Contact, Membership
-from syncd.store.types import table_of, utcnow
+from syncd.store.types import table_of
 
 log = get_logger(__name__)
-
-
-class Record(Protocol):
-    """What the engine reads of a connector's `SourceRecord`."""
-
-    @property
-    def source_id(self) -> str: ...
-    @property
-    def email(self) -> str | None: ...
-    @property
-    def fields(self) -> Mapping[str, Any]: ...
-    @property
-    def status(self) -> str | None: ...
-    @property
-    def tags(self) -> Sequence[str]: ...
 
 
 @dataclass
@@ -68,7 +54,7 @@ def merge_page(
     conn: Connection,
     workspace: str,
     source: str,
-    records: Sequence[Record],
+    records: Sequence[SourceRecord],
     run_id: int | None,
     figures: PullFigures,
     now: datetime,
@@ -77,7 +63,7 @@ def merge_page(
     id_col = _ID_COLUMN[source]
     table = table_of(Contact)
     c = table.c
-    latest: dict[str, Record] = {}
+    latest: dict[str, SourceRecord] = {}
     for rec in records:  # a later record of the same page wins over an earlier one
         figures.records += 1
         latest[rec.source_id] = rec
@@ -118,7 +104,7 @@ def merge_page(
                 figures.rejected += 1
                 missing = email_problem(rec.email) == "missing"
                 message = "no email address" if missing else "invalid email address"
-            rejects.append(_reject_event(workspace, run_id, source, rec, message))
+            rejects.append(_reject_event(workspace, run_id, source, rec, message, now))
             continue
         if res.decision is Decision.CREATE:
             key: Key | None = ("new", res.profile.email)
@@ -224,12 +210,12 @@ def _write_profiles(
 
 
 def _reject_event(
-    workspace: str, run_id: int | None, source: str, rec: Record, message: str
+    workspace: str, run_id: int | None, source: str, rec: SourceRecord, message: str, now: datetime
 ) -> dict[str, Any]:
     return {
         "workspace": workspace,
         "run_id": run_id,
-        "at": utcnow(),
+        "at": now,
         "contact_id": None,
         "email": (rec.email or "")[:320] or None,
         "hubspot_id": rec.source_id if source == "hubspot" else None,

@@ -52,7 +52,7 @@ def merge_profile(
 
 
 def iter_contacts(
-    engine: Engine, workspace: str, fields: FieldMap, *, email: str | None = None
+    db: Engine, workspace: str, fields: FieldMap, *, email: str | None = None
 ) -> Iterator[StoredContact]:
     """Every contact of the workspace (or the one with `email`), merged, in id order."""
     c = table_of(Contact).c
@@ -62,7 +62,7 @@ def iter_contacts(
     if email is not None:
         query = query.where(c.email == email)
     prefer = preferences(fields)
-    with engine.connect() as conn:
+    with db.connect() as conn:
         result = conn.execution_options(yield_per=5000).execute(query.order_by(c.id))
         for row in result:
             attrs = row.attributes or {}

@@ -28,10 +28,10 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_engine(context.config.get_main_option("sqlalchemy.url") or "")
-    with engine.begin() as conn:
+    db = create_engine(context.config.get_main_option("sqlalchemy.url") or "")
+    with db.begin() as conn:
         _run(conn)
-    engine.dispose()
+    db.dispose()
 
 
 run_migrations_online()

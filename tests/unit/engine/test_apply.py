@@ -10,13 +10,20 @@ from sqlalchemy import Engine, func
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
-from syncd.engine import lease
 from syncd.engine.apply import ItemOutcome, apply_run
 from syncd.engine.ledger import OutboxItem, load_ledger, write_outbox
 from syncd.engine.plan import Action, Change
 from syncd.errors import ConfigError, ErrorClass, TransientError
-from syncd.store import AuditEvent, Contact, OutboxEntry, RemoteTarget, SyncRun, session_scope
-from syncd.store.types import table_of
+from syncd.store import (
+    AuditEvent,
+    Contact,
+    OutboxEntry,
+    RemoteTarget,
+    SyncRun,
+    lease,
+    session_scope,
+)
+from syncd.store.types import table_of, utcnow
 from syncd.targets import TargetKind, TargetRef
 
 
@@ -59,8 +66,8 @@ class FakeWriter:
         return out
 
 
-def seed(engine: Engine, n: int, target: str = "mailchimp_tag:vip") -> int:
-    with session_scope(engine) as session:
+def seed(db: Engine, n: int, target: str = "mailchimp_tag:vip") -> int:
+    with session_scope(db) as session:
         run = SyncRun(trigger="manual")
         session.add(run)
         for i in range(n):
@@ -68,19 +75,20 @@ def seed(engine: Engine, n: int, target: str = "mailchimp_tag:vip") -> int:
         session.flush()
         assert run.id is not None
         run_id = run.id
-    with engine.begin() as conn:
+    with db.begin() as conn:
         ids = [r[0] for r in conn.execute(core_select(Contact.id).order_by(col(Contact.id)))]
         write_outbox(
             conn,
             "default",
             run_id,
             [Change(target, cid, Action.ADD, "rule segments/vip matched") for cid in ids],
+            now=utcnow(),
         )
     return run_id
 
 
-def new_run(engine: Engine) -> int:
-    with session_scope(engine) as session:
+def new_run(db: Engine) -> int:
+    with session_scope(db) as session:
         run = SyncRun(trigger="manual")
         session.add(run)
         session.flush()
@@ -88,26 +96,26 @@ def new_run(engine: Engine) -> int:
         return run.id
 
 
-def outbox_states(engine: Engine) -> dict[str, int]:
-    with engine.begin() as conn:
+def outbox_states(db: Engine) -> dict[str, int]:
+    with db.begin() as conn:
         rows = conn.execute(
             core_select(OutboxEntry.state, func.count()).group_by(OutboxEntry.state)
         )
         return {state: count for state, count in rows}
 
 
-def test_apply_records_ledger_and_audit_per_member(engine: Engine) -> None:
-    run_id = seed(engine, 5)
+def test_apply_records_ledger_and_audit_per_member(db: Engine) -> None:
+    run_id = seed(db, 5)
     writer = FakeWriter("mailchimp")
     writer.reject = {2}
-    report = apply_run(engine, "default", run_id, {"mailchimp": writer})
+    report = apply_run(db, "default", run_id, {"mailchimp": writer}, clock=utcnow)
     assert writer.batches == [[1, 2], [3, 4], [5]]
     assert report.counts["mailchimp_tag:vip"] == {"added": 4, "rejected": 1}
-    with engine.begin() as conn:
+    with db.begin() as conn:
         ledger = load_ledger(conn, "default")
     assert sorted(ledger["mailchimp_tag:vip"]) == [1, 3, 4, 5]
-    assert outbox_states(engine) == {"done": 4, "rejected": 1}
-    with session_scope(engine) as session:
+    assert outbox_states(db) == {"done": 4, "rejected": 1}
+    with session_scope(db) as session:
         events = session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all()
         remote = session.exec(select(RemoteTarget)).one()
     assert len(events) == 5
@@ -121,61 +129,61 @@ def test_apply_records_ledger_and_audit_per_member(engine: Engine) -> None:
     assert remote.remote_id == "remote-vip"
     # A second pass finds nothing left to send.
     again = FakeWriter("mailchimp")
-    apply_run(engine, "default", run_id, {"mailchimp": again})
+    apply_run(db, "default", run_id, {"mailchimp": again}, clock=utcnow)
     assert again.batches == []
     assert again.ensured == []
 
 
-def test_retryable_rows_stay_pending_then_give_up(engine: Engine) -> None:
-    run_id = seed(engine, 2)
+def test_retryable_rows_stay_pending_then_give_up(db: Engine) -> None:
+    run_id = seed(db, 2)
     writer = FakeWriter("mailchimp")
     writer.retry = {1}
-    apply_run(engine, "default", run_id, {"mailchimp": writer}, max_attempts=2)
-    assert outbox_states(engine) == {"done": 1, "pending": 1}
-    apply_run(engine, "default", run_id, {"mailchimp": writer}, max_attempts=2)
-    assert outbox_states(engine) == {"done": 1, "rejected": 1}
-    with session_scope(engine) as session:
+    apply_run(db, "default", run_id, {"mailchimp": writer}, clock=utcnow, max_attempts=2)
+    assert outbox_states(db) == {"done": 1, "pending": 1}
+    apply_run(db, "default", run_id, {"mailchimp": writer}, clock=utcnow, max_attempts=2)
+    assert outbox_states(db) == {"done": 1, "rejected": 1}
+    with session_scope(db) as session:
         last = session.exec(select(AuditEvent).order_by(col(AuditEvent.id).desc())).first()
     assert last is not None and last.message == "gave up after 2 attempts: 503"
 
 
-def test_transient_batch_failure_leaves_rows_for_retry(engine: Engine) -> None:
-    run_id = seed(engine, 3)
+def test_transient_batch_failure_leaves_rows_for_retry(db: Engine) -> None:
+    run_id = seed(db, 3)
     writer = FakeWriter("mailchimp")
     writer.fail_with = TransientError("HTTP 503 after 5 attempts")
-    report = apply_run(engine, "default", run_id, {"mailchimp": writer})
+    report = apply_run(db, "default", run_id, {"mailchimp": writer}, clock=utcnow)
     assert report.counts["mailchimp_tag:vip"] == {"retry": 3}
-    assert outbox_states(engine) == {"pending": 3}
+    assert outbox_states(db) == {"pending": 3}
 
 
-def test_config_error_stops_and_keeps_rows_pending(engine: Engine) -> None:
-    run_id = seed(engine, 3)
+def test_config_error_stops_and_keeps_rows_pending(db: Engine) -> None:
+    run_id = seed(db, 3)
     writer = FakeWriter("mailchimp")
     writer.fail_with = ConfigError("HubSpot said 401")
     # The failure is reported for its API (the others would go on), not raised mid-apply.
-    report = apply_run(engine, "default", run_id, {"mailchimp": writer})
+    report = apply_run(db, "default", run_id, {"mailchimp": writer}, clock=utcnow)
     assert isinstance(report.failures["mailchimp"], ConfigError)
-    assert outbox_states(engine) == {"pending": 3}
+    assert outbox_states(db) == {"pending": 3}
 
 
-def test_stop_finishes_the_batch_in_flight_and_resumes(engine: Engine) -> None:
-    run_id = seed(engine, 5)
+def test_stop_finishes_the_batch_in_flight_and_resumes(db: Engine) -> None:
+    run_id = seed(db, 5)
     stop = threading.Event()
     writer = FakeWriter("mailchimp")
     writer.after_batch = stop  # stop is requested while the first batch is in flight
-    report = apply_run(engine, "default", run_id, {"mailchimp": writer}, stop=stop)
+    report = apply_run(db, "default", run_id, {"mailchimp": writer}, clock=utcnow, stop=stop)
     assert report.stopped
     assert writer.batches == [[1, 2]]
-    assert outbox_states(engine) == {"done": 2, "pending": 3}
+    assert outbox_states(db) == {"done": 2, "pending": 3}
     resumed = FakeWriter("mailchimp")
-    apply_run(engine, "default", run_id, {"mailchimp": resumed})
+    apply_run(db, "default", run_id, {"mailchimp": resumed}, clock=utcnow)
     assert resumed.batches == [[3, 4], [5]]
     assert resumed.ensured == [("mailchimp_tag:vip", "remote-vip")]
 
 
-def test_in_flight_rows_after_a_crash_are_sent_again_once(engine: Engine) -> None:
-    run_id = seed(engine, 3)
-    with engine.begin() as conn:
+def test_in_flight_rows_after_a_crash_are_sent_again_once(db: Engine) -> None:
+    run_id = seed(db, 3)
+    with db.begin() as conn:
         conn.execute(
             table_of(OutboxEntry)
             .update()
@@ -183,19 +191,21 @@ def test_in_flight_rows_after_a_crash_are_sent_again_once(engine: Engine) -> Non
             .values(state="in_flight")
         )
     writer = FakeWriter("mailchimp", size=10)
-    apply_run(engine, "default", run_id, {"mailchimp": writer})
+    apply_run(db, "default", run_id, {"mailchimp": writer}, clock=utcnow)
     assert writer.batches == [[1, 2, 3]]
-    assert outbox_states(engine) == {"done": 3}
+    assert outbox_states(db) == {"done": 3}
 
 
-def test_newer_plan_supersedes_pending_rows(engine: Engine) -> None:
-    first = seed(engine, 2)
-    second = new_run(engine)
-    with engine.begin() as conn:
-        write_outbox(conn, "default", second, [Change("mailchimp_tag:vip", 1, Action.ADD, "r")])
-    assert outbox_states(engine) == {"cancelled": 2, "pending": 1}
+def test_newer_plan_supersedes_pending_rows(db: Engine) -> None:
+    first = seed(db, 2)
+    second = new_run(db)
+    with db.begin() as conn:
+        write_outbox(
+            conn, "default", second, [Change("mailchimp_tag:vip", 1, Action.ADD, "r")], now=utcnow()
+        )
+    assert outbox_states(db) == {"cancelled": 2, "pending": 1}
     writer = FakeWriter("mailchimp")
-    apply_run(engine, "default", first, {"mailchimp": writer})
+    apply_run(db, "default", first, {"mailchimp": writer}, clock=utcnow)
     assert writer.batches == []
 
 
@@ -212,18 +222,20 @@ class RecreatingWriter(FakeWriter):
         return "remote-recreated"
 
 
-def test_a_recreated_target_resets_what_the_ledger_says_was_added(engine: Engine) -> None:
-    run_id = seed(engine, 2)
-    apply_run(engine, "default", run_id, {"mailchimp": FakeWriter("mailchimp")})
-    second = new_run(engine)
-    with engine.begin() as conn:
-        write_outbox(conn, "default", second, [Change("mailchimp_tag:vip", 1, Action.ADD, "r")])
-    apply_run(engine, "default", second, {"mailchimp": RecreatingWriter("mailchimp")})
-    with engine.begin() as conn:
+def test_a_recreated_target_resets_what_the_ledger_says_was_added(db: Engine) -> None:
+    run_id = seed(db, 2)
+    apply_run(db, "default", run_id, {"mailchimp": FakeWriter("mailchimp")}, clock=utcnow)
+    second = new_run(db)
+    with db.begin() as conn:
+        write_outbox(
+            conn, "default", second, [Change("mailchimp_tag:vip", 1, Action.ADD, "r")], now=utcnow()
+        )
+    apply_run(db, "default", second, {"mailchimp": RecreatingWriter("mailchimp")}, clock=utcnow)
+    with db.begin() as conn:
         ledger = load_ledger(conn, "default")["mailchimp_tag:vip"]
     assert ledger[1].state == "added"
     assert ledger[2].state == "removed"  # the next plan adds it to the new tag again
-    with session_scope(engine) as session:
+    with session_scope(db) as session:
         assert session.exec(select(RemoteTarget)).one().remote_id == "remote-recreated"
 
 
@@ -241,54 +253,55 @@ class TakenOverWriter(FakeWriter):
     """While its first batch is in flight, the process 'pauses' past the TTL and another
     writer takes the lease over."""
 
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, db: Engine, clock: Clock) -> None:
         super().__init__("mailchimp")
-        self.engine, self.clock = engine, clock
+        self.db, self.clock = db, clock
 
     def write(
         self, ref: TargetRef, remote_id: str, items: Sequence[OutboxItem]
     ) -> Mapping[int, ItemOutcome]:
         out = super().write(ref, remote_id, items)
         self.clock.at += timedelta(seconds=61)
-        assert lease.acquire(self.engine, "apply:default", "thief", TTL, now=self.clock)
+        assert lease.acquire(self.db, "apply:default", "thief", TTL, now=self.clock)
         return out
 
 
 TTL = timedelta(seconds=60)
 
 
-def test_a_writer_that_lost_its_lease_stops_and_commits_nothing(engine: Engine) -> None:
-    run_id = seed(engine, 5)
+def test_a_writer_that_lost_its_lease_stops_and_commits_nothing(db: Engine) -> None:
+    run_id = seed(db, 5)
     clock = Clock()
-    fence = lease.acquire(engine, "apply:default", "me", TTL, now=clock)
+    fence = lease.acquire(db, "apply:default", "me", TTL, now=clock)
     assert fence is not None
-    held = lease.HeldLease(engine, "apply:default", "me", TTL, fence=fence, now=clock)
-    writer = TakenOverWriter(engine, clock)
-    report = apply_run(engine, "default", run_id, {"mailchimp": writer}, fence=held)
+    held = lease.HeldLease(db, "apply:default", "me", TTL, fence=fence, now=clock)
+    writer = TakenOverWriter(db, clock)
+    report = apply_run(db, "default", run_id, {"mailchimp": writer}, clock=utcnow, fence=held)
     assert report.lost and not report.failures
     assert writer.batches == [[1, 2]]  # nothing sent after the takeover
     # The batch in flight stays in flight (the new holder's plan resends it); nothing was
     # confirmed, counted or audited by the overtaken writer.
-    assert outbox_states(engine) == {"in_flight": 2, "pending": 3}
+    assert outbox_states(db) == {"in_flight": 2, "pending": 3}
     assert report.counts == {}
-    with engine.begin() as conn:
+    with db.begin() as conn:
         assert load_ledger(conn, "default") == {}
         assert conn.execute(core_select(func.count()).select_from(AuditEvent)).scalar() == 0
 
 
-def test_one_api_failing_keeps_what_the_other_applied(engine: Engine) -> None:
-    run_id = seed(engine, 3)
-    with engine.begin() as conn:
-        write_outbox(conn, "default", run_id, [Change("hubspot_list:vip", 1, Action.ADD, "r")])
+def test_one_api_failing_keeps_what_the_other_applied(db: Engine) -> None:
+    run_id = seed(db, 3)
+    with db.begin() as conn:
+        write_outbox(
+            conn, "default", run_id, [Change("hubspot_list:vip", 1, Action.ADD, "r")], now=utcnow()
+        )
     refused = FakeWriter("hubspot")
     refused.fail_with = ConfigError("hubspot: HTTP 401: token revoked")
-    report = apply_run(
-        engine, "default", run_id, {"mailchimp": FakeWriter("mailchimp"), "hubspot": refused}
-    )
+    writers = {"mailchimp": FakeWriter("mailchimp"), "hubspot": refused}
+    report = apply_run(db, "default", run_id, writers, clock=utcnow)
     assert report.apis == ["hubspot", "mailchimp"]
     assert isinstance(report.failures["hubspot"], ConfigError)
     assert report.counts["mailchimp_tag:vip"] == {"added": 3}
-    assert outbox_states(engine) == {"done": 3, "pending": 1}
+    assert outbox_states(db) == {"done": 3, "pending": 1}
 
 
 class SameIdWriter(FakeWriter):
@@ -299,16 +312,24 @@ class SameIdWriter(FakeWriter):
         return known_remote_id or "one-remote-list"
 
 
-def test_a_remote_id_kept_for_another_target_is_never_adopted(engine: Engine) -> None:
-    first = seed(engine, 1, target="mailchimp_tag:vip")
-    apply_run(engine, "default", first, {"mailchimp": SameIdWriter("mailchimp")})
-    second = new_run(engine)
-    with engine.begin() as conn:
-        write_outbox(conn, "default", second, [Change("mailchimp_tag:gold", 1, Action.ADD, "r")])
-    report = apply_run(engine, "default", second, {"mailchimp": SameIdWriter("mailchimp")})
+def test_a_remote_id_kept_for_another_target_is_never_adopted(db: Engine) -> None:
+    first = seed(db, 1, target="mailchimp_tag:vip")
+    apply_run(db, "default", first, {"mailchimp": SameIdWriter("mailchimp")}, clock=utcnow)
+    second = new_run(db)
+    with db.begin() as conn:
+        write_outbox(
+            conn,
+            "default",
+            second,
+            [Change("mailchimp_tag:gold", 1, Action.ADD, "r")],
+            now=utcnow(),
+        )
+    report = apply_run(
+        db, "default", second, {"mailchimp": SameIdWriter("mailchimp")}, clock=utcnow
+    )
     refused = report.failures["mailchimp"]
     assert isinstance(refused, ConfigError) and "mailchimp_tag:vip" in str(refused)
-    with engine.begin() as conn:
+    with db.begin() as conn:
         rt = table_of(RemoteTarget).c
         kept = dict(conn.execute(core_select(rt.target, rt.remote_id)).all())
     assert kept == {"mailchimp_tag:vip": "one-remote-list"}

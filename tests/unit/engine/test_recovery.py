@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
 
-from syncd.engine.lease import UNFENCED
 from syncd.engine.ledger import mark, pending_items, write_outbox
 from syncd.engine.plan import Action, Change
 from syncd.engine.recovery import recover_interrupted
 from syncd.store import AuditEvent, OutboxEntry, OutboxState, RunStatus, SyncRun
+from syncd.store.lease import UNFENCED
 from syncd.store.types import table_of
 from tests.unit.engine.test_apply import outbox_states, seed
 
@@ -32,30 +32,30 @@ def _applied_event(run_id: int, contact_id: int, target: str, at: datetime) -> d
     }
 
 
-def _run(engine: Engine, run_id: int) -> dict[str, object]:
+def _run(db: Engine, run_id: int) -> dict[str, object]:
     r = table_of(SyncRun)
-    with engine.connect() as conn:
+    with db.connect() as conn:
         return dict(conn.execute(select(r).where(r.c.id == run_id)).mappings().one())
 
 
-def test_a_killed_run_is_closed_as_interrupted_with_its_figures(engine: Engine) -> None:
-    run_id = seed(engine, 5)  # five pending adds on mailchimp_tag:vip
+def test_a_killed_run_is_closed_as_interrupted_with_its_figures(db: Engine) -> None:
+    run_id = seed(db, 5)  # five pending adds on mailchimp_tag:vip
     r = table_of(SyncRun)
     started = NOW - timedelta(minutes=5)
     last = NOW - timedelta(minutes=4)
-    with engine.begin() as conn:
+    with db.begin() as conn:
         conn.execute(
             r.update().where(r.c.id == run_id).values(holder="host/pid-9/abc", started_at=started)
         )
         rows = pending_items(conn, "default", run_id, [OutboxState.PENDING])
-        mark(conn, [rows[0].id, rows[1].id], OutboxState.DONE)  # confirmed before the kill
-        mark(conn, [rows[2].id], OutboxState.IN_FLIGHT)  # sent, answer never recorded
+        mark(conn, [rows[0].id, rows[1].id], OutboxState.DONE, now=NOW)  # confirmed before the kill
+        mark(conn, [rows[2].id], OutboxState.IN_FLIGHT, now=NOW)  # sent, answer never recorded
         conn.execute(
             table_of(AuditEvent).insert(),
             [_applied_event(run_id, rows[i].contact_id, "mailchimp_tag:vip", last) for i in (0, 1)],
         )
-    assert recover_interrupted(engine, "default", UNFENCED, NOW) == [run_id]
-    run = _run(engine, run_id)
+    assert recover_interrupted(db, "default", UNFENCED, NOW) == [run_id]
+    run = _run(db, run_id)
     assert run["status"] == RunStatus.INTERRUPTED
     assert run["finished_at"] == last
     assert "host/pid-9/abc" in str(run["error_message"])
@@ -64,25 +64,27 @@ def test_a_killed_run_is_closed_as_interrupted_with_its_figures(engine: Engine) 
     assert counts["targets"] == {"mailchimp_tag:vip": {"added": 2, "planned_add": 5}}
     assert counts["interrupted"] == {"in_flight": 1, "pending": 2}
     # Nothing of the dead run is left to send: the next plan re-plans what it had not confirmed.
-    assert outbox_states(engine) == {"done": 2, "cancelled": 3}
+    assert outbox_states(db) == {"done": 2, "cancelled": 3}
     o = table_of(OutboxEntry).c
-    with engine.connect() as conn:
+    with db.connect() as conn:
         errors = {e for (e,) in conn.execute(select(o.last_error).where(o.state == "cancelled"))}
     assert any("in flight" in (e or "") for e in errors)
 
 
-def test_only_running_runs_of_the_workspace_are_touched(engine: Engine) -> None:
-    held = seed(engine, 1)
+def test_only_running_runs_of_the_workspace_are_touched(db: Engine) -> None:
+    held = seed(db, 1)
     r = table_of(SyncRun)
-    with engine.begin() as conn:
+    with db.begin() as conn:
         conn.execute(r.update().where(r.c.id == held).values(status=RunStatus.HELD))
         other = conn.execute(
             r.insert()
             .values(workspace="elsewhere", trigger="manual", status=RunStatus.RUNNING, counts={})
             .returning(r.c.id)
         ).scalar_one()
-        write_outbox(conn, "default", held, [Change("mailchimp_tag:vip", 1, Action.ADD, "r")])
-    assert recover_interrupted(engine, "default", UNFENCED, NOW) == []
-    assert _run(engine, held)["status"] == RunStatus.HELD
-    assert _run(engine, other)["status"] == RunStatus.RUNNING
-    assert outbox_states(engine) == {"pending": 2}  # a held plan waits for its decision
+        write_outbox(
+            conn, "default", held, [Change("mailchimp_tag:vip", 1, Action.ADD, "r")], now=NOW
+        )
+    assert recover_interrupted(db, "default", UNFENCED, NOW) == []
+    assert _run(db, held)["status"] == RunStatus.HELD
+    assert _run(db, other)["status"] == RunStatus.RUNNING
+    assert outbox_states(db) == {"pending": 2}  # a held plan waits for its decision

@@ -13,6 +13,7 @@ from syncd.engine.syncer import Syncer
 from syncd.errors import TransientError
 from syncd.segments import load_mappings
 from syncd.store import RunStatus
+from syncd.store.types import utcnow
 
 MAPPINGS = Path(__file__).resolve().parents[3] / "mappings"
 
@@ -28,18 +29,18 @@ class FailingPuller:
         yield  # pragma: no cover - makes this a generator
 
 
-def _run(engine: Engine, error: Exception) -> tuple[RunStatus, list[dict[str, object]]]:
+def _run(db: Engine, error: Exception) -> tuple[RunStatus, list[dict[str, object]]]:
     sync = Syncer(
-        engine, "default", load_mappings(MAPPINGS), pullers={"hubspot": FailingPuller(error)},
-        writers={},
+        db, "default", load_mappings(MAPPINGS), pullers={"hubspot": FailingPuller(error)},
+        writers={}, clock=utcnow,
     )  # fmt: skip
     with capture_logs() as logs:
         result = sync.sync(trigger="manual")
     return result.status, [e for e in logs if e["event"] == "run.failed"]
 
 
-def test_an_exhausted_transient_failure_is_one_line_with_advice(engine: Engine) -> None:
-    status, failed = _run(engine, TransientError("hubspot GET /crm/v3/objects: HTTP 503: down"))
+def test_an_exhausted_transient_failure_is_one_line_with_advice(db: Engine) -> None:
+    status, failed = _run(db, TransientError("hubspot GET /crm/v3/objects: HTTP 503: down"))
     assert status is RunStatus.FAILED
     assert len(failed) == 1
     line = failed[0]
@@ -49,7 +50,7 @@ def test_an_exhausted_transient_failure_is_one_line_with_advice(engine: Engine) 
 
 
 @pytest.mark.parametrize("error", [RuntimeError("bug"), KeyError("missing")])
-def test_an_internal_error_keeps_its_stack(engine: Engine, error: Exception) -> None:
-    status, failed = _run(engine, error)
+def test_an_internal_error_keeps_its_stack(db: Engine, error: Exception) -> None:
+    status, failed = _run(db, error)
     assert status is RunStatus.FAILED
     assert len(failed) == 1 and failed[0].get("exc_info") is True

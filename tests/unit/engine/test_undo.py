@@ -13,7 +13,7 @@ from syncd.engine.plan import Action, Change, properties_value
 from syncd.engine.undo import undo_changes
 from syncd.errors import ConfigError
 from syncd.store.models import AuditEvent, Contact, OutboxEntry, SyncRun
-from syncd.store.types import table_of
+from syncd.store.types import table_of, utcnow
 
 WS = "default"
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
@@ -23,9 +23,9 @@ PROPS = "hubspot_property:syncd"
 _minutes = count()
 
 
-def contact(engine: Engine, email: str, *, hubspot: bool = True, status: str | None = None) -> int:
+def contact(db: Engine, email: str, *, hubspot: bool = True, status: str | None = None) -> int:
     attrs = {"mailchimp": {"_status": status}} if status else {}
-    with engine.begin() as conn:
+    with db.begin() as conn:
         return int(
             conn.execute(
                 table_of(Contact)
@@ -44,8 +44,8 @@ def contact(engine: Engine, email: str, *, hubspot: bool = True, status: str | N
         )
 
 
-def run(engine: Engine, run_id: int, status: str = "success", workspace: str = WS) -> int:
-    with engine.begin() as conn:
+def run(db: Engine, run_id: int, status: str = "success", workspace: str = WS) -> int:
+    with db.begin() as conn:
         conn.execute(
             table_of(SyncRun).insert(),
             [
@@ -63,7 +63,7 @@ def run(engine: Engine, run_id: int, status: str = "success", workspace: str = W
 
 
 def event(
-    engine: Engine,
+    db: Engine,
     run_id: int,
     contact_id: int,
     target: str,
@@ -71,7 +71,7 @@ def event(
     outcome: str = "applied",
     value: str | None = None,
 ) -> None:
-    with engine.begin() as conn:
+    with db.begin() as conn:
         conn.execute(
             table_of(AuditEvent).insert(),
             [
@@ -90,112 +90,110 @@ def event(
         )
 
 
-def ledger(engine: Engine, rows: list[tuple[str, int, str, str | None]], run_id: int) -> None:
-    with engine.begin() as conn:
-        set_ledger(conn, WS, rows, run_id)
+def ledger(db: Engine, rows: list[tuple[str, int, str, str | None]], run_id: int) -> None:
+    with db.begin() as conn:
+        set_ledger(conn, WS, rows, run_id, now=utcnow())
 
 
-def undo(engine: Engine, run_id: int) -> list[Change]:
-    with engine.connect() as conn:
+def undo(db: Engine, run_id: int) -> list[Change]:
+    with db.connect() as conn:
         return undo_changes(conn, WS, run_id, load_ledger(conn, WS))
 
 
 @pytest.fixture
-def people(engine: Engine) -> dict[str, int]:
+def people(db: Engine) -> dict[str, int]:
     return {
-        "ann": contact(engine, "ann@example.com", status="subscribed"),
-        "bob": contact(engine, "bob@example.com", status="unsubscribed"),
-        "cat": contact(engine, "cat@example.com", hubspot=False, status="subscribed"),
+        "ann": contact(db, "ann@example.com", status="subscribed"),
+        "bob": contact(db, "bob@example.com", status="unsubscribed"),
+        "cat": contact(db, "cat@example.com", hubspot=False, status="subscribed"),
     }
 
 
-def test_adds_become_removes_and_removes_become_adds(
-    engine: Engine, people: dict[str, int]
-) -> None:
+def test_adds_become_removes_and_removes_become_adds(db: Engine, people: dict[str, int]) -> None:
     ann, cat = people["ann"], people["cat"]
-    run(engine, 1)
-    run(engine, 2)
-    event(engine, 1, ann, TAG, "add")
-    ledger(engine, [(TAG, ann, "added", None)], 1)
-    event(engine, 2, ann, LIST, "add")
-    event(engine, 2, cat, TAG, "remove")
-    event(engine, 2, ann, TAG, "add", outcome="rejected")  # not applied: nothing to revert
-    ledger(engine, [(LIST, ann, "added", None), (TAG, cat, "removed", None)], 2)
-    assert undo(engine, 2) == [
+    run(db, 1)
+    run(db, 2)
+    event(db, 1, ann, TAG, "add")
+    ledger(db, [(TAG, ann, "added", None)], 1)
+    event(db, 2, ann, LIST, "add")
+    event(db, 2, cat, TAG, "remove")
+    event(db, 2, ann, TAG, "add", outcome="rejected")  # not applied: nothing to revert
+    ledger(db, [(LIST, ann, "added", None), (TAG, cat, "removed", None)], 2)
+    assert undo(db, 2) == [
         Change(LIST, ann, Action.REMOVE, "undo of run 2"),
         Change(TAG, cat, Action.ADD, "undo of run 2"),
     ]
 
 
-def test_changes_made_since_are_left_alone(engine: Engine, people: dict[str, int]) -> None:
+def test_changes_made_since_are_left_alone(db: Engine, people: dict[str, int]) -> None:
     ann, cat = people["ann"], people["cat"]
     for n in (1, 2):
-        run(engine, n)
-    event(engine, 1, ann, LIST, "add")
-    event(engine, 1, cat, TAG, "add")
-    event(engine, 1, ann, TAG, "add")
-    ledger(engine, [(LIST, ann, "added", None), (TAG, cat, "added", None)], 1)
-    event(engine, 2, cat, TAG, "remove")  # a later run removed it
-    ledger(engine, [(TAG, cat, "removed", None)], 2)
-    ledger(engine, [(TAG, ann, "drift_removed", None)], 2)  # a person removed it by hand
-    assert undo(engine, 1) == [Change(LIST, ann, Action.REMOVE, "undo of run 1")]
+        run(db, n)
+    event(db, 1, ann, LIST, "add")
+    event(db, 1, cat, TAG, "add")
+    event(db, 1, ann, TAG, "add")
+    ledger(db, [(LIST, ann, "added", None), (TAG, cat, "added", None)], 1)
+    event(db, 2, cat, TAG, "remove")  # a later run removed it
+    ledger(db, [(TAG, cat, "removed", None)], 2)
+    ledger(db, [(TAG, ann, "drift_removed", None)], 2)  # a person removed it by hand
+    assert undo(db, 1) == [Change(LIST, ann, Action.REMOVE, "undo of run 1")]
 
 
 def test_a_later_readd_is_not_undone_by_undoing_the_first_add(
-    engine: Engine, people: dict[str, int]
+    db: Engine, people: dict[str, int]
 ) -> None:
     ann = people["ann"]
     for n in (1, 2, 3):
-        run(engine, n)
-    event(engine, 1, ann, LIST, "add")
-    event(engine, 2, ann, LIST, "remove")
-    event(engine, 3, ann, LIST, "add")
-    ledger(engine, [(LIST, ann, "added", None)], 3)
+        run(db, n)
+    event(db, 1, ann, LIST, "add")
+    event(db, 2, ann, LIST, "remove")
+    event(db, 3, ann, LIST, "add")
+    ledger(db, [(LIST, ann, "added", None)], 3)
     with pytest.raises(ConfigError, match="nothing of run 1 can be undone"):
-        undo(engine, 1)
+        undo(db, 1)
 
 
-def test_undo_never_tags_a_member_without_consent(engine: Engine, people: dict[str, int]) -> None:
+def test_undo_never_tags_a_member_without_consent(db: Engine, people: dict[str, int]) -> None:
     ann, bob = people["ann"], people["bob"]
-    run(engine, 1)
-    event(engine, 1, bob, TAG, "remove")
-    event(engine, 1, ann, TAG, "remove")
-    ledger(engine, [(TAG, bob, "removed", None), (TAG, ann, "removed", None)], 1)
-    assert undo(engine, 1) == [Change(TAG, ann, Action.ADD, "undo of run 1")]
+    run(db, 1)
+    event(db, 1, bob, TAG, "remove")
+    event(db, 1, ann, TAG, "remove")
+    ledger(db, [(TAG, bob, "removed", None), (TAG, ann, "removed", None)], 1)
+    assert undo(db, 1) == [Change(TAG, ann, Action.ADD, "undo of run 1")]
 
 
-def test_only_contacts_present_in_the_target_system(engine: Engine, people: dict[str, int]) -> None:
+def test_only_contacts_present_in_the_target_system(db: Engine, people: dict[str, int]) -> None:
     cat = people["cat"]  # no HubSpot id
-    run(engine, 1)
-    event(engine, 1, cat, LIST, "remove")
-    ledger(engine, [(LIST, cat, "removed", None)], 1)
+    run(db, 1)
+    event(db, 1, cat, LIST, "remove")
+    ledger(db, [(LIST, cat, "removed", None)], 1)
     with pytest.raises(ConfigError, match="out of reach \\(1\\)"):
-        undo(engine, 1)
+        undo(db, 1)
 
 
-def test_set_goes_back_to_the_previous_value(engine: Engine, people: dict[str, int]) -> None:
+def test_set_goes_back_to_the_previous_value(db: Engine, people: dict[str, int]) -> None:
     ann, bob = people["ann"], people["bob"]
     first = properties_value(["vip"], "trial")
     second = properties_value(["vip", "power"], "customer")
-    run(engine, 1)
-    run(engine, 2)
-    event(engine, 1, ann, PROPS, "set", value=first)
-    event(engine, 2, ann, PROPS, "set", value=second)
-    event(engine, 2, bob, PROPS, "set", value=second)  # bob had no value before run 2
-    ledger(engine, [(PROPS, ann, "set", second), (PROPS, bob, "set", second)], 2)
-    assert undo(engine, 2) == [
+    run(db, 1)
+    run(db, 2)
+    event(db, 1, ann, PROPS, "set", value=first)
+    event(db, 2, ann, PROPS, "set", value=second)
+    event(db, 2, bob, PROPS, "set", value=second)  # bob had no value before run 2
+    ledger(db, [(PROPS, ann, "set", second), (PROPS, bob, "set", second)], 2)
+    assert undo(db, 2) == [
         Change(PROPS, ann, Action.SET, "undo of run 2", first),
         Change(PROPS, bob, Action.SET, "undo of run 2", properties_value([], None)),
     ]
 
 
-def test_previous_value_falls_back_to_the_outbox(engine: Engine, people: dict[str, int]) -> None:
+def test_previous_value_falls_back_to_the_outbox(db: Engine, people: dict[str, int]) -> None:
     ann = people["ann"]
     first = properties_value(["vip"], "trial")
-    run(engine, 1)
-    run(engine, 2)
-    event(engine, 1, ann, PROPS, "set")  # written before audit rows carried values
-    with engine.begin() as conn:
+    run(db, 1)
+    run(db, 2)
+    event(db, 1, ann, PROPS, "set")  # written before audit rows carried values
+    with db.begin() as conn:
         conn.execute(
             table_of(OutboxEntry).insert(),
             [
@@ -212,53 +210,53 @@ def test_previous_value_falls_back_to_the_outbox(engine: Engine, people: dict[st
                 }
             ],
         )
-    event(engine, 2, ann, PROPS, "set", value="x")
-    ledger(engine, [(PROPS, ann, "set", "x")], 2)
-    assert undo(engine, 2) == [Change(PROPS, ann, Action.SET, "undo of run 2", first)]
+    event(db, 2, ann, PROPS, "set", value="x")
+    ledger(db, [(PROPS, ann, "set", "x")], 2)
+    assert undo(db, 2) == [Change(PROPS, ann, Action.SET, "undo of run 2", first)]
 
 
-def test_unknown_previous_value_is_not_guessed(engine: Engine, people: dict[str, int]) -> None:
+def test_unknown_previous_value_is_not_guessed(db: Engine, people: dict[str, int]) -> None:
     ann = people["ann"]
-    run(engine, 1)
-    run(engine, 2)
-    event(engine, 1, ann, PROPS, "set")  # value unknown, outbox pruned
-    event(engine, 2, ann, PROPS, "set", value="x")
-    ledger(engine, [(PROPS, ann, "set", "x")], 2)
+    run(db, 1)
+    run(db, 2)
+    event(db, 1, ann, PROPS, "set")  # value unknown, outbox pruned
+    event(db, 2, ann, PROPS, "set", value="x")
+    ledger(db, [(PROPS, ann, "set", "x")], 2)
     with pytest.raises(ConfigError, match="nothing of run 2"):
-        undo(engine, 2)
+        undo(db, 2)
 
 
-def test_undoing_an_undo_restores_the_original(engine: Engine, people: dict[str, int]) -> None:
+def test_undoing_an_undo_restores_the_original(db: Engine, people: dict[str, int]) -> None:
     ann = people["ann"]
-    run(engine, 1)
-    run(engine, 2)
-    event(engine, 1, ann, LIST, "add")
-    event(engine, 2, ann, LIST, "remove")  # run 2 is the undo of run 1
-    ledger(engine, [(LIST, ann, "removed", None)], 2)
-    assert undo(engine, 2) == [Change(LIST, ann, Action.ADD, "undo of run 2")]
+    run(db, 1)
+    run(db, 2)
+    event(db, 1, ann, LIST, "add")
+    event(db, 2, ann, LIST, "remove")  # run 2 is the undo of run 1
+    ledger(db, [(LIST, ann, "removed", None)], 2)
+    assert undo(db, 2) == [Change(LIST, ann, Action.ADD, "undo of run 2")]
     with pytest.raises(ConfigError, match="nothing of run 1"):
-        undo(engine, 1)  # already undone by run 2
+        undo(db, 1)  # already undone by run 2
 
 
-def test_unknown_run(engine: Engine) -> None:
+def test_unknown_run(db: Engine) -> None:
     with pytest.raises(ConfigError, match="no run 99 in workspace default"):
-        undo(engine, 99)
+        undo(db, 99)
 
 
-def test_run_of_another_workspace_is_unknown(engine: Engine) -> None:
-    run(engine, 5, workspace="other")
+def test_run_of_another_workspace_is_unknown(db: Engine) -> None:
+    run(db, 5, workspace="other")
     with pytest.raises(ConfigError, match="no run 5"):
-        undo(engine, 5)
+        undo(db, 5)
 
 
-def test_run_with_nothing_applied(engine: Engine, people: dict[str, int]) -> None:
-    run(engine, 1, status="held")
-    event(engine, 1, people["ann"], LIST, "add", outcome="retry")
+def test_run_with_nothing_applied(db: Engine, people: dict[str, int]) -> None:
+    run(db, 1, status="held")
+    event(db, 1, people["ann"], LIST, "add", outcome="retry")
     with pytest.raises(ConfigError, match="run 1 applied no changes"):
-        undo(engine, 1)
+        undo(db, 1)
 
 
-def test_running_run_is_refused(engine: Engine) -> None:
-    run(engine, 1, status="running")
+def test_running_run_is_refused(db: Engine) -> None:
+    run(db, 1, status="running")
     with pytest.raises(ConfigError, match="still running"):
-        undo(engine, 1)
+        undo(db, 1)

@@ -142,7 +142,7 @@ def _is_zombie(pid: int) -> bool:
 
 
 def acquire(
-    engine: Engine, name: str, holder: str, ttl: timedelta, *, now: Clock = utcnow
+    db: Engine, name: str, holder: str, ttl: timedelta, *, now: Clock = utcnow
 ) -> int | None:
     """Take or extend the lease if it is free, expired, or already held by `holder`.
 
@@ -152,9 +152,7 @@ def acquire(
     """
     t = _LEASES
     at = now()
-    ins = _insert(engine).values(
-        name=name, holder=holder, fence=1, acquired_at=at, expires_at=at + ttl
-    )
+    ins = _insert(db).values(name=name, holder=holder, fence=1, acquired_at=at, expires_at=at + ttl)
     ours = t.c.holder == ins.excluded.holder
     stmt = ins.on_conflict_do_update(
         index_elements=[t.c.name],
@@ -167,13 +165,13 @@ def acquire(
         },
         where=ours | (t.c.expires_at <= ins.excluded.acquired_at) | (t.c.holder == _FREE_HOLDER),
     ).returning(t.c.fence)
-    with engine.begin() as conn:
+    with db.begin() as conn:
         fence = conn.execute(stmt).scalar_one_or_none()
     return None if fence is None else int(fence)
 
 
 def take_over(
-    engine: Engine, name: str, holder: str, ttl: timedelta, dead: str, *, now: Clock = utcnow
+    db: Engine, name: str, holder: str, ttl: timedelta, dead: str, *, now: Clock = utcnow
 ) -> int | None:
     """Take the lease from `dead` (a holder whose process is gone) before its TTL runs out.
 
@@ -189,13 +187,13 @@ def take_over(
         .values(holder=holder, fence=_LEASES.c.fence + 1, acquired_at=at, expires_at=at + ttl)
         .returning(_LEASES.c.fence)
     )
-    with engine.begin() as conn:
+    with db.begin() as conn:
         fence = conn.execute(stmt).scalar_one_or_none()
     return None if fence is None else int(fence)
 
 
 def renew(
-    engine: Engine,
+    db: Engine,
     name: str,
     holder: str,
     ttl: timedelta,
@@ -216,11 +214,11 @@ def renew(
     if fence is not None:
         where.append(_LEASES.c.fence == fence)
     stmt = update(_LEASES).where(*where).values(expires_at=now() + ttl)
-    with engine.begin() as conn:
+    with db.begin() as conn:
         return conn.execute(stmt).rowcount == 1
 
 
-def release(engine: Engine, name: str, holder: str) -> bool:
+def release(db: Engine, name: str, holder: str) -> bool:
     """Free the lease if `holder` holds it; someone else's lease is left alone.
 
     The row stays (holder emptied, expired) so that the next holder's fence number is larger
@@ -234,13 +232,13 @@ def release(engine: Engine, name: str, holder: str) -> bool:
         .where(_LEASES.c.name == name, _LEASES.c.holder == holder)
         .values(holder=_FREE_HOLDER, expires_at=_LONG_AGO)
     )
-    with engine.begin() as conn:
+    with db.begin() as conn:
         return conn.execute(stmt).rowcount == 1
 
 
-def current(engine: Engine, name: str) -> LeaseInfo | None:
+def current(db: Engine, name: str) -> LeaseInfo | None:
     """The lease row as stored (possibly expired), or None when nobody holds it."""
-    with engine.connect() as conn:
+    with db.connect() as conn:
         row = conn.execute(select(_LEASES).where(_LEASES.c.name == name)).first()
     if row is None or row.holder == _FREE_HOLDER:
         return None
@@ -258,7 +256,7 @@ class HeldLease:
 
     def __init__(
         self,
-        engine: Engine,
+        db: Engine,
         name: str,
         holder: str,
         ttl: timedelta,
@@ -268,7 +266,7 @@ class HeldLease:
         heartbeat: float | None = None,
         on_lost: Callable[[], None] | None = None,
     ) -> None:
-        self.engine = engine
+        self.db = db
         self.name = name
         self.holder = holder
         self.fence = fence
@@ -346,7 +344,7 @@ class HeldLease:
         try:
             at = self._now()
             renewed = renew(
-                self.engine, self.name, self.holder, self.ttl, now=lambda: at, fence=self.fence
+                self.db, self.name, self.holder, self.ttl, now=lambda: at, fence=self.fence
             )
             if renewed:
                 self.expires_at = at + self.ttl
@@ -364,7 +362,7 @@ class HeldLease:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join()
         try:
-            release(self.engine, self.name, self.holder)
+            release(self.db, self.name, self.holder)
         except Exception as exc:  # noqa: BLE001 - never mask the caller's own error; TTL frees it
             log.warning("lease release failed", lease=self.name, error=type(exc).__name__)
         else:
@@ -411,9 +409,9 @@ UNFENCED = Unfenced()
 
 
 @contextmanager
-def fenced(engine: Engine, fence: Fence) -> Iterator[Connection]:
+def fenced(db: Engine, fence: Fence) -> Iterator[Connection]:
     """A write transaction that commits only while `fence` is still the current holding."""
-    with engine.begin() as conn:
+    with db.begin() as conn:
         fence.check(conn)
         yield conn
 
@@ -429,7 +427,7 @@ def apply_lease_name(workspace: str) -> str:
 
 @contextmanager
 def hold(
-    engine: Engine,
+    db: Engine,
     name: str,
     holder: str,
     ttl: timedelta,
@@ -472,12 +470,12 @@ def hold(
     announced: str | None = None
     waited_from: datetime | None = None
     deadline = time.monotonic() + timeout if timeout is not None else None
-    while (fence := _try_acquire(engine, name, holder, ttl, now)) is None:
-        other = current(engine, name)
+    while (fence := _try_acquire(db, name, holder, ttl, now)) is None:
+        other = current(db, name)
         if other is None:
             continue  # released between our two statements; try again at once
         if holder_is_dead(other.holder):
-            fence = take_over(engine, name, holder, ttl, other.holder, now=now)
+            fence = take_over(db, name, holder, ttl, other.holder, now=now)
             if fence is not None:
                 log.warning(
                     "lease.taken_over", lease=name, previous=other.holder, reason="process gone"
@@ -505,7 +503,7 @@ def hold(
         waited["waited_s"] = round((now() - waited_from).total_seconds(), 3)
     log.info(f"lease {name} acquired", lease=name, holder=holder, fence=fence, **waited)
     held = HeldLease(
-        engine, name, holder, ttl, fence=fence, now=now, heartbeat=heartbeat, on_lost=on_lost
+        db, name, holder, ttl, fence=fence, now=now, heartbeat=heartbeat, on_lost=on_lost
     )
     held.start()
     try:
@@ -514,7 +512,7 @@ def hold(
         held.close()
 
 
-def _try_acquire(engine: Engine, name: str, holder: str, ttl: timedelta, now: Clock) -> int | None:
+def _try_acquire(db: Engine, name: str, holder: str, ttl: timedelta, now: Clock) -> int | None:
     """`acquire`, with a database that stayed locked past its busy timeout read as "busy".
 
     SQLite has one write lock per database: a writer paused inside a transaction keeps it
@@ -522,7 +520,7 @@ def _try_acquire(engine: Engine, name: str, holder: str, ttl: timedelta, now: Cl
     anything nobody else can see). Waiting on is the only safe answer.
     """
     try:
-        return acquire(engine, name, holder, ttl, now=now)
+        return acquire(db, name, holder, ttl, now=now)
     except OperationalError as exc:
         if "locked" not in str(exc.orig).lower():
             raise
@@ -530,13 +528,13 @@ def _try_acquire(engine: Engine, name: str, holder: str, ttl: timedelta, now: Cl
         return None
 
 
-def _insert(engine: Engine) -> postgresql.Insert | sqlite.Insert:
+def _insert(db: Engine) -> postgresql.Insert | sqlite.Insert:
     # Both dialects offer the same on_conflict_do_update API; nothing else is supported.
-    if engine.dialect.name == "postgresql":
+    if db.dialect.name == "postgresql":
         return postgresql.insert(_LEASES)
-    if engine.dialect.name == "sqlite":
+    if db.dialect.name == "sqlite":
         return sqlite.insert(_LEASES)
-    raise InternalError(f"leases need SQLite or PostgreSQL, not {engine.dialect.name}")
+    raise InternalError(f"leases need SQLite or PostgreSQL, not {db.dialect.name}")
 
 
 def _iso(at: datetime) -> str:
