@@ -4,15 +4,12 @@
 for `syncd sandbox serve`. `Limits` configures rate limits, `FaultConfig` injected failures.
 """
 
-from syncd.sandbox.app import (
-    DEFAULT_HUBSPOT_TOKEN,
-    DEFAULT_MAILCHIMP_KEY,
-    Sandbox,
-    serve_forever,
-)
-from syncd.sandbox.faults import FAULT_KINDS, FaultConfig
-from syncd.sandbox.limits import Limits
-from syncd.sandbox.state import subscriber_hash
+from syncd.sandbox.app import Sandbox
+from syncd.sandbox.core.faults import FAULT_KINDS, FaultConfig
+from syncd.sandbox.core.limits import Limits
+from syncd.sandbox.defaults import DEFAULT_HUBSPOT_TOKEN, DEFAULT_MAILCHIMP_KEY
+from syncd.sandbox.mailchimp.state import subscriber_hash
+from syncd.sandbox.serve import serve_forever
 
 __all__ = [
     "DEFAULT_HUBSPOT_TOKEN",

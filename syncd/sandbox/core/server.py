@@ -8,76 +8,40 @@ socket-level faults (resets, truncated bodies) easy.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import logging
 import socket
 import struct
 import urllib.parse
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from syncd.sandbox import control
-from syncd.sandbox.errors import ApiError, hubspot_error, mailchimp_error
-from syncd.sandbox.routes import SEARCH_TEMPLATE
-from syncd.sandbox.routing import Request, Response, Route
-
-if TYPE_CHECKING:
-    from syncd.sandbox.app import Sandbox
+from syncd.sandbox.core import control
+from syncd.sandbox.core.errors import REASONS, ApiError, BadBodyError
+from syncd.sandbox.core.interfaces import Host, Vendor
+from syncd.sandbox.core.routing import Request, Response, Route
 
 log = logging.getLogger("syncd.sandbox")
-_REASONS = {
-    200: "OK",
-    201: "Created",
-    204: "No Content",
-    207: "Multi-Status",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    409: "Conflict",
-    411: "Length Required",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-}
-HUBSPOT_AUTH_MESSAGE = (
-    "Authentication credentials not found. This API supports OAuth 2.0 authentication and you "
-    "can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
-)
+CONTROL_PREFIX = "/_sandbox/"
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class SandboxServer(ThreadingHTTPServer):
-    """The threaded server; `sandbox` gives handlers the state, limits, faults and stats."""
+    """The threaded server; `host` gives handlers the vendors, faults, stats, lock and holds."""
 
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
+    def __init__(self, address: tuple[str, int], host: Host) -> None:
+        self.host = host
         super().__init__(address, SandboxHandler)
 
 
-def _api_of(path: str) -> str:
-    if path == "/3.0" or path.startswith("/3.0/"):
-        return "mailchimp"
-    if path.startswith("/_sandbox/"):
-        return "sandbox"
-    return "hubspot"
-
-
-def vendor_error(api: str, status: int, message: str, title: str | None = None) -> ApiError:
-    """An error of `status` in the shape of the API the request was for."""
-    if api == "mailchimp":
-        return mailchimp_error(status, title or _REASONS.get(status, "Error"), message)
-    category = {404: "OBJECT_NOT_FOUND", 429: "RATE_LIMITS"}.get(status, "VALIDATION_ERROR")
-    if status >= 500:
-        category = "INTERNAL_ERROR"
-    return hubspot_error(status, message, category)
+def _error_response(exc: ApiError) -> Response:
+    return Response(exc.status, exc.body, exc.headers, exc.content_type)
 
 
 class SandboxHandler(BaseHTTPRequestHandler):
@@ -101,10 +65,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
     # --- the pipeline -------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        sb = self.server.sandbox
+        host = self.server.host
         split = urllib.parse.urlsplit(self.path)
         path = split.path
-        api = _api_of(path)
+        vendor = None if path.startswith(CONTROL_PREFIX) else host.vendor_for(path)
+        api = "sandbox" if vendor is None else vendor.name
         length = self.headers.get("Content-Length")
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             self._send(Response(411, b""), close=True)
@@ -119,93 +84,64 @@ class SandboxHandler(BaseHTTPRequestHandler):
             body,
             api,
         )
-        if api == "sandbox":
-            self._send(self._safe(lambda: control.handle(sb, req), api))
+        if vendor is None:
+            self._send(self._control(host, req))
             return
         person = headers.get("x-sandbox-actor") == "person"
-        route: Route | None = None
+        route: Route[Any] | None = None
         fault: str | None = None
         status = 500
-        gate_taken = False
+        release: Callable[[], None] | None = None
         try:
             try:
-                self._authenticate(req)
-                route = self._route(req)
+                vendor.authenticate(req)
+                route = self._route(vendor, req)
                 if not person:
-                    gate_taken = self._limits(req, route)
-                    fault = sb.faults.draw(api)
-                    if fault is not None and self._serve_fault(req, fault):
+                    release = vendor.admit(req, route)
+                    fault = host.faults.draw(api)
+                    if fault is not None and self._serve_fault(host, vendor, fault):
                         status = 0 if fault in ("timeout", "reset") else 200
                         return
-                sb.wait_if_held(api)
-                with sb.state_lock():
-                    resp = route.handler(sb.state, req)
+                host.wait_if_held(api)
+                with host.state_lock():
+                    resp = vendor.serve(route, req)
                 if fault in ("truncated", "non_json"):
                     status = 200 if fault == "non_json" else resp.status
                     self._serve_broken(resp, fault)
                     return
+            except BadBodyError as problem:
+                resp = _error_response(vendor.bad_body(problem))
             except ApiError as exc:
-                resp = Response(exc.status, exc.body, exc.headers, exc.content_type)
+                resp = _error_response(exc)
             except Exception:
                 log.exception("sandbox handler failed for %s %s", self.command, path)
-                exc2 = vendor_error(api, 500, "Internal error in the sandbox")
+                exc2 = vendor.error(500, "Internal error in the sandbox", REASONS[500])
                 resp = Response(500, exc2.body, {}, exc2.content_type)
-            if api == "hubspot" and route is not None and route.template != SEARCH_TEMPLATE:
-                resp.headers.update(sb.hubspot_rate_headers())
+            if route is not None:
+                vendor.finish(route, resp)
             status = resp.status
             self._send(resp)
         finally:
-            if gate_taken:
-                sb.limits.mailchimp.leave()
+            if release is not None:
+                release()
             if person:
-                sb.stats_counter.record_person_edit()
+                host.stats_counter.record_person_edit()
             else:
                 endpoint = route.endpoint if route else f"{self.command} <unknown>"
                 is_write = route.is_write if route else False
-                sb.stats_counter.record(api, endpoint, is_write, status, fault)
+                host.stats_counter.record(api, endpoint, is_write, status, fault)
 
-    def _safe(self, fn: Any, api: str) -> Response:
+    def _control(self, host: Host, req: Request) -> Response:
         try:
-            resp: Response = fn()
-            return resp
+            return control.handle(host, req)
         except ApiError as exc:
-            return Response(exc.status, exc.body, exc.headers, exc.content_type)
+            return _error_response(exc)
         except Exception:
             log.exception("sandbox control call failed")
             return Response(500, {"error": "internal error"})
 
-    def _authenticate(self, req: Request) -> None:
-        sb = self.server.sandbox
-        auth = req.headers.get("authorization", "")
-        if req.api == "hubspot":
-            if auth != f"Bearer {sb.hubspot_token}":
-                raise hubspot_error(401, HUBSPOT_AUTH_MESSAGE, "INVALID_AUTHENTICATION")
-            return
-        key = ""
-        if auth.startswith("Basic "):
-            try:
-                key = base64.b64decode(auth[6:]).decode().partition(":")[2]
-            except ValueError:
-                key = ""
-        elif auth.startswith(("Bearer ", "OAuth ")):
-            key = auth.partition(" ")[2]
-        if not auth:
-            raise mailchimp_error(
-                401, "API Key Missing", "Your request did not include an API key."
-            )
-        if key != sb.mailchimp_key:
-            raise mailchimp_error(
-                401,
-                "API Key Invalid",
-                "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
-            )
-
-    def _route(self, req: Request) -> Route:
-        sb = self.server.sandbox
-        if req.api == "mailchimp":
-            found = sb.mailchimp_router.match(req.method, req.path)
-        else:
-            found = sb.hubspot_router.match(req.method, req.path)
+    def _route(self, vendor: Vendor, req: Request) -> Route[Any]:
+        found = vendor.router.match(req.method, req.path)
         if isinstance(found, bool):
             status = 405 if found else 404
             msg = (
@@ -214,57 +150,24 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 else "The requested resource could not be found."
             )
             title = "Method Not Allowed" if found else "Resource Not Found"
-            raise vendor_error(req.api, status, msg, title)
+            raise vendor.error(status, msg, title)
         route, args = found
         req.args = {k: urllib.parse.unquote(v) for k, v in args.items()}
         return route
 
-    def _limits(self, req: Request, route: Route) -> bool:
-        """Apply the vendor's limits; True when a Mailchimp concurrency slot was taken."""
-        sb = self.server.sandbox
-        if req.api == "mailchimp":
-            if not sb.limits.mailchimp.enter():
-                raise mailchimp_error(
-                    429,
-                    "Too Many Requests",
-                    "You have exceeded the limit of "
-                    f"{sb.limits.mailchimp.limit} simultaneous connections.",
-                )
-            return True
-        if route.template == SEARCH_TEMPLATE:
-            ok, _ = sb.limits.search.try_acquire()
-            if not ok:  # search answers 429 without any rate-limit headers
-                raise sb.hubspot_429("SECONDLY", "You have reached your secondly limit.", False)
-            return False
-        ok, _ = sb.limits.hubspot.try_acquire()
-        if not ok:
-            raise sb.hubspot_429(
-                "TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit."
-            )
-        ok, _ = sb.limits.daily.try_acquire()
-        if not ok:
-            raise sb.hubspot_429("DAILY", "You have reached your daily limit.")
-        return False
-
     # --- faults -------------------------------------------------------------------------------
 
-    def _serve_fault(self, req: Request, fault: str) -> bool:
+    def _serve_fault(self, host: Host, vendor: Vendor, fault: str) -> bool:
         """Serve a fault decided before the handler runs; False for faults applied after it."""
-        sb = self.server.sandbox
         if fault == "429":
-            if req.api == "mailchimp":
-                raise mailchimp_error(
-                    429,
-                    "Too Many Requests",
-                    "You have exceeded the limit of 10 simultaneous connections.",
-                )
-            raise sb.hubspot_429(
-                "TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit."
-            )
+            raise vendor.injected_429()
         if fault in ("500", "502", "503"):
-            raise vendor_error(req.api, int(fault), "The server encountered an error (injected).")
+            status = int(fault)
+            raise vendor.error(
+                status, "The server encountered an error (injected).", REASONS[status]
+            )
         if fault == "timeout":
-            sb.hold_for_timeout()
+            host.hold_for_timeout()
             self._reset()
             return True
         if fault == "reset":
@@ -306,7 +209,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self, status: int, ctype: str, length: int, headers: dict[str, str], close: bool
     ) -> bytes:
         lines = [
-            f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}",
+            f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}",
             f"Content-Length: {length}",
             "Server: syncd-sandbox",
         ]
