@@ -46,15 +46,15 @@ def _serve(contacts: int, seed: int, queue: Any, stop: Any) -> None:
     from syncd.sandbox import Sandbox
 
     sb = Sandbox(contacts, seed)
-    state = sb.state
+    crm, audience = sb.hubspot, sb.mailchimp
     queue.put(
         {
             **sb.info(),
             "base_url": sb.base_url,
-            "n_contacts": len(state.contact_ids),
-            "n_deals": len({d for ids in state.contact_deals.values() for d in ids}),
-            "n_companies": len({c for ids in state.contact_companies.values() for c in ids}),
-            "n_members": len(state.members),
+            "n_contacts": len(crm.contact_ids),
+            "n_deals": len({d for ids in crm.contact_deals.values() for d in ids}),
+            "n_companies": len({c for ids in crm.contact_companies.values() for c in ids}),
+            "n_members": len(audience.members),
         }
     )
     sb.start()

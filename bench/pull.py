@@ -43,18 +43,18 @@ def _serve(contacts: int, seed: int, queue: Any, stop: Any) -> None:
     from syncd.sandbox import Sandbox
 
     sb = Sandbox(contacts, seed)  # the vendors' default limits
-    state = sb.state
-    deals = {d for ids in state.contact_deals.values() for d in ids}
-    companies = {c for ids in state.contact_companies.values() for c in ids}
+    crm, audience = sb.hubspot, sb.mailchimp
+    deals = {d for ids in crm.contact_deals.values() for d in ids}
+    companies = {c for ids in crm.contact_companies.values() for c in ids}
     sb.start()
     queue.put(
         {
             **sb.info(),
             "base_url": sb.base_url,
-            "n_contacts": len(state.contact_ids),
+            "n_contacts": len(crm.contact_ids),
             "n_deals": len(deals),
             "n_companies": len(companies),
-            "n_members": len(state.members),
+            "n_members": len(audience.members),
         }
     )
     stop.wait()

@@ -1,29 +1,31 @@
-"""`Sandbox`: the emulator as a Python object for tests, and `serve_forever` for the CLI."""
+"""`Sandbox`: the emulator as a Python object, composing the core server with both vendors.
+
+The facade owns what spans both APIs: the one state lock, limits, faults, stats, test holds
+and reset. It satisfies `core.interfaces.Host`, which is all the server sees of it.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import signal
-import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any
 
-from syncd.sandbox.data import generate
-from syncd.sandbox.errors import ApiError, hubspot_error
-from syncd.sandbox.faults import FaultConfig, FaultInjector
-from syncd.sandbox.limits import Limits, LimitState
-from syncd.sandbox.routes import hubspot_router, mailchimp_router
-from syncd.sandbox.routing import Request, Response
-from syncd.sandbox.server import SandboxServer
-from syncd.sandbox.state import Clock, State, iso_ms
-from syncd.sandbox.stats import Stats
+from syncd.sandbox.core.clock import Clock
+from syncd.sandbox.core.faults import FaultConfig, FaultInjector
+from syncd.sandbox.core.interfaces import Vendor
+from syncd.sandbox.core.limits import Limits, LimitState
+from syncd.sandbox.core.server import SandboxServer
+from syncd.sandbox.core.stats import Stats
+from syncd.sandbox.defaults import DEFAULT_HUBSPOT_TOKEN, DEFAULT_MAILCHIMP_KEY
+from syncd.sandbox.hubspot.api import HubSpotApi
+from syncd.sandbox.hubspot.state import HubSpotState
+from syncd.sandbox.mailchimp.api import MailchimpApi
+from syncd.sandbox.mailchimp.state import MailchimpState
+from syncd.sandbox.world import generate
 
-DEFAULT_HUBSPOT_TOKEN = "sandbox-hubspot-token"  # noqa: S105 - public demo credential
-DEFAULT_MAILCHIMP_KEY = "sandbox-mailchimp-key-us1"
 HOLD_TIMEOUT_S = 30.0
 
 
@@ -31,7 +33,8 @@ class Sandbox:
     """A running HubSpot + Mailchimp emulator on one port.
 
     Use as a context manager (`with Sandbox(contacts=200, seed=1) as sb:`); it serves from a
-    background thread until the block ends.
+    background thread until the block ends. Tests read and change the data through
+    `sb.hubspot` and `sb.mailchimp` while holding `sb.state_lock()`.
 
     Args:
         contacts: Number of HubSpot contacts to generate.
@@ -64,17 +67,34 @@ class Sandbox:
         self.hubspot_token = hubspot_token
         self.mailchimp_key = mailchimp_key
         self._now = now
-        self._lock = threading.RLock()
-        self.state: State = generate(contacts, seed, Clock(now))
+        self._reset_lock = threading.RLock()
+        self._state_lock = threading.RLock()
+        world = generate(contacts, seed, Clock(now))
         self.limits = LimitState(limits or Limits())
         self.faults = FaultInjector(faults)
         self._stats = Stats()
         self._stopping = threading.Event()
         self._holds: dict[str, threading.Event] = {}
-        self.hubspot_router = hubspot_router(lambda: self.limits.limits, self._usage)
-        self.mailchimp_router = mailchimp_router()
+        self._hubspot_api = HubSpotApi(
+            world.hubspot, lambda: self.hubspot_token, lambda: self.limits
+        )
+        self._mailchimp_api = MailchimpApi(
+            world.mailchimp, lambda: self.mailchimp_key, lambda: self.limits
+        )
         self._server = SandboxServer((host, port), self)
         self._thread: threading.Thread | None = None
+
+    # --- data ---------------------------------------------------------------------------------
+
+    @property
+    def hubspot(self) -> HubSpotState:
+        """The HubSpot portal's current data (replaced on reset; hold `state_lock()`)."""
+        return self._hubspot_api.state
+
+    @property
+    def mailchimp(self) -> MailchimpState:
+        """The Mailchimp account's current data (replaced on reset; hold `state_lock()`)."""
+        return self._mailchimp_api.state
 
     # --- addresses ----------------------------------------------------------------------------
 
@@ -102,7 +122,7 @@ class Sandbox:
     @property
     def audience_id(self) -> str:
         """The one Mailchimp audience."""
-        return self.state.audience_id
+        return self.mailchimp.audience_id
 
     def info(self) -> dict[str, Any]:
         """Where and how to reach the sandbox (also `GET /_sandbox/info`)."""
@@ -173,13 +193,18 @@ class Sandbox:
         self.limits = LimitState(limits)
 
     def reset(self, contacts: int | None = None, seed: int | None = None) -> None:
-        """Fresh data (same or new size and seed), zero counters, empty windows, no faults."""
-        with self._lock:
+        """Fresh data (same or new size and seed), zero counters, empty windows, no faults.
+
+        The data is generated before the state lock is taken, so requests are served from the
+        old data meanwhile; both vendors switch to the new data at once.
+        """
+        with self._reset_lock:
             self.contacts = self.contacts if contacts is None else contacts
             self.seed = self.seed if seed is None else seed
-            state = generate(self.contacts, self.seed, Clock(self._now))
-            with self.state.lock:
-                self.state = state
+            world = generate(self.contacts, self.seed, Clock(self._now))
+            with self._state_lock:
+                self._hubspot_api.state = world.hubspot
+                self._mailchimp_api.state = world.mailchimp
             self._stats.reset()
             self.limits = LimitState(self.limits.limits)
             self.faults.configure(FaultConfig())
@@ -199,110 +224,29 @@ class Sandbox:
             ev.set()
             self._holds.pop(api, None)
 
+    @contextlib.contextmanager
+    def state_lock(self) -> Iterator[None]:
+        """The lock every handler runs under, for both vendors' data."""
+        with self._state_lock:
+            yield
+
+    # --- what the server calls (core.interfaces.Host) -----------------------------------------
+
+    def vendor_for(self, path: str) -> Vendor:
+        """Mailchimp for paths under `/3.0`; HubSpot answers every other path."""
+        if self._mailchimp_api.owns(path):
+            return self._mailchimp_api
+        return self._hubspot_api
+
     def wait_if_held(self, api: str) -> None:
-        """Called by the server: block while a test holds this API."""
+        """Block while a test holds this API."""
         ev = self._holds.get(api)
         if ev is not None:
             ev.wait(HOLD_TIMEOUT_S)
 
     def hold_for_timeout(self) -> None:
-        """Called by the server for a timeout fault: wait out the client (or shutdown)."""
+        """For a timeout fault: wait out the client (or shutdown)."""
         self._stopping.wait(self.faults.config.timeout_s)
 
-    @contextlib.contextmanager
-    def state_lock(self) -> Iterator[None]:
-        """The lock every handler runs under."""
-        with self.state.lock:
-            yield
 
-    # --- HubSpot counters ---------------------------------------------------------------------
-
-    def hubspot_rate_headers(self) -> dict[str, str]:
-        """`X-HubSpot-RateLimit-*` headers as of now."""
-        lim = self.limits
-        window = lim.hubspot
-        used = len(window._times)
-        maximum = window.limit if window.limit is not None else 1_000_000_000
-        return {
-            "X-HubSpot-RateLimit-Daily": str(lim.daily.limit),
-            "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, lim.daily.limit - lim.daily.used)),
-            "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(window.window_s * 1000)),
-            "X-HubSpot-RateLimit-Max": str(maximum),
-            "X-HubSpot-RateLimit-Remaining": str(max(0, maximum - used)),
-        }
-
-    def hubspot_429(self, policy: str, message: str, headers: bool = True) -> ApiError:
-        """HubSpot's 429 body with `policyName` (and rate headers except for search)."""
-        err = hubspot_error(
-            429,
-            message,
-            "RATE_LIMITS",
-            errorType="RATE_LIMIT",
-            policyName=policy,
-            requestId=str(uuid.uuid4()),
-        )
-        if headers:
-            err.headers.update(self.hubspot_rate_headers())
-        return err
-
-    def _usage(self, state: State, req: Request) -> Response:
-        daily = self.limits.daily
-        now = state.clock.now_ms()
-        return Response(
-            200,
-            {
-                "results": [
-                    {
-                        "name": "api-calls-daily",
-                        "usageLimit": daily.limit,
-                        "currentUsage": daily.used,
-                        "collectedAt": iso_ms(now),
-                        "fetchStatus": "SUCCESS",
-                        "resetsAt": iso_ms((now // 86_400_000 + 1) * 86_400_000),
-                    }
-                ]
-            },
-        )
-
-
-def serve_forever(
-    host: str = "127.0.0.1",
-    port: int = 8765,
-    contacts: int = 1000,
-    seed: int = 1,
-    hubspot_token: str = DEFAULT_HUBSPOT_TOKEN,
-    mailchimp_key: str = DEFAULT_MAILCHIMP_KEY,
-) -> None:
-    """Run the sandbox in the foreground until SIGTERM or SIGINT (`syncd sandbox serve`).
-
-    Prints both base URLs and the audience id, then serves with the vendors' default limits.
-    """
-    sb = Sandbox(
-        contacts,
-        seed,
-        host=host,
-        port=port,
-        hubspot_token=hubspot_token,
-        mailchimp_key=mailchimp_key,
-    )
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    sb.start()
-    try:
-        print(f"HubSpot:   {sb.hubspot_url}  (Bearer {sb.hubspot_token})")
-        print(f"Mailchimp: {sb.mailchimp_url}  (key {sb.mailchimp_key}, audience {sb.audience_id})")
-        print(f"Control:   {sb.base_url}/_sandbox/stats  ({contacts} contacts, seed {seed})")
-        sys.stdout.flush()
-        while not stop.wait(0.5):
-            pass
-    finally:
-        sb.stop()
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
-__all__ = ["ApiError", "Sandbox", "serve_forever"]
+__all__ = ["Sandbox"]

@@ -1,6 +1,7 @@
-"""The emulator's default credentials, importable without loading the emulator itself.
+"""The sandbox's default credentials, in a module that imports nothing.
 
-`syncd sandbox serve --help` shows them, so the command line needs them at start-up.
+The CLI shows them as option defaults (`syncd sandbox serve --hubspot-token ...`) without
+loading the emulator; `Sandbox` and `serve_forever` use them when none are given.
 """
 
 DEFAULT_HUBSPOT_TOKEN = "sandbox-hubspot-token"  # noqa: S105 - public demo credential

@@ -31,7 +31,7 @@ def remote_lists(sb: Sandbox) -> dict[str, set[str]]:
     with sb.state_lock():
         return {
             lst.name: {str(m) for m in lst.members}
-            for lst in sb.state.lists.values()
+            for lst in sb.hubspot.lists.values()
             if lst.name.startswith("syncd: ")
         }
 
@@ -39,9 +39,9 @@ def remote_lists(sb: Sandbox) -> dict[str, set[str]]:
 def remote_tags(sb: Sandbox) -> dict[str, set[str]]:
     """Mailchimp tag name -> member subscriber hashes, for every tag."""
     with sb.state_lock():
-        names = {sid: seg.name for sid, seg in sb.state.segments.items()}
+        names = {sid: seg.name for sid, seg in sb.mailchimp.segments.items()}
         out: dict[str, set[str]] = {name: set() for name in names.values()}
-        for h, member in sb.state.members.items():
+        for h, member in sb.mailchimp.members.items():
             for sid in member.tags:
                 out[names[sid]].add(h)
         return out

@@ -5,7 +5,8 @@ Usage: python -m tests.e2e.sync_child HUBSPOT_URL MAILCHIMP_URL AUDIENCE_ID DB_U
 
 Prints `done <status>` at the end and exits with the run's exit code. With
 `--pause-after-first-batch` it stops itself (SIGSTOP) right after its first applied batch was
-recorded, outside any database transaction, so a test can take its lease over meanwhile.
+recorded, outside any database transaction, so a test can take its lease over meanwhile; it
+goes on after SIGCONT and a line on its stdin.
 """
 
 from __future__ import annotations
@@ -45,6 +46,17 @@ class _Addresses(Sandbox):
         return self._urls[2]
 
 
+def _pause_until_continued() -> None:
+    """Stop this process (SIGSTOP); once continued, go on only after a line on stdin.
+
+    A process stopping itself is not stopped at once: this thread may run on for a while
+    before the kernel parks it, which would let it start its next batch early. The test sends
+    SIGCONT and then the line.
+    """
+    os.kill(os.getpid(), signal.SIGSTOP)
+    sys.stdin.readline()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     for name in ("hubspot_url", "mailchimp_url", "audience_id", "db_url"):
@@ -73,7 +85,7 @@ def main() -> None:
         print(f"applied {stream} {n}", flush=True)
         if args.pause_after_first_batch and not paused:
             paused = True
-            os.kill(os.getpid(), signal.SIGSTOP)
+            _pause_until_continued()
 
     result = rt.syncer.sync(trigger="manual", full=True, progress=on_batch)
     print(f"done {result.status}", flush=True)

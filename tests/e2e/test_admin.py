@@ -71,4 +71,4 @@ def test_undo_goes_through_guards_and_is_audited(
     assert released.status is RunStatus.SUCCESS, released.error
     assert not any(remote_lists(sandbox).values())
     with sandbox.state_lock():
-        assert not any(c.props.get("syncd_segments") for c in sandbox.state.contacts.values())
+        assert not any(c.props.get("syncd_segments") for c in sandbox.hubspot.contacts.values())

@@ -90,7 +90,7 @@ def test_plan_previews_a_rule_change(sandbox: Sandbox, config: Path, tmp_path: P
 def test_held_run_exits_3_and_apply_releases_it(sandbox: Sandbox, config: Path) -> None:
     assert invoke("sync", "--config", str(config))[0] == 0
     with sandbox.state_lock():
-        for contact in sandbox.state.contacts.values():
+        for contact in sandbox.hubspot.contacts.values():
             contact.props.pop("lifecyclestage", None)
     before = writes(sandbox)
     code, text = invoke("sync", "--config", str(config), "--full")

@@ -51,7 +51,7 @@ def test_approve_waits_for_the_lease_holder_and_writes_nothing_meanwhile(
     assert rt.syncer.sync(trigger="manual", full=True).status is RunStatus.SUCCESS
     strict = make_runtime(max_removals=5)
     with sandbox.state_lock():
-        for contact in sandbox.state.contacts.values():
+        for contact in sandbox.hubspot.contacts.values():
             contact.props.pop("lifecyclestage", None)
     held = strict.syncer.sync(trigger="reconcile", full=True)
     assert held.status is RunStatus.HELD and held.run_id is not None

@@ -77,6 +77,7 @@ def test_a_paused_writer_that_was_overtaken_writes_nothing_more(db_url: str) -> 
                 "--pause-after-first-batch",
             ],
             cwd=ROOT,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -94,7 +95,7 @@ def test_a_paused_writer_that_was_overtaken_writes_nothing_more(db_url: str) -> 
                 assert takeover.status is RunStatus.SUCCESS, takeover.error
                 after_takeover = _writes(sb)
                 child.send_signal(signal.SIGCONT)
-                out, err = child.communicate(timeout=DEADLINE_S)
+                out, err = child.communicate("go on\n", timeout=DEADLINE_S)
                 assert _writes(sb) == after_takeover  # not one call after the takeover
                 assert child.returncode == 1, (out, err)
                 assert "done interrupted" in out

@@ -39,7 +39,9 @@ def test_first_sync_writes_lists_tags_and_properties(
     assert sum(len(v) for v in lists.values()) > 0
     # Properties: every HubSpot contact with a segment or stage got syncd_segments set.
     with sandbox.state_lock():
-        staged = [c for c in sandbox.state.contacts.values() if c.props.get("syncd_journey_stage")]
+        staged = [
+            c for c in sandbox.hubspot.contacts.values() if c.props.get("syncd_journey_stage")
+        ]
     assert len(staged) > 100
     # Plan after a successful run is empty: the ledger matches what the rules want.
     assert rt.syncer.plan_only().plan.changes == []
@@ -62,7 +64,7 @@ def test_incremental_sync_sees_edits_made_through_the_api(
     with sandbox.state_lock():
         target = next(
             c
-            for c in sandbox.state.contacts.values()
+            for c in sandbox.hubspot.contacts.values()
             if c.props.get("lifecyclestage") == "lead" and c.props.get("email")
         )
     # A person moves the lead to customer in HubSpot.
@@ -80,7 +82,7 @@ def test_incremental_sync_sees_edits_made_through_the_api(
     assert result.status is RunStatus.SUCCESS
     assert result.counts["pulled"]["hubspot"] >= 1
     with sandbox.state_lock():
-        stage = sandbox.state.contacts[target.id].props.get("syncd_journey_stage")
+        stage = sandbox.hubspot.contacts[target.id].props.get("syncd_journey_stage")
     assert stage in {"customer", "advocate", "at-risk", "churned"}
 
 
@@ -88,12 +90,12 @@ def test_unsubscribed_never_tagged_nor_resubscribed(
     sandbox: Sandbox, make_runtime: RuntimeFactory
 ) -> None:
     with sandbox.state_lock():
-        statuses = {h: m.status for h, m in sandbox.state.members.items()}
+        statuses = {h: m.status for h, m in sandbox.mailchimp.members.items()}
     rt = make_runtime()
     rt.syncer.sync(trigger="manual", full=True)
     rt.syncer.sync(trigger="reconcile", full=True)
     with sandbox.state_lock():
-        after = {h: m.status for h, m in sandbox.state.members.items()}
+        after = {h: m.status for h, m in sandbox.mailchimp.members.items()}
     assert after == statuses
     tagged = set().union(*(v for k, v in remote_tags(sandbox).items() if k.startswith("syncd:")))
     blocked = {h for h, s in statuses.items() if s in ("unsubscribed", "cleaned", "archived")}
@@ -113,9 +115,9 @@ def test_hand_made_tags_and_list_members_untouched(
     name = next(n for n, members in lists.items() if members)
     with sandbox.state_lock():
         outsider = next(
-            str(c.id) for c in sandbox.state.contacts.values() if str(c.id) not in lists[name]
+            str(c.id) for c in sandbox.hubspot.contacts.values() if str(c.id) not in lists[name]
         )
-        list_id = next(lst.list_id for lst in sandbox.state.lists.values() if lst.name == name)
+        list_id = next(lst.list_id for lst in sandbox.hubspot.lists.values() if lst.name == name)
     resp = requests.put(
         f"{sandbox.hubspot_url}/crm/v3/lists/{list_id}/memberships/add",
         json=[outsider],
@@ -137,11 +139,11 @@ def test_mass_removal_is_held_then_released(sandbox: Sandbox, make_runtime: Runt
     assert rt.syncer.sync(trigger="manual", full=True).status is RunStatus.SUCCESS
     # Everyone leaves: the newsletter audience is emptied by a bad edit in the CRM.
     with sandbox.state_lock():
-        ids = [c.id for c in sandbox.state.contacts.values()]
+        ids = [c.id for c in sandbox.hubspot.contacts.values()]
     strict = make_runtime(max_removals=5)
     with sandbox.state_lock():
         for cid in ids:
-            sandbox.state.contacts[cid].props.pop("lifecyclestage", None)
+            sandbox.hubspot.contacts[cid].props.pop("lifecyclestage", None)
     before = writes(sandbox)
     held = strict.syncer.sync(trigger="reconcile", full=True)
     assert held.status is RunStatus.HELD
@@ -185,7 +187,7 @@ def test_hand_removal_is_recorded_and_not_fought(
     key = name.removeprefix("syncd: ")
     victim = sorted(lists[name])[0]
     with sandbox.state_lock():
-        list_id = next(lst.list_id for lst in sandbox.state.lists.values() if lst.name == name)
+        list_id = next(lst.list_id for lst in sandbox.hubspot.lists.values() if lst.name == name)
     resp = requests.put(
         f"{sandbox.hubspot_url}/crm/v3/lists/{list_id}/memberships/remove",
         json=[victim],

@@ -23,7 +23,7 @@ from connectors.mailchimp import MailchimpConnector, subscriber_hash
 from syncd.errors import ConfigError
 from syncd.http import ApiStats, RetrySettings
 from syncd.sandbox import Limits, Sandbox
-from syncd.sandbox.state import McSegment
+from syncd.sandbox.mailchimp.state import McSegment
 
 FIELDS = FieldMap.from_paths(
     hubspot={
@@ -114,7 +114,7 @@ class HubSpotSide(Side):
         return HubSpotConnector(**args)
 
     def expected(self, sb: Sandbox) -> dict[str, str]:
-        return {str(i): c.props.get("email") for i, c in sb.state.contacts.items()}
+        return {str(i): c.props.get("email") for i, c in sb.hubspot.contacts.items()}
 
     def edit(self, sb: Sandbox, source_id: str, value: str) -> None:
         r = requests.patch(
@@ -135,10 +135,10 @@ class HubSpotSide(Side):
         return Member("987654321")
 
     def changed_at_or_after(self, sb: Sandbox, cursor: str) -> set[str]:
-        return {str(i) for i, c in sb.state.contacts.items() if c.updated_ms >= int(cursor)}
+        return {str(i) for i, c in sb.hubspot.contacts.items() if c.updated_ms >= int(cursor)}
 
     def named(self, sb: Sandbox, name: str) -> list[str]:
-        return [str(i) for i, lst in sb.state.lists.items() if lst.name == name]
+        return [str(i) for i, lst in sb.hubspot.lists.items() if lst.name == name]
 
     def squat(self, sb: Sandbox, name: str) -> None:
         # A company list: the contact-list lookup misses it, but the name is the portal's.
@@ -163,7 +163,7 @@ class MailchimpSide(Side):
         return MailchimpConnector(**args)
 
     def expected(self, sb: Sandbox) -> dict[str, str]:
-        return {h: m.email for h, m in sb.state.members.items()}
+        return {h: m.email for h, m in sb.mailchimp.members.items()}
 
     def edit(self, sb: Sandbox, source_id: str, value: str) -> None:
         token = base64.b64encode(f"person:{sb.mailchimp_key}".encode()).decode()
@@ -179,30 +179,30 @@ class MailchimpSide(Side):
         return Target(TargetKind.MAILCHIMP_TAG, key, f"syncd:{key}")
 
     def member(self, sb: Sandbox, source_id: str) -> Member:
-        return Member(source_id, sb.state.members[source_id].email)
+        return Member(source_id, sb.mailchimp.members[source_id].email)
 
     def stranger(self) -> Member:
         email = "nobody-here@example.com"
         return Member(subscriber_hash(email), email)
 
     def editable(self, sb: Sandbox) -> list[str]:
-        return sorted(h for h, m in sb.state.members.items() if m.status != "archived")
+        return sorted(h for h, m in sb.mailchimp.members.items() if m.status != "archived")
 
     def changed_at_or_after(self, sb: Sandbox, cursor: str) -> set[str]:
         second = int(datetime.fromisoformat(cursor).timestamp())
-        return {h for h, m in sb.state.members.items() if m.last_changed_ms // 1000 >= second}
+        return {h for h, m in sb.mailchimp.members.items() if m.last_changed_ms // 1000 >= second}
 
     def named(self, sb: Sandbox, name: str) -> list[str]:
-        return [str(i) for i, seg in sb.state.segments.items() if seg.name == name]
+        return [str(i) for i, seg in sb.mailchimp.segments.items() if seg.name == name]
 
     def squat(self, sb: Sandbox, name: str) -> None:
         # A saved (condition-based) segment: the tag lookup (`type=static`) misses it. The
         # sandbox's API makes static segments only, so it is put in place directly.
         with sb.state_lock():
-            sid = sb.state.next_segment_id
-            sb.state.next_segment_id += 1
-            now = sb.state.clock.write_ms()
-            sb.state.segments[sid] = McSegment(sid, name, "saved", now, now)
+            sid = sb.mailchimp.next_segment_id
+            sb.mailchimp.next_segment_id += 1
+            now = sb.mailchimp.clock.write_ms()
+            sb.mailchimp.segments[sid] = McSegment(sid, name, "saved", now, now)
 
 
 def person_create_list(sb: Sandbox, body: dict[str, Any]) -> None:
@@ -272,21 +272,23 @@ def test_full_pull_maps_fields_to_canonical_names(sb: Sandbox, side: Side) -> No
     records, _ = pull_all(side.make(sb), None, full=True)
     if side.name == "hubspot":
         by_id = {r.source_id: r for r in records}
-        for cid, contact in sb.state.contacts.items():
+        for cid, contact in sb.hubspot.contacts.items():
             rec = by_id[str(cid)]
             assert rec.fields["lifecycle_stage"] == contact.props.get("lifecyclestage")
-            deals = [sb.state.deals[d] for d in sb.state.contact_deals.get(cid, [])]
+            deals = [sb.hubspot.deals[d] for d in sb.hubspot.contact_deals.get(cid, [])]
             won = [d for d in deals if d.props.get("dealstage") == "closedwon"]
             assert rec.fields["deals_won"] == len(won)
             assert rec.fields["revenue"] == pytest.approx(
                 sum(float(d.props.get("amount") or 0) for d in won)
             )
-            companies = sb.state.contact_companies.get(cid)
-            industry = sb.state.companies[companies[0]].props.get("industry") if companies else None
+            companies = sb.hubspot.contact_companies.get(cid)
+            industry = (
+                sb.hubspot.companies[companies[0]].props.get("industry") if companies else None
+            )
             assert rec.fields["industry"] == industry
     else:
         for rec in records:
-            member = sb.state.members[rec.source_id]
+            member = sb.mailchimp.members[rec.source_id]
             assert rec.status == member.status
             assert rec.fields["first_name"] == member.merge_fields.get("FNAME")
             assert rec.fields["open_rate"] == member.avg_open_rate

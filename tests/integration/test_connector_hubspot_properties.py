@@ -30,8 +30,8 @@ def connector(sb: Sandbox) -> HubSpotConnector:
 def test_properties_are_created_once_with_every_option(sb: Sandbox) -> None:
     c = connector(sb)
     c.ensure_properties(["trial-to-paid", "vip"], ["customer", "trial", "prospect"])
-    segments = sb.state.properties["syncd_segments"]
-    stage = sb.state.properties["syncd_journey_stage"]
+    segments = sb.hubspot.properties["syncd_segments"]
+    stage = sb.hubspot.properties["syncd_journey_stage"]
     assert (segments["type"], segments["fieldType"]) == ("enumeration", "checkbox")
     assert [o["value"] for o in segments["options"]] == ["trial-to-paid", "vip"]
     assert [o["value"] for o in stage["options"]] == ["customer", "trial", "prospect"]
@@ -44,14 +44,14 @@ def test_missing_options_are_added(sb: Sandbox) -> None:
     c = connector(sb)
     c.ensure_properties(["vip"], ["customer"])
     c.ensure_properties(["vip", "new-segment"], ["customer", "trial"])
-    options = [o["value"] for o in sb.state.properties["syncd_segments"]["options"]]
+    options = [o["value"] for o in sb.hubspot.properties["syncd_segments"]["options"]]
     assert options == ["vip", "new-segment"]
 
 
 def test_values_are_written_in_batches_of_100_with_outcomes_per_record(sb: Sandbox) -> None:
     c = connector(sb)
     c.ensure_properties(["a", "b"], ["customer", "prospect"])
-    ids = [str(i) for i in sorted(sb.state.contacts)[:230]]
+    ids = [str(i) for i in sorted(sb.hubspot.contacts)[:230]]
     updates = [
         PropertyUpdate(i, {"syncd_segments": "a;b", "syncd_journey_stage": "customer"}) for i in ids
     ]
@@ -59,7 +59,7 @@ def test_values_are_written_in_batches_of_100_with_outcomes_per_record(sb: Sandb
     result = c.write_properties(updates)
     assert result.counts() == {"applied": 230, "rejected": 1}
     assert result.by_id()["99999999", "set"].reason == "object_not_found"
-    assert sb.state.contacts[int(ids[0])].props["syncd_segments"] == "a;b"
+    assert sb.hubspot.contacts[int(ids[0])].props["syncd_segments"] == "a;b"
     batch = c.stats.endpoints("hubspot")["POST /crm/v3/objects/contacts/batch/update"]
     assert batch.api_calls == 3  # 231 records, 100 per call
 
@@ -67,7 +67,7 @@ def test_values_are_written_in_batches_of_100_with_outcomes_per_record(sb: Sandb
 def test_a_refused_batch_is_split_down_to_the_bad_record(sb: Sandbox) -> None:
     c = connector(sb)
     c.ensure_properties(["a"], ["customer"])
-    ids = [str(i) for i in sorted(sb.state.contacts)[:8]]
+    ids = [str(i) for i in sorted(sb.hubspot.contacts)[:8]]
     updates = [PropertyUpdate(i, {"syncd_journey_stage": "customer"}) for i in ids]
     updates[5] = PropertyUpdate(ids[5], {"syncd_journey_stage": "not-an-option"})
     result = c.write_properties(updates)
@@ -75,4 +75,4 @@ def test_a_refused_batch_is_split_down_to_the_bad_record(sb: Sandbox) -> None:
     assert outcomes[ids[5], "set"].outcome == "rejected"
     assert "not-an-option" in (outcomes[ids[5], "set"].message or "")
     assert all(outcomes[i, "set"].outcome == "applied" for i in ids if i != ids[5])
-    assert sb.state.contacts[int(ids[0])].props["syncd_journey_stage"] == "customer"
+    assert sb.hubspot.contacts[int(ids[0])].props["syncd_journey_stage"] == "customer"

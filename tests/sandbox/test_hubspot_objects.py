@@ -39,10 +39,10 @@ def test_page_limit_above_100_is_refused(sb: Sandbox) -> None:
 
 def test_inline_associations_and_get_by_id(sb: Sandbox) -> None:
     api = hubspot(sb).crm.contacts.basic_api
-    cid = next(i for i in sb.state.contact_ids if i in sb.state.contact_deals)
+    cid = next(i for i in sb.hubspot.contact_ids if i in sb.hubspot.contact_deals)
     c = api.get_by_id(str(cid), properties=["plan"], associations=["deals", "companies"])
     deal_ids = {r.id for r in c.associations["deals"].results}
-    assert deal_ids == {str(d) for d in sb.state.contact_deals[cid]}
+    assert deal_ids == {str(d) for d in sb.hubspot.contact_deals[cid]}
     with pytest.raises(ApiException) as err:
         api.get_by_id("999999999")
     assert err.value.status == 404
@@ -74,7 +74,7 @@ def test_batch_update_207_partial_failure_and_limit(fresh: Sandbox) -> None:
     assert res.num_errors == 1
     assert res.errors[0].category == "OBJECT_NOT_FOUND"
     assert res.errors[0].context["ids"] == ["424242"]
-    assert fresh.state.contacts[5].props["plan"] == "enterprise"
+    assert fresh.hubspot.contacts[5].props["plan"] == "enterprise"
     with pytest.raises(ApiException) as err:
         batch.update({"inputs": [{"id": str(i), "properties": {}} for i in range(1, 102)]})
     assert err.value.status == 400
@@ -85,7 +85,7 @@ def test_batch_update_207_partial_failure_and_limit(fresh: Sandbox) -> None:
 
 def test_batch_upsert_creates_and_updates(fresh: Sandbox) -> None:
     batch = hubspot(fresh).crm.contacts.batch_api
-    existing = fresh.state.contacts[7].props["email"].strip()
+    existing = fresh.hubspot.contacts[7].props["email"].strip()
     res = batch.upsert(
         {
             "inputs": [
@@ -102,13 +102,13 @@ def test_batch_upsert_creates_and_updates(fresh: Sandbox) -> None:
     news = sorted(r.new for r in res.results)
     assert news == [False, True]
     assert res.num_errors == 1
-    assert fresh.state.contact_by_email("new.person@example.com") is not None
-    assert fresh.state.contacts[7].props["plan"] == "starter"
+    assert fresh.hubspot.contact_by_email("new.person@example.com") is not None
+    assert fresh.hubspot.contacts[7].props["plan"] == "starter"
 
 
 def test_patch_bumps_lastmodifieddate(fresh: Sandbox) -> None:
     api = hubspot(fresh).crm.contacts.basic_api
-    before = fresh.state.contacts[3].props["lastmodifieddate"]
+    before = fresh.hubspot.contacts[3].props["lastmodifieddate"]
     out = api.update("3", {"properties": {"jobtitle": "Chief Sandbox Officer"}})
     assert out.properties["jobtitle"] == "Chief Sandbox Officer"
     assert out.properties["lastmodifieddate"] > before
@@ -148,12 +148,12 @@ def test_properties_list_and_create(fresh: Sandbox) -> None:
 
 def test_associations_v4_batch_read_and_limit(sb: Sandbox) -> None:
     client = hubspot(sb)
-    with_deals = [i for i in sb.state.contact_ids if i in sb.state.contact_deals][:5]
+    with_deals = [i for i in sb.hubspot.contact_ids if i in sb.hubspot.contact_deals][:5]
     res = client.crm.associations.v4.batch_api.get_page(
         "contacts", "deals", {"inputs": [{"id": str(i)} for i in with_deals]}
     )
     got = {r._from.id: {int(t.to_object_id) for t in r.to} for r in res.results}
-    assert got == {str(i): set(sb.state.contact_deals[i]) for i in with_deals}
+    assert got == {str(i): set(sb.hubspot.contact_deals[i]) for i in with_deals}
     r = requests.post(
         f"{sb.hubspot_url}/crm/v4/associations/contacts/companies/batch/read",
         json={"inputs": [{"id": str(i)} for i in range(1001)]},
@@ -161,7 +161,7 @@ def test_associations_v4_batch_read_and_limit(sb: Sandbox) -> None:
         timeout=10,
     )
     assert r.status_code == 400
-    deal_ids = [str(d) for i in with_deals for d in sb.state.contact_deals[i]]
+    deal_ids = [str(d) for i in with_deals for d in sb.hubspot.contact_deals[i]]
     deals = client.crm.deals.batch_api.read(
         {"inputs": [{"id": d} for d in deal_ids], "properties": ["amount", "dealstage"]}
     )

@@ -10,7 +10,7 @@ from hubspot.crm.contacts import ApiException
 from sandbox_clients import hubspot
 
 from syncd.sandbox import Limits, Sandbox
-from syncd.sandbox.state import parse_time_ms
+from syncd.sandbox.core.clock import parse_time_ms
 
 
 def _search(sb: Sandbox, **body: object) -> object:
@@ -38,7 +38,7 @@ def test_search_filters_and_sorts(sb: Sandbox) -> None:
     )
     expected = [
         c
-        for c in sb.state.contacts.values()
+        for c in sb.hubspot.contacts.values()
         if c.props["lifecyclestage"] in ("customer", "lead")
         and int(c.props.get("hs_email_open", "0")) >= 1
     ]
@@ -62,7 +62,7 @@ def test_search_or_groups_has_property_and_tokens(sb: Sandbox) -> None:
     )
     expected = [
         c
-        for c in sb.state.contacts.values()
+        for c in sb.hubspot.contacts.values()
         if "trial_started_at" in c.props
         or c.props.get("email", "").strip().lower().endswith("@gmail.com")
     ]
@@ -72,7 +72,7 @@ def test_search_or_groups_has_property_and_tokens(sb: Sandbox) -> None:
 def test_incremental_search_on_lastmodifieddate(fresh: Sandbox) -> None:
     client = hubspot(fresh)
     client.crm.contacts.basic_api.update("9", {"properties": {"plan": "professional"}})
-    since = parse_time_ms(fresh.state.contacts[9].props["lastmodifieddate"])
+    since = parse_time_ms(fresh.hubspot.contacts[9].props["lastmodifieddate"])
     res = client.crm.contacts.search_api.do_search(
         {
             "filterGroups": [
@@ -136,8 +136,8 @@ def test_lists_create_find_and_memberships(fresh: Sandbox) -> None:
 
     ids = (
         [str(i) for i in range(1, 301)]
-        if len(fresh.state.contacts) >= 300
-        else [str(i) for i in fresh.state.contact_ids]
+        if len(fresh.hubspot.contacts) >= 300
+        else [str(i) for i in fresh.hubspot.contact_ids]
     )
     added = lists.memberships_api.add(list_id, [*ids, "987654"])
     assert added.records_ids_added == ids

@@ -181,5 +181,5 @@ def test_reset_over_http_regenerates(fresh: Sandbox) -> None:
         f"{fresh.base_url}/_sandbox/reset", json={"contacts": 50, "seed": 5}, timeout=30
     )
     assert r.status_code == 200 and r.json()["contacts"] == 50
-    assert len(fresh.state.contacts) == 50
+    assert len(fresh.hubspot.contacts) == 50
     assert fresh.stats()["requests"] == 0

@@ -13,7 +13,7 @@ from syncd.sandbox import Sandbox, subscriber_hash
 
 
 def _subscribed(sb: Sandbox, status: str = "subscribed") -> tuple[str, str]:
-    h, m = next((h, m) for h, m in sb.state.members.items() if m.status == status)
+    h, m = next((h, m) for h, m in sb.mailchimp.members.items() if m.status == status)
     return h, m.email
 
 
@@ -29,8 +29,8 @@ def test_lists_and_paging_through_members(sb: Sandbox) -> None:
         offset += 100
         if offset >= page["total_items"]:
             break
-    assert len(seen) == len(set(seen)) == len(sb.state.members)
-    statuses = {m.status for m in sb.state.members.values()}
+    assert len(seen) == len(set(seen)) == len(sb.mailchimp.members)
+    statuses = {m.status for m in sb.mailchimp.members.values()}
     assert {"subscribed", "unsubscribed", "cleaned", "archived"} <= statuses
 
 
@@ -82,7 +82,7 @@ def test_compliance_refusal(fresh: Sandbox) -> None:
     body = json.loads(err.value.text)
     assert err.value.status_code == 400
     assert body["title"] == "Member In Compliance State"
-    assert fresh.state.members[h].status == "unsubscribed"
+    assert fresh.mailchimp.members[h].status == "unsubscribed"
 
 
 def test_put_upsert_and_delete_archives(fresh: Sandbox) -> None:
@@ -95,7 +95,7 @@ def test_put_upsert_and_delete_archives(fresh: Sandbox) -> None:
     assert created["status"] == "pending" and created["id"] == h
     hs, _ = _subscribed(fresh)
     mc.lists.delete_list_member(fresh.audience_id, hs)
-    assert fresh.state.members[hs].status == "archived"
+    assert fresh.mailchimp.members[hs].status == "archived"
     with pytest.raises(ApiClientError) as err:
         mc.lists.delete_list_member(fresh.audience_id, hs)
     assert err.value.status_code == 405
@@ -112,7 +112,7 @@ def test_member_tags_and_segments(fresh: Sandbox) -> None:
     segs = mc.lists.list_segments(fresh.audience_id, type="static", count=1000)["segments"]
     seg = next(s for s in segs if s["name"] == "syncd:vip")
     assert seg["member_count"] == 1
-    others = [m.email for m in fresh.state.members.values()][:5]
+    others = [m.email for m in fresh.mailchimp.members.values()][:5]
     res = mc.lists.batch_segment_members(
         {"members_to_add": others, "members_to_remove": [email]}, fresh.audience_id, seg["id"]
     )

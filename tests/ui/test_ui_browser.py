@@ -70,7 +70,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
             first = rt.syncer.sync(trigger="manual", full=True)
             assert first.status is RunStatus.SUCCESS, first.error
             with sb.state_lock():  # a bad CRM edit: every lifecycle stage wiped
-                for contact in sb.state.contacts.values():
+                for contact in sb.hubspot.contacts.values():
                     contact.props.pop("lifecyclestage", None)
             strict = open_runtime(make_settings(sb, db_url, max_removals=5), retry=retry)
             opened.append(strict)

@@ -1,7 +1,9 @@
 """Request and response values, and the route table that maps `METHOD /path` to a handler.
 
 Routes are written as the vendors document them (`/crm/v3/objects/{objectType}/{objectId}`);
-the template is also the endpoint name under which stats count the request.
+the template is also the endpoint name under which stats count the request. A route table is
+generic in the state its handlers read and write, so each vendor's handlers see only their own
+vendor's state.
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from syncd.sandbox.errors import ApiError, hubspot_error, mailchimp_error
-from syncd.sandbox.state import State
+from syncd.sandbox.core.errors import ApiError, BadBodyError
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+S = TypeVar("S")
 
 
 @dataclass
@@ -31,29 +33,21 @@ class Request:
     args: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
-        """The body as JSON; a malformed body is the vendor's 400, an empty one is None."""
+        """The body as JSON; an empty one is None, a malformed one raises `BadBodyError`."""
         if not self.body.strip():
             return None
         try:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
-            if self.api == "mailchimp":
-                raise mailchimp_error(
-                    400, "JSON Parse Error", "We encountered an unspecified JSON parsing error."
-                ) from exc
-            raise hubspot_error(400, f"Invalid input JSON: {exc}", "VALIDATION_ERROR") from exc
+            raise BadBodyError(str(exc), malformed=True) from exc
 
     def json_object(self) -> dict[str, Any]:
-        """The body, which must be a JSON object (or empty → {})."""
+        """The body, which must be a JSON object (or empty → {}); else raises `BadBodyError`."""
         data = self.json()
         if data is None:
             return {}
         if not isinstance(data, dict):
-            if self.api == "mailchimp":
-                raise mailchimp_error(
-                    400, "Invalid Resource", "The resource submitted could not be validated."
-                )
-            raise hubspot_error(400, "Invalid input JSON: expected an object")
+            raise BadBodyError(f"expected an object, got {type(data).__name__}", malformed=False)
         return data
 
     def q(self, name: str, default: str | None = None) -> str | None:
@@ -79,16 +73,16 @@ class Response:
     content_type: str = "application/json;charset=utf-8"
 
 
-Handler = Callable[[State, Request], Response]
+Handler = Callable[[S, Request], Response]
 
 
 @dataclass(frozen=True)
-class Route:
+class Route(Generic[S]):
     """One endpoint. `read_post` marks POSTs that only read (search, batch read)."""
 
     method: str
     template: str
-    handler: Handler
+    handler: Handler[S]
     read_post: bool = False
     pattern: re.Pattern[str] = field(init=False, compare=False)
 
@@ -107,13 +101,13 @@ class Route:
         return self.method in WRITE_METHODS and not self.read_post
 
 
-class Router:
+class Router(Generic[S]):
     """Matches a method and path against the routes of one API, in order."""
 
-    def __init__(self, routes: list[Route]) -> None:
+    def __init__(self, routes: list[Route[S]]) -> None:
         self.routes = routes
 
-    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | bool:
+    def match(self, method: str, path: str) -> tuple[Route[S], dict[str, str]] | bool:
         """The route and path arguments; else True if the path exists for another method."""
         path_exists = False
         for route in self.routes:

@@ -8,17 +8,21 @@ archived since) cannot be set to `subscribed` through the API.
 from __future__ import annotations
 
 import re
-import urllib.parse
 from typing import Any
 
-from syncd.sandbox.errors import (
-    ApiError,
-    mailchimp_error,
-    mailchimp_invalid,
-    mailchimp_not_found,
+from syncd.sandbox.core.errors import ApiError
+from syncd.sandbox.core.routing import Request, Response, require
+from syncd.sandbox.mailchimp.errors import mailchimp_error, mailchimp_invalid
+from syncd.sandbox.mailchimp.shapes import (
+    check_list,
+    get_member,
+    int_query,
+    member_json,
+    member_key,
+    respond,
+    time_query,
 )
-from syncd.sandbox.routing import Request, Response, require
-from syncd.sandbox.state import McMember, State, iso_s, parse_time_ms, subscriber_hash
+from syncd.sandbox.mailchimp.state import MailchimpState, McMember, subscriber_hash
 
 STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional", "archived")
 SETTABLE = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional")
@@ -27,136 +31,14 @@ BATCH_MAX = 500
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def check_list(state: State, req: Request) -> None:
-    """404 unless the path names the sandbox's one audience."""
-    if req.args.get("list_id") != state.audience_id:
-        raise mailchimp_not_found()
-
-
-def member_key(raw: str) -> str:
-    """A path's subscriber hash; an email address (or its url-encoding) is hashed."""
-    v = urllib.parse.unquote(raw)
-    return subscriber_hash(v) if "@" in v else v.lower()
-
-
-def get_member(state: State, req: Request) -> tuple[str, McMember]:
-    """The member the path names, or Mailchimp's 404."""
-    check_list(state, req)
-    h = member_key(req.args["subscriber_hash"])
-    m = state.members.get(h)
-    if m is None:
-        raise mailchimp_not_found()
-    return h, m
-
-
-def member_json(state: State, h: str, m: McMember) -> dict[str, Any]:
-    """A member in the wire shape (tags: the first 50, as Mailchimp returns)."""
-    tags = [
-        {"id": sid, "name": state.segments[sid].name} for sid in m.tags if sid in state.segments
-    ]
-    d: dict[str, Any] = {
-        "id": h,
-        "email_address": m.email,
-        "unique_email_id": m.unique_email_id,
-        "contact_id": m.contact_id,
-        "full_name": f"{m.merge_fields.get('FNAME', '')} {m.merge_fields.get('LNAME', '')}".strip(),
-        "web_id": m.web_id,
-        "email_type": "html",
-        "status": m.status,
-        "consents_to_one_to_one_messaging": True,
-        "merge_fields": dict(m.merge_fields),
-        "interests": {},
-        "stats": {"avg_open_rate": m.avg_open_rate, "avg_click_rate": m.avg_click_rate},
-        "ip_signup": "",
-        "timestamp_signup": iso_s(m.signup_ms),
-        "ip_opt": "",
-        "timestamp_opt": iso_s(m.opt_ms),
-        "member_rating": m.member_rating,
-        "last_changed": iso_s(m.last_changed_ms),
-        "language": m.language,
-        "vip": m.vip,
-        "email_client": "",
-        "location": {
-            "latitude": 0,
-            "longitude": 0,
-            "gmtoff": 0,
-            "dstoff": 0,
-            "country_code": m.country_code,
-            "timezone": m.timezone,
-            "region": m.region,
-        },
-        "source": m.source,
-        "tags_count": len(tags),
-        "tags": tags[:50],
-        "list_id": state.audience_id,
-        "_links": [],
-    }
-    if m.status == "unsubscribed":
-        d["unsubscribe_reason"] = "N/A (Unsubscribed by admin)"
-    return d
-
-
-def project(obj: Any, include: list[str], exclude: list[str], prefix: str = "") -> Any:
-    """Apply Mailchimp's `fields` / `exclude_fields` (dotted paths) to a response."""
-    if isinstance(obj, list):
-        return [project(o, include, exclude, prefix) for o in obj]
-    if not isinstance(obj, dict):
-        return obj
-    out = {}
-    for k, v in obj.items():
-        path = f"{prefix}{k}"
-        if path in exclude:
-            continue
-        if include and not any(i == path or i.startswith(path + ".") for i in include):
-            continue
-        if include and path in include:
-            out[k] = project(v, [], exclude, path + ".")
-        else:
-            out[k] = project(v, include, exclude, path + ".")
-    return out
-
-
-def respond(req: Request, body: dict[str, Any], status: int = 200) -> Response:
-    """A 200 body after `fields` / `exclude_fields`."""
-    include, exclude = req.q_list("fields"), req.q_list("exclude_fields")
-    if include or exclude:
-        body = project(body, include, exclude)
-    return Response(status, body)
-
-
-def _int_q(req: Request, name: str, default: int, maximum: int | None = None) -> int:
-    raw = req.q(name)
-    if raw is None:
-        return default
-    require(raw.isdigit(), mailchimp_invalid(f"{name} must be a non-negative integer"))
-    value = int(raw)
-    require(
-        maximum is None or value <= maximum,
-        mailchimp_invalid(
-            f"{name} must be at most {maximum}",
-            [{"field": name, "message": f"Must be at most {maximum}"}],
-        ),
-    )
-    return value
-
-
-def _time_q(req: Request, name: str) -> int | None:
-    raw = req.q(name)
-    if raw is None:
-        return None
-    ms = parse_time_ms(raw.replace(" ", "+"))
-    require(ms is not None, mailchimp_invalid(f"{name} is not a valid ISO 8601 time"))
-    return ms
-
-
-def list_members(state: State, req: Request) -> Response:
+def list_members(state: MailchimpState, req: Request) -> Response:
     """`GET /lists/{list_id}/members` with status, changed-window, sort and paging filters."""
     check_list(state, req)
-    count = _int_q(req, "count", 10, PAGE_MAX)
-    offset = _int_q(req, "offset", 0)
+    count = int_query(req, "count", 10, PAGE_MAX)
+    offset = int_query(req, "offset", 0)
     status = req.q("status")
     require(status is None or status in STATUSES, mailchimp_invalid(f"Invalid status {status}"))
-    since, before = _time_q(req, "since_last_changed"), _time_q(req, "before_last_changed")
+    since, before = time_query(req, "since_last_changed"), time_query(req, "before_last_changed")
     sort_field, sort_dir = req.q("sort_field"), (req.q("sort_dir") or "ASC").upper()
     sort_attrs = {
         "timestamp_opt": "opt_ms",
@@ -197,7 +79,7 @@ def list_members(state: State, req: Request) -> Response:
     )
 
 
-def read_member(state: State, req: Request) -> Response:
+def read_member(state: MailchimpState, req: Request) -> Response:
     """`GET /lists/{list_id}/members/{subscriber_hash}`."""
     h, m = get_member(state, req)
     return respond(req, member_json(state, h, m))
@@ -222,7 +104,9 @@ def check_status_change(m: McMember, new: str) -> None:
         raise compliance_error(m.email)
 
 
-def apply_fields(state: State, m: McMember, body: dict[str, Any], status: str | None) -> bool:
+def apply_fields(
+    state: MailchimpState, m: McMember, body: dict[str, Any], status: str | None
+) -> bool:
     """Apply writable fields; bump `last_changed` when anything changed. True if changed."""
     changed = False
     if status is not None and status != m.status:
@@ -256,7 +140,7 @@ def apply_fields(state: State, m: McMember, body: dict[str, Any], status: str | 
     return changed
 
 
-def new_member(state: State, email: str, status: str, body: dict[str, Any]) -> McMember:
+def new_member(state: MailchimpState, email: str, status: str, body: dict[str, Any]) -> McMember:
     """A member created through the API (status already validated)."""
     now = state.clock.write_ms()
     h = subscriber_hash(email)
@@ -286,7 +170,7 @@ def new_member(state: State, email: str, status: str, body: dict[str, Any]) -> M
     return m
 
 
-def put_member(state: State, req: Request) -> Response:
+def put_member(state: MailchimpState, req: Request) -> Response:
     """`PUT .../members/{hash}`: update, or create with `status_if_new`; archived come back."""
     check_list(state, req)
     body = req.json_object()
@@ -321,7 +205,7 @@ def put_member(state: State, req: Request) -> Response:
     return respond(req, member_json(state, h, m))
 
 
-def patch_member(state: State, req: Request) -> Response:
+def patch_member(state: MailchimpState, req: Request) -> Response:
     """`PATCH .../members/{hash}`: how a person's edit reaches Mailchimp in tests too."""
     h, m = get_member(state, req)
     body = req.json_object()
@@ -332,7 +216,7 @@ def patch_member(state: State, req: Request) -> Response:
     return respond(req, member_json(state, h, m))
 
 
-def delete_member(state: State, req: Request) -> Response:
+def delete_member(state: MailchimpState, req: Request) -> Response:
     """`DELETE .../members/{hash}` archives the member (204)."""
     _, m = get_member(state, req)
     if m.status in ("cleaned", "pending", "archived"):
@@ -356,7 +240,7 @@ def fake_email(email: str) -> ApiError:
     )
 
 
-def batch_subscribe(state: State, req: Request) -> Response:
+def batch_subscribe(state: MailchimpState, req: Request) -> Response:
     """`POST /lists/{list_id}`: up to 500 members; failures go to `errors[]` with HTTP 200."""
     check_list(state, req)
     body = req.json_object()

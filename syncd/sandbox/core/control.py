@@ -8,21 +8,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from syncd.sandbox.errors import ApiError
-from syncd.sandbox.faults import FaultConfig
-from syncd.sandbox.routing import Request, Response
-
-if TYPE_CHECKING:
-    from syncd.sandbox.app import Sandbox
+from syncd.sandbox.core.errors import ApiError, BadBodyError
+from syncd.sandbox.core.faults import FaultConfig
+from syncd.sandbox.core.interfaces import Controls
+from syncd.sandbox.core.routing import Request, Response
 
 
 def _bad(message: str) -> ApiError:
     return ApiError(400, {"error": message})
 
 
-def handle(sb: Sandbox, req: Request) -> Response:
+def handle(sb: Controls, req: Request) -> Response:
     """Serve one control request (no credentials needed: loopback test tooling)."""
     what = (req.method, req.path.rstrip("/"))
     if what == ("GET", "/_sandbox/stats"):
@@ -32,7 +28,7 @@ def handle(sb: Sandbox, req: Request) -> Response:
     if what == ("POST", "/_sandbox/faults"):
         try:
             config = FaultConfig.from_json(req.json_object())
-        except ApiError:
+        except BadBodyError:
             raise _bad("body is not valid JSON") from None
         except ValueError as exc:
             raise _bad(str(exc)) from None
@@ -41,7 +37,7 @@ def handle(sb: Sandbox, req: Request) -> Response:
     if what == ("POST", "/_sandbox/reset"):
         try:
             body = req.json_object()
-        except ApiError:
+        except BadBodyError:
             raise _bad("body is not valid JSON") from None
         contacts, seed = body.get("contacts"), body.get("seed")
         if not all(v is None or (isinstance(v, int) and v >= 0) for v in (contacts, seed)):

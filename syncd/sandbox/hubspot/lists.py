@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from syncd.sandbox.errors import hubspot_error, hubspot_not_found
-from syncd.sandbox.routing import Request, Response, require
-from syncd.sandbox.state import HsList, State, iso_ms
+from syncd.sandbox.core.clock import iso_ms
+from syncd.sandbox.core.routing import Request, Response, require
+from syncd.sandbox.hubspot.errors import hubspot_error, hubspot_not_found
+from syncd.sandbox.hubspot.state import HsList, HubSpotState
 
 MEMBERSHIPS_PAGE_MAX = 250
 LIST_SEARCH_MAX = 500
@@ -38,14 +39,14 @@ def list_json(lst: HsList, *, with_size: bool = True) -> dict[str, Any]:
     return d
 
 
-def _get_list(state: State, raw: str) -> HsList:
+def _get_list(state: HubSpotState, raw: str) -> HsList:
     lst = state.lists.get(int(raw)) if raw.isdigit() else None
     if lst is None:
         raise hubspot_not_found(f"List {raw} does not exist.")
     return lst
 
 
-def create_list(state: State, req: Request) -> Response:
+def create_list(state: HubSpotState, req: Request) -> Response:
     """`POST /crm/v3/lists`: names are unique across every list of the portal.
 
     HubSpot's create-list reference (`name`: unique across all public lists in the portal,
@@ -83,12 +84,12 @@ def create_list(state: State, req: Request) -> Response:
     return Response(200, {"list": list_json(lst)})
 
 
-def get_list(state: State, req: Request) -> Response:
+def get_list(state: HubSpotState, req: Request) -> Response:
     """`GET /crm/v3/lists/{listId}`."""
     return Response(200, {"list": list_json(_get_list(state, req.args["listId"]))})
 
 
-def get_list_by_name(state: State, req: Request) -> Response:
+def get_list_by_name(state: HubSpotState, req: Request) -> Response:
     """`GET /crm/v3/lists/object-type-id/{objectTypeId}/name/{listName}` (case-insensitive)."""
     name = req.args["listName"].lower()
     for lst in state.lists.values():
@@ -97,14 +98,14 @@ def get_list_by_name(state: State, req: Request) -> Response:
     raise hubspot_not_found(f"List with name {req.args['listName']} does not exist.")
 
 
-def delete_list(state: State, req: Request) -> Response:
+def delete_list(state: HubSpotState, req: Request) -> Response:
     """`DELETE /crm/v3/lists/{listId}` (204)."""
     lst = _get_list(state, req.args["listId"])
     del state.lists[lst.list_id]
     return Response(204)
 
 
-def search_lists(state: State, req: Request) -> Response:
+def search_lists(state: HubSpotState, req: Request) -> Response:
     """`POST /crm/v3/lists/search`: `query` matches name substrings; `count` <= 500."""
     body = req.json_object()
     count = body.get("count", 20)
@@ -150,7 +151,7 @@ def _ids(raw: Any, field: str) -> list[str]:
     return [str(i) for i in raw]
 
 
-def _change(state: State, lst: HsList, add: list[str], remove: list[str]) -> dict[str, Any]:
+def _change(state: HubSpotState, lst: HsList, add: list[str], remove: list[str]) -> dict[str, Any]:
     require(
         lst.processing_type in ("MANUAL", "SNAPSHOT"),
         hubspot_error(
@@ -180,19 +181,19 @@ def _change(state: State, lst: HsList, add: list[str], remove: list[str]) -> dic
     return {"recordIdsMissing": missing, "recordsIdsAdded": added, "recordIdsRemoved": removed}
 
 
-def add_members(state: State, req: Request) -> Response:
+def add_members(state: HubSpotState, req: Request) -> Response:
     """`PUT /crm/v3/lists/{listId}/memberships/add` with a JSON array of ids."""
     lst = _get_list(state, req.args["listId"])
     return Response(200, _change(state, lst, _ids(req.json(), "body"), []))
 
 
-def remove_members(state: State, req: Request) -> Response:
+def remove_members(state: HubSpotState, req: Request) -> Response:
     """`PUT /crm/v3/lists/{listId}/memberships/remove` with a JSON array of ids."""
     lst = _get_list(state, req.args["listId"])
     return Response(200, _change(state, lst, [], _ids(req.json(), "body")))
 
 
-def add_and_remove(state: State, req: Request) -> Response:
+def add_and_remove(state: HubSpotState, req: Request) -> Response:
     """`PUT /crm/v3/lists/{listId}/memberships/add-and-remove`."""
     lst = _get_list(state, req.args["listId"])
     body = req.json_object()
@@ -201,7 +202,7 @@ def add_and_remove(state: State, req: Request) -> Response:
     return Response(200, _change(state, lst, add, remove))
 
 
-def read_members(state: State, req: Request) -> Response:
+def read_members(state: HubSpotState, req: Request) -> Response:
     """`GET /crm/v3/lists/{listId}/memberships`: sorted by record id, `limit` <= 250."""
     lst = _get_list(state, req.args["listId"])
     raw_limit = req.q("limit") or "100"
@@ -226,7 +227,7 @@ def read_members(state: State, req: Request) -> Response:
     return Response(200, body)
 
 
-def record_memberships(state: State, req: Request) -> Response:
+def record_memberships(state: HubSpotState, req: Request) -> Response:
     """`GET /crm/v3/lists/records/0-1/{recordId}/memberships`: lists holding one contact."""
     raw = req.args["recordId"]
     rid = int(raw) if raw.isdigit() else -1

@@ -15,11 +15,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from syncd.sandbox.errors import hubspot_error
-from syncd.sandbox.hubspot_api import object_json, object_type, store
-from syncd.sandbox.limits import Limits
-from syncd.sandbox.routing import Request, Response, require
-from syncd.sandbox.state import HsObject, State, parse_time_ms
+from syncd.sandbox.core.clock import parse_time_ms
+from syncd.sandbox.core.limits import Limits
+from syncd.sandbox.core.routing import Request, Response, require
+from syncd.sandbox.hubspot.errors import hubspot_error
+from syncd.sandbox.hubspot.records import object_json, object_type, store
+from syncd.sandbox.hubspot.state import HsObject, HubSpotState
 
 SEARCH_LIMIT_MAX = 200
 SEARCH_CAP = 10_000
@@ -54,7 +55,7 @@ TEXT_FIELDS = ("firstname", "lastname", "email", "phone", "company", "name", "do
 _TOKEN = re.compile(r"[\w\-.]+")
 
 
-def _ptype(state: State, otype: str, name: str) -> str:
+def _ptype(state: HubSpotState, otype: str, name: str) -> str:
     if otype == "contacts":
         d = state.properties.get(name)
         return str(d["type"]) if d else "string"
@@ -93,7 +94,7 @@ def _filter_value(raw: Any, ptype: str) -> Any:
     return str(raw).strip().lower()
 
 
-def _compile_filter(state: State, otype: str, f: Any) -> Callable[[HsObject], bool]:
+def _compile_filter(state: HubSpotState, otype: str, f: Any) -> Callable[[HsObject], bool]:
     require(isinstance(f, dict), hubspot_error(400, "filters must be objects"))
     name, op = f.get("propertyName"), f.get("operator", "EQ")
     require(isinstance(name, str) and bool(name), hubspot_error(400, "propertyName is required"))
@@ -157,7 +158,7 @@ def _compile_filter(state: State, otype: str, f: Any) -> Callable[[HsObject], bo
     return lambda o: (v := get(o)) is not None and test(v)
 
 
-def _sort_key(state: State, otype: str, sorts: list[Any]) -> list[tuple[str, bool, str]]:
+def _sort_key(state: HubSpotState, otype: str, sorts: list[Any]) -> list[tuple[str, bool, str]]:
     keys = []
     for s in sorts:
         if isinstance(s, str):
@@ -170,7 +171,9 @@ def _sort_key(state: State, otype: str, sorts: list[Any]) -> list[tuple[str, boo
     return keys
 
 
-def _matching_ids(state: State, otype: str, body: dict[str, Any], limits: Limits) -> list[int]:
+def _matching_ids(
+    state: HubSpotState, otype: str, body: dict[str, Any], limits: Limits
+) -> list[int]:
     groups = body.get("filterGroups") or []
     require(isinstance(groups, list), hubspot_error(400, "filterGroups must be a list"))
     require(
@@ -232,7 +235,7 @@ def _matching_ids(state: State, otype: str, body: dict[str, Any], limits: Limits
     return out
 
 
-def search(state: State, req: Request, limits: Limits) -> Response:
+def search(state: HubSpotState, req: Request, limits: Limits) -> Response:
     """The search endpoint: `total`, `results`, `paging.next.after` as a string offset."""
     otype = object_type(req)
     body = req.json_object()

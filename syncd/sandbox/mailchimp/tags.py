@@ -1,4 +1,4 @@
-"""Mailchimp audience, tags and static segments (the same thing), member tags and activity.
+"""Mailchimp tags and static segments (the same thing), and a member's tags.
 
 A tag is a static segment: `POST /members/{hash}/tags` creates the tag when first set active,
 and `POST /segments/{id}` adds and removes up to 500 addresses per array.
@@ -6,93 +6,19 @@ and `POST /segments/{id}` adds and removes up to 500 addresses per array.
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
-from syncd.sandbox.errors import mailchimp_invalid, mailchimp_not_found
-from syncd.sandbox.mailchimp_members import (
-    _int_q,
-    check_list,
-    get_member,
-    member_json,
-    respond,
-)
-from syncd.sandbox.routing import Request, Response, require
-from syncd.sandbox.state import McSegment, State, iso_s, subscriber_hash
+from syncd.sandbox.core.clock import iso_s
+from syncd.sandbox.core.routing import Request, Response, require
+from syncd.sandbox.mailchimp.errors import mailchimp_invalid, mailchimp_not_found
+from syncd.sandbox.mailchimp.shapes import check_list, get_member, int_query, member_json, respond
+from syncd.sandbox.mailchimp.state import MailchimpState, McSegment, subscriber_hash
 
 SEGMENT_BATCH_MAX = 500
 TAG_NAME_MAX = 100
 
 
-def ping(state: State, req: Request) -> Response:
-    """`GET /ping`."""
-    return Response(200, {"health_status": "Everything's Chimpy!"})
-
-
-def list_json(state: State) -> dict[str, Any]:
-    """The one audience, with member counts by status."""
-    counts: dict[str, int] = {}
-    for m in state.members.values():
-        counts[m.status] = counts.get(m.status, 0) + 1
-    return {
-        "id": state.audience_id,
-        "web_id": 100001,
-        "name": state.audience_name,
-        "contact": {
-            "company": "Sandbox Inc.",
-            "address1": "1 Loopback Way",
-            "city": "Localhost",
-            "state": "CA",
-            "zip": "94000",
-            "country": "US",
-        },
-        "permission_reminder": "You signed up on our website.",
-        "campaign_defaults": {
-            "from_name": "Sandbox",
-            "from_email": "news@example.com",
-            "subject": "",
-            "language": "en",
-        },
-        "date_created": iso_s(state.audience_created_ms),
-        "list_rating": 3,
-        "email_type_option": False,
-        "visibility": "prv",
-        "double_optin": False,
-        "marketing_permissions": False,
-        "stats": {
-            "member_count": counts.get("subscribed", 0),
-            "unsubscribe_count": counts.get("unsubscribed", 0),
-            "cleaned_count": counts.get("cleaned", 0),
-            "total_contacts": len(state.members),
-            "avg_sub_rate": 0,
-            "avg_unsub_rate": 0,
-            "open_rate": 0,
-            "click_rate": 0,
-        },
-        "_links": [],
-    }
-
-
-def get_lists(state: State, req: Request) -> Response:
-    """`GET /lists`: the sandbox's single audience."""
-    return respond(
-        req,
-        {
-            "lists": [list_json(state)],
-            "total_items": 1,
-            "constraints": {"may_create": False, "max_instances": 1, "current_total_instances": 1},
-            "_links": [],
-        },
-    )
-
-
-def get_list(state: State, req: Request) -> Response:
-    """`GET /lists/{list_id}`."""
-    check_list(state, req)
-    return respond(req, list_json(state))
-
-
-def segment_json(state: State, seg: McSegment) -> dict[str, Any]:
+def segment_json(state: MailchimpState, seg: McSegment) -> dict[str, Any]:
     """A segment in the wire shape."""
     return {
         "id": seg.id,
@@ -107,7 +33,7 @@ def segment_json(state: State, seg: McSegment) -> dict[str, Any]:
     }
 
 
-def _segment(state: State, req: Request) -> McSegment:
+def _segment(state: MailchimpState, req: Request) -> McSegment:
     check_list(state, req)
     raw = req.args["segment_id"]
     seg = state.segments.get(int(raw)) if raw.isdigit() else None
@@ -116,10 +42,10 @@ def _segment(state: State, req: Request) -> McSegment:
     return seg
 
 
-def list_segments(state: State, req: Request) -> Response:
+def list_segments(state: MailchimpState, req: Request) -> Response:
     """`GET /lists/{list_id}/segments` (`type`, `count` <= 1000, `offset`)."""
     check_list(state, req)
-    count, offset = _int_q(req, "count", 10, 1000), _int_q(req, "offset", 0)
+    count, offset = int_query(req, "count", 10, 1000), int_query(req, "offset", 0)
     kind = req.q("type")
     segs = [s for s in state.segments.values() if kind is None or s.type == kind]
     return respond(
@@ -133,7 +59,7 @@ def list_segments(state: State, req: Request) -> Response:
     )
 
 
-def _new_segment(state: State, name: str) -> McSegment:
+def _new_segment(state: MailchimpState, name: str) -> McSegment:
     now = state.clock.write_ms()
     seg = McSegment(state.next_segment_id, name, "static", now, now)
     state.next_segment_id += 1
@@ -149,7 +75,7 @@ def _emails(raw: Any, field: str) -> list[str]:
     return list(raw)
 
 
-def create_segment(state: State, req: Request) -> Response:
+def create_segment(state: MailchimpState, req: Request) -> Response:
     """`POST /lists/{list_id}/segments` with `static_segment` (a tag); names are unique."""
     check_list(state, req)
     body = req.json_object()
@@ -179,12 +105,12 @@ def create_segment(state: State, req: Request) -> Response:
     return Response(200, segment_json(state, seg))
 
 
-def get_segment(state: State, req: Request) -> Response:
+def get_segment(state: MailchimpState, req: Request) -> Response:
     """`GET /lists/{list_id}/segments/{segment_id}`."""
     return respond(req, segment_json(state, _segment(state, req)))
 
 
-def delete_segment(state: State, req: Request) -> Response:
+def delete_segment(state: MailchimpState, req: Request) -> Response:
     """`DELETE /lists/{list_id}/segments/{segment_id}` (204); untags every member."""
     seg = _segment(state, req)
     for m in state.members.values():
@@ -193,7 +119,7 @@ def delete_segment(state: State, req: Request) -> Response:
     return Response(204)
 
 
-def batch_segment(state: State, req: Request) -> Response:
+def batch_segment(state: MailchimpState, req: Request) -> Response:
     """`POST /lists/{list_id}/segments/{segment_id}`: add/remove up to 500 addresses each."""
     seg = _segment(state, req)
     body = req.json_object()
@@ -243,10 +169,10 @@ def batch_segment(state: State, req: Request) -> Response:
     )
 
 
-def segment_members(state: State, req: Request) -> Response:
+def segment_members(state: MailchimpState, req: Request) -> Response:
     """`GET /lists/{list_id}/segments/{segment_id}/members`."""
     seg = _segment(state, req)
-    count, offset = _int_q(req, "count", 10, 1000), _int_q(req, "offset", 0)
+    count, offset = int_query(req, "count", 10, 1000), int_query(req, "offset", 0)
     rows = [(h, m) for h, m in state.members.items() if seg.id in m.tags]
     return respond(
         req,
@@ -258,7 +184,7 @@ def segment_members(state: State, req: Request) -> Response:
     )
 
 
-def tag_search(state: State, req: Request) -> Response:
+def tag_search(state: MailchimpState, req: Request) -> Response:
     """`GET /lists/{list_id}/tag-search?name=` (prefix match)."""
     check_list(state, req)
     prefix = (req.q("name") or "").lower()
@@ -270,10 +196,10 @@ def tag_search(state: State, req: Request) -> Response:
     return respond(req, {"tags": tags, "total_items": len(tags)})
 
 
-def member_tags(state: State, req: Request) -> Response:
+def member_tags(state: MailchimpState, req: Request) -> Response:
     """`GET .../members/{hash}/tags`."""
     _, m = get_member(state, req)
-    count, offset = _int_q(req, "count", 10, 1000), _int_q(req, "offset", 0)
+    count, offset = int_query(req, "count", 10, 1000), int_query(req, "offset", 0)
     tags = [
         {"id": sid, "name": state.segments[sid].name, "date_added": iso_s(t)}
         for sid, t in m.tags.items()
@@ -284,7 +210,7 @@ def member_tags(state: State, req: Request) -> Response:
     )
 
 
-def post_member_tags(state: State, req: Request) -> Response:
+def post_member_tags(state: MailchimpState, req: Request) -> Response:
     """`POST .../members/{hash}/tags`: 204; an unknown tag set active is created."""
     _, m = get_member(state, req)
     body = req.json_object()
@@ -314,53 +240,3 @@ def post_member_tags(state: State, req: Request) -> Response:
         elif seg is not None:
             m.tags.pop(seg.id, None)
     return Response(204)
-
-
-def member_activity(state: State, req: Request) -> Response:
-    """`GET .../members/{hash}/activity`: up to 50 recent events, derived from the member's
-    stats with a per-member seed (stable across calls)."""
-    h, m = get_member(state, req)
-    rng = random.Random(f"{state.seed}:{h}")
-    now = state.clock.base_ms
-    events = []
-    for i in range(int(20 * m.avg_open_rate) + 1):
-        ts = now - (i * 7 + rng.randint(0, 6)) * 86_400_000
-        cid = f"{rng.getrandbits(40):010x}"
-        events.append(
-            {
-                "action": "sent",
-                "timestamp": iso_s(ts),
-                "campaign_id": cid,
-                "title": "Monthly Newsletter",
-            }
-        )
-        if rng.random() < m.avg_open_rate * 1.5:
-            events.append(
-                {
-                    "action": "open",
-                    "timestamp": iso_s(ts + 3_600_000),
-                    "campaign_id": cid,
-                    "title": "Monthly Newsletter",
-                }
-            )
-            if rng.random() < m.avg_click_rate * 3:
-                events.append(
-                    {
-                        "action": "click",
-                        "timestamp": iso_s(ts + 3_700_000),
-                        "campaign_id": cid,
-                        "title": "Monthly Newsletter",
-                        "url": "https://example.com/pricing",
-                    }
-                )
-    events.sort(key=lambda e: e["timestamp"], reverse=True)
-    return respond(
-        req,
-        {
-            "activity": events[:50],
-            "email_id": h,
-            "list_id": state.audience_id,
-            "total_items": len(events[:50]),
-            "_links": [],
-        },
-    )

@@ -90,6 +90,11 @@ class RollingWindow:
             times.append(now)
             return True, self.limit - len(times)
 
+    @property
+    def count(self) -> int:
+        """Events recorded in the window as last pruned (what the rate headers report)."""
+        return len(self._times)
+
     def reset(self) -> None:
         """Forget every event (sandbox reset)."""
         with self._lock:

@@ -1,30 +1,24 @@
-"""HubSpot contact property definitions (list, get, create) and v4 association batch reads."""
+"""HubSpot contact property definitions: list, get, create and update (`/crm/v3/properties`)."""
 
 from __future__ import annotations
 
 import re
 
-from syncd.sandbox import hubspot_props as hp
-from syncd.sandbox.errors import hubspot_error, hubspot_not_found
-from syncd.sandbox.hubspot_api import (
-    ASSOC_BATCH_MAX,
-    ASSOC_TYPES,
-    OBJECT_TYPES,
-    _inputs,
-    batch_response,
-    object_type,
-)
-from syncd.sandbox.routing import Request, Response, require
-from syncd.sandbox.state import State, iso_ms
+from syncd.sandbox.core.clock import iso_ms
+from syncd.sandbox.core.routing import Request, Response, require
+from syncd.sandbox.hubspot import property_catalog as hp
+from syncd.sandbox.hubspot.errors import hubspot_error, hubspot_not_found
+from syncd.sandbox.hubspot.records import object_type
+from syncd.sandbox.hubspot.state import HubSpotState
 
 
-def list_properties(state: State, req: Request) -> Response:
+def list_properties(state: HubSpotState, req: Request) -> Response:
     """`GET /crm/v3/properties/contacts`."""
     require(object_type(req) == "contacts", hubspot_not_found("Unknown object type"))
     return Response(200, {"results": list(state.properties.values())})
 
 
-def get_property(state: State, req: Request) -> Response:
+def get_property(state: HubSpotState, req: Request) -> Response:
     """`GET /crm/v3/properties/contacts/{propertyName}`."""
     d = state.properties.get(req.args["propertyName"])
     if d is None:
@@ -32,7 +26,7 @@ def get_property(state: State, req: Request) -> Response:
     return Response(200, d)
 
 
-def create_property(state: State, req: Request) -> Response:
+def create_property(state: HubSpotState, req: Request) -> Response:
     """`POST /crm/v3/properties/contacts`: 201, or 409 when the name exists."""
     require(object_type(req) == "contacts", hubspot_not_found("Unknown object type"))
     body = req.json_object()
@@ -71,7 +65,7 @@ def create_property(state: State, req: Request) -> Response:
     return Response(201, d)
 
 
-def update_property(state: State, req: Request) -> Response:
+def update_property(state: HubSpotState, req: Request) -> Response:
     """`PATCH /crm/v3/properties/contacts/{propertyName}`: the given fields replace the old ones
     (`options` is the whole new option list)."""
     require(object_type(req) == "contacts", hubspot_not_found("Unknown object type"))
@@ -98,42 +92,3 @@ def update_property(state: State, req: Request) -> Response:
             d[key] = body[key]
     d["updatedAt"] = iso_ms(state.clock.write_ms())
     return Response(200, d)
-
-
-def associations_batch_read(state: State, req: Request) -> Response:
-    """`POST /crm/v4/associations/contacts/{deals|companies}/batch/read` (<= 1,000 inputs)."""
-    src = OBJECT_TYPES.get(req.args["fromObjectType"])
-    dst = OBJECT_TYPES.get(req.args["toObjectType"])
-    if src != "contacts" or dst is None or dst not in ASSOC_TYPES:
-        raise hubspot_error(400, "Only contact to deal/company associations exist in the sandbox")
-    _, inputs = _inputs(req, ASSOC_BATCH_MAX)
-    index = state.contact_deals if dst == "deals" else state.contact_companies
-    results, errors = [], []
-    for inp in inputs:
-        raw = str(inp.get("id", ""))
-        ids = index.get(int(raw)) if raw.isdigit() else None
-        if not ids:
-            errors.append(
-                {
-                    "status": "error",
-                    "category": "OBJECT_NOT_FOUND",
-                    "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
-                    "message": f"No {dst.rstrip('s')} is associated with contact {raw}.",
-                    "context": {"fromObjectId": [raw]},
-                    "errors": [],
-                    "links": {},
-                }
-            )
-            continue
-        to = [
-            {
-                "toObjectId": i,
-                "associationTypes": [
-                    {"category": c, "typeId": t, "label": label}
-                    for t, c, label, _ in ASSOC_TYPES[dst]
-                ],
-            }
-            for i in ids
-        ]
-        results.append({"from": {"id": raw}, "to": to})
-    return batch_response(state, results, errors)
