@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from syncd.segments import load_mappings  # noqa: E402
-from syncd.segments.synthetic import generate_columns  # noqa: E402
+from tests.support.synthetic_profiles import generate_columns  # noqa: E402
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from segkit import NOW
 
 from syncd.segments import load_mappings
-from syncd.segments.synthetic import generate_columns, generate_rows
+from tests.support.synthetic_profiles import generate_columns, generate_rows
 
 MAPPINGS = Path(__file__).resolve().parents[3] / "mappings"
 
