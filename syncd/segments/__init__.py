@@ -5,11 +5,8 @@ Pure: no I/O except reading the two YAML files in `load_mappings`; the clock is 
 Public API::
 
     ruleset = load_mappings(Path("mappings"))        # raises ConfigError listing every problem
-    ruleset.fields                                    # FieldMap: canonical name -> FieldDef
-    ruleset.fields.hubspot_properties()               # contact properties to pull
-    ruleset.fields.hubspot_associated("deals")        # deal aggregates (won_count, won_amount)
-    ruleset.fields.mailchimp_paths()                  # member paths to read
-    ruleset.fields.merge(hubspot_props, mc_member)    # one raw canonical profile, `prefer` applied
+    ruleset.fields                                    # FieldCatalog: canonical name -> FieldDef
+    ruleset.fields["country"].sources()               # SourcePaths, the `prefer`red one first
 
     ruleset.evaluate(contacts, now) -> Iterator[Assignment]   # per contact, compiled closures
     ruleset.evaluate_batch(rows_or_columns, now) -> BatchResult  # columnar (polars), fast
@@ -28,7 +25,7 @@ stage that matched (or None), and the final segment keys after exclusive groups 
 from syncd.segments.analytics import FieldCoverage, SegmentReport, SegmentStats
 from syncd.segments.columnar import BatchResult
 from syncd.segments.explain import Explanation, Trace, Verdict
-from syncd.segments.fields import FieldDef, FieldMap, FieldSource, FieldType, Source, normalise
+from syncd.segments.fields import FieldCatalog, FieldDef, FieldType, Source, SourcePath, normalise
 from syncd.segments.loader import load_mappings, loads_mappings
 from syncd.segments.ruleset import Assignment, RuleSet, Segment, Stage
 
@@ -36,16 +33,16 @@ __all__ = [
     "Assignment",
     "BatchResult",
     "Explanation",
+    "FieldCatalog",
     "FieldCoverage",
     "FieldDef",
-    "FieldMap",
-    "FieldSource",
     "FieldType",
     "RuleSet",
     "Segment",
     "SegmentReport",
     "SegmentStats",
     "Source",
+    "SourcePath",
     "Stage",
     "Trace",
     "Verdict",

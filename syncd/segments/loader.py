@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from syncd.errors import ConfigError
 from syncd.segments import refs
-from syncd.segments.fields import FieldDef, FieldMap, FieldSource, Source
+from syncd.segments.fields import FieldCatalog, FieldDef, Source, SourcePath
 from syncd.segments.model import FIELD_NAME_RE, FieldSpec, SegmentSpec, StageSpec
 from syncd.segments.rules import Cond, ConditionParser, refs_used
 from syncd.segments.ruleset import RuleSet, Segment, Stage
@@ -63,7 +63,7 @@ def loads_mappings(fields_yaml: str, segments_yaml: str) -> RuleSet:
     return ruleset
 
 
-def parse_fields(raw: Any, filename: str, problems: list[str]) -> FieldMap | None:
+def parse_fields(raw: Any, filename: str, problems: list[str]) -> FieldCatalog | None:
     """The field map from a parsed fields.yaml; None when it is unusable."""
     top = _top(raw, filename, ("fields",), problems)
     if top is None:
@@ -87,8 +87,8 @@ def parse_fields(raw: Any, filename: str, problems: list[str]) -> FieldMap | Non
         out[name] = FieldDef(
             name=name,
             type=spec.type,
-            hubspot=FieldSource(Source.HUBSPOT, spec.hubspot) if spec.hubspot else None,
-            mailchimp=FieldSource(Source.MAILCHIMP, spec.mailchimp) if spec.mailchimp else None,
+            hubspot=SourcePath(Source.HUBSPOT, spec.hubspot) if spec.hubspot else None,
+            mailchimp=SourcePath(Source.MAILCHIMP, spec.mailchimp) if spec.mailchimp else None,
             prefer=prefer,
         )
         if out[name].hubspot and out[name].hubspot.association not in (None, "deals", "company"):  # type: ignore[union-attr]
@@ -96,11 +96,11 @@ def parse_fields(raw: Any, filename: str, problems: list[str]) -> FieldMap | Non
                 f"{filename}: {path}.hubspot: dotted sources must start with 'deals.' or "
                 f"'company.', got {spec.hubspot!r}"
             )
-    return FieldMap(out)
+    return FieldCatalog(out)
 
 
 def parse_segments(
-    raw: Any, fields: FieldMap, filename: str, problems: list[str]
+    raw: Any, fields: FieldCatalog, filename: str, problems: list[str]
 ) -> RuleSet | None:
     """The rule set from a parsed segments.yaml; None when problems were recorded."""
     before = len(problems)
@@ -208,7 +208,7 @@ def _segments(
 def _link(
     stages: list[Stage],
     segments: list[Segment],
-    fields: FieldMap,
+    fields: FieldCatalog,
     filename: str,
     problems: list[str],
     declared: set[str],

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from syncd.segments.fields import FieldMap
+from syncd.segments.fields import FieldCatalog
 from syncd.segments.model import Goal, SegmentModel, Targets
 from syncd.segments.rules import Cond, fields_used
 
@@ -87,7 +87,7 @@ class RuleSet:
     units: tuple[str, ...]
     deps: Mapping[str, tuple[str, ...]]
     groups: Mapping[str, tuple[str, ...]]
-    fields: FieldMap = field(default_factory=lambda: FieldMap({}))
+    fields: FieldCatalog = field(default_factory=lambda: FieldCatalog({}))
 
     def segment(self, key: str) -> Segment:
         """The segment named `key`; KeyError if there is none."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from segkit import NOW, both_paths, one, ruleset
 
-from syncd.segments import FieldDef
+from syncd.identity import merge_fields
+from syncd.segments import FieldDef, Source
 
 
 def seg(key: str, when: object, **extra: object) -> dict[str, object]:
@@ -119,13 +120,17 @@ def test_merge_applies_prefer_and_falls_back() -> None:
     rs = one({"always": True})
     fm = rs.fields
     assert isinstance(fm["n"], FieldDef)
-    merged = fm.merge(
-        {"s_prop": "a", "n_prop": "1", "deals.last_close": "2026-01-01"},
-        {"stats": {"n": 2}, "merge_fields": {"T": ""}},
+    # `prefer` orders a field's sources; the engine's merge takes the first one with a value.
+    assert [s.system for s in fm["n"].sources()] == [Source.MAILCHIMP, Source.HUBSPOT]
+    assert [s.system for s in fm["e"].sources()] == [Source.HUBSPOT]
+    prefer = {name: str(f.sources()[0].system) for name, f in fm.items()}
+    merged = merge_fields(
+        {"hubspot": {"s": "a", "n": "1", "e": "2026-01-01"}, "mailchimp": {"n": 2, "t": ""}},
+        prefer,
     )
     assert merged == {"s": "a", "n": 2, "e": "2026-01-01"}
-    assert fm.merge({"n_prop": "1"}, {"stats": {}}) == {"n": "1"}
-    assert fm.merge(None, None) == {}
+    assert merge_fields({"hubspot": {"n": "1"}, "mailchimp": {}}, prefer) == {"n": "1"}
+    assert merge_fields({"hubspot": None, "mailchimp": None}, prefer) == {}
 
 
 def test_reason_and_targets_default() -> None:

@@ -40,10 +40,13 @@ def test_default_mappings_load_with_the_contract_fields() -> None:
     assert rs.fields["lifecycle_stage"].hubspot.path == "lifecyclestage"  # type: ignore[union-attr]
     assert rs.fields["revenue"].hubspot.association == "deals"  # type: ignore[union-attr]
     assert rs.fields["open_rate"].type is FieldType.NUMBER
-    assert "hs_email_open" in rs.fields.hubspot_properties()
-    assert "deals.won_count" not in rs.fields.hubspot_properties()
-    assert rs.fields.hubspot_associated("company") == ["industry", "numberofemployees"]
-    assert "stats.avg_open_rate" in rs.fields.mailchimp_paths()
+    hubspot = [f.hubspot for f in rs.fields.values() if f.hubspot]
+    contact_props = [s.path for s in hubspot if s.association is None]
+    assert "hs_email_open" in contact_props
+    assert "deals.won_count" not in contact_props
+    company = [s.path for s in hubspot if s.association == "company"]
+    assert company == ["company.industry", "company.numberofemployees"]
+    assert "stats.avg_open_rate" in [f.mailchimp.path for f in rs.fields.values() if f.mailchimp]
     goals = {s.goal for s in rs.segments if s.goal}
     assert len(goals) == 9
     models = {s.model for s in rs.segments}
