@@ -35,6 +35,7 @@ from syncd.history import (
 )
 from syncd.report import print_events, print_history, print_result, print_runs, run_json
 from syncd.safe_text import line
+from syncd.segments import analyse, explain
 from syncd.store.types import utcnow
 
 
@@ -48,7 +49,7 @@ def segments_list(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
         profiles = [c.profile for c in iter_contacts(store, settings.workspace, rules.fields)]
     finally:
         store.dispose()
-    report = rules.analyse(profiles, utcnow())
+    report = analyse(rules, profiles, utcnow())
     if json_:
         out.print_json(data=report.to_dict())
     else:
@@ -70,7 +71,7 @@ def segments_explain(email: str, config: ConfigOpt = None, json_: JsonOpt = Fals
         store.dispose()
     if not found:
         fail(f"no contact with that email in workspace {settings.workspace}")
-    explanation = rules.explain(found[0].profile, utcnow())
+    explanation = explain(rules, found[0].profile, utcnow())
     if json_:
         out.print_json(data={**explanation.to_dict(), "membership_history": history})
     else:

@@ -11,9 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from syncd.segments import refs
+from syncd.segments.evaluate import Assignment
 from syncd.segments.fields import NORMALISERS
 from syncd.segments.rules import All, AnyOf, Cmp, Cond, Not, Ref
-from syncd.segments.ruleset import Assignment, RuleSet
+from syncd.segments.ruleset import RuleSet
 
 Ctx = dict[str, Any]
 Pred = Callable[[Ctx], bool]
@@ -91,7 +92,7 @@ def compile_cond(cond: Cond, now: datetime) -> Pred:
 
 def compile_steps(ruleset: RuleSet, now: datetime) -> Callable[[Mapping[str, Any]], Ctx]:
     """A function from a raw contact to its full context (typed values, raw and final results)."""
-    typing = [(name, NORMALISERS[ruleset.fields[name].type]) for name in ruleset.used_fields()]
+    typing = [(name, NORMALISERS[ruleset.fields[name].type]) for name in ruleset.used_fields]
     by_key = {s.key: s for s in ruleset.segments}
     steps: list[Callable[[Ctx], None]] = []
     for unit in ruleset.units:

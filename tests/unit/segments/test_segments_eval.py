@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from segkit import NOW, both_paths, one, ruleset
 
+from syncd.engine.targets import TargetKind, TargetRef
 from syncd.identity import merge_fields
-from syncd.segments import FieldDef, Source
+from syncd.segments import FieldDef, Source, assign, explain
 
 
 def seg(key: str, when: object, **extra: object) -> dict[str, object]:
@@ -87,7 +88,7 @@ def test_explain_traces_values_operators_and_group_outcome() -> None:
         ],
         [{"key": "st", "when": {"field": "d", "within_days": 7}}],
     )
-    ex = rs.explain({"s": "Engineer", "d": "2026-06-28T00:00:00Z"}, NOW)
+    ex = explain(rs, {"s": "Engineer", "d": "2026-06-28T00:00:00Z"}, NOW)
     assert ex.journey_stage == "st"
     low, high, ref = ex.segments
     assert (low.matched, low.member, low.lost_to) == (True, False, "high")
@@ -113,7 +114,7 @@ def test_relative_dates_follow_the_injected_clock() -> None:
     contact = {"d": "2026-07-01T00:00:00Z"}
     assert both_paths(rs, [contact])[0][1] == {"x"}
     later = NOW.replace(year=2027)
-    assert next(iter(rs.evaluate([contact], later))).segments == frozenset()
+    assert next(assign(rs, [contact], later).assignments()).segments == frozenset()
 
 
 def test_merge_applies_prefer_and_falls_back() -> None:
@@ -135,14 +136,16 @@ def test_merge_applies_prefer_and_falls_back() -> None:
 
 def test_reason_and_targets_default() -> None:
     rs = one({"always": True})
-    assert rs.reason("x") == "rule 'x' (segments.yaml: segments[0])"
-    s = rs.segment("x")
+    s = rs.segment_by_key["x"]
+    assert s.where == "segments.yaml: segments[0]"  # what audit reasons and messages cite
     assert (s.targets.hubspot_list, s.targets.mailchimp_tag) == (False, False)
-    assert (s.mailchimp_tag, s.hubspot_list_name) == ("syncd:x", "syncd: x")
+    # the namespaced names syncd owns for this segment (built by the engine from the key)
+    assert TargetRef(TargetKind.HUBSPOT_LIST, s.key).remote_name == "syncd: x"
+    assert TargetRef(TargetKind.MAILCHIMP_TAG, s.key).remote_name == "syncd:x"
 
 
 def test_batch_accepts_columns() -> None:
     rs = one({"field": "n", "gt": 1})
-    result = rs.evaluate_batch({"n": ["2", 0.5, None, "x"], "s": ["a", "b", "c", "d"]}, NOW)
+    result = assign(rs, {"n": ["2", 0.5, None, "x"], "s": ["a", "b", "c", "d"]}, NOW)
     assert result.members("x") == [0]
     assert result.sizes() == {"x": 1}

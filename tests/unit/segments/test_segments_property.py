@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from segkit import FIELDS, NOW
 
-from syncd.segments import FieldType, loads_mappings, normalise
+from syncd.segments import FieldType, assign, loads_mappings, normalise
+from syncd.segments.compile import compile_rules
 
 TYPES = {
     "s": FieldType.STRING,
@@ -142,8 +143,9 @@ def test_closures_columnar_and_reference_agree(
         {"key": "refs", "model": "behavioral", "when": {"any": [{"segment": "r0"}, ref_rule]}}
     )
     rs = loads_mappings(yaml.safe_dump(FIELDS), yaml.safe_dump({"segments": segments}))
-    closures = [a.segments for a in rs.evaluate(contacts, NOW)]
-    columnar = [a.segments for a in rs.evaluate_batch(contacts, NOW).assignments()]
+    one = compile_rules(rs, NOW)
+    closures = [one(c).segments for c in contacts]
+    columnar = [a.segments for a in assign(rs, contacts, NOW).assignments()]
     expected = []
     for c in contacts:
         segs = {f"r{i}": reference(r, c, {}) for i, r in enumerate(rules)}

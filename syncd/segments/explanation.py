@@ -137,7 +137,7 @@ def explain(ruleset: RuleSet, contact: Mapping[str, Any], now: datetime) -> Expl
         winner = winners.get(seg.exclusive) if seg.exclusive else None
         lost = winner if t.result and not member else None
         segments.append(Verdict(seg.key, "segment", t.result, member, t, seg.exclusive, lost))
-    values = {n: ctx[n] for n in ruleset.used_fields()}
+    values = {n: ctx[n] for n in ruleset.used_fields}
     return Explanation(stage, stages, tuple(segments), values)
 
 
