@@ -215,22 +215,28 @@ def typed_frame(rules: RuleSet, profiles: Profiles) -> pl.DataFrame:
     )
 
 
-def resolve(rules: RuleSet, typed: pl.LazyFrame, now: datetime) -> pl.LazyFrame:
+def resolve(
+    rules: RuleSet,
+    typed: pl.LazyFrame,
+    now: datetime,
+    nodes: dict[str, pl.Expr] | None = None,
+) -> pl.LazyFrame:
     """`typed` plus every slot: the journey stage, each segment's raw and final membership.
 
     Exclusive groups keep the highest-priority raw match per row (`rules.groups` is already
-    in priority order). `explain` adds its node columns on top of this same frame.
+    in priority order). With `nodes`, every rule node's expression is also collected there
+    (see `condition`); `explain` adds them as columns on top of this same frame.
     """
     frame = typed
     for level in rules.levels:
         exprs: list[pl.Expr] = []
         for unit in level:
             if unit == refs.JOURNEY:
-                exprs.append(_journey(rules, now).alias(JOURNEY_SLOT))
+                exprs.append(_journey(rules, now, nodes).alias(JOURNEY_SLOT))
             elif unit.startswith(refs.SEGMENT_PREFIX):
                 seg = rules.segment_by_key[unit.removeprefix(refs.SEGMENT_PREFIX)]
                 slot = raw_slot(seg.key) if seg.exclusive else segment_slot(seg.key)
-                exprs.append(condition(seg.when, now).alias(slot))
+                exprs.append(condition(seg.when, now, nodes).alias(slot))
             else:
                 taken: pl.Expr = pl.lit(False)
                 for key in rules.groups[unit.removeprefix(refs.GROUP_PREFIX)]:
@@ -240,11 +246,11 @@ def resolve(rules: RuleSet, typed: pl.LazyFrame, now: datetime) -> pl.LazyFrame:
     return frame
 
 
-def _journey(rules: RuleSet, now: datetime) -> pl.Expr:
+def _journey(rules: RuleSet, now: datetime, nodes: dict[str, pl.Expr] | None) -> pl.Expr:
     if not rules.stages:
         return pl.lit(None, dtype=pl.String)
     first, *rest = rules.stages
-    chain: Any = pl.when(condition(first.when, now)).then(pl.lit(first.key))
+    chain: Any = pl.when(condition(first.when, now, nodes)).then(pl.lit(first.key))
     for stage in rest:
-        chain = chain.when(condition(stage.when, now)).then(pl.lit(stage.key))
+        chain = chain.when(condition(stage.when, now, nodes)).then(pl.lit(stage.key))
     return chain.otherwise(pl.lit(None, dtype=pl.String)).cast(pl.String)  # type: ignore[no-any-return]

@@ -91,8 +91,9 @@ class FieldCatalog(Mapping[str, FieldDef]):
 
 
 # -- value typing -----------------------------------------------------------------------------
-# One grammar per type, shared with the columnar path (columnar.py uses the same regexes), so
-# both paths agree on what counts as a value. Anything else is "missing".
+# One grammar per type. typing_columns.py types whole columns with the same regexes and falls
+# back to these functions, so a value means the same thing however it arrives. Anything else
+# is "missing".
 
 NUMBER_RE = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 # Strings matching this are parsed by polars directly; others go through `to_datetime`.

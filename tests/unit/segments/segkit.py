@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from syncd.segments import RuleSet, assign, loads_mappings
-from syncd.segments.compile import compile_rules
+from syncd.segments import Explanation, RuleSet, assign, loads_mappings
+from syncd.segments.explanation import explanations
 
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 
@@ -38,12 +38,15 @@ def one(when: dict[str, Any], **extra: Any) -> RuleSet:
     return ruleset([{"key": "x", "model": "behavioral", "when": when, **extra}])
 
 
-def both_paths(
+def assigned(
     rs: RuleSet, contacts: list[dict[str, Any]]
 ) -> list[tuple[str | None, frozenset[str]]]:
-    """Assignments from the closure path, asserting the columnar path agrees."""
-    one = compile_rules(rs, NOW)
-    slow = [tuple(one(c)) for c in contacts]
-    fast = [tuple(a) for a in assign(rs, contacts, NOW).assignments()]
-    assert slow == fast
-    return slow  # type: ignore[return-value]
+    """Assignments from `assign`, asserting `explain` reaches the same verdicts."""
+    got = [(a.journey_stage, a.segments) for a in assign(rs, contacts, NOW).assignments()]
+    assert [verdicts(e) for e in explanations(rs, contacts, NOW)] == got
+    return got
+
+
+def verdicts(ex: Explanation) -> tuple[str | None, frozenset[str]]:
+    """An explanation's journey stage and member segments, shaped like an `Assignment`."""
+    return ex.journey_stage, frozenset(v.key for v in ex.segments if v.member)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from segkit import NOW, both_paths, one, ruleset
+from segkit import NOW, assigned, one, ruleset
 
 from syncd.engine.targets import TargetKind, TargetRef
 from syncd.identity import merge_fields
@@ -24,7 +24,7 @@ def test_combinators() -> None:
             ]
         }
     )
-    got = both_paths(rs, [{"s": "a", "n": 1}, {"s": "b"}, {"s": "c"}, {"s": "a", "n": -1}])
+    got = assigned(rs, [{"s": "a", "n": 1}, {"s": "b"}, {"s": "c"}, {"s": "a", "n": -1}])
     assert [("x" in s) for _, s in got] == [True, True, False, False]
 
 
@@ -45,7 +45,7 @@ def test_journey_first_match_and_references() -> None:
         ],
         stages,
     )
-    got = both_paths(rs, [{"n": 500}, {"n": 5}, {}])
+    got = assigned(rs, [{"n": 500}, {"n": 5}, {}])
     assert got == [
         ("vip", frozenset({"big"})),
         ("paying", frozenset({"not-big-but-paying", "derived"})),
@@ -64,7 +64,7 @@ def test_exclusive_group_higher_priority_wins_ties_go_to_the_first_listed() -> N
         ]
     )
     assert rs.groups["g"] == ("high", "low")
-    got = both_paths(rs, [{"n": 1, "s": "t"}, {"n": -1}])
+    got = assigned(rs, [{"n": 1, "s": "t"}, {"n": -1}])
     assert got[0] == (None, frozenset({"high", "tie-a"}))
     assert got[1] == (None, frozenset({"low", "sees-group"}))
 
@@ -112,7 +112,7 @@ def test_explain_traces_values_operators_and_group_outcome() -> None:
 def test_relative_dates_follow_the_injected_clock() -> None:
     rs = one({"field": "d", "within_days": 1})
     contact = {"d": "2026-07-01T00:00:00Z"}
-    assert both_paths(rs, [contact])[0][1] == {"x"}
+    assert assigned(rs, [contact])[0][1] == {"x"}
     later = NOW.replace(year=2027)
     assert next(assign(rs, [contact], later).assignments()).segments == frozenset()
 
