@@ -26,8 +26,8 @@ first).
 from syncd.segments.analytics import FieldCoverage, SegmentReport, SegmentStats, analyse
 from syncd.segments.evaluate import Assignment, BatchResult, assign
 from syncd.segments.explanation import Explanation, Trace, Verdict, explain
-from syncd.segments.fields import FieldCatalog, FieldDef, FieldType, Source, SourcePath, normalise
-from syncd.segments.loader import load_mappings, loads_mappings
+from syncd.segments.fields import FieldCatalog, FieldDef, FieldType, Source, SourcePath
+from syncd.segments.loader import load_mappings
 from syncd.segments.model import Goal, SegmentModel, Targets
 from syncd.segments.ruleset import RuleSet, Segment, Stage
 from syncd.segments.typing_columns import Profiles
@@ -57,6 +57,4 @@ __all__ = [
     "assign",
     "explain",
     "load_mappings",
-    "loads_mappings",
-    "normalise",
 ]

@@ -139,10 +139,6 @@ class BatchResult:
         """Journey stage per contact."""
         return self.frame["journey"].to_list()
 
-    def members(self, key: str) -> list[int]:
-        """Row indices of the contacts in segment `key`."""
-        return self.frame[key].arg_true().to_list()
-
     def sizes(self) -> dict[str, int]:
         """Members per segment, in file order."""
         if not self.keys:

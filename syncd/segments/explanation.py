@@ -110,7 +110,7 @@ class Explanation:
                 "stages": [v.to_dict() for v in self.stages],
                 "segments": [v.to_dict() for v in self.segments]}  # fmt: skip
 
-    def render_text(self, *, traces: bool = True) -> str:
+    def render_text(self) -> str:
         """Plain text: journey, then each verdict with its indented trace."""
         lines = [f"journey stage: {self.journey_stage or '(none)'}"]
         for title, verdicts in (("stages", self.stages), ("segments", self.segments)):
@@ -118,8 +118,7 @@ class Explanation:
             for v in verdicts:
                 mark = "+" if v.member else ("~" if v.matched else "-")
                 lines.append(f"  {mark} {v.key}: {v.summary}")
-                if traces:
-                    lines.extend(_render(v.trace, 4))
+                lines.extend(_render(v.trace, 4))
         return "\n".join(lines)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -159,14 +159,11 @@ def to_datetime(value: Any) -> datetime | None:
     return None
 
 
-NORMALISERS = {
+#: The reference typing of one raw value per field type: the typed value, or None when the value
+#: is missing or unusable. Whole columns are typed by `typing_columns`, which agrees with these.
+NORMALISERS: dict[FieldType, Callable[[Any], Any]] = {
     FieldType.STRING: to_string,
     FieldType.NUMBER: to_number,
     FieldType.BOOLEAN: to_boolean,
     FieldType.DATETIME: to_datetime,
 }
-
-
-def normalise(value: Any, ftype: FieldType) -> Any:
-    """The typed value of `value` for a field of `ftype`, or None when it is missing or unusable."""
-    return NORMALISERS[ftype](value)

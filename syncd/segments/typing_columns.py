@@ -1,8 +1,8 @@
 """Field typing for whole columns: raw values -> one typed polars Series per field.
 
-Gives exactly the values `fields.normalise` gives, value by value (a property test checks it),
+Gives exactly the values `fields.NORMALISERS` give, value by value (a property test checks it),
 but types a column in one vectorised pass when its raw values are uniform: all numbers, all
-text, all booleans. Mixed or unusual columns fall back to `normalise`, value by value.
+text, all booleans. Mixed or unusual columns fall back to `NORMALISERS`, value by value.
 """
 
 from __future__ import annotations

@@ -7,8 +7,10 @@ from typing import Any
 
 import yaml
 
-from syncd.segments import Explanation, RuleSet, assign, loads_mappings
+from syncd.errors import ConfigError
+from syncd.segments import Explanation, RuleSet, assign
 from syncd.segments.explanation import explanations
+from syncd.segments.loader import parse_mappings
 
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 
@@ -23,6 +25,15 @@ FIELDS: dict[str, Any] = {
         "e": {"type": "datetime", "hubspot": "deals.last_close"},
     }
 }
+
+
+def loads_mappings(fields_yaml: str, segments_yaml: str) -> RuleSet:
+    """The rules from YAML text, raising `ConfigError` with every problem like `load_mappings`."""
+    problems: list[str] = []
+    rules = parse_mappings(fields_yaml, segments_yaml, problems)
+    if problems or rules is None:
+        raise ConfigError(f"mappings are invalid ({len(problems)} problems)", problems=problems)
+    return rules
 
 
 def ruleset(segments: list[dict[str, Any]], stages: list[dict[str, Any]] | None = None) -> RuleSet:

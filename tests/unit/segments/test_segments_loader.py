@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 import yaml
-from segkit import FIELDS, ruleset
+from segkit import FIELDS, loads_mappings, ruleset
 
 from syncd.errors import ConfigError
-from syncd.segments import FieldType, load_mappings, loads_mappings
+from syncd.segments import FieldType, load_mappings
 
 MAPPINGS = Path(__file__).resolve().parents[3] / "mappings"
 

@@ -9,10 +9,11 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from segkit import FIELDS, NOW
+from segkit import FIELDS, NOW, loads_mappings
 
-from syncd.segments import FieldType, Trace, assign, loads_mappings, normalise
+from syncd.segments import FieldType, Trace, assign
 from syncd.segments.explanation import explanations
+from syncd.segments.fields import NORMALISERS
 
 TYPES = {
     "s": FieldType.STRING,
@@ -125,7 +126,7 @@ def reference(
         return segs[target]
     name = cond["field"]
     ((op, x),) = ((k, v) for k, v in cond.items() if k != "field")
-    v = normalise(c.get(name), TYPES[name])
+    v = NORMALISERS[TYPES[name]](c.get(name))
     if op == "exists":
         return (v is not None) == x
     if v is None:
@@ -199,7 +200,7 @@ def check_trace(
     elif t.kind == "journey":
         assert t.value == journey
     elif t.kind == "field":
-        assert t.value == normalise(c.get(cond["field"]), TYPES[cond["field"]])
+        assert t.value == NORMALISERS[TYPES[cond["field"]]](c.get(cond["field"]))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -239,4 +240,4 @@ def test_column_typing_equals_value_typing(values: list[Any], ftype: FieldType) 
     from syncd.segments.typing_columns import typed_series
 
     got = typed_series("f", values, ftype, len(values)).to_list()
-    assert got == [normalise(v, ftype) for v in values]
+    assert got == [NORMALISERS[ftype](v) for v in values]
