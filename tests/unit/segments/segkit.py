@@ -44,6 +44,11 @@ def ruleset(segments: list[dict[str, Any]], stages: list[dict[str, Any]] | None 
     return loads_mappings(yaml.safe_dump(FIELDS), yaml.safe_dump(doc, sort_keys=False))
 
 
+def seg(key: str, when: Any, **extra: Any) -> dict[str, Any]:
+    """One behavioral segment entry of segments.yaml."""
+    return {"key": key, "model": "behavioral", "when": when, **extra}
+
+
 def one(when: dict[str, Any], **extra: Any) -> RuleSet:
     """A rule set with a single segment `x` using `when`."""
     return ruleset([{"key": "x", "model": "behavioral", "when": when, **extra}])

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 import yaml
-from segkit import FIELDS, loads_mappings, ruleset
+from segkit import FIELDS, loads_mappings, one, ruleset, seg
 
+from syncd.engine.targets import TargetKind, TargetRef
 from syncd.errors import ConfigError
 from syncd.segments import FieldType, load_mappings
 
@@ -28,10 +29,6 @@ def problems(
     with pytest.raises(ConfigError) as info:
         ruleset(segments, stages)
     return info.value.problems
-
-
-def seg(key: str, when: Any, **extra: Any) -> dict[str, Any]:
-    return {"key": key, "model": "behavioral", "when": when, **extra}
 
 
 def test_default_mappings_load_with_the_contract_fields() -> None:
@@ -161,3 +158,13 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
         load_mappings(tmp_path)
     assert any("fields.yaml: line" in p and "not valid YAML" in p for p in info.value.problems)
     assert any("segments.yaml: cannot read" in p for p in info.value.problems)
+
+
+def test_where_and_targets_default() -> None:
+    rs = one({"always": True})
+    s = rs.segment_by_key["x"]
+    assert s.where == "segments.yaml: segments[0]"  # what audit reasons and messages cite
+    assert (s.targets.hubspot_list, s.targets.mailchimp_tag) == (False, False)
+    # the namespaced names syncd owns for this segment (built by the engine from the key)
+    assert TargetRef(TargetKind.HUBSPOT_LIST, s.key).remote_name == "syncd: x"
+    assert TargetRef(TargetKind.MAILCHIMP_TAG, s.key).remote_name == "syncd:x"
