@@ -139,7 +139,7 @@ def main() -> None:
 
     calls = middle["requests"] - before["requests"]
     hs_calls = middle["hubspot"]["requests"] - before["hubspot"]["requests"]
-    hs_lb, mc_lb = lower_bound(info, first.counts.get("targets", {}))
+    hs_lb, mc_lb = lower_bound(info, first.counts.targets)
     noop_writes = sum(after[a]["writes"] - middle[a]["writes"] for a in ("hubspot", "mailchimp"))
     figures = {
         "contacts": info["n_contacts"],

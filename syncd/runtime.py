@@ -21,13 +21,12 @@ from syncd.engine.syncer import Syncer
 from syncd.engine.writers import MembershipWriter, PropertiesWriter, RoutingWriter
 from syncd.errors import ConfigError
 from syncd.http import RetrySettings
-from syncd.segments import FieldMap as RuleFields
-from syncd.segments import RuleSet, load_mappings
+from syncd.segments import FieldCatalog, RuleSet, load_mappings
 from syncd.store import open_store
 from syncd.store.types import utcnow
 
 
-def connector_field_map(fields: RuleFields) -> FieldMap:
+def connector_field_map(fields: FieldCatalog) -> FieldMap:
     """The connectors' view of `fields.yaml`: canonical name -> source path per system."""
     hubspot = {n: f.hubspot.path for n, f in fields.items() if f.hubspot is not None}
     mailchimp = {n: f.mailchimp.path for n, f in fields.items() if f.mailchimp is not None}

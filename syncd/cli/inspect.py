@@ -26,6 +26,7 @@ from syncd.cli.text import line
 from syncd.config import parse_duration
 from syncd.engine.profiles.read import iter_contacts
 from syncd.errors import ConfigError, ExitCode
+from syncd.segments import analyse, explain
 from syncd.store.history import (
     AuditFilter,
     events_to_csv,
@@ -46,7 +47,7 @@ def segments_list(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
         profiles = [c.profile for c in iter_contacts(store, settings.workspace, rules.fields)]
     finally:
         store.dispose()
-    report = rules.analyse(profiles, utcnow())
+    report = analyse(rules, profiles, utcnow())
     if json_:
         out.print_json(data=report.to_dict())
     else:
@@ -67,7 +68,7 @@ def segments_explain(email: str, config: ConfigOpt = None, json_: JsonOpt = Fals
         store.dispose()
     if not found:
         fail(f"no contact with that email in workspace {settings.workspace}")
-    explanation = rules.explain(found[0].profile, utcnow())
+    explanation = explain(rules, found[0].profile, utcnow())
     if json_:
         out.print_json(data={**explanation.to_dict(), "membership_history": history})
     else:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from syncd.engine.plan import ContactView, SegmentTargets
 from syncd.engine.profiles.read import StoredContact, iter_contacts
-from syncd.segments import RuleSet
+from syncd.segments import RuleSet, assign
 
 _BATCH = 20_000
 
@@ -53,7 +53,7 @@ def segment_store(db: Engine, workspace: str, rules: RuleSet, now: datetime) -> 
     """Evaluate the rules over every contact of the workspace, batch by batch."""
     out = Segmented()
     for batch in _batches(iter_contacts(db, workspace, rules.fields)):
-        result = rules.evaluate_batch([c.profile for c in batch], now)
+        result = assign(rules, [c.profile for c in batch], now)
         for stored, assignment in zip(batch, result.assignments(), strict=True):
             out.contacts.append(
                 ContactView(

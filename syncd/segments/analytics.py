@@ -1,20 +1,21 @@
 """Segment analytics: sizes, field coverage, overlap, over-segmentation warnings and KPIs.
 
-Computed on the columnar batch result, so a million contacts take about as long as evaluating
-them. Powers `syncd segments list` (text and `--json`).
+Computed on the result of `evaluate.assign`, so a million contacts take about as long as
+evaluating them. Powers `syncd segments list` (text and `--json`) and the console's segments
+page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 import polars as pl
 
-from syncd.segments.columnar import ROWS_COL, BatchResult, evaluate_columnar
+from syncd.segments.evaluate import ROWS_COL, BatchResult, assign
 from syncd.segments.ruleset import RuleSet
+from syncd.segments.typing_columns import Profiles
 
 CUSTOMER_STAGES = ("customer", "advocate")
 KPI_FIELDS = {"open_rate": "open_rate", "click_rate": "click_rate",
@@ -99,42 +100,40 @@ class SegmentReport:
 
 
 def analyse(
-    ruleset: RuleSet,
-    contacts: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]] | BatchResult,
+    rules: RuleSet,
+    profiles: Profiles,
     now: datetime,
     *,
     coverage_threshold: float = 0.5,
     tiny_share: float = 0.01,
     max_tiny: int = 5,
 ) -> SegmentReport:
-    """Analyse the rule set on a batch of contacts (or on an existing `BatchResult`).
+    """Evaluate the rules on a batch of profiles and report on the result.
 
     Args:
-        ruleset: The loaded rules.
-        contacts: Rows, columns, or a result of `RuleSet.evaluate_batch`.
-        now: The evaluation clock (ignored when given a `BatchResult`).
+        rules: The loaded rules.
+        profiles: Canonical profiles, as rows or as columns (see `evaluate.assign`).
+        now: The evaluation clock.
         coverage_threshold: Fields with values on fewer contacts than this share are flagged
             "not enough data".
         tiny_share: A segment below this share of contacts counts as tiny.
         max_tiny: More tiny segments than this is an over-segmentation warning.
     """
-    result = (
-        contacts if isinstance(contacts, BatchResult) else evaluate_columnar(ruleset, contacts, now)
-    )
+    result = assign(rules, profiles, now)
     n = len(result)
     typed = result.typed.select(c for c in result.typed.columns if not c.startswith("@"))
     typed = typed.rename({c: f"@f:{c}" for c in typed.columns})
     frame = pl.concat([result.frame, typed], how="horizontal")
     sizes = result.sizes()
     warnings: list[str] = []
-    stats = _kpis(ruleset, frame, sizes, n)
+    stats = _kpis(rules, frame, sizes, n)
     coverage = _coverage(result.typed.drop(ROWS_COL, strict=False), n, coverage_threshold)
     for c in coverage:
         if c.low:
             warnings.append(f"field {c.field}: only {c.share:.0%} of contacts have a value "
                             "(not enough data for reliable segments)")  # fmt: skip
     tiny = []
-    for seg in ruleset.segments:
+    for seg in rules.segments:
         size = sizes[seg.key]
         if size == 0:
             warnings.append(f"segment {seg.key}: empty")
@@ -153,16 +152,14 @@ def analyse(
     return SegmentReport(n, journey, stats, coverage, overlap, jaccard, warnings)
 
 
-def _kpis(
-    ruleset: RuleSet, frame: pl.DataFrame, sizes: dict[str, int], n: int
-) -> list[SegmentStats]:
+def _kpis(rules: RuleSet, frame: pl.DataFrame, sizes: dict[str, int], n: int) -> list[SegmentStats]:
     present = {k: f"@f:{f}" for k, f in KPI_FIELDS.items() if f"@f:{f}" in frame.columns}
     is_customer = frame["journey"].is_in(CUSTOMER_STAGES).fill_null(False)
     if "@f:lifecycle_stage" in frame.columns:
         is_customer = is_customer | (frame["@f:lifecycle_stage"] == "customer").fill_null(False)
     frame = frame.with_columns(is_customer.alias("@customer"))
     aggs: list[pl.Expr] = []
-    for seg in ruleset.segments:
+    for seg in rules.segments:
         m = pl.col(seg.key)
         for kpi, col in present.items():
             aggs.append(pl.col(col).filter(m).mean().alias(f"{seg.key}|{kpi}|avg"))
@@ -189,7 +186,7 @@ def _kpis(
             revenue_avg=get(s.key, "revenue", "avg"),
             customer_share=get(s.key, "customer", "avg"),
         )
-        for s in ruleset.segments
+        for s in rules.segments
     ]
     return _rank(stats)
 

@@ -1,9 +1,9 @@
 """Canonical fields: their types, their sources in HubSpot and Mailchimp, and value typing.
 
-Loaded once from `mappings/fields.yaml`. Connectors ask the `FieldMap` which source properties
-they must fetch; the identity merge asks it which source wins (`prefer`); the rule engine asks it
-for each field's type so that a raw value (HubSpot sends everything as strings, Mailchimp sends
-numbers and ISO dates) is normalised the same way on every evaluation path.
+Loaded once from `mappings/fields.yaml` into a `FieldCatalog`. The engine derives from it which
+source paths each connector reads and which source wins a merge (`prefer`); the evaluator reads
+each field's type, so that a raw value (HubSpot sends everything as strings, Mailchimp sends
+numbers and ISO dates) is typed by one grammar per type.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -34,7 +34,7 @@ class Source(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class FieldSource:
+class SourcePath:
     """Where one canonical field comes from in one system.
 
     `path` is a contact property (`lifecyclestage`), a dotted path into the Mailchimp member
@@ -52,11 +52,6 @@ class FieldSource:
             return self.path.split(".", 1)[0]
         return None
 
-    @property
-    def property_name(self) -> str:
-        """The property to request: the last dotted part for associations, else the path."""
-        return self.path.split(".", 1)[1] if self.association else self.path
-
 
 @dataclass(frozen=True, slots=True)
 class FieldDef:
@@ -64,18 +59,23 @@ class FieldDef:
 
     name: str
     type: FieldType
-    hubspot: FieldSource | None
-    mailchimp: FieldSource | None
+    hubspot: SourcePath | None
+    mailchimp: SourcePath | None
     prefer: Source | None
 
-    def sources(self) -> list[FieldSource]:
+    def sources(self) -> list[SourcePath]:
         """Sources in merge order: the preferred one first."""
         found = [s for s in (self.hubspot, self.mailchimp) if s is not None]
         return sorted(found, key=lambda s: s.system is not self.prefer)
 
 
-class FieldMap(Mapping[str, FieldDef]):
-    """Canonical name -> `FieldDef`, read-only, in file order."""
+class FieldCatalog(Mapping[str, FieldDef]):
+    """Every canonical field of `fields.yaml`: name -> `FieldDef`, read-only, in file order.
+
+    The engine reads it to tell connectors which source paths to pull and which source wins a
+    merge; the evaluator reads each field's type. (Not to be confused with the connectors'
+    `FieldCatalog`, the per-system view the engine derives from it.)
+    """
 
     def __init__(self, fields: Mapping[str, FieldDef]) -> None:
         self._fields = dict(fields)
@@ -89,64 +89,11 @@ class FieldMap(Mapping[str, FieldDef]):
     def __len__(self) -> int:
         return len(self._fields)
 
-    def hubspot_properties(self) -> list[str]:
-        """Contact properties to request from HubSpot (association-derived fields excluded)."""
-        return [
-            f.hubspot.path for f in self.values() if f.hubspot and f.hubspot.association is None
-        ]
-
-    def hubspot_associated(self, association: str) -> list[str]:
-        """Properties or aggregates of one association (`deals` or `company`), in file order."""
-        return [
-            f.hubspot.property_name
-            for f in self.values()
-            if f.hubspot and f.hubspot.association == association
-        ]
-
-    def mailchimp_paths(self) -> list[str]:
-        """Dotted member paths to read from Mailchimp."""
-        return [f.mailchimp.path for f in self.values() if f.mailchimp]
-
-    def merge(
-        self, hubspot: Mapping[str, Any] | None, mailchimp: Mapping[str, Any] | None
-    ) -> dict[str, Any]:
-        """One canonical profile from a HubSpot record and a Mailchimp member (either may be None).
-
-        `hubspot` is the flat property dict, with association-derived values under their full
-        notation key (`deals.won_count`); `mailchimp` is the member as the API returns it. The
-        preferred source wins when it has a value (not None, not ""); otherwise the other one.
-        Values stay raw; `normalise` types them at evaluation.
-        """
-        raw = {Source.HUBSPOT: hubspot, Source.MAILCHIMP: mailchimp}
-        out: dict[str, Any] = {}
-        for f in self.values():
-            for src in f.sources():
-                record = raw[src.system]
-                if record is None:
-                    continue
-                value = (
-                    _dig(record, src.path)
-                    if src.system is Source.MAILCHIMP
-                    else record.get(src.path)
-                )
-                if value is not None and value != "":
-                    out[f.name] = value
-                    break
-        return out
-
-
-def _dig(record: Mapping[str, Any], path: str) -> Any:
-    cur: Any = record
-    for part in path.split("."):
-        if not isinstance(cur, Mapping):
-            return None
-        cur = cur.get(part)
-    return cur
-
 
 # -- value typing -----------------------------------------------------------------------------
-# One grammar per type, shared with the columnar path (columnar.py uses the same regexes), so
-# both paths agree on what counts as a value. Anything else is "missing".
+# One grammar per type. typing_columns.py types whole columns with the same regexes and falls
+# back to these functions, so a value means the same thing however it arrives. Anything else
+# is "missing".
 
 NUMBER_RE = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 # Strings matching this are parsed by polars directly; others go through `to_datetime`.
@@ -212,14 +159,11 @@ def to_datetime(value: Any) -> datetime | None:
     return None
 
 
-NORMALISERS = {
+#: The reference typing of one raw value per field type: the typed value, or None when the value
+#: is missing or unusable. Whole columns are typed by `typing_columns`, which agrees with these.
+NORMALISERS: dict[FieldType, Callable[[Any], Any]] = {
     FieldType.STRING: to_string,
     FieldType.NUMBER: to_number,
     FieldType.BOOLEAN: to_boolean,
     FieldType.DATETIME: to_datetime,
 }
-
-
-def normalise(value: Any, ftype: FieldType) -> Any:
-    """The typed value of `value` for a field of `ftype`, or None when it is missing or unusable."""
-    return NORMALISERS[ftype](value)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from syncd.errors import ConfigError
 from syncd.segments import refs
-from syncd.segments.fields import FieldDef, FieldMap, FieldSource, Source
+from syncd.segments.fields import FieldCatalog, FieldDef, Source, SourcePath
 from syncd.segments.model import FIELD_NAME_RE, FieldSpec, SegmentSpec, StageSpec
 from syncd.segments.rules import Cond, ConditionParser, refs_used
 from syncd.segments.ruleset import RuleSet, Segment, Stage
@@ -34,36 +34,47 @@ def load_mappings(directory: Path) -> RuleSet:
     problems: list[str] = []
     fields_name = _display(directory, FIELDS_FILE)
     segments_name = _display(directory, SEGMENTS_FILE)
-    fields_raw = _read_yaml(directory / FIELDS_FILE, fields_name, problems)
-    segments_raw = _read_yaml(directory / SEGMENTS_FILE, segments_name, problems)
-    fields = parse_fields(fields_raw, fields_name, problems) if fields_raw is not None else None
-    ruleset = None
-    if fields is not None and segments_raw is not None:
-        ruleset = parse_segments(segments_raw, fields, segments_name, problems)
-    if problems or ruleset is None:
+    fields_text = _read(directory / FIELDS_FILE, fields_name, problems)
+    segments_text = _read(directory / SEGMENTS_FILE, segments_name, problems)
+    rules = parse_mappings(
+        fields_text, segments_text, problems, fields_name=fields_name, segments_name=segments_name
+    )
+    if problems or rules is None:
         raise ConfigError(
             f"mappings in {directory} are invalid ({len(problems)} problem"
             f"{'' if len(problems) == 1 else 's'})",
             problems=problems,
         )
-    return ruleset
+    return rules
 
 
-def loads_mappings(fields_yaml: str, segments_yaml: str) -> RuleSet:
-    """Like `load_mappings`, from YAML text (tests, `syncd plan --mappings` previews)."""
-    problems: list[str] = []
-    fields_raw = parse_yaml(fields_yaml, FIELDS_FILE, problems)
-    segments_raw = parse_yaml(segments_yaml, SEGMENTS_FILE, problems)
-    fields = parse_fields(fields_raw, FIELDS_FILE, problems) if fields_raw is not None else None
-    ruleset = None
-    if fields is not None and segments_raw is not None:
-        ruleset = parse_segments(segments_raw, fields, SEGMENTS_FILE, problems)
-    if problems or ruleset is None:
-        raise ConfigError(f"mappings are invalid ({len(problems)} problems)", problems=problems)
-    return ruleset
+def parse_mappings(
+    fields_yaml: str | None,
+    segments_yaml: str | None,
+    problems: list[str],
+    *,
+    fields_name: str = FIELDS_FILE,
+    segments_name: str = SEGMENTS_FILE,
+) -> RuleSet | None:
+    """The rules from the text of both files; every problem is appended to `problems`.
+
+    `load_mappings` calls it once it has read the files (None: a file could not be read, and
+    that is already a problem); tests call it with YAML they write inline.
+
+    Returns:
+        The rules, or None when a problem was found.
+    """
+    fields_raw = parse_yaml(fields_yaml, fields_name, problems) if fields_yaml is not None else None
+    segments_raw = (
+        parse_yaml(segments_yaml, segments_name, problems) if segments_yaml is not None else None
+    )
+    fields = parse_fields(fields_raw, fields_name, problems) if fields_raw is not None else None
+    if fields is None or segments_raw is None:
+        return None
+    return parse_segments(segments_raw, fields, segments_name, problems)
 
 
-def parse_fields(raw: Any, filename: str, problems: list[str]) -> FieldMap | None:
+def parse_fields(raw: Any, filename: str, problems: list[str]) -> FieldCatalog | None:
     """The field map from a parsed fields.yaml; None when it is unusable."""
     top = _top(raw, filename, ("fields",), problems)
     if top is None:
@@ -87,8 +98,8 @@ def parse_fields(raw: Any, filename: str, problems: list[str]) -> FieldMap | Non
         out[name] = FieldDef(
             name=name,
             type=spec.type,
-            hubspot=FieldSource(Source.HUBSPOT, spec.hubspot) if spec.hubspot else None,
-            mailchimp=FieldSource(Source.MAILCHIMP, spec.mailchimp) if spec.mailchimp else None,
+            hubspot=SourcePath(Source.HUBSPOT, spec.hubspot) if spec.hubspot else None,
+            mailchimp=SourcePath(Source.MAILCHIMP, spec.mailchimp) if spec.mailchimp else None,
             prefer=prefer,
         )
         if out[name].hubspot and out[name].hubspot.association not in (None, "deals", "company"):  # type: ignore[union-attr]
@@ -96,11 +107,11 @@ def parse_fields(raw: Any, filename: str, problems: list[str]) -> FieldMap | Non
                 f"{filename}: {path}.hubspot: dotted sources must start with 'deals.' or "
                 f"'company.', got {spec.hubspot!r}"
             )
-    return FieldMap(out)
+    return FieldCatalog(out)
 
 
 def parse_segments(
-    raw: Any, fields: FieldMap, filename: str, problems: list[str]
+    raw: Any, fields: FieldCatalog, filename: str, problems: list[str]
 ) -> RuleSet | None:
     """The rule set from a parsed segments.yaml; None when problems were recorded."""
     before = len(problems)
@@ -208,7 +219,7 @@ def _segments(
 def _link(
     stages: list[Stage],
     segments: list[Segment],
-    fields: FieldMap,
+    fields: FieldCatalog,
     filename: str,
     problems: list[str],
     declared: set[str],
@@ -283,13 +294,12 @@ def _link(
 # -- YAML --------------------------------------------------------------------------------------
 
 
-def _read_yaml(path: Path, filename: str, problems: list[str]) -> Any:
+def _read(path: Path, filename: str, problems: list[str]) -> str | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         problems.append(f"{filename}: cannot read ({exc.strerror or exc})")
         return None
-    return parse_yaml(text, filename, problems)
 
 
 def _display(directory: Path, name: str) -> str:

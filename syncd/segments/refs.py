@@ -12,16 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 JOURNEY = "journey"
+SEGMENT_PREFIX = "segment:"
+GROUP_PREFIX = "group:"
 
 
 def segment_unit(key: str) -> str:
     """The unit name of a segment's raw rule."""
-    return f"segment:{key}"
+    return f"{SEGMENT_PREFIX}{key}"
 
 
 def group_unit(name: str) -> str:
     """The unit name of an exclusive group's resolution."""
-    return f"group:{name}"
+    return f"{GROUP_PREFIX}{name}"
 
 
 def final_unit(key: str, group_of: Mapping[str, str | None]) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Union
 
-from syncd.segments.fields import FieldMap, FieldType
+from syncd.segments.fields import FieldCatalog, FieldType
 
 OPS_BY_TYPE: dict[FieldType, tuple[str, ...]] = {
     FieldType.STRING: ("eq", "ne", "in", "not_in", "contains", "exists"),
@@ -119,7 +119,7 @@ class ConditionParser:
         filename: Shown in front of every problem.
     """
 
-    def __init__(self, fields: FieldMap, problems: list[str], filename: str) -> None:
+    def __init__(self, fields: FieldCatalog, problems: list[str], filename: str) -> None:
         self.fields = fields
         self.problems = problems
         self.filename = filename

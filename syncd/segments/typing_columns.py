@@ -1,14 +1,14 @@
 """Field typing for whole columns: raw values -> one typed polars Series per field.
 
-Gives exactly the values `fields.normalise` gives, value by value (a property test checks it),
+Gives exactly the values `fields.NORMALISERS` give, value by value (a property test checks it),
 but types a column in one vectorised pass when its raw values are uniform: all numbers, all
-text, all booleans. Mixed or unusual columns fall back to `normalise`, value by value.
+text, all booleans. Mixed or unusual columns fall back to `NORMALISERS`, value by value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import polars as pl
 
@@ -30,18 +30,21 @@ DTYPES: dict[FieldType, pl.DataType] = {
 _ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d")
 _NONE = type(None)
 
+#: Canonical profiles (field name -> raw value), as a list of rows or as a dict of columns.
+Profiles: TypeAlias = Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
+
 
 def columns_of(
-    contacts: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]], names: Sequence[str]
+    profiles: Profiles, names: Sequence[str]
 ) -> tuple[int, dict[str, Sequence[Any] | None]]:
     """(row count, raw column per name) from rows or from columns; absent columns are None."""
-    if isinstance(contacts, Mapping):
-        cols = {n: contacts.get(n) for n in names}
-        lengths = {len(c) for c in contacts.values()}
+    if isinstance(profiles, Mapping):
+        cols = {n: profiles.get(n) for n in names}
+        lengths = {len(c) for c in profiles.values()}
         if len(lengths) > 1:
             raise ValueError(f"columns differ in length: {sorted(lengths)}")
         return (lengths.pop() if lengths else 0), cols
-    rows = contacts
+    rows = profiles
     return len(rows), {n: [r.get(n) for r in rows] for n in names}
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from syncd.engine.profiles.read import iter_contacts
-from syncd.segments import RuleSet
+from syncd.segments import RuleSet, analyse, explain
 from syncd.store import history
 from syncd.store.models import Contact, Membership, OutboxEntry, OutboxState, SyncRun
 from syncd.store.types import table_of
@@ -131,7 +131,7 @@ def contact_detail(ctx: Context, email: str) -> dict[str, Any] | None:
         owned = [_jsonable(x) for x in ledger]
     stored = next(iter_contacts(ctx.db, ctx.workspace, ctx.rules.fields, email=email), None)
     profile = stored.profile if stored is not None else {"email": email}
-    explanation = ctx.rules.explain(profile, ctx.clock()).to_dict()
+    explanation = explain(ctx.rules, profile, ctx.clock()).to_dict()
     attrs: dict[str, Any] = row["attributes"] or {}
     return {
         "id": row["id"],
@@ -155,7 +155,7 @@ def segments_overview(ctx: Context) -> dict[str, Any]:
     """
     now = ctx.clock()
     profiles = [s.profile for s in iter_contacts(ctx.db, ctx.workspace, ctx.rules.fields)]
-    report = ctx.rules.analyse(profiles, now).to_dict()
+    report = analyse(ctx.rules, profiles, now).to_dict()
     r = table_of(SyncRun).c
     with ctx.db.connect() as conn:
         rows = conn.execute(

@@ -80,7 +80,7 @@ def test_incremental_sync_sees_edits_made_through_the_api(
     assert resp.status_code == 200
     result = rt.syncer.sync(trigger="schedule")
     assert result.status is RunStatus.SUCCESS
-    assert result.counts["pulled"]["hubspot"] >= 1
+    assert result.counts.pulled["hubspot"] >= 1
     with sandbox.state_lock():
         stage = sandbox.hubspot.contacts[target.id].props.get("syncd_journey_stage")
     assert stage in {"customer", "advocate", "at-risk", "churned"}
@@ -130,7 +130,7 @@ def test_hand_made_tags_and_list_members_untouched(
     assert outsider in remote_lists(sandbox)[name]
     after = {k: v for k, v in remote_tags(sandbox).items() if not k.startswith("syncd:")}
     assert after == before
-    drift = reconcile.counts["drift"][f"hubspot_list:{name.removeprefix('syncd: ')}"]
+    drift = reconcile.counts.drift[f"hubspot_list:{name.removeprefix('syncd: ')}"]
     assert drift["added_by_hand"] == 1
 
 
@@ -196,7 +196,7 @@ def test_hand_removal_is_recorded_and_not_fought(
     )
     assert resp.status_code == 200
     reconcile = rt.syncer.sync(trigger="reconcile", full=True)
-    assert reconcile.counts["drift"][f"hubspot_list:{key}"]["removed_by_hand"] == 1
+    assert reconcile.counts.drift[f"hubspot_list:{key}"]["removed_by_hand"] == 1
     assert victim not in ledger_members(rt, f"hubspot_list:{key}")
     # The contact is still in the segment, but syncd does not put it back.
     again = rt.syncer.sync(trigger="schedule")

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from syncd.engine.profiles.identity import merge_fields
-from syncd.segments.fields import FieldMap
+from syncd.segments import FieldCatalog
 from syncd.store.models import Contact
 from syncd.store.types import table_of
 
@@ -35,7 +35,7 @@ class StoredContact:
     profile: dict[str, Any]
 
 
-def preferences(fields: FieldMap) -> dict[str, str]:
+def preferences(fields: FieldCatalog) -> dict[str, str]:
     """`field -> source` that wins when both have a value (from `fields.yaml`)."""
     return {name: str(d.sources()[0].system) for name, d in fields.items() if d.sources()}
 
@@ -52,7 +52,7 @@ def merge_profile(
 
 
 def iter_contacts(
-    db: Engine, workspace: str, fields: FieldMap, *, email: str | None = None
+    db: Engine, workspace: str, fields: FieldCatalog, *, email: str | None = None
 ) -> Iterator[StoredContact]:
     """Every contact of the workspace (or the one with `email`), merged, in id order."""
     c = table_of(Contact).c

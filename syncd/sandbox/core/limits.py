@@ -55,7 +55,7 @@ class Limits:
         return cls(**values)  # type: ignore[arg-type]
 
 
-class RollingWindow:
+class WindowQuota:
     """Counts events in the last `window_s` seconds and refuses the one past `limit`.
 
     Args:
@@ -156,8 +156,8 @@ class LimitState:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.hubspot = RollingWindow(limits.hubspot_per_10s, limits.hubspot_window_s, limits.clock)
-        self.search = RollingWindow(
+        self.hubspot = WindowQuota(limits.hubspot_per_10s, limits.hubspot_window_s, limits.clock)
+        self.search = WindowQuota(
             limits.hubspot_search_per_s, limits.hubspot_search_window_s, limits.clock
         )
         self.daily = DailyCounter(limits.hubspot_daily)

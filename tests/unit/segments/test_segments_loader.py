@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 import yaml
-from segkit import FIELDS, ruleset
+from segkit import FIELDS, loads_mappings, one, ruleset, seg
 
 from syncd.errors import ConfigError
-from syncd.segments import FieldType, load_mappings, loads_mappings
+from syncd.segments import FieldType, load_mappings
+from syncd.targets import TargetKind, TargetRef
 
 MAPPINGS = Path(__file__).resolve().parents[3] / "mappings"
 
@@ -30,20 +31,19 @@ def problems(
     return info.value.problems
 
 
-def seg(key: str, when: Any, **extra: Any) -> dict[str, Any]:
-    return {"key": key, "model": "behavioral", "when": when, **extra}
-
-
 def test_default_mappings_load_with_the_contract_fields() -> None:
     rs = load_mappings(MAPPINGS)
     assert set(CONTRACT_FIELDS) <= set(rs.fields)
     assert rs.fields["lifecycle_stage"].hubspot.path == "lifecyclestage"  # type: ignore[union-attr]
     assert rs.fields["revenue"].hubspot.association == "deals"  # type: ignore[union-attr]
     assert rs.fields["open_rate"].type is FieldType.NUMBER
-    assert "hs_email_open" in rs.fields.hubspot_properties()
-    assert "deals.won_count" not in rs.fields.hubspot_properties()
-    assert rs.fields.hubspot_associated("company") == ["industry", "numberofemployees"]
-    assert "stats.avg_open_rate" in rs.fields.mailchimp_paths()
+    hubspot = [f.hubspot for f in rs.fields.values() if f.hubspot]
+    contact_props = [s.path for s in hubspot if s.association is None]
+    assert "hs_email_open" in contact_props
+    assert "deals.won_count" not in contact_props
+    company = [s.path for s in hubspot if s.association == "company"]
+    assert company == ["company.industry", "company.numberofemployees"]
+    assert "stats.avg_open_rate" in [f.mailchimp.path for f in rs.fields.values() if f.mailchimp]
     goals = {s.goal for s in rs.segments if s.goal}
     assert len(goals) == 9
     models = {s.model for s in rs.segments}
@@ -158,3 +158,13 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
         load_mappings(tmp_path)
     assert any("fields.yaml: line" in p and "not valid YAML" in p for p in info.value.problems)
     assert any("segments.yaml: cannot read" in p for p in info.value.problems)
+
+
+def test_where_and_targets_default() -> None:
+    rs = one({"always": True})
+    s = rs.segment_by_key["x"]
+    assert s.where == "segments.yaml: segments[0]"  # what audit reasons and messages cite
+    assert (s.targets.hubspot_list, s.targets.mailchimp_tag) == (False, False)
+    # the namespaced names syncd owns for this segment (built by the engine from the key)
+    assert TargetRef(TargetKind.HUBSPOT_LIST, s.key).remote_name == "syncd: x"
+    assert TargetRef(TargetKind.MAILCHIMP_TAG, s.key).remote_name == "syncd:x"

@@ -1,4 +1,5 @@
-"""Property tests: compiled closures == columnar polars == a plain reference interpreter."""
+"""Property tests: the evaluator (`assign`) == `explain`'s verdicts and traces == a plain
+reference interpreter, over journey stages, exclusive groups and references."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from segkit import FIELDS, NOW
+from segkit import FIELDS, NOW, loads_mappings
 
-from syncd.segments import FieldType, loads_mappings, normalise
+from syncd.segments import FieldType, Trace, assign
+from syncd.segments.explanation import explanations
+from syncd.segments.fields import NORMALISERS
 
 TYPES = {
     "s": FieldType.STRING,
@@ -68,32 +71,62 @@ def leaves() -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
-conditions = st.recursive(
-    leaves(),
-    lambda inner: st.one_of(
-        st.builds(lambda xs: {"all": xs}, st.lists(inner, max_size=3)),
-        st.builds(lambda xs: {"any": xs}, st.lists(inner, max_size=3)),
-        st.builds(lambda x: {"not": x}, inner),
-    ),
-    max_leaves=8,
-)
+def trees(base: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.recursive(
+        base,
+        lambda inner: st.one_of(
+            st.builds(lambda xs: {"all": xs}, st.lists(inner, max_size=3)),
+            st.builds(lambda xs: {"any": xs}, st.lists(inner, max_size=3)),
+            st.builds(lambda x: {"not": x}, inner),
+        ),
+        max_leaves=8,
+    )
 
 
-def reference(cond: dict[str, Any], c: dict[str, Any], segs: dict[str, bool]) -> bool:
-    """The rule semantics written out plainly, independent of compile.py and columnar.py."""
+conditions = trees(leaves())
+
+
+@st.composite
+def rule_docs(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(stages, segments): 0-3 journey stages; 1-3 segments `rN` that may refer to a stage
+    (`journey/sN`) and may share the exclusive group `g` (priorities tie often); then `refs`,
+    which refers to `r0`'s final membership."""
+    keys = [f"s{i}" for i in range(draw(st.integers(0, 3)))]
+    stages = [{"key": k, "when": draw(conditions)} for k in keys]
+    journey_refs = [{"segment": f"journey/{k}"} for k in keys]
+    seg_when = trees(st.one_of(leaves(), st.sampled_from(journey_refs))) if keys else conditions
+    segments = []
+    for i in range(draw(st.integers(1, 3))):
+        seg = {"key": f"r{i}", "model": "behavioral", "when": draw(seg_when)}
+        if draw(st.booleans()):
+            seg |= {"exclusive": "g", "priority": draw(st.integers(0, 2))}
+        segments.append(seg)
+    when = {"any": [{"segment": "r0"}, draw(seg_when)]}
+    segments.append({"key": "refs", "model": "behavioral", "when": when})
+    return stages, segments
+
+
+def reference(
+    cond: dict[str, Any], c: dict[str, Any], segs: dict[str, bool], journey: str | None = None
+) -> bool:
+    """The rule semantics written out plainly, independent of the evaluator; `segs` holds the
+    final memberships a reference sees and `journey` the contact's stage."""
     if "all" in cond:
-        return all([reference(x, c, segs) for x in cond["all"]])
+        return all([reference(x, c, segs, journey) for x in cond["all"]])
     if "any" in cond:
-        return any([reference(x, c, segs) for x in cond["any"]])
+        return any([reference(x, c, segs, journey) for x in cond["any"]])
     if "not" in cond:
-        return not reference(cond["not"], c, segs)
+        return not reference(cond["not"], c, segs, journey)
     if "always" in cond:
         return bool(cond["always"])
     if "segment" in cond:
-        return segs[cond["segment"]]
+        target = cond["segment"]
+        if target.startswith("journey/"):
+            return journey == target.removeprefix("journey/")
+        return segs[target]
     name = cond["field"]
     ((op, x),) = ((k, v) for k, v in cond.items() if k != "field")
-    v = normalise(c.get(name), TYPES[name])
+    v = NORMALISERS[TYPES[name]](c.get(name))
     if op == "exists":
         return (v is not None) == x
     if v is None:
@@ -127,30 +160,78 @@ def reference(cond: dict[str, Any], c: dict[str, Any], segs: dict[str, bool]) ->
     return bool(v <= x)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    rules=st.lists(conditions, min_size=1, max_size=3),
-    contacts=st.lists(contact, min_size=1, max_size=12),
-    ref_rule=conditions,
-)
-def test_closures_columnar_and_reference_agree(
-    rules: list[dict[str, Any]], contacts: list[dict[str, Any]], ref_rule: dict[str, Any]
+def expected(
+    stages: list[dict[str, Any]], segments: list[dict[str, Any]], c: dict[str, Any]
+) -> tuple[str | None, dict[str, bool], dict[str, bool]]:
+    """(journey stage, raw match per segment, final membership per segment) for one contact:
+    first matching stage wins; in group `g` the highest priority wins, ties to the first listed.
+    """
+    journey = next((s["key"] for s in stages if reference(s["when"], c, {})), None)
+    *plain, refs = segments
+    raw = {s["key"]: reference(s["when"], c, {}, journey) for s in plain}
+    final = dict(raw)
+    taken = False
+    for s in sorted((s for s in plain if s.get("exclusive")), key=lambda s: -s["priority"]):
+        final[s["key"]] = raw[s["key"]] and not taken
+        taken = taken or raw[s["key"]]
+    raw["refs"] = final["refs"] = reference(refs["when"], c, final, journey)
+    return journey, raw, final
+
+
+def check_trace(
+    t: Trace,
+    cond: dict[str, Any],
+    c: dict[str, Any],
+    final: dict[str, bool],
+    journey: str | None,
+    rules: dict[str, dict[str, Any]],
 ) -> None:
-    segments = [{"key": f"r{i}", "model": "behavioral", "when": r} for i, r in enumerate(rules)]
-    # one segment that refers to the others, to cover references on both paths
-    segments.append(
-        {"key": "refs", "model": "behavioral", "when": {"any": [{"segment": "r0"}, ref_rule]}}
-    )
-    rs = loads_mappings(yaml.safe_dump(FIELDS), yaml.safe_dump({"segments": segments}))
-    closures = [a.segments for a in rs.evaluate(contacts, NOW)]
-    columnar = [a.segments for a in rs.evaluate_batch(contacts, NOW).assignments()]
-    expected = []
-    for c in contacts:
-        segs = {f"r{i}": reference(r, c, {}) for i, r in enumerate(rules)}
-        segs["refs"] = reference({"any": [{"segment": "r0"}, ref_rule]}, c, segs)
-        expected.append(frozenset(k for k, v in segs.items() if v))
-    assert closures == expected
-    assert columnar == expected
+    """Every node of an explain trace has the reference's result and shows the typed value."""
+    assert t.result == reference(cond, c, final, journey), (t.path, cond)
+    if t.kind in ("all", "any"):
+        assert len(t.children) == len(cond[t.kind])
+        for child, sub in zip(t.children, cond[t.kind], strict=True):
+            check_trace(child, sub, c, final, journey, rules)
+    elif t.kind == "not":
+        check_trace(t.children[0], cond["not"], c, final, journey, rules)
+    elif t.kind == "segment":
+        # the node is the final membership; its child is the referenced rule's own match
+        check_trace(t.children[0], rules[cond["segment"]], c, final, journey, rules)
+    elif t.kind == "journey":
+        assert t.value == journey
+    elif t.kind == "field":
+        assert t.value == NORMALISERS[TYPES[cond["field"]]](c.get(cond["field"]))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=rule_docs(), contacts=st.lists(contact, min_size=1, max_size=12))
+def test_assign_explain_and_reference_agree(
+    docs: tuple[list[dict[str, Any]], list[dict[str, Any]]], contacts: list[dict[str, Any]]
+) -> None:
+    stages, segments = docs
+    doc: dict[str, Any] = {"journey": {"stages": stages}, "segments": segments}
+    rs = loads_mappings(yaml.safe_dump(FIELDS), yaml.safe_dump(doc))
+    assigned = list(assign(rs, contacts, NOW).assignments())
+    explained = explanations(rs, contacts, NOW)
+    rules = {s["key"]: s["when"] for s in segments}
+    by_priority = sorted((s for s in segments if s.get("exclusive")), key=lambda s: -s["priority"])
+    for c, a, ex in zip(contacts, assigned, explained, strict=True):
+        journey, raw, final = expected(stages, segments, c)
+        assert a.journey_stage == journey
+        assert a.segments == frozenset(k for k, v in final.items() if v)
+        assert ex.journey_stage == journey
+        for v, stage in zip(ex.stages, stages, strict=True):
+            assert (v.matched, v.member) == (
+                reference(stage["when"], c, {}),
+                stage["key"] == journey,
+            )
+            check_trace(v.trace, stage["when"], c, final, journey, rules)
+        winner = next((s["key"] for s in by_priority if final[s["key"]]), None)
+        for v, seg in zip(ex.segments, segments, strict=True):
+            key = seg["key"]
+            lost_to = winner if raw[key] and not final[key] else None
+            assert (v.matched, v.member, v.lost_to) == (raw[key], final[key], lost_to)
+            check_trace(v.trace, seg["when"], c, final, journey, rules)
 
 
 @settings(max_examples=200, deadline=None)
@@ -159,4 +240,4 @@ def test_column_typing_equals_value_typing(values: list[Any], ftype: FieldType) 
     from syncd.segments.typing_columns import typed_series
 
     got = typed_series("f", values, ftype, len(values)).to_list()
-    assert got == [normalise(v, ftype) for v in values]
+    assert got == [NORMALISERS[ftype](v) for v in values]

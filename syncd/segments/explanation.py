@@ -1,7 +1,10 @@
 """Why one contact is in or out of each stage and segment: verdicts with full condition traces.
 
-Walks the rule trees with the same leaf tests as `compile.py`, recording for every node the
-value seen, the operator, the operand and the result. Powers `syncd segments explain EMAIL`.
+Derived from the evaluator, not written beside it: the profile goes through `evaluate.resolve`
+as a batch of one, and every node of every rule is evaluated as a column of its own, with the
+expression `evaluate.condition` builds for that node inside the rule. A trace records, per node,
+the typed value seen, the operator, the operand and the result, all read from those columns, so
+`explain` cannot disagree with the sync. Powers `syncd segments explain EMAIL` and the console.
 """
 
 from __future__ import annotations
@@ -11,9 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from syncd.segments.compile import JOURNEY_KEY, compile_steps, leaf, seg_key
+import polars as pl
+
+from syncd.segments.evaluate import JOURNEY_SLOT, resolve, segment_slot, typed_frame
 from syncd.segments.rules import All, AnyOf, Cmp, Cond, Not, Ref
 from syncd.segments.ruleset import RuleSet
+from syncd.segments.typing_columns import Profiles
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,7 @@ class Explanation:
                 "stages": [v.to_dict() for v in self.stages],
                 "segments": [v.to_dict() for v in self.segments]}  # fmt: skip
 
-    def render_text(self, *, traces: bool = True) -> str:
+    def render_text(self) -> str:
         """Plain text: journey, then each verdict with its indented trace."""
         lines = [f"journey stage: {self.journey_stage or '(none)'}"]
         for title, verdicts in (("stages", self.stages), ("segments", self.segments)):
@@ -112,63 +118,78 @@ class Explanation:
             for v in verdicts:
                 mark = "+" if v.member else ("~" if v.matched else "-")
                 lines.append(f"  {mark} {v.key}: {v.summary}")
-                if traces:
-                    lines.extend(_render(v.trace, 4))
+                lines.extend(_render(v.trace, 4))
         return "\n".join(lines)
 
 
-def explain(ruleset: RuleSet, contact: Mapping[str, Any], now: datetime) -> Explanation:
-    """Verdicts and traces for one raw contact profile."""
-    ctx = compile_steps(ruleset, now)(contact)
-    tracer = _Tracer(ruleset, ctx, now)
-    stage = ctx[JOURNEY_KEY]
+def explain(rules: RuleSet, profile: Mapping[str, Any], now: datetime) -> Explanation:
+    """Every stage's and segment's verdict for one raw profile, with a full condition trace.
+
+    Args:
+        rules: The loaded rules.
+        profile: One canonical profile (field name -> raw value as the sources send it).
+        now: The clock for relative dates, as for `evaluate.assign`.
+    """
+    return explanations(rules, [profile], now)[0]
+
+
+def explanations(rules: RuleSet, profiles: Profiles, now: datetime) -> list[Explanation]:
+    """`explain` for a batch, in one evaluation: one `Explanation` per profile, in order.
+
+    Evaluating is the costly part of an explanation, so checking many profiles (tests do)
+    goes through here rather than through `explain` once per profile.
+    """
+    nodes: dict[str, pl.Expr] = {}  # filled by the evaluator as it builds each rule
+    frame = resolve(rules, typed_frame(rules, profiles).lazy(), now, nodes)
+    columns = [expr.alias(_node_col(path)) for path, expr in nodes.items()]
+    rows = frame.with_columns(columns).collect().iter_rows(named=True)
+    return [_explanation(rules, row) for row in rows]
+
+
+def _node_col(path: str) -> str:
+    return f"@node:{path}"
+
+
+def _explanation(rules: RuleSet, row: Mapping[str, Any]) -> Explanation:
+    """The verdicts of one evaluated row (slots, typed values and node columns)."""
+    stage = row[JOURNEY_SLOT]
     stages = tuple(
-        Verdict(s.key, "stage", (t := tracer.trace(s.when)).result, s.key == stage, t)
-        for s in ruleset.stages
+        Verdict(s.key, "stage", (t := _trace(rules, row, s.when)).result, s.key == stage, t)
+        for s in rules.stages
     )
     winners = {
-        group: next((k for k in members if ctx[seg_key(k)]), None)
-        for group, members in ruleset.groups.items()
+        group: next((k for k in members if row[segment_slot(k)]), None)
+        for group, members in rules.groups.items()
     }
     segments = []
-    for seg in ruleset.segments:
-        t = tracer.trace(seg.when)
-        member = bool(ctx[seg_key(seg.key)])
+    for seg in rules.segments:
+        t = _trace(rules, row, seg.when)
+        member = bool(row[segment_slot(seg.key)])
         winner = winners.get(seg.exclusive) if seg.exclusive else None
         lost = winner if t.result and not member else None
         segments.append(Verdict(seg.key, "segment", t.result, member, t, seg.exclusive, lost))
-    values = {n: ctx[n] for n in ruleset.used_fields()}
+    values = {n: row[n] for n in rules.used_fields}
     return Explanation(stage, stages, tuple(segments), values)
 
 
-class _Tracer:
-    def __init__(self, ruleset: RuleSet, ctx: dict[str, Any], now: datetime) -> None:
-        self.ruleset, self.ctx, self.now = ruleset, ctx, now
-        self.rules = {s.key: s.when for s in ruleset.segments}
-
-    def trace(self, cond: Cond) -> Trace:
-        if isinstance(cond, Cmp):
-            value = self.ctx[cond.field]
-            ok = leaf(cond, self.now)(value)
-            return Trace("field", ok, cond.path, cond.field, cond.op, cond.operand, value)
-        if isinstance(cond, All | AnyOf):
-            kids = tuple(self.trace(c) for c in cond.items)
-            if isinstance(cond, All):
-                return Trace("all", all(k.result for k in kids), cond.path, children=kids)
-            return Trace("any", any(k.result for k in kids), cond.path, children=kids)
-        if isinstance(cond, Not):
-            kid = self.trace(cond.item)
-            return Trace("not", not kid.result, cond.path, children=(kid,))
-        if isinstance(cond, Ref):
-            stage = cond.journey_stage
-            if stage is not None:
-                seen = self.ctx[JOURNEY_KEY]
-                return Trace("journey", seen == stage, cond.path, operand=stage, value=seen)
-            member = bool(self.ctx[seg_key(cond.target)])
-            inner = self.trace(self.rules[cond.target])
-            return Trace("segment", member, cond.path, operand=cond.target, value=member,
-                         children=(inner,))  # fmt: skip
-        return Trace("always", cond.value, cond.path)
+def _trace(rules: RuleSet, row: Mapping[str, Any], cond: Cond) -> Trace:
+    """The trace of `cond`, every result read from its node column in `row`."""
+    ok = bool(row[_node_col(cond.path)])
+    if isinstance(cond, Cmp):
+        return Trace("field", ok, cond.path, cond.field, cond.op, cond.operand, row[cond.field])
+    if isinstance(cond, All | AnyOf):
+        kids = tuple(_trace(rules, row, c) for c in cond.items)
+        return Trace("all" if isinstance(cond, All) else "any", ok, cond.path, children=kids)
+    if isinstance(cond, Not):
+        return Trace("not", ok, cond.path, children=(_trace(rules, row, cond.item),))
+    if isinstance(cond, Ref):
+        stage = cond.journey_stage
+        if stage is not None:
+            return Trace("journey", ok, cond.path, operand=stage, value=row[JOURNEY_SLOT])
+        # The referenced rule's own trace; `ok` is its final membership (after its group).
+        inner = _trace(rules, row, rules.segment_by_key[cond.target].when)
+        return Trace("segment", ok, cond.path, operand=cond.target, value=ok, children=(inner,))
+    return Trace("always", ok, cond.path)
 
 
 #: Longest rendering of one value in a trace line; a contact's field can hold a whole essay.

@@ -1,5 +1,8 @@
 """Seeded synthetic canonical profiles with realistic shapes, for tests and benchmarks.
 
+Test and benchmark data only, so it lives outside the product: `bench/segments.py` imports it
+with the repository root on `sys.path`, tests as `tests.support.synthetic_profiles`.
+
 Values arrive as the sources send them: HubSpot numbers as text ("12"), dates as ISO strings,
 Mailchimp rates as floats; many fields are missing for many contacts. Columns are generated
 whole (fast for a million contacts); correlated fields (deals for customers, trial dates for

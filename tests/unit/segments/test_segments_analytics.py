@@ -1,4 +1,5 @@
-"""The default mappings on realistic synthetic data: every segment and stage is non-empty."""
+"""`analyse` on the default mappings and realistic synthetic data: sizes, coverage, overlap,
+warnings and KPI ranks."""
 
 from __future__ import annotations
 
@@ -7,30 +8,15 @@ from pathlib import Path
 
 from segkit import NOW
 
-from syncd.segments import load_mappings
-from syncd.segments.synthetic import generate_columns, generate_rows
+from syncd.segments import analyse, load_mappings
+from tests.support.synthetic_profiles import generate_columns
 
 MAPPINGS = Path(__file__).resolve().parents[3] / "mappings"
 
 
-def test_every_default_segment_and_stage_is_non_empty() -> None:
-    rs = load_mappings(MAPPINGS)
-    result = rs.evaluate_batch(generate_columns(3000, seed=7, now=NOW), NOW)
-    empty = [k for k, size in result.sizes().items() if size == 0]
-    assert empty == []
-    stages = set(result.journey())
-    assert {s.key for s in rs.stages} <= stages
-
-
-def test_paths_agree_on_the_default_rules() -> None:
-    rs = load_mappings(MAPPINGS)
-    rows = generate_rows(2000, seed=3, now=NOW)
-    assert list(rs.evaluate(rows, NOW)) == list(rs.evaluate_batch(rows, NOW).assignments())
-
-
 def test_report_has_sizes_coverage_overlap_warnings_and_ranks() -> None:
     rs = load_mappings(MAPPINGS)
-    report = rs.analyse(generate_columns(3000, seed=7, now=NOW), NOW, max_tiny=0)
+    report = analyse(rs, generate_columns(3000, seed=7, now=NOW), NOW, max_tiny=0)
     data = json.loads(json.dumps(report.to_dict()))
     assert data["contacts"] == 3000
     by_key = {s["key"]: s for s in data["segments"]}
@@ -47,5 +33,5 @@ def test_report_has_sizes_coverage_overlap_warnings_and_ranks() -> None:
 
 def test_min_size_warning() -> None:
     rs = load_mappings(MAPPINGS)
-    report = rs.analyse(generate_columns(200, seed=1, now=NOW), NOW)
+    report = analyse(rs, generate_columns(200, seed=1, now=NOW), NOW)
     assert any("under its min_size" in w for w in report.warnings)

@@ -1,11 +1,15 @@
-"""Every operator against present, missing and wrongly typed values, on both evaluation paths."""
+"""Every operator against present, missing and wrongly typed values, through `assign` and
+`explain`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from segkit import both_paths, one
+from segkit import assigned, one
+
+from syncd.segments.evaluate import OPERATORS
+from syncd.segments.rules import ALL_OPS, OPS_BY_TYPE
 
 MISSING = object()
 
@@ -99,7 +103,7 @@ CASES: list[tuple[str, str, Any, Any, bool]] = [
 def test_operator(field: str, op: str, operand: Any, value: Any, expected: bool) -> None:
     rs = one({"field": field, op: operand})
     contact = {} if value is MISSING else {field: value}
-    [(_, segments)] = both_paths(rs, [contact])
+    [(_, segments)] = assigned(rs, [contact])
     assert ("x" in segments) is expected
 
 
@@ -107,4 +111,10 @@ def test_operator(field: str, op: str, operand: Any, value: Any, expected: bool)
 def test_not_of_a_missing_value_is_true(value: Any) -> None:
     rs = one({"not": {"field": "n", "gt": 1}})
     contact = {} if value is MISSING else {"n": value}
-    assert both_paths(rs, [contact]) == [(None, frozenset({"x"}))]
+    assert assigned(rs, [contact]) == [(None, frozenset({"x"}))]
+
+
+def test_every_operator_of_the_language_has_one_implementation_and_cases() -> None:
+    assert set(OPERATORS) == set(ALL_OPS)
+    assert {op for ops in OPS_BY_TYPE.values() for op in ops} == set(ALL_OPS)
+    assert {op for _, op, *_ in CASES} == set(ALL_OPS)
