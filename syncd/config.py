@@ -13,7 +13,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import (
     AfterValidator,
@@ -324,6 +324,48 @@ def _env_name(path: str) -> str:
 def _source_of(path: str, where: str) -> str:
     env = _env_name(path)
     return f"environment {env}" if env in os.environ else where
+
+
+class SandboxAddresses(Protocol):
+    """Where a running emulator answers and what it accepts (`syncd.sandbox.Sandbox` fits)."""
+
+    hubspot_token: str
+    mailchimp_key: str
+
+    @property
+    def hubspot_url(self) -> str:
+        """HubSpot's base URL on the emulator."""
+        ...
+
+    @property
+    def mailchimp_url(self) -> str:
+        """Mailchimp's base URL (`.../3.0`) on the emulator."""
+        ...
+
+    @property
+    def audience_id(self) -> str:
+        """The emulator's one audience."""
+        ...
+
+
+def sandbox_settings(
+    sb: SandboxAddresses,
+    database_url: str,
+    mappings: Path,
+    safety: SafetySettings | None = None,
+) -> Settings:
+    """Settings pointing both connectors at a running emulator (demo, tests, benchmarks)."""
+    return Settings(
+        database_url=database_url,
+        mappings=mappings,
+        safety=safety or SafetySettings(),
+        hubspot=HubSpotSettings(access_token=SecretStr(sb.hubspot_token), base_url=sb.hubspot_url),
+        mailchimp=MailchimpSettings(
+            api_key=SecretStr(sb.mailchimp_key),
+            audience_id=sb.audience_id,
+            base_url=sb.mailchimp_url,
+        ),
+    )
 
 
 def load_settings(path: Path | None = None) -> Settings:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from syncd.sandbox import Limits, Sandbox
 from syncd.store import make_engine, upgrade
 from syncd.store.db import normalise_url
+from tests.support.sandboxes import start_sandbox
 
 PG_ENV = "SYNCD_TEST_POSTGRES_URL"
 
@@ -82,3 +84,18 @@ def db(db_url: str) -> Iterator[Engine]:
     eng = make_engine(db_url)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
+    """Start sandboxes (`start_sandbox`'s arguments); every one is stopped after the test."""
+    started: list[Sandbox] = []
+
+    def make(contacts: int, seed: int, limits: Limits | None = None) -> Sandbox:
+        sb = start_sandbox(contacts, seed, limits)
+        started.append(sb)
+        return sb
+
+    yield make
+    for sb in started:
+        sb.stop()

@@ -18,7 +18,6 @@ from syncd.cli.common import (
 from syncd.cli.text import line
 from syncd.config import Settings
 from syncd.errors import ConfigError, ExitCode, SyncdError
-from syncd.sandbox.defaults import DEFAULT_HUBSPOT_TOKEN, DEFAULT_MAILCHIMP_KEY
 from syncd.segments import RuleSet, load_mappings
 from syncd.store import current_revision, head_revision, make_engine, safe_url, upgrade
 
@@ -97,7 +96,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed for the demo data.")] = 7,
 ) -> None:
     """Start the sandbox, run one full sync into ./syncd-demo.db and summarise it."""
-    from syncd.demo import run_demo
+    from syncd.cli.demo import run_demo
 
     raise typer.Exit(run_demo(out, contacts=contacts, seed=seed))
 
@@ -108,14 +107,21 @@ def sandbox_serve(
     contacts: Annotated[int, typer.Option(help="Contacts to generate.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed for the data.")] = 7,
     hubspot_token: Annotated[
-        str, typer.Option(help="Bearer token to accept.")
-    ] = DEFAULT_HUBSPOT_TOKEN,
-    mailchimp_key: Annotated[str, typer.Option(help="API key to accept.")] = DEFAULT_MAILCHIMP_KEY,
+        str | None,
+        typer.Option(help="Bearer token to accept [default: sandbox-hubspot-token]."),
+    ] = None,
+    mailchimp_key: Annotated[
+        str | None,
+        typer.Option(help="API key to accept [default: sandbox-mailchimp-key-us1]."),
+    ] = None,
 ) -> None:
     """Run the HubSpot + Mailchimp emulator in the foreground until SIGTERM."""
-    from syncd.sandbox import serve_forever
+    # Imported here, not at the top: no other command loads the emulator (import contract).
+    from syncd.sandbox import DEFAULT_HUBSPOT_TOKEN, DEFAULT_MAILCHIMP_KEY, serve_forever
 
-    serve_forever(host, port, contacts, seed, hubspot_token, mailchimp_key)
+    token = hubspot_token or DEFAULT_HUBSPOT_TOKEN
+    key = mailchimp_key or DEFAULT_MAILCHIMP_KEY
+    serve_forever(host, port, contacts, seed, token, key)
 
 
 def run(config: ConfigOpt = None) -> None:

@@ -9,14 +9,15 @@ import pytest
 
 from syncd.http import RetrySettings
 from syncd.runtime import Runtime, open_runtime
-from syncd.sandbox import Limits, Sandbox
+from syncd.sandbox import Sandbox
 from tests.e2e.helpers import RuntimeFactory, make_settings
+from tests.support.sandboxes import start_sandbox
 
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     """A sandbox with limits raised out of the way (limits have their own tests)."""
-    with Sandbox(contacts=400, seed=11, limits=Limits.relaxed()) as sb:
+    with start_sandbox(400, seed=11) as sb:
         yield sb
 
 

@@ -8,8 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from syncd.config import SafetySettings, Settings
-from syncd.demo import sandbox_settings
+from syncd.config import SafetySettings, Settings, sandbox_settings
 from syncd.runtime import Runtime
 from syncd.sandbox import Sandbox
 from syncd.store import Contact, Membership, MembershipState

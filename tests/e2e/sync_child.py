@@ -16,8 +16,7 @@ import os
 import signal
 import sys
 
-from syncd.config import SafetySettings
-from syncd.demo import sandbox_settings
+from syncd.config import SafetySettings, sandbox_settings
 from syncd.http import RetrySettings
 from syncd.logs import configure_logging
 from syncd.runtime import open_runtime

@@ -13,11 +13,12 @@ from structlog.testing import capture_logs
 
 from syncd.http import RetrySettings
 from syncd.runtime import open_runtime
-from syncd.sandbox import Limits, Sandbox
+from syncd.sandbox import Sandbox
 from syncd.store import AuditEvent, OutboxState, RunStatus, SyncRun, upgrade
 from syncd.store.models import OutboxEntry
 from syncd.store.types import table_of
 from tests.e2e.helpers import ledger_members, make_settings, remote_lists, remote_tags
+from tests.support.sandboxes import start_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTACTS, SEED = 400, 11
@@ -32,7 +33,7 @@ def clean_run_writes(tmp_path: Path) -> int:
     """Write calls of an uninterrupted first sync of the same data."""
     url = f"sqlite:///{tmp_path / 'reference.db'}"
     upgrade(url)
-    with Sandbox(contacts=CONTACTS, seed=SEED, limits=Limits.relaxed()) as sb:
+    with start_sandbox(CONTACTS, SEED) as sb:
         rt = open_runtime(make_settings(sb, url), retry=RetrySettings.immediate())
         try:
             assert rt.syncer.sync(trigger="manual", full=True).status is RunStatus.SUCCESS
@@ -43,7 +44,7 @@ def clean_run_writes(tmp_path: Path) -> int:
 
 def test_sigkill_mid_apply_then_resume(db_url: str, tmp_path: Path) -> None:
     reference = clean_run_writes(tmp_path)
-    with Sandbox(contacts=CONTACTS, seed=SEED, limits=Limits.relaxed()) as sb:
+    with start_sandbox(CONTACTS, SEED) as sb:
         child = subprocess.Popen(
             [
                 sys.executable,

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,10 +20,12 @@ from sqlalchemy import select
 
 from syncd.http import RetrySettings
 from syncd.runtime import open_runtime
-from syncd.sandbox import Limits, Sandbox
+from syncd.sandbox import Sandbox
 from syncd.store import RunStatus, SyncRun, lease, make_engine
 from syncd.store.types import table_of
 from tests.e2e.helpers import ledger_members, make_settings, remote_lists, remote_tags
+from tests.support.polling import eventually, process_stopped
+from tests.support.sandboxes import start_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_S = 60.0
@@ -35,34 +36,18 @@ def _writes(sb: Sandbox) -> int:
     return int(stats["hubspot"]["writes"] + stats["mailchimp"]["writes"])
 
 
-def _wait_until_expired(db_url: str) -> None:
-    """Poll the lease row until the stopped child's lease has run out (no fixed sleep)."""
+def _expired(db_url: str) -> bool:
+    """Whether the lease row says the (stopped) holder's lease has run out."""
     db = make_engine(db_url)
-    done = threading.Event()
     try:
-        for _ in range(int(DEADLINE_S / 0.1)):
-            info = lease.current(db, "apply:default")
-            if info is not None and info.expires_at <= datetime.now(UTC):
-                return
-            done.wait(0.1)
-        raise AssertionError("the stopped child's lease never expired")
+        info = lease.current(db, "apply:default")
     finally:
         db.dispose()
-
-
-def _wait_until_stopped(pid: int) -> None:
-    """Poll the child's process state until it shows it stopped itself (state T)."""
-    pause = threading.Event()
-    for _ in range(int(DEADLINE_S / 0.02)):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rpartition(")")[2].split()[0] == "T":
-            return
-        pause.wait(0.02)
-    raise AssertionError("the child did not stop itself")
+    return info is not None and info.expires_at <= datetime.now(UTC)
 
 
 def test_a_paused_writer_that_was_overtaken_writes_nothing_more(db_url: str) -> None:
-    with Sandbox(contacts=400, seed=11, limits=Limits.relaxed()) as sb:
+    with start_sandbox(400, seed=11) as sb:
         child = subprocess.Popen(
             [
                 sys.executable,
@@ -87,8 +72,8 @@ def test_a_paused_writer_that_was_overtaken_writes_nothing_more(db_url: str) -> 
         try:
             first = child.stdout.readline()
             assert first.startswith("applied"), first
-            _wait_until_stopped(child.pid)
-            _wait_until_expired(db_url)
+            eventually(lambda: process_stopped(child.pid), "the child to stop itself")
+            eventually(lambda: _expired(db_url), "the stopped child's lease to expire")
             rt = open_runtime(make_settings(sb, db_url), retry=RetrySettings.immediate())
             try:
                 takeover = rt.syncer.sync(trigger="manual", full=True)

@@ -13,9 +13,7 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ import pytest
 from sqlalchemy import Engine
 
 from syncd.store import lease, make_engine, upgrade
+from tests.support.polling import eventually
 
 DEADLINE = 20.0
 
@@ -123,14 +122,6 @@ def lines(work: Path) -> list[dict[str, Any]]:
 def logs(work: Path, name: str) -> list[dict[str, Any]]:
     text = (work / f"{name}.log").read_text(errors="replace")
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-
-
-def eventually(predicate: Callable[[], bool], what: str) -> None:
-    """Wait, with a generous deadline, for a child process to make `predicate` true."""
-    deadline = time.monotonic() + DEADLINE
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        threading.Event().wait(0.01)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> int:

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from syncd.store import lease, make_engine, upgrade
+from tests.support.polling import eventually, process_stopped
 
 ROOT = Path(__file__).resolve().parents[2]
 TTL = timedelta(seconds=2)
@@ -69,7 +69,7 @@ def test_a_writer_stalled_in_a_transaction_is_overtaken_after_the_ttl(postgres_u
     assert child.stdout is not None
     try:
         assert child.stdout.readline().strip() == "inside"
-        _wait_until_stopped(child.pid)
+        eventually(lambda: process_stopped(child.pid), "the child to stop itself")
         with lease.hold(db, "apply:default", "next", TTL, timeout=60, poll=0.1) as held:
             assert held.fence == 2
         child.send_signal(signal.SIGCONT)
@@ -82,12 +82,3 @@ def test_a_writer_stalled_in_a_transaction_is_overtaken_after_the_ttl(postgres_u
             child.kill()
             child.wait(timeout=60)
         db.dispose()
-
-
-def _wait_until_stopped(pid: int) -> None:
-    pause = threading.Event()
-    for _ in range(3000):
-        if Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "T":
-            return
-        pause.wait(0.02)
-    raise AssertionError("the child did not stop itself")

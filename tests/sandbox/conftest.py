@@ -6,18 +6,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from syncd.sandbox import Limits, Sandbox
+from syncd.sandbox import Sandbox
+from tests.support.sandboxes import start_sandbox
 
 
 @pytest.fixture(scope="module")
 def sb() -> Iterator[Sandbox]:
     """A 300-contact sandbox shared by one test module (tests that write use their own)."""
-    with Sandbox(contacts=300, seed=7, limits=Limits.relaxed()) as sandbox:
+    with start_sandbox(300, seed=7) as sandbox:
         yield sandbox
 
 
 @pytest.fixture
 def fresh() -> Iterator[Sandbox]:
     """A small sandbox of its own, for tests that write."""
-    with Sandbox(contacts=120, seed=11, limits=Limits.relaxed()) as sandbox:
+    with start_sandbox(120, seed=11) as sandbox:
         yield sandbox

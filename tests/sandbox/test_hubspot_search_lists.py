@@ -9,8 +9,9 @@ import pytest
 from hubspot.crm.contacts import ApiException
 from sandbox_clients import hubspot
 
-from syncd.sandbox import Limits, Sandbox
+from syncd.sandbox import Sandbox
 from syncd.sandbox.core.clock import parse_time_ms
+from tests.support.sandboxes import start_sandbox
 
 
 def _search(sb: Sandbox, **body: object) -> object:
@@ -102,7 +103,7 @@ def test_search_limit_and_malformed_filters(sb: Sandbox) -> None:
 @pytest.fixture(scope="module")
 def big() -> Iterator[Sandbox]:
     """Enough contacts for a query with more than 10,000 results."""
-    with Sandbox(contacts=10_100, seed=3, limits=Limits.relaxed()) as sandbox:
+    with start_sandbox(10_100, seed=3) as sandbox:
         yield sandbox
 
 

@@ -12,6 +12,7 @@ from mailchimp_marketing.api_client import ApiClientError
 from sandbox_clients import hubspot, mailchimp
 
 from syncd.sandbox import FaultConfig, Limits, Sandbox
+from tests.support.sandboxes import start_sandbox
 
 
 class FakeClock:
@@ -117,7 +118,7 @@ def _statuses(sb: Sandbox, n: int) -> list[int]:
 
 def test_faults_are_reproducible_by_seed() -> None:
     config = {"hubspot": {"429": 0.1, "500": 0.1, "503": 0.1, "reset": 0.1}, "seed": 42}
-    with Sandbox(contacts=20, seed=1, limits=Limits.relaxed()) as sb:
+    with start_sandbox(20, seed=1) as sb:
         r = requests.post(f"{sb.base_url}/_sandbox/faults", json=config, timeout=10)
         assert r.status_code == 200
         first = _statuses(sb, 60)
@@ -133,7 +134,7 @@ def test_faults_are_reproducible_by_seed() -> None:
 
 
 def test_timeout_truncated_and_non_json_faults() -> None:
-    with Sandbox(contacts=20, seed=1, limits=Limits.relaxed()) as sb:
+    with start_sandbox(20, seed=1) as sb:
         sb.set_faults(FaultConfig(mailchimp={"timeout": 1.0}, timeout_s=5.0))
         with pytest.raises(requests.ReadTimeout):
             requests.get(f"{sb.mailchimp_url}/ping", auth=("x", sb.mailchimp_key), timeout=0.3)

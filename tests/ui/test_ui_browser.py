@@ -17,11 +17,11 @@ import pytest
 
 from syncd.http import RetrySettings
 from syncd.runtime import Runtime, open_runtime
-from syncd.sandbox import Limits, Sandbox
 from syncd.store import upgrade
 from syncd.store.models import RunStatus
 from syncd.ui import UiServer, create_app, serve
 from tests.e2e.helpers import make_settings
+from tests.support.sandboxes import start_sandbox
 
 CHROMIUM = Path(os.environ.get("SYNCD_TEST_CHROMIUM", "/usr/bin/chromium"))
 SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
@@ -63,7 +63,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     retry = RetrySettings.immediate(max_attempts=6, timeout_s=5.0)
     opened: list[Runtime] = []
     server: UiServer | None = None
-    with Sandbox(contacts=300, seed=11, limits=Limits.relaxed()) as sb:
+    with start_sandbox(300, seed=11) as sb:
         try:
             rt = open_runtime(make_settings(sb, db_url), retry=retry)
             opened.append(rt)

@@ -7,8 +7,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +17,7 @@ from structlog.testing import capture_logs
 
 from syncd.store import lease
 from syncd.store.lease import LeaseBusyError, LeaseInfo
+from tests.support.polling import eventually
 
 NAME = "apply:default"
 TTL = timedelta(seconds=60)
@@ -188,7 +187,7 @@ def test_heartbeat_keeps_the_lease_alive(db: Engine, clock: Clock) -> None:
     with lease.hold(db, NAME, "me", TTL, now=clock, heartbeat=0.01) as held:
         clock.advance(45)  # beyond the original ttl / 3: the heartbeat must push expiry on
         renewed_at = clock.at
-        assert _eventually(lambda: held.expires_at == renewed_at + TTL)
+        assert eventually(lambda: held.expires_at == renewed_at + TTL)
         clock.advance(30)  # 75 s after acquisition: without renewals this would be expired
         assert not lease.acquire(db, NAME, "other", TTL, now=clock)
         assert not held.lost.is_set()
@@ -208,19 +207,6 @@ def test_heartbeat_detects_a_lost_lease(db: Engine, clock: Clock) -> None:
 def _holder(db: Engine) -> str | None:
     info = lease.current(db, NAME)
     return info.holder if info else None
-
-
-def _eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Check a condition another thread makes true, with a generous deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        threading.Event().wait(0.005)
-    return predicate()
-
-
-# --- fencing ----------------------------------------------------------------------------------
 
 
 def test_fence_numbers_grow_across_takeover_and_release(db: Engine, clock: Clock) -> None:

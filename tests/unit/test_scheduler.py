@@ -6,10 +6,9 @@ import json
 import os
 import signal
 import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from syncd.daemon.scheduler import RECONCILE, SCHEDULE
 from syncd.daemon.service import Daemon, run_until_signal
 from syncd.store import lease, make_engine, upgrade
 from syncd.store.lease import HeldLease
+from tests.support.polling import eventually
 
 WAIT = 10.0  # generous deadline for events another thread sets
 
@@ -70,16 +70,6 @@ def runs_total(metrics: Metrics, status: str, trigger: str) -> float | None:
     return metrics.registry.get_sample_value(
         "syncd_runs_total", {"status": status, "trigger": trigger}
     )
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
-    """Check a condition another thread makes true, with a generous deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        threading.Event().wait(0.005)
-    return predicate()
 
 
 def test_jobs_are_wired_as_configured(db: tuple[str, Engine]) -> None:

@@ -1,8 +1,9 @@
 """What importing loads, each check in a fresh interpreter: the emulator stays off the start path.
 
-Importing `syncd.sandbox` (which the CLI does for the default credentials) must load neither the
-emulator nor faker nor polars; each of the emulator's modules imports on its own; and loading
-all of them brings in nothing else of syncd. Faker loads only when data is generated.
+The CLI, the daemon, the console and the composition root load neither the emulator nor
+faker. Importing `syncd.sandbox` itself loads neither the emulator nor faker nor polars; each
+of the emulator's modules imports on its own; and loading all of them brings in nothing else
+of syncd. Faker loads only when data is generated.
 """
 
 from __future__ import annotations
@@ -81,3 +82,21 @@ def test_the_emulator_loads_nothing_else_of_syncd() -> None:
 @pytest.mark.parametrize("module", _sandbox_modules())
 def test_each_module_imports_on_its_own(module: str) -> None:
     assert module in _loaded_after(f"import {module}")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import syncd.cli",
+        "import syncd.daemon",
+        "import syncd.ui",
+        "import syncd.runtime",
+        "from syncd.cli import app; app(['--version'], standalone_mode=False)",
+    ],
+)
+def test_the_start_path_loads_neither_the_emulator_nor_faker(statement: str) -> None:
+    # `syncd --version`, `syncd run`, `syncd sync` and `syncd ui` load these modules; only
+    # `syncd demo` and `syncd sandbox serve` reach the emulator, inside their commands.
+    loaded = _loaded_after(statement)
+    assert "faker" not in loaded
+    assert not {m for m in loaded if m == "syncd.sandbox" or m.startswith("syncd.sandbox.")}

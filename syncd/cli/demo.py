@@ -12,13 +12,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
 from syncd.cli.progress import progress
-from syncd.config import HubSpotSettings, MailchimpSettings, SafetySettings, Settings
+from syncd.config import sandbox_settings
 from syncd.engine.run_record import RunResult
 from syncd.logs import configure_logging
 from syncd.runtime import open_runtime
@@ -34,24 +33,7 @@ def default_mappings() -> Path:
     here = Path("mappings")
     if (here / "segments.yaml").is_file():
         return here
-    return Path(__file__).resolve().parents[1] / "mappings"
-
-
-def sandbox_settings(
-    sb: Sandbox, database_url: str, mappings: Path, safety: SafetySettings | None = None
-) -> Settings:
-    """Settings pointing both connectors at a running sandbox (demo, tests, benchmarks)."""
-    return Settings(
-        database_url=database_url,
-        mappings=mappings,
-        safety=safety or SafetySettings(),
-        hubspot=HubSpotSettings(access_token=SecretStr(sb.hubspot_token), base_url=sb.hubspot_url),
-        mailchimp=MailchimpSettings(
-            api_key=SecretStr(sb.mailchimp_key),
-            audience_id=sb.audience_id,
-            base_url=sb.mailchimp_url,
-        ),
-    )
+    return Path(__file__).resolve().parents[2] / "mappings"
 
 
 def _fresh_db(db: Path) -> None:

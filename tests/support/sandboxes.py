@@ -1,0 +1,17 @@
+"""One way to start an emulator in a test: relaxed limits unless a test needs the vendors' own."""
+
+from __future__ import annotations
+
+from syncd.sandbox import Limits, Sandbox
+
+
+def start_sandbox(contacts: int, seed: int, limits: Limits | None = None) -> Sandbox:
+    """A running sandbox; stop it with `stop()` or use it as a context manager.
+
+    Args:
+        contacts: Contacts to generate.
+        seed: Seed of the data (the same seed gives the same people).
+        limits: The vendors' limits; raised out of the way by default (limits and faults
+            have their own tests).
+    """
+    return Sandbox(contacts=contacts, seed=seed, limits=limits or Limits.relaxed())
