@@ -8,17 +8,15 @@ segments are computed (`syncd.engine.profiles.read`).
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
 from connectors.base import ContactSource, SourceRecord
 from syncd.engine.profiles.merge import PullFigures, merge_page
 from syncd.logs import get_logger
+from syncd.producers import drain
 from syncd.store.lease import UNFENCED, Clock, Fence, fenced
 from syncd.store.models import Cursor
 from syncd.store.types import table_of
@@ -29,7 +27,8 @@ log = get_logger(__name__)
 STREAM = "contacts"
 
 
-_DONE = object()
+#: Pages fetched ahead of the one being stored, all connectors together.
+PAGES_IN_MEMORY = 4
 
 
 def pull_all(
@@ -50,61 +49,30 @@ def pull_all(
     A small bounded queue keeps memory flat whatever the audience size.
     """
     out = {name: PullFigures() for name in pullers}
-    cursors = {name: None if full else read_cursor(db, workspace, name, STREAM) for name in pullers}
-    pages: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=4)
-    stop = threading.Event()
-
-    def fetch(name: str, puller: ContactSource) -> None:
-        try:
-            for page in puller.pull(cursors[name], full=full):
-                while not stop.is_set():
-                    try:
-                        pages.put((name, page), timeout=0.5)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            pages.put((name, _DONE))
-        except BaseException as exc:  # noqa: BLE001 - handed to the storing thread, re-raised there
-            pages.put((name, exc))
-
-    threads = [
-        threading.Thread(target=fetch, args=(n, p), name=f"pull-{n}", daemon=True)
-        for n, p in pullers.items()
-    ]
-    for t in threads:
-        t.start()
-    try:
-        running = len(threads)
-        while running:
-            name, item = pages.get()
-            if item is _DONE:
-                running -= 1
-                _log_done(name, full, out[name])
-                continue
-            if isinstance(item, BaseException):
-                raise item
-            store_page(
-                db,
-                workspace,
-                name,
-                item.records,
-                cursor=(STREAM, item.cursor) if item.cursor is not None else None,
-                run_id=run_id,
-                figures=out[name],
-                now=clock(),
-                fence=fence,
-            )
-            if progress is not None:
-                progress(f"pull:{name}", len(item.records))
-    finally:
-        stop.set()
-        while any(t.is_alive() for t in threads):
-            try:
-                pages.get(timeout=0.1)
-            except queue.Empty:
-                continue
+    sources = {
+        name: puller.pull(None if full else read_cursor(db, workspace, name, STREAM), full=full)
+        for name, puller in pullers.items()
+    }
+    stream = drain(
+        sources,
+        PAGES_IN_MEMORY,
+        on_done=lambda name: _log_done(name, full, out[name]),
+        thread_prefix="pull",
+    )
+    for name, page in stream:
+        store_page(
+            db,
+            workspace,
+            name,
+            page.records,
+            cursor=(STREAM, page.cursor) if page.cursor is not None else None,
+            run_id=run_id,
+            figures=out[name],
+            now=clock(),
+            fence=fence,
+        )
+        if progress is not None:
+            progress(f"pull:{name}", len(page.records))
     return out
 
 

@@ -1,0 +1,110 @@
+"""Bounded producer threads: drain iterators in the background, consume them in one place.
+
+The pull runs each connector on its own thread (their rate limits are independent) while one
+thread stores pages in arrival order; HubSpot's list paging runs one page ahead of the deal and
+company reads for the pages before it. Both are this one helper: every source is iterated on
+a daemon thread into one bounded queue, so at most `depth` items wait in memory whatever the
+audience size, and the consumer gets them in arrival order.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+_POLL_S = 0.1  # how often a blocked producer checks whether the consumer went away
+
+
+class _Item(Generic[T]):
+    """One message from a producer: an item, its end (`done`), or its error."""
+
+    __slots__ = ("done", "error", "name", "value")
+
+    def __init__(
+        self,
+        name: str,
+        value: T | None = None,
+        *,
+        done: bool = False,
+        error: BaseException | None = None,
+    ) -> None:
+        self.name = name
+        self.value = value
+        self.done = done
+        self.error = error
+
+
+def drain(
+    sources: Mapping[str, Iterable[T]],
+    depth: int,
+    *,
+    on_done: Callable[[str], None] | None = None,
+    thread_prefix: str = "producer",
+) -> Iterator[tuple[str, T]]:
+    """Yield `(source name, item)` from every source, each iterated on its own thread.
+
+    Args:
+        sources: Name -> iterable; iterated lazily on its thread (a generator does its I/O
+            there, not in the caller).
+        depth: Items that may wait in the queue (all sources together).
+        on_done: Called in the consumer's thread when a source is exhausted.
+        thread_prefix: Thread names are `<prefix>-<source name>`.
+
+    Raises:
+        BaseException: The first error any source raised, in the consumer's thread; the other
+            producers stop after their current item.
+    """
+    box: queue.Queue[_Item[T]] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def put(item: _Item[T]) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run(name: str, source: Iterable[T]) -> None:
+        try:
+            for value in source:
+                if not put(_Item(name, value)):
+                    return
+            put(_Item(name, done=True))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises
+            put(_Item(name, error=exc))
+
+    threads = [
+        threading.Thread(target=run, args=(n, s), name=f"{thread_prefix}-{n}", daemon=True)
+        for n, s in sources.items()
+    ]
+    for thread in threads:
+        thread.start()
+    running = len(threads)
+    try:
+        while running:
+            item = box.get()
+            if item.error is not None:
+                raise item.error
+            if item.done:
+                running -= 1
+                if on_done is not None:
+                    on_done(item.name)
+                continue
+            yield item.name, item.value  # type: ignore[misc]  # not done, so a source's T
+    finally:
+        stop.set()
+        # A producer may be inside its source (an HTTP call); it stops at its next item.
+        # Waiting for it means no source is still running once the consumer has left.
+        for thread in threads:
+            thread.join()
+
+
+def prefetch(source: Iterable[T], depth: int, name: str = "prefetch") -> Iterator[T]:
+    """`source`'s items, produced by one daemon thread up to `depth` items ahead."""
+    for _, value in drain({name: source}, depth, thread_prefix="prefetch"):
+        yield value
