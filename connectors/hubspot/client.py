@@ -15,6 +15,13 @@ from typing import Any
 from hubspot import HubSpot
 from urllib3.util.retry import Retry
 
+from connectors.hubspot.limits import (
+    MEMBERSHIPS_PAGE_MAX,
+    PER_10S,
+    RATE_HEADERS,
+    SEARCH_PER_S,
+    WINDOW_S,
+)
 from syncd.http import (
     Action,
     ApiStats,
@@ -25,15 +32,9 @@ from syncd.http import (
     RetrySettings,
     RollingWindow,
 )
-from syncd.http.budget import HUBSPOT_SEARCH_PER_S
 from syncd.http.classify import make_error
 
 CONTACTS = "contacts"
-PAGE_MAX = 100  # list endpoint (api-facts 1.2)
-SEARCH_PAGE_MAX = 200
-BATCH_MAX = 100
-ASSOC_BATCH_MAX = 1000  # associations v4 batch read (api-facts 1.4)
-MEMBERSHIPS_PAGE_MAX = 250
 
 
 class _Answer:
@@ -91,8 +92,14 @@ class HubSpotClient:
         self.lists = crm.lists.lists_api
         self.memberships = crm.lists.memberships_api
         self.properties = crm.properties.core_api
-        self.policy = CallPolicy("hubspot", retry, stats, budget or HeaderBudget())
-        self.search_limiter = search_limiter or RollingWindow(HUBSPOT_SEARCH_PER_S, 1.0)
+        self.policy = CallPolicy(
+            "hubspot",
+            retry,
+            stats,
+            budget or HeaderBudget(PER_10S, WINDOW_S, headers=RATE_HEADERS),
+            rate_headers=RATE_HEADERS,
+        )
+        self.search_limiter = search_limiter or RollingWindow(SEARCH_PER_S, 1.0)
         self._timeout = (retry.connect_timeout_s, retry.timeout_s)
 
     # -- plumbing ---------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.hubspot.client import ASSOC_BATCH_MAX, BATCH_MAX, HubSpotClient
+from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.limits import ASSOC_BATCH_MAX, BATCH_MAX
 
 DEAL_PROPERTIES = ("amount", "dealstage", "hs_is_closed_won", "hs_is_closed")
 DEAL_AGGREGATES = ("won_count", "won_amount", "open_count", "open_amount")

@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import FieldSource, Page, SourceRecord
-from connectors.hubspot.client import PAGE_MAX, SEARCH_PAGE_MAX, HubSpotClient
+from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.enrich import Enricher, Item, associated_values
+from connectors.hubspot.limits import PAGE_MAX, SEARCH_CAP, SEARCH_PAGE_MAX
 from connectors.prefetch import prefetch
 from syncd.errors import InternalError
 from syncd.logs import get_logger
 
-SEARCH_CAP = 10_000
 LIST_PREFETCH = 10  # list pages read ahead while deals and companies are fetched
 ALWAYS = ("email", "lastmodifieddate")
 log = get_logger(__name__)

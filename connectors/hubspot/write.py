@@ -17,14 +17,14 @@ from typing import Any
 
 from connectors.base import ApplyResult, Member, MemberOutcome, PropertyUpdate, Target
 from connectors.create_once import create_once
-from connectors.hubspot.client import BATCH_MAX, HubSpotClient
+from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.limits import BATCH_MAX, MEMBERSHIP_CHUNK
 from connectors.split import send_split
 from syncd.errors import ConfigError, SyncdError
 from syncd.http import HttpErrorInfo, status_of
 from syncd.logs import get_logger
 from syncd.redact import REDACTOR
 
-MEMBERSHIP_CHUNK = 1000  # no documented maximum (api-facts 1.3); 400/413 splits it
 PROPERTY_GROUP = "contactinformation"
 SEGMENTS_PROPERTY = "syncd_segments"
 STAGE_PROPERTY = "syncd_journey_stage"

@@ -28,7 +28,8 @@ from connectors.base import (
     Target,
 )
 from connectors.create_once import create_once
-from connectors.mailchimp.client import PAGE_MAX, SEGMENT_BATCH_MAX, MailchimpClient, base_url_for
+from connectors.mailchimp.client import MailchimpClient, base_url_for
+from connectors.mailchimp.limits import PAGE_MAX, SEGMENT_BATCH_MAX
 from connectors.split import send_split
 from syncd.errors import ConfigError, SyncdError
 from syncd.http import ApiStats, HttpErrorInfo, RetrySettings, status_of

@@ -3,7 +3,8 @@
 - `classify`: status or exception → retry / configuration error / rejected / system error.
 - `policy`: `RetrySettings` and `CallPolicy.call`, the only place a request is retried (and
   where a create whose answer was lost finds what it made instead of making it twice).
-- `budget`: proactive limiters (HubSpot's header-fed window, search 4/s, Mailchimp 9 at once).
+- `budget`: proactive limiters (rolling window, header-fed window, concurrency cap); each
+  connector sets their figures from its own `limits` module.
 - `stats`: `ApiStats`, thread-safe call, write and 429 counters per API and endpoint.
 """
 
@@ -11,6 +12,7 @@ from syncd.http.budget import (
     ConcurrencyLimit,
     HeaderBudget,
     Limiter,
+    RateHeaders,
     RollingWindow,
     Unlimited,
 )
@@ -39,6 +41,7 @@ __all__ = [
     "HeaderBudget",
     "HttpErrorInfo",
     "Limiter",
+    "RateHeaders",
     "RetrySettings",
     "RollingWindow",
     "Unlimited",

@@ -21,6 +21,7 @@ import requests
 import urllib3.exceptions
 
 from syncd.errors import ConfigError, InternalError, RejectedRecordError, SyncdError, TransientError
+from syncd.http.budget import RateHeaders
 from syncd.redact import REDACTOR
 
 
@@ -125,23 +126,25 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - now).total_seconds())
 
 
-def retry_after_from_headers(headers: Mapping[str, str] | None) -> float | None:
-    """The wait a 429/503 asks for: `Retry-After`, else HubSpot's interval when it is spent."""
+def retry_after_from_headers(
+    headers: Mapping[str, str] | None, rate: RateHeaders | None = None
+) -> float | None:
+    """The wait a 429/503 asks for: `Retry-After`, else the advertised window when it is spent.
+
+    Args:
+        headers: The failed answer's headers.
+        rate: Where the API advertises its rolling limit, if it does; a spent window means
+            waiting one interval.
+    """
     if not headers:
         return None
     h = {k.lower(): v for k, v in headers.items()}
     explicit = parse_retry_after(h.get("retry-after"))
-    if explicit is not None:
+    if explicit is not None or rate is None:
         return explicit
-    remaining, interval = (
-        h.get("x-hubspot-ratelimit-remaining"),
-        h.get("x-hubspot-ratelimit-interval-milliseconds"),
-    )
-    if remaining is not None and interval is not None and remaining.strip() == "0":
-        try:
-            return max(0.0, int(interval) / 1000)
-        except ValueError:
-            return None
+    _, remaining, interval = rate.read(headers)
+    if remaining == 0 and interval is not None:
+        return max(0.0, interval / 1000)
     return None
 
 
@@ -297,18 +300,27 @@ def make_error(
     return err
 
 
-def to_error(api: str, endpoint: str, exc: BaseException) -> SyncdError | None:
+def to_error(
+    api: str, endpoint: str, exc: BaseException, *, rate: RateHeaders | None = None
+) -> SyncdError | None:
     """The classified, redacted error for an SDK or transport exception.
 
-    Returns None for exceptions that are not about the HTTP exchange (bugs in syncd), which the
-    caller re-raises unchanged.
+    Args:
+        api: `hubspot` or `mailchimp`.
+        endpoint: The endpoint label.
+        exc: What the SDK or the transport raised.
+        rate: Where the API advertises its rolling limit (for the wait of a 429).
+
+    Returns:
+        The error, or None for exceptions that are not about the HTTP exchange (bugs in
+        syncd), which the caller re-raises unchanged.
     """
     if isinstance(exc, SyncdError):
         return exc
     status, body, headers = _status_and_body(exc)
     if status is not None:
         action = action_for_status(status)
-        retry_after = retry_after_from_headers(headers) if action is Action.RETRY else None
+        retry_after = retry_after_from_headers(headers, rate) if action is Action.RETRY else None
         return make_error(
             action,
             api,

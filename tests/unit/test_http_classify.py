@@ -12,6 +12,7 @@ import urllib3
 from hubspot.crm.contacts.exceptions import ApiException, UnauthorizedException
 from mailchimp_marketing.api_client import ApiClientError
 
+from connectors.hubspot.limits import RATE_HEADERS
 from syncd.errors import ConfigError, InternalError, RejectedRecordError, TransientError
 from syncd.http import (
     Action,
@@ -60,10 +61,20 @@ def test_hubspot_interval_is_the_wait_when_the_window_is_spent() -> None:
         "X-HubSpot-RateLimit-Remaining": "0",
         "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
     }
-    assert retry_after_from_headers(spent) == 10.0
+    assert retry_after_from_headers(spent, RATE_HEADERS) == 10.0
+    assert retry_after_from_headers({**spent, "Retry-After": "3"}, RATE_HEADERS) == 3.0
+    remaining = {**spent, "X-HubSpot-RateLimit-Remaining": "5"}
+    assert retry_after_from_headers(remaining, RATE_HEADERS) is None
+    assert retry_after_from_headers(None, RATE_HEADERS) is None
+
+
+def test_an_api_without_rate_headers_waits_only_for_retry_after() -> None:
+    spent = {
+        "X-HubSpot-RateLimit-Remaining": "0",
+        "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+    }
+    assert retry_after_from_headers(spent) is None
     assert retry_after_from_headers({**spent, "Retry-After": "3"}) == 3.0
-    assert retry_after_from_headers({**spent, "X-HubSpot-RateLimit-Remaining": "5"}) is None
-    assert retry_after_from_headers(None) is None
 
 
 def hubspot_exc(

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from connectors.hubspot.limits import RATE_HEADERS
 from syncd.errors import ConfigError, RejectedRecordError, SyncdError, TransientError
 from syncd.http import (
     AmbiguousWriteError,
@@ -115,7 +116,7 @@ def test_rolling_window_counts_calls_in_flight_and_until_a_window_after_the_answ
 
 def test_header_budget_adopts_the_advertised_limit() -> None:
     clock = Clock()
-    budget = HeaderBudget(190, 10.0, clock=clock)
+    budget = HeaderBudget(190, 10.0, headers=RATE_HEADERS, clock=clock)
     with budget.slot() as slot:
         slot.observe({"X-HubSpot-RateLimit-Max": "100", "X-HubSpot-RateLimit-Remaining": "99",
                       "X-HubSpot-RateLimit-Interval-Milliseconds": "5000"})  # fmt: skip
@@ -125,7 +126,7 @@ def test_header_budget_adopts_the_advertised_limit() -> None:
 
 def test_header_budget_books_calls_made_by_others() -> None:
     clock = Clock()
-    budget = HeaderBudget(10, 10.0, clock=clock)
+    budget = HeaderBudget(10, 10.0, headers=RATE_HEADERS, clock=clock)
     with budget.slot() as slot:
         # The server saw 8 calls in its window; we made 1: seven belong to someone else.
         slot.observe({"X-HubSpot-RateLimit-Max": "10", "X-HubSpot-RateLimit-Remaining": "2"})
@@ -136,7 +137,7 @@ def test_header_budget_books_calls_made_by_others() -> None:
 
 def test_header_budget_does_not_book_its_own_calls_the_server_still_counts() -> None:
     clock = Clock()
-    budget = HeaderBudget(10, 10.0, clock=clock)
+    budget = HeaderBudget(10, 10.0, headers=RATE_HEADERS, clock=clock)
     with budget.slot():
         pass
     clock.now += 10.01  # our answer is a window old; the server stamped it a little earlier
