@@ -26,6 +26,7 @@ from syncd.http import (
     Action,
     ApiStats,
     CallPolicy,
+    CursorPaging,
     FindExisting,
     HeaderBudget,
     Limiter,
@@ -35,6 +36,14 @@ from syncd.http import (
 from syncd.http.classify import make_error
 
 CONTACTS = "contacts"
+#: Endpoints read page by page (labels of counters and errors).
+LIST_CONTACTS = "GET /crm/v3/objects/contacts"
+SEARCH_CONTACTS = "POST /crm/v3/objects/contacts/search"
+LIST_MEMBERS = "GET /crm/v3/lists/{listId}/memberships"
+#: Every cursor-paged HubSpot read names its next page in `paging.next.after` (api-facts 1.2,
+#: 1.3); search puts its numeric offset there too.
+NEXT_PAGE = ("paging", "next", "after")
+PAGING = CursorPaging(NEXT_PAGE)
 
 
 class _Answer:
@@ -150,12 +159,12 @@ class HubSpotClient:
         kwargs: dict[str, Any] = {"limit": limit, "properties": list(properties)}
         if after:
             kwargs["after"] = after
-        return self.send("GET /crm/v3/objects/contacts", self.contacts.get_page, **kwargs)
+        return self.send(LIST_CONTACTS, self.contacts.get_page, **kwargs)
 
     def search_contacts(self, body: dict[str, Any]) -> Any:
         """One page of `POST /crm/v3/objects/contacts/search` (search's own limiter)."""
         return self.send(
-            "POST /crm/v3/objects/contacts/search",
+            SEARCH_CONTACTS,
             self.contacts_search.do_search,
             public_object_search_request=body,
             search=True,
@@ -239,9 +248,7 @@ class HubSpotClient:
         kwargs: dict[str, Any] = {"limit": MEMBERSHIPS_PAGE_MAX}
         if after:
             kwargs["after"] = after
-        return self.send(
-            "GET /crm/v3/lists/{listId}/memberships", self.memberships.get_page, list_id, **kwargs
-        )
+        return self.send(LIST_MEMBERS, self.memberships.get_page, list_id, **kwargs)
 
     # -- properties -------------------------------------------------------------------------
 

@@ -17,11 +17,11 @@ from typing import Any
 
 from connectors.base import ApplyResult, Member, MemberOutcome, PropertyUpdate, Target
 from connectors.create_once import create_once
-from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.client import LIST_MEMBERS, PAGING, HubSpotClient
 from connectors.hubspot.limits import BATCH_MAX, MEMBERSHIP_CHUNK
 from connectors.split import send_split
 from syncd.errors import ConfigError, SyncdError
-from syncd.http import HttpErrorInfo, status_of
+from syncd.http import HttpErrorInfo, paginate, status_of
 from syncd.logs import get_logger
 from syncd.redact import REDACTOR
 
@@ -91,16 +91,18 @@ class HubSpotWriter:
         return found if isinstance(found, dict) else None
 
     def read_members(self, list_id: str) -> Iterator[str]:
-        """Every record id on the list, 250 per call."""
-        after: str | None = None
-        while True:
-            data = self._client.list_members(list_id, after)
-            for r in data.get("results") or []:
+        """Every record id on the list, 250 per call.
+
+        Raises:
+            InternalError: HubSpot paged in a circle. Drift detection must not take the members
+                it could not read as removed by hand.
+        """
+        pages = paginate(
+            LIST_MEMBERS, lambda c: self._client.list_members(list_id, c.token), PAGING
+        )
+        for page in pages:
+            for r in page.data.get("results") or []:
                 yield str(r.get("recordId"))
-            nxt = ((data.get("paging") or {}).get("next") or {}).get("after")
-            if not nxt or str(nxt) == after:
-                return
-            after = str(nxt)
 
     def apply(self, list_id: str, adds: Sequence[Member], removes: Sequence[Member]) -> ApplyResult:
         """Add and remove record ids; one outcome per member."""

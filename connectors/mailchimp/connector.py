@@ -32,7 +32,15 @@ from connectors.mailchimp.client import MailchimpClient, base_url_for
 from connectors.mailchimp.limits import PAGE_MAX, SEGMENT_BATCH_MAX
 from connectors.split import send_split
 from syncd.errors import ConfigError, SyncdError
-from syncd.http import ApiStats, HttpErrorInfo, RetrySettings, status_of
+from syncd.http import (
+    ApiStats,
+    HttpErrorInfo,
+    Offset,
+    OffsetPaging,
+    RetrySettings,
+    paginate,
+    status_of,
+)
 from syncd.logs import get_logger
 from syncd.redact import REDACTOR
 from syncd.targets import TargetKind
@@ -43,6 +51,10 @@ DEFAULT_OVERLAP_S = 300.0
 #: parti-renaissance/espace-adherent `src/Mailchimp/Manager.php`).
 TAG_TAKEN = "tag already exists"
 BASE_FIELDS = ("id", "email_address", "status", "last_changed", "tags")
+#: Endpoints read page by page (labels of counters and errors).
+MEMBERS = "GET /lists/{list_id}/members"
+SEGMENTS = "GET /lists/{list_id}/segments"
+SEGMENT_MEMBERS = "GET /lists/{list_id}/segments/{segment_id}/members"
 log = get_logger(__name__)
 
 
@@ -136,33 +148,31 @@ class MailchimpConnector:
                     "sort_field": "last_changed",
                     "sort_dir": "ASC",
                 }
-        offset, total_before = 0, None
-        while True:
-            data = self.client.send(
-                "GET /lists/{list_id}/members",
+
+        def fetch(at: Offset) -> dict[str, Any]:
+            return self.client.send(
+                MEMBERS,
                 self.client.lists.get_list_members_info,
                 self.audience_id,
                 count=self._page,
-                offset=offset,
+                offset=at.offset,
                 fields=self._fields,
                 **window,
             )
-            members = [m for m in data.get("members") or [] if isinstance(m, dict)]
-            total = int(data.get("total_items") or 0)
-            if total_before is not None and total < total_before:
-                offset -= total_before - total  # members left the window: step back, re-read
-            total_before = total
+
+        # Members that change mid-pull leave the frozen window: the total drops, and the
+        # offset steps back by as much so the next page re-reads rather than skips.
+        paging = OffsetPaging("members", page_size=self._page, follow_shrink=True)
+        for page in paginate(MEMBERS, fetch, paging):
+            members = [m for m in page.data.get("members") or [] if isinstance(m, dict)]
             records = [self._record(m) for m in members]
-            offset += len(members)
-            last = len(members) < self._page or offset >= total
             if window and records:
                 newest = max((r.updated_at for r in records if r.updated_at), default=None)
                 if newest is not None and (top is None or newest > top):
                     top = newest
-            if last:
+            if page.last:
                 yield Page(records, _iso(start))
-                return
-            if records:
+            elif records:
                 yield Page(records, _iso(min(top, start)) if window and top else None)
 
     def _record(self, m: dict[str, Any]) -> SourceRecord:
@@ -220,46 +230,46 @@ class MailchimpConnector:
         return str(seg.get("id"))
 
     def _find_segment(self, name: str) -> dict[str, Any] | None:
-        offset = 0
-        while True:
-            data = self.client.send(
-                "GET /lists/{list_id}/segments",
+        def fetch(at: Offset) -> dict[str, Any]:
+            return self.client.send(
+                SEGMENTS,
                 self.client.lists.list_segments,
                 self.audience_id,
                 type="static",
                 count=PAGE_MAX,
-                offset=offset,
+                offset=at.offset,
             )
-            segments = data.get("segments") or []
-            for seg in segments:
+
+        for page in paginate(SEGMENTS, fetch, OffsetPaging("segments")):
+            for seg in page.data.get("segments") or []:
                 if isinstance(seg, dict) and seg.get("name") == name:
                     return seg
-            offset += len(segments)
-            if not segments or offset >= int(data.get("total_items") or 0):
-                return None
+        return None
 
     def read_members(self, remote_id: str) -> Iterator[str]:
-        """Subscriber hashes carrying the tag (every status)."""
-        offset = 0
-        while True:
-            data = self.client.send(
-                "GET /lists/{list_id}/segments/{segment_id}/members",
+        """Subscriber hashes carrying the tag (every status).
+
+        Raises:
+            InternalError: Mailchimp paged in a circle (see `syncd.http.paging`).
+        """
+
+        def fetch(at: Offset) -> dict[str, Any]:
+            return self.client.send(
+                SEGMENT_MEMBERS,
                 self.client.lists.get_segment_members_list,
                 self.audience_id,
                 remote_id,
                 count=PAGE_MAX,
-                offset=offset,
+                offset=at.offset,
                 fields=["members.id", "members.email_address", "total_items"],
                 include_cleaned="true",
                 include_transactional="true",
                 include_unsubscribed="true",
             )
-            members = data.get("members") or []
-            for m in members:
+
+        for page in paginate(SEGMENT_MEMBERS, fetch, OffsetPaging("members")):
+            for m in page.data.get("members") or []:
                 yield str(m.get("id") or subscriber_hash(str(m.get("email_address"))))
-            offset += len(members)
-            if not members or offset >= int(data.get("total_items") or 0):
-                return
 
     def apply(
         self, remote_id: str, adds: Sequence[Member], removes: Sequence[Member]

@@ -5,6 +5,8 @@
   where a create whose answer was lost finds what it made instead of making it twice).
 - `budget`: proactive limiters (rolling window, header-fed window, concurrency cap); each
   connector sets their figures from its own `limits` module.
+- `paging`: `paginate`, the one loop every paged read goes through, with cursor and offset
+  strategies and a guard that stops on a repeated position.
 - `stats`: `ApiStats`, thread-safe call, write and 429 counters per API and endpoint.
 """
 
@@ -27,6 +29,15 @@ from syncd.http.classify import (
     status_of,
     to_error,
 )
+from syncd.http.paging import (
+    Cursor,
+    CursorPaging,
+    Fetched,
+    Offset,
+    OffsetPaging,
+    Paging,
+    paginate,
+)
 from syncd.http.policy import CallPolicy, FindExisting, RetrySettings
 from syncd.http.stats import ApiStats, EndpointStats
 
@@ -36,17 +47,24 @@ __all__ = [
     "ApiStats",
     "CallPolicy",
     "ConcurrencyLimit",
+    "Cursor",
+    "CursorPaging",
     "EndpointStats",
+    "Fetched",
     "FindExisting",
     "HeaderBudget",
     "HttpErrorInfo",
     "Limiter",
+    "Offset",
+    "OffsetPaging",
+    "Paging",
     "RateHeaders",
     "RetrySettings",
     "RollingWindow",
     "Unlimited",
     "action_for_status",
     "may_have_applied",
+    "paginate",
     "parse_retry_after",
     "retry_after_from_headers",
     "status_of",
