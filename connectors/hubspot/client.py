@@ -15,6 +15,7 @@ from typing import Any
 from hubspot import HubSpot
 from urllib3.util.retry import Retry
 
+from connectors.hubspot.failures import detect
 from connectors.hubspot.limits import (
     MEMBERSHIPS_PAGE_MAX,
     PER_10S,
@@ -22,8 +23,8 @@ from connectors.hubspot.limits import (
     SEARCH_PER_S,
     WINDOW_S,
 )
+from syncd.failures import Reason
 from syncd.http import (
-    Action,
     ApiStats,
     CallPolicy,
     CursorPaging,
@@ -107,6 +108,7 @@ class HubSpotClient:
             stats,
             budget or HeaderBudget(PER_10S, WINDOW_S, headers=RATE_HEADERS),
             rate_headers=RATE_HEADERS,
+            detect=detect,
         )
         self.search_limiter = search_limiter or RollingWindow(SEARCH_PER_S, 1.0)
         self._timeout = (retry.connect_timeout_s, retry.timeout_s)
@@ -292,5 +294,9 @@ def _parse(raw: bytes, endpoint: str) -> Any:
         return json.loads(raw)
     except ValueError:
         raise make_error(
-            Action.RETRY, "hubspot", endpoint, None, "answer is not JSON (proxy or outage page)"
+            "hubspot",
+            endpoint,
+            None,
+            "answer is not JSON (proxy or outage page)",
+            reason=Reason.VENDOR_UNAVAILABLE,
         ) from None

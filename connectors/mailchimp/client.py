@@ -21,10 +21,11 @@ from mailchimp_marketing.api.ping_api import PingApi
 from mailchimp_marketing.api_client import ApiClient
 from requests.adapters import HTTPAdapter
 
+from connectors.mailchimp.failures import detect
 from connectors.mailchimp.limits import CONCURRENCY
 from syncd.errors import ConfigError
+from syncd.failures import Reason
 from syncd.http import (
-    Action,
     ApiStats,
     CallPolicy,
     ConcurrencyLimit,
@@ -111,7 +112,7 @@ class MailchimpClient:
         self.lists = ListsApi(api)
         self.ping = PingApi(api)
         self.policy = CallPolicy(
-            "mailchimp", retry, stats, limiter or ConcurrencyLimit(CONCURRENCY)
+            "mailchimp", retry, stats, limiter or ConcurrencyLimit(CONCURRENCY), detect=detect
         )
 
     def send(
@@ -146,15 +147,16 @@ def checked(endpoint: str, result: Any) -> dict[str, Any]:
     if isinstance(result, requests.Response):
         if result.ok:
             return {}
-        err = to_error("mailchimp", endpoint, _StatusError(result.status_code, result.text))
+        refused = _StatusError(result.status_code, result.text)
+        err = to_error("mailchimp", endpoint, refused, detect=detect)
         assert err is not None
         raise err
     raise make_error(
-        Action.RETRY if not isinstance(result, list) else Action.SYSTEM,
         "mailchimp",
         endpoint,
         None,
         "answer is not a JSON object (proxy or outage page)",
+        reason=Reason.INTERNAL if isinstance(result, list) else Reason.VENDOR_UNAVAILABLE,
     )
 
 

@@ -29,12 +29,13 @@ from connectors.base import (
 )
 from connectors.create_once import create_once
 from connectors.mailchimp.client import MailchimpClient, base_url_for
+from connectors.mailchimp.failures import member_reason
 from connectors.mailchimp.limits import PAGE_MAX, SEGMENT_BATCH_MAX
 from connectors.split import send_split
-from syncd.errors import ConfigError, SyncdError
+from syncd.errors import error_for
+from syncd.failures import Reason
 from syncd.http import (
     ApiStats,
-    HttpErrorInfo,
     Offset,
     OffsetPaging,
     RetrySettings,
@@ -46,10 +47,6 @@ from syncd.redact import REDACTOR
 from syncd.targets import TargetKind
 
 DEFAULT_OVERLAP_S = 300.0
-#: Mailchimp's 400 "Invalid Resource" for a segment name already in use has the detail "Sorry,
-#: that tag already exists." (not in the API reference; integrations match on it, e.g.
-#: parti-renaissance/espace-adherent `src/Mailchimp/Manager.php`).
-TAG_TAKEN = "tag already exists"
 BASE_FIELDS = ("id", "email_address", "status", "last_changed", "tags")
 #: Endpoints read page by page (labels of counters and errors).
 MEMBERS = "GET /lists/{list_id}/members"
@@ -122,10 +119,8 @@ class MailchimpConnector:
             )
         except Exception as exc:
             if status_of(exc) == 404:
-                raise ConfigError(
-                    f"Mailchimp audience {self.audience_id!r} does not exist",
-                    hint="set mailchimp.audience_id to an id from Audience > Settings",
-                ) from None
+                missing = f"Mailchimp audience {self.audience_id!r} does not exist"
+                raise error_for(Reason.AUDIENCE_MISSING, missing, api=self.name) from None
             raise
 
     def pull(self, cursor: str | None, *, full: bool) -> Iterator[Page]:
@@ -223,9 +218,8 @@ class MailchimpConnector:
                 existing=existing,
             ),
             lambda: self._find_segment(target.name),
-            _tag_taken,
             what=f"Mailchimp tag {target.name!r}",
-            taken_hint="a tag with that name exists but is not the one syncd created; rename it",
+            api=self.name,
         )
         return str(seg.get("id"))
 
@@ -283,13 +277,10 @@ class MailchimpConnector:
                 if m.email:
                     valid.append((m, action))
                 else:
-                    result.add(
-                        [
-                            MemberOutcome(
-                                m.remote_id, action, "rejected", "invalid", "no email address"
-                            )
-                        ]
+                    missing = MemberOutcome(
+                        m.remote_id, action, "rejected", Reason.NO_EMAIL, "no email address"
                     )
+                    result.add([missing])
             batches.append(valid)
         add_chunks = _chunks(batches[0], SEGMENT_BATCH_MAX)
         remove_chunks = _chunks(batches[1], SEGMENT_BATCH_MAX)
@@ -313,11 +304,12 @@ class MailchimpConnector:
             segment_id,
             write=True,
         )
-        failed: dict[str, str] = {}
+        failed: dict[str, tuple[Reason, str]] = {}
         for err in data.get("errors") or []:
-            message = REDACTOR.text(str(err.get("error") or "refused"))[:300]
+            words = str(err.get("error") or "refused")
+            refusal = (member_reason(words), REDACTOR.text(words)[:300])
             for address in err.get("email_addresses") or []:
-                failed[str(address).strip().lower()] = message
+                failed[str(address).strip().lower()] = refusal
         out = []
         for m, action in part:
             refused = failed.get(str(m.email).strip().lower())
@@ -325,7 +317,7 @@ class MailchimpConnector:
             if refused is None or action == "remove":
                 out.append(MemberOutcome(m.remote_id, action, "applied"))
             else:
-                out.append(MemberOutcome(m.remote_id, action, "rejected", "not_found", refused))
+                out.append(MemberOutcome(m.remote_id, action, "rejected", *refused))
         return out
 
     def close(self) -> None:
@@ -341,20 +333,13 @@ def _chunks(items: list[tuple[Member, str]], n: int) -> list[list[tuple[Member, 
     return [items[i : i + n] for i in range(0, len(items), n)]
 
 
-def _tag_taken(err: SyncdError) -> bool:
-    """Mailchimp's answer to a create whose segment name is already in use."""
-    return (
-        isinstance(err, HttpErrorInfo)
-        and err.status == 400
-        and TAG_TAKEN in err.vendor_message.lower()
-    )
-
-
 def _static(seg: dict[str, Any], name: str) -> str:
     if seg.get("type") not in (None, "static"):
-        raise ConfigError(
-            f"Mailchimp segment {name!r} (id {seg.get('id')}) is a {seg.get('type')} segment",
-            hint="syncd writes only tags (static segments); rename the existing segment",
+        raise error_for(
+            Reason.TARGET_KIND_CONFLICT,
+            f"Mailchimp segment {name!r} (id {seg.get('id')}) is a {seg.get('type')} segment; "
+            "syncd writes only tags (static segments)",
+            api="mailchimp",
         )
     return str(seg.get("id"))
 

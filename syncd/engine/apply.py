@@ -25,7 +25,8 @@ from typing import Literal, Protocol
 from sqlalchemy import Engine, select
 
 from syncd.engine.ledger import OutboxItem, mark, mark_each, pending_items, set_ledger
-from syncd.errors import ConfigError, ErrorClass, SyncdError, TransientError
+from syncd.errors import ConfigError, SyncdError, TransientError
+from syncd.failures import ErrorClass
 from syncd.logs import get_logger
 from syncd.store.lease import UNFENCED, Clock, Fence, LeaseLostError, fenced
 from syncd.store.models import (

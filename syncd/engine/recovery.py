@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, func, select
 
-from syncd.errors import ErrorClass
+from syncd.failures import ErrorClass
 from syncd.logs import get_logger
 from syncd.store.counts import RunCounts
 from syncd.store.lease import Fence, fenced

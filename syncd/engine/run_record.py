@@ -18,7 +18,8 @@ from syncd.engine.apply import ApplyReport
 from syncd.engine.plan import Plan
 from syncd.engine.profiles.merge import PullFigures
 from syncd.engine.segmentation import Segmented
-from syncd.errors import ErrorClass, ExitCode
+from syncd.errors import ExitCode
+from syncd.failures import ErrorClass
 from syncd.hints import hint_for
 from syncd.logs import get_logger
 from syncd.store.counts import RunCounts, TargetFigures

@@ -37,7 +37,8 @@ from syncd.engine.run_record import (
 )
 from syncd.engine.segmentation import Segmented, segment_store, segment_targets
 from syncd.engine.undo import undo_changes
-from syncd.errors import ConfigError, ErrorClass, SyncdError, classify
+from syncd.errors import ConfigError, SyncdError, classify
+from syncd.failures import ErrorClass
 from syncd.hints import hint_for
 from syncd.logs import get_logger, run_context
 from syncd.segments import RuleSet

@@ -19,7 +19,7 @@ from connectors.base import (
 from syncd.engine.apply import ItemOutcome
 from syncd.engine.ledger import OutboxItem
 from syncd.engine.plan import decode_properties
-from syncd.errors import ErrorClass
+from syncd.failures import ErrorClass
 from syncd.targets import TargetKind, TargetRef
 
 #: Rows per engine batch (the "batch in flight" a crash may resend), by target kind: the

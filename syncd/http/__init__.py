@@ -1,6 +1,7 @@
 """One HTTP policy for both connectors: classification, retry, rate budgets, call counters.
 
-- `classify`: status or exception → retry / configuration error / rejected / system error.
+- `classify`: status or exception → reason code, whose class says retry / configuration error /
+  rejected / system error; a connector's `Detect` may refine the reason from its vendor's words.
 - `policy`: `RetrySettings` and `CallPolicy.call`, the only place a request is retried (and
   where a create whose answer was lost finds what it made instead of making it twice).
 - `budget`: proactive limiters (rolling window, header-fed window, concurrency cap); each
@@ -19,13 +20,13 @@ from syncd.http.budget import (
     Unlimited,
 )
 from syncd.http.classify import (
-    Action,
     AmbiguousWriteError,
+    Detect,
     HttpErrorInfo,
-    action_for_status,
     may_have_applied,
     parse_retry_after,
     retry_after_from_headers,
+    status_failure,
     status_of,
     to_error,
 )
@@ -42,13 +43,13 @@ from syncd.http.policy import CallPolicy, FindExisting, RetrySettings
 from syncd.http.stats import ApiStats, EndpointStats
 
 __all__ = [
-    "Action",
     "AmbiguousWriteError",
     "ApiStats",
     "CallPolicy",
     "ConcurrencyLimit",
     "Cursor",
     "CursorPaging",
+    "Detect",
     "EndpointStats",
     "Fetched",
     "FindExisting",
@@ -62,11 +63,11 @@ __all__ = [
     "RetrySettings",
     "RollingWindow",
     "Unlimited",
-    "action_for_status",
     "may_have_applied",
     "paginate",
     "parse_retry_after",
     "retry_after_from_headers",
+    "status_failure",
     "status_of",
     "to_error",
 ]

@@ -28,7 +28,13 @@ from tenacity import (
 
 from syncd.errors import SyncdError, TransientError
 from syncd.http.budget import Limiter, RateHeaders, Unlimited
-from syncd.http.classify import AmbiguousWriteError, may_have_applied, status_of, to_error
+from syncd.http.classify import (
+    AmbiguousWriteError,
+    Detect,
+    may_have_applied,
+    status_of,
+    to_error,
+)
 from syncd.http.stats import ApiStats
 from syncd.logs import get_logger
 
@@ -110,6 +116,7 @@ class CallPolicy:
         limiter: The default budget of this API's calls.
         rate_headers: Where the API advertises its rolling limit, if it does (the wait a 429
             asks for when it has no `Retry-After`).
+        detect: The connector's reading of its vendor's refusals (see `classify.Detect`).
     """
 
     def __init__(
@@ -120,12 +127,14 @@ class CallPolicy:
         limiter: Limiter | None = None,
         *,
         rate_headers: RateHeaders | None = None,
+        detect: Detect | None = None,
     ) -> None:
         self.api = api
         self.retry = retry
         self.stats = stats
         self.limiter: Limiter = limiter or Unlimited()
         self.rate_headers = rate_headers
+        self.detect = detect
         self._backoff = wait_exponential_jitter(
             multiplier=retry.initial_wait_s, max=retry.max_wait_s, jitter=retry.jitter_s
         )
@@ -231,7 +240,7 @@ class CallPolicy:
                 result = fn()
             except Exception as exc:
                 slot.observe(headers_of(exc))
-                err = to_error(self.api, endpoint, exc, rate=self.rate_headers)
+                err = to_error(self.api, endpoint, exc, rate=self.rate_headers, detect=self.detect)
                 if err is None:
                     raise
                 self.stats.record_failure(self.api, endpoint, status_of(err))

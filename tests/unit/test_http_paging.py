@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from syncd.errors import InternalError
+from syncd.failures import Reason
 from syncd.http import Cursor, CursorPaging, Offset, OffsetPaging, paginate
 
 NEXT = CursorPaging(("paging", "next", "after"))
@@ -76,7 +77,7 @@ def test_a_repeated_token_stops_the_read_naming_the_endpoint(
 
     with pytest.raises(InternalError, match=r"GET /crm/v3/lists/\{listId\}/memberships") as info:
         drain()
-    assert "'a'" in str(info.value)
+    assert "'a'" in str(info.value) and info.value.reason is Reason.INTERNAL
     # Never a silent end: the page that pointed back is not handed on as if it were the last.
     assert seen == handed_on
 

@@ -13,7 +13,8 @@ from sqlmodel import col, select
 from syncd.engine.apply import ItemOutcome, apply_run
 from syncd.engine.ledger import OutboxItem, load_ledger, write_outbox
 from syncd.engine.plan import Action, Change
-from syncd.errors import ConfigError, ErrorClass, TransientError
+from syncd.errors import ConfigError, TransientError
+from syncd.failures import ErrorClass
 from syncd.store import (
     AuditEvent,
     Contact,
