@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from syncd.failures import Reason
 from syncd.http import ApiStats
 from syncd.targets import TargetKind
 
@@ -149,14 +150,15 @@ class MemberOutcome:
         outcome: `applied` (the remote is in the desired state, also when it already was),
             `rejected` (refused for this record; do not retry as is) or `retry` (a transient
             failure; try again next run).
-        reason: Short machine-readable cause (`not_found`, `invalid`, `rate_limited`, ...).
+        reason: Why it was not applied (`contact_deleted`, `member_compliance`,
+            `rate_limited`, ...); None when it was.
         message: The vendor's message, redacted (no emails, no tokens).
     """
 
     remote_id: str
     action: str
     outcome: Outcome
-    reason: str | None = None
+    reason: Reason | None = None
     message: str | None = None
 
 

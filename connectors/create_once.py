@@ -12,19 +12,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from syncd.errors import ConfigError, RejectedRecordError, SyncdError
+from syncd.errors import RejectedRecordError, SyncdError, error_for
+from syncd.failures import Reason
 from syncd.http import FindExisting, status_of
 
 R = TypeVar("R")
 
 
+def name_taken(err: SyncdError) -> bool:
+    """Whether a refusal is the vendor's "that name is taken" (each connector detects it)."""
+    return err.reason is Reason.NAME_TAKEN
+
+
 def create_once(
     create: Callable[[FindExisting[R]], R],
     find: Callable[[], R | None],
-    already_exists: Callable[[SyncdError], bool],
     *,
     what: str,
-    taken_hint: str,
+    api: str,
 ) -> R:
     """Create a target, or adopt the one an earlier attempt of this create made.
 
@@ -33,26 +38,24 @@ def create_once(
     Args:
         create: Sends the create with the `FindExisting` it is given.
         find: The lookup by name; returns an answer shaped like the create's, or None.
-        already_exists: Whether a refusal is the vendor's "that name is taken" answer.
         what: The target for messages (`HubSpot list 'syncd: vip'`).
-        taken_hint: Advice for a name held by something syncd did not make.
+        api: The vendor, for the advice of a refusal.
 
     Returns:
         The create's answer, or what `find` found after a lost answer.
 
     Raises:
         ConfigError: The vendor refused the create (400): its name is taken by something
-            syncd did not make (on a first, clean attempt, or still not found by name after a
-            lost answer), or the vendor gave another reason, which the message carries.
+            syncd did not make (`name_taken`: on a first, clean attempt, or still not found by
+            name after a lost answer), or the vendor gave another reason (`create_refused`),
+            which the message carries.
     """
     try:
-        return create(FindExisting(find, already_exists))
+        return create(FindExisting(find, name_taken))
     except RejectedRecordError as exc:
-        if already_exists(exc):
-            raise ConfigError(f"cannot create {what}: {exc}", hint=taken_hint) from None
+        if name_taken(exc):
+            raise error_for(Reason.NAME_TAKEN, f"cannot create {what}: {exc}", api=api) from None
         if status_of(exc) == 400:
-            raise ConfigError(
-                f"cannot create {what}: {exc}",
-                hint="the API refused the create for the reason it gives",
-            ) from None
+            refused = f"cannot create {what}: {exc}"
+            raise error_for(Reason.CREATE_REFUSED, refused, api=api) from None
         raise

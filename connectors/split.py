@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from connectors.base import MemberOutcome
 from syncd.errors import ConfigError, RejectedRecordError, SyncdError, TransientError
+from syncd.failures import Reason
 from syncd.http import status_of
 
 T = TypeVar("T")
@@ -40,14 +41,15 @@ def send_split(
     except ConfigError:
         raise
     except TransientError as exc:
-        return [MemberOutcome(*key(i), "retry", "transient", exc.message) for i in batch]
+        return [MemberOutcome(*key(i), "retry", exc.reason, exc.message) for i in batch]
     except RejectedRecordError as exc:
         status = status_of(exc)
         if status in SPLIT_STATUSES and len(batch) > 1:
             mid = len(batch) // 2
             return send_split(batch[:mid], send, key) + send_split(batch[mid:], send, key)
         if status == 404:  # the list or tag itself is gone; ensure_target recreates it
-            return [MemberOutcome(*key(i), "retry", "target_missing", exc.message) for i in batch]
-        return [MemberOutcome(*key(i), "rejected", "invalid", exc.message) for i in batch]
+            gone = Reason.TARGET_MISSING
+            return [MemberOutcome(*key(i), "retry", gone, exc.message) for i in batch]
+        return [MemberOutcome(*key(i), "rejected", exc.reason, exc.message) for i in batch]
     except SyncdError as exc:
-        return [MemberOutcome(*key(i), "rejected", "system", exc.message) for i in batch]
+        return [MemberOutcome(*key(i), "rejected", exc.reason, exc.message) for i in batch]

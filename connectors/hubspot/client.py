@@ -15,25 +15,36 @@ from typing import Any
 from hubspot import HubSpot
 from urllib3.util.retry import Retry
 
+from connectors.hubspot.failures import detect
+from connectors.hubspot.limits import (
+    MEMBERSHIPS_PAGE_MAX,
+    PER_10S,
+    RATE_HEADERS,
+    SEARCH_PER_S,
+    WINDOW_S,
+)
+from syncd.failures import Reason
 from syncd.http import (
-    Action,
     ApiStats,
     CallPolicy,
+    CursorPaging,
     FindExisting,
     HeaderBudget,
     Limiter,
     RetrySettings,
     RollingWindow,
 )
-from syncd.http.budget import HUBSPOT_SEARCH_PER_S
 from syncd.http.classify import make_error
 
 CONTACTS = "contacts"
-PAGE_MAX = 100  # list endpoint (api-facts 1.2)
-SEARCH_PAGE_MAX = 200
-BATCH_MAX = 100
-ASSOC_BATCH_MAX = 1000  # associations v4 batch read (api-facts 1.4)
-MEMBERSHIPS_PAGE_MAX = 250
+#: Endpoints read page by page (labels of counters and errors).
+LIST_CONTACTS = "GET /crm/v3/objects/contacts"
+SEARCH_CONTACTS = "POST /crm/v3/objects/contacts/search"
+LIST_MEMBERS = "GET /crm/v3/lists/{listId}/memberships"
+#: Every cursor-paged HubSpot read names its next page in `paging.next.after` (api-facts 1.2,
+#: 1.3); search puts its numeric offset there too.
+NEXT_PAGE = ("paging", "next", "after")
+PAGING = CursorPaging(NEXT_PAGE)
 
 
 class _Answer:
@@ -91,8 +102,15 @@ class HubSpotClient:
         self.lists = crm.lists.lists_api
         self.memberships = crm.lists.memberships_api
         self.properties = crm.properties.core_api
-        self.policy = CallPolicy("hubspot", retry, stats, budget or HeaderBudget())
-        self.search_limiter = search_limiter or RollingWindow(HUBSPOT_SEARCH_PER_S, 1.0)
+        self.policy = CallPolicy(
+            "hubspot",
+            retry,
+            stats,
+            budget or HeaderBudget(PER_10S, WINDOW_S, headers=RATE_HEADERS),
+            rate_headers=RATE_HEADERS,
+            detect=detect,
+        )
+        self.search_limiter = search_limiter or RollingWindow(SEARCH_PER_S, 1.0)
         self._timeout = (retry.connect_timeout_s, retry.timeout_s)
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -143,12 +161,12 @@ class HubSpotClient:
         kwargs: dict[str, Any] = {"limit": limit, "properties": list(properties)}
         if after:
             kwargs["after"] = after
-        return self.send("GET /crm/v3/objects/contacts", self.contacts.get_page, **kwargs)
+        return self.send(LIST_CONTACTS, self.contacts.get_page, **kwargs)
 
     def search_contacts(self, body: dict[str, Any]) -> Any:
         """One page of `POST /crm/v3/objects/contacts/search` (search's own limiter)."""
         return self.send(
-            "POST /crm/v3/objects/contacts/search",
+            SEARCH_CONTACTS,
             self.contacts_search.do_search,
             public_object_search_request=body,
             search=True,
@@ -232,9 +250,7 @@ class HubSpotClient:
         kwargs: dict[str, Any] = {"limit": MEMBERSHIPS_PAGE_MAX}
         if after:
             kwargs["after"] = after
-        return self.send(
-            "GET /crm/v3/lists/{listId}/memberships", self.memberships.get_page, list_id, **kwargs
-        )
+        return self.send(LIST_MEMBERS, self.memberships.get_page, list_id, **kwargs)
 
     # -- properties -------------------------------------------------------------------------
 
@@ -278,5 +294,9 @@ def _parse(raw: bytes, endpoint: str) -> Any:
         return json.loads(raw)
     except ValueError:
         raise make_error(
-            Action.RETRY, "hubspot", endpoint, None, "answer is not JSON (proxy or outage page)"
+            "hubspot",
+            endpoint,
+            None,
+            "answer is not JSON (proxy or outage page)",
+            reason=Reason.VENDOR_UNAVAILABLE,
         ) from None

@@ -14,10 +14,10 @@ from connectors.base import (
     Target,
 )
 from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.limits import PER_10S, RATE_HEADERS, SEARCH_PER_S, WINDOW_S
 from connectors.hubspot.pull import Puller, PullPlan
 from connectors.hubspot.write import HubSpotWriter
 from syncd.http import ApiStats, HeaderBudget, RetrySettings, RollingWindow
-from syncd.http.budget import HUBSPOT_PER_10S, HUBSPOT_SEARCH_PER_S, HUBSPOT_WINDOW_S
 from syncd.redact import REDACTOR
 from syncd.targets import TargetKind
 
@@ -54,8 +54,8 @@ class HubSpotConnector:
         base_url: str = "https://api.hubapi.com",
         retry: RetrySettings | None = None,
         stats: ApiStats | None = None,
-        per_10s: int = HUBSPOT_PER_10S,
-        search_per_s: int = HUBSPOT_SEARCH_PER_S,
+        per_10s: int = PER_10S,
+        search_per_s: int = SEARCH_PER_S,
         reserve: int = 0,
         overlap_s: float = DEFAULT_OVERLAP_S,
         clock: Callable[[], datetime] = _utcnow,
@@ -68,7 +68,7 @@ class HubSpotConnector:
             access_token,
             self.retry,
             self.stats,
-            budget=HeaderBudget(per_10s, HUBSPOT_WINDOW_S, reserve=reserve),
+            budget=HeaderBudget(per_10s, WINDOW_S, headers=RATE_HEADERS, reserve=reserve),
             search_limiter=RollingWindow(search_per_s, 1.0),
         )
         self._puller = Puller(self.client, PullPlan.of(field_map.hubspot), clock, overlap_s)

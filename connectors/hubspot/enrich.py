@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from connectors.hubspot.client import ASSOC_BATCH_MAX, BATCH_MAX, HubSpotClient
+from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.limits import ASSOC_BATCH_MAX, BATCH_MAX
 
 DEAL_PROPERTIES = ("amount", "dealstage", "hs_is_closed_won", "hs_is_closed")
 DEAL_AGGREGATES = ("won_count", "won_amount", "open_count", "open_amount")
@@ -31,6 +33,28 @@ class Item:
     waiting: int = 0
     deals: dict[str, float] = field(default_factory=lambda: dict.fromkeys(DEAL_AGGREGATES, 0.0))
     company: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> Item:
+        """A contact as the list or search endpoint returned it, with its modification time."""
+        props = raw.get("properties") or {}
+        return cls(raw, iso_ms(props.get("lastmodifieddate") or raw.get("updatedAt")))
+
+
+def iso_ms(value: Any) -> int:
+    """Epoch milliseconds of a HubSpot time (digits or ISO 8601); 0 when unreadable."""
+    if not value:
+        return 0
+    text = str(value)
+    if text.isdigit():
+        return int(text)
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return 0
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
 
 
 class Enricher:

@@ -2,10 +2,9 @@
 
 Full: `GET /crm/v3/objects/contacts` with the `after` cursor, 100 per page, no result cap.
 Incremental: search on `lastmodifieddate` (api-facts 1.2), ascending, from the cursor minus an
-overlap window (search indexing lags) up to the run's start. Search stops at 10,000 results
-per query, so before a query reaches it a new one starts at the last modification time seen,
-and records seen at exactly that time are skipped. The cursor is epoch milliseconds as text,
-never later than the run's start, and never past a contact not yet handed on.
+overlap window (search indexing lags) up to the run's start, re-anchored before the 10,000-result
+cap (`connectors.hubspot.search`). The cursor is epoch milliseconds as text, never later than the
+run's start, and never past a contact not yet handed on. Both go through `paginate`.
 """
 
 from __future__ import annotations
@@ -16,16 +15,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import FieldSource, Page, SourceRecord
-from connectors.hubspot.client import PAGE_MAX, SEARCH_PAGE_MAX, HubSpotClient
-from connectors.hubspot.enrich import Enricher, Item, associated_values
+from connectors.hubspot.client import LIST_CONTACTS, PAGING, SEARCH_CONTACTS, HubSpotClient
+from connectors.hubspot.enrich import Enricher, Item, associated_values, iso_ms
+from connectors.hubspot.limits import PAGE_MAX, SEARCH_PAGE_MAX
+from connectors.hubspot.search import SearchQuery, SearchWindow
 from connectors.prefetch import prefetch
-from syncd.errors import InternalError
-from syncd.logs import get_logger
+from syncd.http import Cursor, paginate
 
-SEARCH_CAP = 10_000
 LIST_PREFETCH = 10  # list pages read ahead while deals and companies are fetched
 ALWAYS = ("email", "lastmodifieddate")
-log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -93,7 +91,7 @@ class Puller:
 
     def _full(self, enricher: Enricher, start_ms: int) -> Iterator[Page]:
         for results in prefetch(self._list_pages(), LIST_PREFETCH, "hubspot-list-pages"):
-            ready = enricher.feed([_item(r) for r in results])
+            ready = enricher.feed([Item.of(r) for r in results])
             if ready:
                 yield Page([self._record(i) for i in ready], None)
         # Everything changed before the start has been read: the next run starts there.
@@ -101,64 +99,40 @@ class Puller:
 
     def _list_pages(self) -> Iterator[list[dict[str, Any]]]:
         """Raw contacts of each list page, following `paging.next.after`."""
-        after: str | None = None
-        while True:
-            data = self._client.list_contacts(after, self._plan.properties, PAGE_MAX)
-            yield list(data.get("results") or [])
-            nxt = str(((data.get("paging") or {}).get("next") or {}).get("after") or "") or None
-            if nxt is None:
-                return
-            if nxt == after:
-                raise InternalError("HubSpot returned the same list cursor twice; stopping")
-            after = nxt
+
+        def fetch(cursor: Cursor) -> Any:
+            return self._client.list_contacts(cursor.token, self._plan.properties, PAGE_MAX)
+
+        for page in paginate(LIST_CONTACTS, fetch, PAGING):
+            yield list(page.data.get("results") or [])
 
     def _incremental(self, enricher: Enricher, cursor_ms: int, start_ms: int) -> Iterator[Page]:
-        anchor = max(0, min(cursor_ms, start_ms) - self._overlap_ms)
-        skip: set[str] = set()  # ids already read whose time equals the anchor
-        top_ms, at_top = anchor, set[str]()
-        after = 0
-        limit = self._search_page
-        while True:
-            data = self._client.search_contacts(self._search_body(anchor, start_ms, after, limit))
-            items = []
-            for r in data.get("results") or []:
-                item = _item(r)
-                rid = str(r.get("id"))
-                if item.modified_ms == anchor and rid in skip:
-                    continue
-                items.append(item)
-                if item.modified_ms > top_ms:
-                    top_ms, at_top = item.modified_ms, {rid}
-                elif item.modified_ms == top_ms:
-                    at_top.add(rid)
-            ready = enricher.feed(items)
-            nxt = ((data.get("paging") or {}).get("next") or {}).get("after")
-            if nxt is None:
+        window = SearchWindow(
+            max(0, min(cursor_ms, start_ms) - self._overlap_ms), self._search_page
+        )
+
+        def fetch(query: SearchQuery) -> Any:
+            return self._client.search_contacts(self._search_body(query, start_ms, window.limit))
+
+        ready: list[Item] = []
+        for page in paginate(SEARCH_CONTACTS, fetch, window):
+            ready = enricher.feed([Item.of(r) for r in window.unseen(page.position, page.data)])
+            if page.last:
                 break
-            after = int(nxt)
-            if after + limit > SEARCH_CAP:
-                # Re-anchor before the cap: a new query from the newest time seen.
-                if top_ms == anchor:
-                    raise InternalError(
-                        f"more than {SEARCH_CAP} contacts share lastmodifieddate {anchor}; "
-                        "run a full pull (syncd sync --full)"
-                    )
-                log.info("hubspot.search_reanchor", anchor_ms=top_ms)
-                anchor, skip, after = top_ms, set(at_top), 0
             held = enricher.held_min_modified()
-            safe = top_ms if held is None else min(held, top_ms)
+            safe = window.top_ms if held is None else min(held, window.top_ms)
             if ready:
                 yield Page([self._record(i) for i in ready], str(min(safe, start_ms)))
         ready += enricher.finish()
         yield Page([self._record(i) for i in ready], str(start_ms))
 
-    def _search_body(self, anchor: int, start_ms: int, after: int, limit: int) -> dict[str, Any]:
+    def _search_body(self, query: SearchQuery, start_ms: int, limit: int) -> dict[str, Any]:
         prop = "lastmodifieddate"
         return {
             "filterGroups": [
                 {
                     "filters": [
-                        {"propertyName": prop, "operator": "GTE", "value": str(anchor)},
+                        {"propertyName": prop, "operator": "GTE", "value": str(query.anchor)},
                         {"propertyName": prop, "operator": "LTE", "value": str(start_ms)},
                     ]
                 }
@@ -166,7 +140,7 @@ class Puller:
             "sorts": [{"propertyName": prop, "direction": "ASCENDING"}],
             "properties": self._plan.properties,
             "limit": limit,
-            "after": str(after),
+            "after": str(query.after),
         }
 
     def _record(self, item: Item) -> SourceRecord:
@@ -185,26 +159,6 @@ class Puller:
         )  # fmt: skip
 
 
-def _item(raw: dict[str, Any]) -> Item:
-    props = raw.get("properties") or {}
-    return Item(raw, _iso_ms(props.get("lastmodifieddate") or raw.get("updatedAt")))
-
-
-def _iso_ms(value: Any) -> int:
-    if not value:
-        return 0
-    text = str(value)
-    if text.isdigit():
-        return int(text)
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return 0
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
-
-
 def _ms_to_dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
@@ -213,4 +167,4 @@ def _cursor_ms(cursor: str) -> int:
     try:
         return int(cursor)
     except ValueError:
-        return _iso_ms(cursor)
+        return iso_ms(cursor)

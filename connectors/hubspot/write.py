@@ -17,22 +17,19 @@ from typing import Any
 
 from connectors.base import ApplyResult, Member, MemberOutcome, PropertyUpdate, Target
 from connectors.create_once import create_once
-from connectors.hubspot.client import BATCH_MAX, HubSpotClient
+from connectors.hubspot.client import LIST_MEMBERS, PAGING, HubSpotClient
+from connectors.hubspot.failures import record_reason
+from connectors.hubspot.limits import BATCH_MAX, MEMBERSHIP_CHUNK
 from connectors.split import send_split
-from syncd.errors import ConfigError, SyncdError
-from syncd.http import HttpErrorInfo, status_of
+from syncd.errors import error_for
+from syncd.failures import Reason
+from syncd.http import Cursor, paginate, status_of
 from syncd.logs import get_logger
 from syncd.redact import REDACTOR
 
-MEMBERSHIP_CHUNK = 1000  # no documented maximum (api-facts 1.3); 400/413 splits it
 PROPERTY_GROUP = "contactinformation"
 SEGMENTS_PROPERTY = "syncd_segments"
 STAGE_PROPERTY = "syncd_journey_stage"
-#: `subCategory` of HubSpot's 400 for a list name already in use. Names are unique across all
-#: lists of the portal, whatever their object type (Lists v3 `ListCreateRequest.name`, api-facts
-#: "Spec facts"); integrations key on this code (segmentio/action-destinations, HubSpot
-#: `upsertObject/functions/hubspot-list-functions.ts`).
-DUPLICATE_LIST_NAMES = "ILS.DUPLICATE_LIST_NAMES"
 log = get_logger(__name__)
 
 
@@ -64,10 +61,8 @@ class HubSpotWriter:
         created = create_once(
             lambda existing: self._client.create_list(target.name, existing),
             lambda: _as_answer(self._by_name(target.name)),
-            _name_taken,
             what=f"HubSpot list {target.name!r}",
-            taken_hint="a list with that name exists but is not the one syncd created; "
-            "rename or delete it",
+            api="hubspot",
         )
         return str((created.get("list") or created).get("listId"))
 
@@ -91,16 +86,19 @@ class HubSpotWriter:
         return found if isinstance(found, dict) else None
 
     def read_members(self, list_id: str) -> Iterator[str]:
-        """Every record id on the list, 250 per call."""
-        after: str | None = None
-        while True:
-            data = self._client.list_members(list_id, after)
-            for r in data.get("results") or []:
+        """Every record id on the list, 250 per call.
+
+        Raises:
+            InternalError: HubSpot paged in a circle. Drift detection must not take the members
+                it could not read as removed by hand.
+        """
+
+        def fetch(cursor: Cursor) -> Any:
+            return self._client.list_members(list_id, cursor.token)
+
+        for page in paginate(LIST_MEMBERS, fetch, PAGING):
+            for r in page.data.get("results") or []:
                 yield str(r.get("recordId"))
-            nxt = ((data.get("paging") or {}).get("next") or {}).get("after")
-            if not nxt or str(nxt) == after:
-                return
-            after = str(nxt)
 
     def apply(self, list_id: str, adds: Sequence[Member], removes: Sequence[Member]) -> ApplyResult:
         """Add and remove record ids; one outcome per member."""
@@ -122,7 +120,8 @@ class HubSpotWriter:
         absent = self._absent([i for i in add if i in missing])
         for i in add:
             if i in absent:
-                out.append(MemberOutcome(i, "add", "rejected", "not_found", "no such contact"))
+                gone = Reason.CONTACT_DELETED
+                out.append(MemberOutcome(i, "add", "rejected", gone, "no such contact"))
             else:  # added now, or already a member
                 out.append(MemberOutcome(i, "add", "applied"))
         return out
@@ -163,9 +162,11 @@ class HubSpotWriter:
             self._client.create_property(body)
             return
         if current.get("type") != "enumeration":
-            raise ConfigError(
-                f"HubSpot contact property {name} exists with type {current.get('type')}",
-                hint="syncd needs an enumeration property; delete or rename the existing one",
+            raise error_for(
+                Reason.TARGET_KIND_CONFLICT,
+                f"HubSpot contact property {name} exists with type {current.get('type')}, "
+                "not the enumeration syncd writes",
+                api="hubspot",
             )
         options = [o for o in current.get("options") or [] if isinstance(o, dict)]
         have = {str(o.get("value")) for o in options}
@@ -189,10 +190,10 @@ class HubSpotWriter:
 
     def _property_call(self, part: list[tuple[str, dict[str, str]]]) -> list[MemberOutcome]:
         data = self._client.update_contacts([{"id": rid, "properties": p} for rid, p in part])
-        failed: dict[str, tuple[str, str]] = {}
+        failed: dict[str, tuple[Reason, str]] = {}
         for err in data.get("errors") or []:
             message = REDACTOR.text(str(err.get("message") or ""))[:300]
-            reason = str(err.get("category") or "rejected").lower()
+            reason = record_reason(err)
             for rid in (err.get("context") or {}).get("ids") or []:
                 failed[str(rid)] = (reason, message)
         out = []
@@ -212,11 +213,6 @@ def _set_key(item: tuple[str, dict[str, str]]) -> tuple[str, str]:
     return item[0], "set"
 
 
-def _name_taken(err: SyncdError) -> bool:
-    """HubSpot's answer to a create whose list name is already in use."""
-    return isinstance(err, HttpErrorInfo) and err.vendor_code == DUPLICATE_LIST_NAMES
-
-
 def _as_answer(found: dict[str, Any] | None) -> dict[str, Any] | None:
     """A list found by name, shaped like the create's answer (`{"list": ...}`)."""
     return None if found is None else {"list": found}
@@ -227,10 +223,12 @@ def _checked(found: dict[str, Any], name: str) -> str:
         found.get("processingType") not in ("MANUAL", "SNAPSHOT")
         or found.get("objectTypeId", "0-1") != "0-1"
     ):
-        raise ConfigError(
+        raise error_for(
+            Reason.TARGET_KIND_CONFLICT,
             f"HubSpot list {name!r} (id {found.get('listId')}) is a "
-            f"{found.get('processingType')} list of {found.get('objectTypeId')}",
-            hint="syncd writes only MANUAL contact lists; rename the existing list",
+            f"{found.get('processingType')} list of {found.get('objectTypeId')}; "
+            "syncd writes only MANUAL contact lists",
+            api="hubspot",
         )
     return str(found.get("listId"))
 
@@ -241,9 +239,8 @@ def _valid_ids(members: Sequence[Member], action: str, result: ApplyResult) -> l
         if m.remote_id.isdigit():
             ids.append(m.remote_id)
         else:
-            result.add(
-                [MemberOutcome(m.remote_id, action, "rejected", "invalid", "not a record id")]
-            )
+            bad = Reason.BAD_RECORD_ID
+            result.add([MemberOutcome(m.remote_id, action, "rejected", bad, "not a record id")])
     return list(dict.fromkeys(ids))
 
 

@@ -21,9 +21,11 @@ from mailchimp_marketing.api.ping_api import PingApi
 from mailchimp_marketing.api_client import ApiClient
 from requests.adapters import HTTPAdapter
 
+from connectors.mailchimp.failures import detect
+from connectors.mailchimp.limits import CONCURRENCY
 from syncd.errors import ConfigError
+from syncd.failures import Reason
 from syncd.http import (
-    Action,
     ApiStats,
     CallPolicy,
     ConcurrencyLimit,
@@ -31,11 +33,7 @@ from syncd.http import (
     Limiter,
     RetrySettings,
 )
-from syncd.http.budget import MAILCHIMP_CONCURRENCY
 from syncd.http.classify import make_error, to_error
-
-PAGE_MAX = 1000  # members, segments (api-facts 2.2)
-SEGMENT_BATCH_MAX = 500  # per array of a segment batch (api-facts 2.3)
 
 
 def base_url_for(api_key: str, base_url: str | None = None) -> str:
@@ -103,7 +101,7 @@ class MailchimpClient:
         limiter: Limiter | None = None,
     ) -> None:
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=MAILCHIMP_CONCURRENCY + 1)
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=CONCURRENCY + 1)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         timeout = (retry.connect_timeout_s, retry.timeout_s)
@@ -113,7 +111,9 @@ class MailchimpClient:
         api.host = base_url.rstrip("/")
         self.lists = ListsApi(api)
         self.ping = PingApi(api)
-        self.policy = CallPolicy("mailchimp", retry, stats, limiter or ConcurrencyLimit())
+        self.policy = CallPolicy(
+            "mailchimp", retry, stats, limiter or ConcurrencyLimit(CONCURRENCY), detect=detect
+        )
 
     def send(
         self,
@@ -147,15 +147,16 @@ def checked(endpoint: str, result: Any) -> dict[str, Any]:
     if isinstance(result, requests.Response):
         if result.ok:
             return {}
-        err = to_error("mailchimp", endpoint, _StatusError(result.status_code, result.text))
+        refused = _StatusError(result.status_code, result.text)
+        err = to_error("mailchimp", endpoint, refused, detect=detect)
         assert err is not None
         raise err
     raise make_error(
-        Action.RETRY if not isinstance(result, list) else Action.SYSTEM,
         "mailchimp",
         endpoint,
         None,
         "answer is not a JSON object (proxy or outage page)",
+        reason=Reason.INTERNAL if isinstance(result, list) else Reason.VENDOR_UNAVAILABLE,
     )
 
 

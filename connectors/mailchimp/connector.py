@@ -28,20 +28,30 @@ from connectors.base import (
     Target,
 )
 from connectors.create_once import create_once
-from connectors.mailchimp.client import PAGE_MAX, SEGMENT_BATCH_MAX, MailchimpClient, base_url_for
+from connectors.mailchimp.client import MailchimpClient, base_url_for
+from connectors.mailchimp.failures import member_reason
+from connectors.mailchimp.limits import PAGE_MAX, SEGMENT_BATCH_MAX
 from connectors.split import send_split
-from syncd.errors import ConfigError, SyncdError
-from syncd.http import ApiStats, HttpErrorInfo, RetrySettings, status_of
+from syncd.errors import error_for
+from syncd.failures import Reason
+from syncd.http import (
+    ApiStats,
+    Offset,
+    OffsetPaging,
+    RetrySettings,
+    paginate,
+    status_of,
+)
 from syncd.logs import get_logger
 from syncd.redact import REDACTOR
 from syncd.targets import TargetKind
 
 DEFAULT_OVERLAP_S = 300.0
-#: Mailchimp's 400 "Invalid Resource" for a segment name already in use has the detail "Sorry,
-#: that tag already exists." (not in the API reference; integrations match on it, e.g.
-#: parti-renaissance/espace-adherent `src/Mailchimp/Manager.php`).
-TAG_TAKEN = "tag already exists"
 BASE_FIELDS = ("id", "email_address", "status", "last_changed", "tags")
+#: Endpoints read page by page (labels of counters and errors).
+MEMBERS = "GET /lists/{list_id}/members"
+SEGMENTS = "GET /lists/{list_id}/segments"
+SEGMENT_MEMBERS = "GET /lists/{list_id}/segments/{segment_id}/members"
 log = get_logger(__name__)
 
 
@@ -109,10 +119,8 @@ class MailchimpConnector:
             )
         except Exception as exc:
             if status_of(exc) == 404:
-                raise ConfigError(
-                    f"Mailchimp audience {self.audience_id!r} does not exist",
-                    hint="set mailchimp.audience_id to an id from Audience > Settings",
-                ) from None
+                missing = f"Mailchimp audience {self.audience_id!r} does not exist"
+                raise error_for(Reason.AUDIENCE_MISSING, missing, api=self.name) from None
             raise
 
     def pull(self, cursor: str | None, *, full: bool) -> Iterator[Page]:
@@ -135,33 +143,31 @@ class MailchimpConnector:
                     "sort_field": "last_changed",
                     "sort_dir": "ASC",
                 }
-        offset, total_before = 0, None
-        while True:
-            data = self.client.send(
-                "GET /lists/{list_id}/members",
+
+        def fetch(at: Offset) -> dict[str, Any]:
+            return self.client.send(
+                MEMBERS,
                 self.client.lists.get_list_members_info,
                 self.audience_id,
                 count=self._page,
-                offset=offset,
+                offset=at.offset,
                 fields=self._fields,
                 **window,
             )
-            members = [m for m in data.get("members") or [] if isinstance(m, dict)]
-            total = int(data.get("total_items") or 0)
-            if total_before is not None and total < total_before:
-                offset -= total_before - total  # members left the window: step back, re-read
-            total_before = total
+
+        # Members that change mid-pull leave the frozen window: the total drops, and the
+        # offset steps back by as much so the next page re-reads rather than skips.
+        paging = OffsetPaging("members", page_size=self._page, follow_shrink=True)
+        for page in paginate(MEMBERS, fetch, paging):
+            members = [m for m in page.data.get("members") or [] if isinstance(m, dict)]
             records = [self._record(m) for m in members]
-            offset += len(members)
-            last = len(members) < self._page or offset >= total
             if window and records:
                 newest = max((r.updated_at for r in records if r.updated_at), default=None)
                 if newest is not None and (top is None or newest > top):
                     top = newest
-            if last:
+            if page.last:
                 yield Page(records, _iso(start))
-                return
-            if records:
+            elif records:
                 yield Page(records, _iso(min(top, start)) if window and top else None)
 
     def _record(self, m: dict[str, Any]) -> SourceRecord:
@@ -212,53 +218,52 @@ class MailchimpConnector:
                 existing=existing,
             ),
             lambda: self._find_segment(target.name),
-            _tag_taken,
             what=f"Mailchimp tag {target.name!r}",
-            taken_hint="a tag with that name exists but is not the one syncd created; rename it",
+            api=self.name,
         )
         return str(seg.get("id"))
 
     def _find_segment(self, name: str) -> dict[str, Any] | None:
-        offset = 0
-        while True:
-            data = self.client.send(
-                "GET /lists/{list_id}/segments",
+        def fetch(at: Offset) -> dict[str, Any]:
+            return self.client.send(
+                SEGMENTS,
                 self.client.lists.list_segments,
                 self.audience_id,
                 type="static",
                 count=PAGE_MAX,
-                offset=offset,
+                offset=at.offset,
             )
-            segments = data.get("segments") or []
-            for seg in segments:
+
+        for page in paginate(SEGMENTS, fetch, OffsetPaging("segments")):
+            for seg in page.data.get("segments") or []:
                 if isinstance(seg, dict) and seg.get("name") == name:
                     return seg
-            offset += len(segments)
-            if not segments or offset >= int(data.get("total_items") or 0):
-                return None
+        return None
 
     def read_members(self, remote_id: str) -> Iterator[str]:
-        """Subscriber hashes carrying the tag (every status)."""
-        offset = 0
-        while True:
-            data = self.client.send(
-                "GET /lists/{list_id}/segments/{segment_id}/members",
+        """Subscriber hashes carrying the tag (every status).
+
+        Raises:
+            InternalError: Mailchimp paged in a circle (see `syncd.http.paging`).
+        """
+
+        def fetch(at: Offset) -> dict[str, Any]:
+            return self.client.send(
+                SEGMENT_MEMBERS,
                 self.client.lists.get_segment_members_list,
                 self.audience_id,
                 remote_id,
                 count=PAGE_MAX,
-                offset=offset,
+                offset=at.offset,
                 fields=["members.id", "members.email_address", "total_items"],
                 include_cleaned="true",
                 include_transactional="true",
                 include_unsubscribed="true",
             )
-            members = data.get("members") or []
-            for m in members:
+
+        for page in paginate(SEGMENT_MEMBERS, fetch, OffsetPaging("members")):
+            for m in page.data.get("members") or []:
                 yield str(m.get("id") or subscriber_hash(str(m.get("email_address"))))
-            offset += len(members)
-            if not members or offset >= int(data.get("total_items") or 0):
-                return
 
     def apply(
         self, remote_id: str, adds: Sequence[Member], removes: Sequence[Member]
@@ -272,13 +277,10 @@ class MailchimpConnector:
                 if m.email:
                     valid.append((m, action))
                 else:
-                    result.add(
-                        [
-                            MemberOutcome(
-                                m.remote_id, action, "rejected", "invalid", "no email address"
-                            )
-                        ]
+                    missing = MemberOutcome(
+                        m.remote_id, action, "rejected", Reason.NO_EMAIL, "no email address"
                     )
+                    result.add([missing])
             batches.append(valid)
         add_chunks = _chunks(batches[0], SEGMENT_BATCH_MAX)
         remove_chunks = _chunks(batches[1], SEGMENT_BATCH_MAX)
@@ -302,11 +304,12 @@ class MailchimpConnector:
             segment_id,
             write=True,
         )
-        failed: dict[str, str] = {}
+        failed: dict[str, tuple[Reason, str]] = {}
         for err in data.get("errors") or []:
-            message = REDACTOR.text(str(err.get("error") or "refused"))[:300]
+            words = str(err.get("error") or "refused")
+            refusal = (member_reason(words), REDACTOR.text(words)[:300])
             for address in err.get("email_addresses") or []:
-                failed[str(address).strip().lower()] = message
+                failed[str(address).strip().lower()] = refusal
         out = []
         for m, action in part:
             refused = failed.get(str(m.email).strip().lower())
@@ -314,7 +317,7 @@ class MailchimpConnector:
             if refused is None or action == "remove":
                 out.append(MemberOutcome(m.remote_id, action, "applied"))
             else:
-                out.append(MemberOutcome(m.remote_id, action, "rejected", "not_found", refused))
+                out.append(MemberOutcome(m.remote_id, action, "rejected", *refused))
         return out
 
     def close(self) -> None:
@@ -330,20 +333,13 @@ def _chunks(items: list[tuple[Member, str]], n: int) -> list[list[tuple[Member, 
     return [items[i : i + n] for i in range(0, len(items), n)]
 
 
-def _tag_taken(err: SyncdError) -> bool:
-    """Mailchimp's answer to a create whose segment name is already in use."""
-    return (
-        isinstance(err, HttpErrorInfo)
-        and err.status == 400
-        and TAG_TAKEN in err.vendor_message.lower()
-    )
-
-
 def _static(seg: dict[str, Any], name: str) -> str:
     if seg.get("type") not in (None, "static"):
-        raise ConfigError(
-            f"Mailchimp segment {name!r} (id {seg.get('id')}) is a {seg.get('type')} segment",
-            hint="syncd writes only tags (static segments); rename the existing segment",
+        raise error_for(
+            Reason.TARGET_KIND_CONFLICT,
+            f"Mailchimp segment {name!r} (id {seg.get('id')}) is a {seg.get('type')} segment; "
+            "syncd writes only tags (static segments)",
+            api="mailchimp",
         )
     return str(seg.get("id"))
 

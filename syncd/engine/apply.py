@@ -25,7 +25,8 @@ from typing import Literal, Protocol
 from sqlalchemy import Engine, select
 
 from syncd.engine.ledger import OutboxItem, mark, mark_each, pending_items, set_ledger
-from syncd.errors import ConfigError, ErrorClass, SyncdError, TransientError
+from syncd.errors import ConfigError, SyncdError, TransientError, classify, error_for
+from syncd.failures import ErrorClass, Reason, fallback, gave_up
 from syncd.logs import get_logger
 from syncd.store.lease import UNFENCED, Clock, Fence, LeaseLostError, fenced
 from syncd.store.models import (
@@ -45,11 +46,19 @@ Outcome = Literal["applied", "rejected", "retry"]
 
 @dataclass(frozen=True, slots=True)
 class ItemOutcome:
-    """What the remote said about one outbox row."""
+    """What the remote said about one outbox row.
+
+    Attributes:
+        outcome: `applied`, `rejected` or `retry`.
+        error_class: The failure's class; None when applied.
+        message: The vendor's words or syncd's, redacted; None when applied.
+        reason: Why it was not applied (stored as the audit row's `reason_code`).
+    """
 
     outcome: Outcome
     error_class: str | None = None
     message: str | None = None
+    reason: Reason | None = None
 
 
 class Writer(Protocol):
@@ -192,7 +201,7 @@ class _Applier:
                 return
             with self.lock:
                 self.report.failures[api] = exc
-            log.warning("apply.api_failed", api=api, error_class=str(_class_of(exc)))
+            log.warning("apply.api_failed", api=api, error_class=str(classify(exc)))
 
     def send_api(
         self,
@@ -247,10 +256,11 @@ class _Applier:
                 )
             ).scalar_one_or_none()
             if other is not None:
-                raise ConfigError(
+                raise error_for(
+                    Reason.TARGET_SHARED,
                     f"{ref.api} answered with {ref.remote_name!r} (id {remote_id}), which syncd "
                     f"already keeps for {other}",
-                    hint="two segments map to one remote list or tag; rename one of them",
+                    api=ref.api,
                 )
             now = self.clock()
             if known is None:
@@ -305,13 +315,16 @@ class _Applier:
                 mark(conn, ids, OutboxState.PENDING, now=self.clock())
             raise
         except TransientError as exc:
-            outcomes = {i: ItemOutcome("retry", ErrorClass.TRANSIENT, exc.message) for i in ids}
+            retry = ItemOutcome("retry", ErrorClass.TRANSIENT, exc.message, exc.reason)
+            outcomes = dict.fromkeys(ids, retry)
         except SyncdError as exc:
-            outcomes = {i: ItemOutcome("rejected", exc.error_class, exc.message) for i in ids}
+            refused = ItemOutcome("rejected", exc.error_class, exc.message, exc.reason)
+            outcomes = dict.fromkeys(ids, refused)
+        silent = ItemOutcome(
+            "retry", ErrorClass.SYSTEM, "no outcome reported for this row", Reason.NO_OUTCOME
+        )
         for item_id in ids:
-            outcomes.setdefault(
-                item_id, ItemOutcome("retry", ErrorClass.SYSTEM, "no outcome reported for this row")
-            )
+            outcomes.setdefault(item_id, silent)
         with self.lock:
             self.report.batches += 1
         self._record(ref, batch, outcomes)
@@ -321,25 +334,28 @@ class _Applier:
     ) -> None:
         now = self.clock()
         ledger_rows: list[tuple[str, int, str, str | None]] = []
-        done, rejected, retry, gave_up = [], [], [], []
+        done: list[int] = []
+        rejected: list[tuple[int, str | None, Reason | None]] = []
+        retry: list[tuple[int, str | None, Reason | None]] = []
+        stopped: list[int] = []
         events = []
         for item in batch:
             result = outcomes[item.id]
             outcome: str = result.outcome
             message = result.message
             if outcome == "retry" and item.attempts + 1 >= self.max_attempts:
-                outcome = "rejected"
-                message = f"gave up after {self.max_attempts} attempts: {message}"
-                gave_up.append(item.id)
+                outcome = "rejected"  # its reason stays the last attempt's
+                message = gave_up(self.max_attempts, message)
+                stopped.append(item.id)
             if outcome == "applied":
                 done.append(item.id)
                 ledger_rows.append(
                     (item.target, item.contact_id, _LEDGER_STATE[item.action], item.value)
                 )
             elif outcome == "rejected":
-                rejected.append((item.id, message))
+                rejected.append((item.id, message, result.reason))
             else:
-                retry.append(item.id)
+                retry.append((item.id, "retryable failure", result.reason))
             events.append(_event(self.workspace, ref, item, result, outcome, message, now))
         with fenced(self.db, self.fence) as conn:
             if ledger_rows:
@@ -349,14 +365,7 @@ class _Applier:
             if rejected:
                 mark_each(conn, rejected, OutboxState.REJECTED, now=now)
             if retry:
-                mark(
-                    conn,
-                    retry,
-                    OutboxState.PENDING,
-                    "retryable failure",
-                    bump_attempts=True,
-                    now=now,
-                )
+                mark_each(conn, retry, OutboxState.PENDING, now=now)
             conn.execute(table_of(AuditEvent).insert(), events)
         with self.lock:  # counted once recorded: a write the fence refused did not happen for us
             for item, event in zip(batch, events, strict=True):
@@ -371,7 +380,7 @@ class _Applier:
                 applied=len(done),
                 rejected=len(rejected),
                 retry=len(retry),
-                gave_up=len(gave_up),
+                gave_up=len(stopped),
             )
 
 
@@ -401,9 +410,13 @@ def _event(
         "outcome": outcome,
         "error_class": None if applied else result.error_class,
         "message": None if applied else message,
+        "reason_code": None if applied else _reason(result),
         "value": item.value if item.action == "set" else None,
     }
 
 
-def _class_of(exc: BaseException) -> ErrorClass:
-    return exc.error_class if isinstance(exc, SyncdError) else ErrorClass.SYSTEM
+def _reason(result: ItemOutcome) -> Reason:
+    """The reason of a row that was not applied: its own, else its class's general one."""
+    if result.reason is not None:
+        return result.reason
+    return fallback(ErrorClass(result.error_class or ErrorClass.SYSTEM))

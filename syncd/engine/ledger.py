@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, select, update
 
 from syncd.engine.plan import Change, LedgerEntry
+from syncd.failures import Reason
 from syncd.store.models import Contact, Membership, OutboxEntry, OutboxState
 from syncd.store.types import table_of
 
@@ -111,7 +112,10 @@ def write_outbox(
         update(table)
         .where(o.workspace == workspace, o.state == OutboxState.PENDING, o.run_id != run_id)
         .values(
-            state=OutboxState.CANCELLED, last_error=f"superseded by run {run_id}", updated_at=now
+            state=OutboxState.CANCELLED,
+            last_error=f"superseded by run {run_id}",
+            reason_code=Reason.SUPERSEDED,
+            updated_at=now,
         )
     )
     rows = [
@@ -202,9 +206,13 @@ def mark(
 
 
 def mark_each(
-    conn: Connection, rows: Sequence[tuple[int, str | None]], state: str, *, now: datetime
+    conn: Connection,
+    rows: Sequence[tuple[int, str | None, Reason | None]],
+    state: str,
+    *,
+    now: datetime,
 ) -> None:
-    """Move outbox rows to `state`, each with its own error message, in one statement."""
+    """Move outbox rows to `state` after an attempt, each with its own error and reason."""
     table = table_of(OutboxEntry)
     o = table.c
     conn.execute(
@@ -213,8 +221,9 @@ def mark_each(
         .values(
             state=state,
             last_error=bindparam("_error"),
+            reason_code=bindparam("_reason"),
             attempts=o.attempts + 1,
             updated_at=now,
         ),
-        [{"_id": row_id, "_error": error} for row_id, error in rows],
+        [{"_id": row_id, "_error": error, "_reason": reason} for row_id, error, reason in rows],
     )

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, func, select
 
-from syncd.errors import ErrorClass
+from syncd.failures import ErrorClass, Reason
 from syncd.logs import get_logger
 from syncd.store.counts import RunCounts
 from syncd.store.lease import Fence, fenced
@@ -71,6 +71,7 @@ def _close(
             state=OutboxState.CANCELLED,
             last_error=f"in flight when run {run_id} was interrupted; the next plan resends it "
             "if it is still wanted",
+            reason_code=Reason.INTERRUPTED,
             updated_at=now,
         )
     )
@@ -80,6 +81,7 @@ def _close(
         .values(
             state=OutboxState.CANCELLED,
             last_error=f"run {run_id} was interrupted before sending it; re-planned next run",
+            reason_code=Reason.INTERRUPTED,
             updated_at=now,
         )
     )
@@ -103,6 +105,7 @@ def _close(
             counts=counts.to_json(),
             error_class=ErrorClass.TRANSIENT,
             error_message=message,
+            reason_code=Reason.INTERRUPTED,
         )
     )
     log.warning(

@@ -18,8 +18,8 @@ from syncd.engine.apply import ApplyReport
 from syncd.engine.plan import Plan
 from syncd.engine.profiles.merge import PullFigures
 from syncd.engine.segmentation import Segmented
-from syncd.errors import ErrorClass, ExitCode
-from syncd.hints import hint_for
+from syncd.errors import ExitCode
+from syncd.failures import ErrorClass, Reason, stored_advice
 from syncd.logs import get_logger
 from syncd.store.counts import RunCounts, TargetFigures
 from syncd.store.history import run_failures
@@ -52,6 +52,7 @@ class RunResult:
     held_reasons: list[str] = field(default_factory=list)
     error_class: str | None = None
     error: str | None = None
+    reason: Reason | None = None
     counts: RunCounts = field(default_factory=RunCounts)
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -147,7 +148,8 @@ def finish_run(
         http_429=sum(limited.values()),
         error_class=result.error_class,
         error=result.error,
-        hint=hint_for(result.error_class, result.error),
+        reason=result.reason,
+        hint=stored_advice(result.reason, result.error_class, result.error),
         failures=[f"{f['count']} x {f['target']}: {f['message']} ({f['hint']})" for f in failures],
     )
     if result.run_id is None:
@@ -161,6 +163,7 @@ def finish_run(
         "http_429": runs.c.http_429 + sum(limited.values()),
         "error_class": result.error_class,
         "error_message": result.error,
+        "reason_code": result.reason,
     }
     try:
         with fenced(db, fence) as conn:

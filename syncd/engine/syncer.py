@@ -37,8 +37,8 @@ from syncd.engine.run_record import (
 )
 from syncd.engine.segmentation import Segmented, segment_store, segment_targets
 from syncd.engine.undo import undo_changes
-from syncd.errors import ConfigError, ErrorClass, SyncdError, classify
-from syncd.hints import hint_for
+from syncd.errors import ConfigError, SyncdError, classify, error_for, reason_of
+from syncd.failures import ErrorClass, Reason, stored_advice
 from syncd.logs import get_logger, run_context
 from syncd.segments import RuleSet
 from syncd.store.counts import RunCounts
@@ -287,9 +287,9 @@ class Syncer:
             raise ConfigError(f"run {run_id} is {row['status']}, not held; nothing to release")
         newer = newer_run(self.db, self.workspace, run_id)
         if newer is not None:
-            raise ConfigError(
+            raise error_for(
+                Reason.SUPERSEDED,
                 f"run {run_id} was superseded by run {newer}; its plan is no longer current",
-                hint="run `syncd plan` to see what a new run would do",
             )
         return row
 
@@ -435,11 +435,15 @@ class Syncer:
         if report.failures:
             finished = [api for api in report.apis if api not in report.failures]
             result.status = RunStatus.PARTIAL if finished else RunStatus.FAILED
-            worst = min(report.failures.values(), key=lambda e: _SEVERITY[classify(e)])
-            result.error_class = classify(worst)
-            result.error = "; ".join(
-                f"{api}: {_describe(exc)}" for api, exc in sorted(report.failures.items())
+            # The failure that speaks for the run comes first: its vendor, named at the head of
+            # the message, picks the wording of the run's advice.
+            failures = sorted(
+                report.failures.items(), key=lambda f: (_SEVERITY[classify(f[1])], f[0])
             )
+            worst = failures[0][1]
+            result.error_class = classify(worst)
+            result.reason = reason_of(worst)
+            result.error = "; ".join(f"{api}: {_describe(exc)}" for api, exc in failures)
             return
         if report.stopped:
             result.status = RunStatus.PARTIAL
@@ -460,6 +464,7 @@ _SEVERITY = {
 def _interrupted(result: RunResult, why: str) -> None:
     result.status = RunStatus.INTERRUPTED
     result.error_class = ErrorClass.TRANSIENT
+    result.reason = Reason.INTERRUPTED
     result.error = f"interrupted: {why}"
     log.error("run.interrupted", error=result.error)
 
@@ -486,13 +491,15 @@ def _guarded(result: RunResult, lease: HeldLease, body: Callable[[], None]) -> N
             return
         result.status = RunStatus.FAILED
         result.error_class = classify(exc)
+        result.reason = reason_of(exc)
         result.error = _describe(exc)
         if result.error_class is ErrorClass.SYSTEM:
-            log.exception("run.failed", error_class=result.error_class)
+            log.exception("run.failed", error_class=result.error_class, reason=result.reason)
         else:
             log.error(
                 "run.failed",
                 error_class=result.error_class,
                 error=result.error,
-                hint=hint_for(result.error_class, result.error),
+                reason=result.reason,
+                hint=stored_advice(result.reason, result.error_class, result.error),
             )

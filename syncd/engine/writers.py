@@ -19,7 +19,7 @@ from connectors.base import (
 from syncd.engine.apply import ItemOutcome
 from syncd.engine.ledger import OutboxItem
 from syncd.engine.plan import decode_properties
-from syncd.errors import ErrorClass
+from syncd.failures import ErrorClass, Reason
 from syncd.targets import TargetKind, TargetRef
 
 #: Rows per engine batch (the "batch in flight" a crash may resend), by target kind: the
@@ -43,19 +43,25 @@ def _outcomes(
         remote = remote_of[item.id]
         if remote is None:
             out[item.id] = ItemOutcome(
-                "rejected", ErrorClass.REJECTED, "contact no longer exists in the target system"
+                "rejected",
+                ErrorClass.REJECTED,
+                "contact no longer exists in the target system",
+                Reason.CONTACT_DELETED,
             )
             continue
         got = by_key.get((remote, item.action))
         if got is None:
-            out[item.id] = ItemOutcome("retry", ErrorClass.SYSTEM, "no outcome reported")
+            out[item.id] = ItemOutcome(
+                "retry", ErrorClass.SYSTEM, "no outcome reported", Reason.NO_OUTCOME
+            )
+            continue
+        if got.outcome == "applied":
+            out[item.id] = ItemOutcome("applied")
             continue
         message = got.message or got.reason
         if got.reason and got.message and got.reason not in got.message:
             message = f"{got.reason}: {got.message}"
-        out[item.id] = ItemOutcome(
-            got.outcome, _CLASS_OF[got.outcome], message if got.outcome != "applied" else None
-        )
+        out[item.id] = ItemOutcome(got.outcome, _CLASS_OF[got.outcome], message, got.reason)
     return out
 
 

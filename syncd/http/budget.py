@@ -1,11 +1,10 @@
 """Proactive rate budgets: wait before a call rather than be refused with a 429.
 
-Each vendor limit is written down here with its source (api-facts 1.4, 2.4, 2.5):
-- HubSpot: a rolling window per app (190 per 10 s on Professional), advertised on every answer
-  except search by `X-HubSpot-RateLimit-Max` / `-Remaining` / `-Interval-Milliseconds`;
-  `HeaderBudget` starts from a configured guess and follows the headers.
-- HubSpot search: 4 per second (the older, stricter figure), no headers; `RollingWindow`.
-- Mailchimp: 10 simultaneous connections per key; `ConcurrencyLimit(9)` keeps one spare.
+Three mechanisms, whose figures each connector supplies from its own `limits` module:
+- `RollingWindow`: at most N calls in any window of T seconds.
+- `HeaderBudget`: a rolling window that follows the limit an API advertises in its answers'
+  headers (`RateHeaders` names them), starting from a configured guess.
+- `ConcurrencyLimit`: at most N calls in flight.
 
 A slot is counted from the moment a request is sent until one window after its answer came back,
 which is never earlier than the server's own count, so pacing right up to the limit is safe.
@@ -18,12 +17,34 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
-HUBSPOT_PER_10S = 190
-HUBSPOT_WINDOW_S = 10.0
-HUBSPOT_SEARCH_PER_S = 4
-MAILCHIMP_CONCURRENCY = 9
+
+@dataclass(frozen=True, slots=True)
+class RateHeaders:
+    """The answer headers in which an API advertises its rolling rate limit.
+
+    Attributes:
+        limit: Calls allowed per window.
+        remaining: Calls left in the current window.
+        interval_ms: The window's length in milliseconds.
+    """
+
+    limit: str
+    remaining: str
+    interval_ms: str
+
+    def read(self, headers: Mapping[str, str] | None) -> tuple[int | None, int | None, int | None]:
+        """`(limit, remaining, interval_ms)` from an answer's headers; None where absent."""
+        if not headers:
+            return None, None, None
+        h = {k.lower(): v for k, v in headers.items()}
+        return (
+            _int(h.get(self.limit.lower())),
+            _int(h.get(self.remaining.lower())),
+            _int(h.get(self.interval_ms.lower())),
+        )
 
 
 class Slot(Protocol):
@@ -56,9 +77,9 @@ class Unlimited:
 
 
 class ConcurrencyLimit:
-    """At most `limit` calls in flight (Mailchimp's connection cap)."""
+    """At most `limit` calls in flight (an API that caps simultaneous connections)."""
 
-    def __init__(self, limit: int = MAILCHIMP_CONCURRENCY) -> None:
+    def __init__(self, limit: int) -> None:
         self.limit = limit
         self._sem = threading.BoundedSemaphore(limit)
 
@@ -157,38 +178,36 @@ class _WindowSlot:
 
 
 class HeaderBudget(RollingWindow):
-    """HubSpot's rolling window, following its `X-HubSpot-RateLimit-*` headers.
+    """A rolling window that follows the limit the API advertises in its headers.
 
-    `Max` and `Interval-Milliseconds` replace the configured guess; when `Remaining` shows more
-    calls used than syncd itself made (another app of the account, or a 429), the difference
-    is booked as used now, so the next calls wait instead of being refused.
+    The advertised limit and interval replace the configured guess; when the remaining count
+    shows more calls used than syncd itself made (another app of the account, or a 429), the
+    difference is booked as used now, so the next calls wait instead of being refused.
 
     Args:
         limit: Starting guess of calls per window, before any header is seen.
         window_s: Starting guess of the window length.
+        headers: Where the API advertises its limit.
         reserve: Calls per window left unused, for other clients of the same app.
         clock: Monotonic seconds.
     """
 
     def __init__(
         self,
-        limit: int = HUBSPOT_PER_10S,
-        window_s: float = HUBSPOT_WINDOW_S,
+        limit: int,
+        window_s: float,
         *,
+        headers: RateHeaders,
         reserve: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(limit - reserve, window_s, clock)
+        self.headers = headers
         self.reserve = reserve
 
     def observe(self, headers: Mapping[str, str] | None) -> None:
         """Adopt the advertised limit and book calls made by others."""
-        if not headers:
-            return
-        h = {k.lower(): v for k, v in headers.items()}
-        maximum = _int(h.get("x-hubspot-ratelimit-max"))
-        remaining = _int(h.get("x-hubspot-ratelimit-remaining"))
-        interval = _int(h.get("x-hubspot-ratelimit-interval-milliseconds"))
+        maximum, remaining, interval = self.headers.read(headers)
         if maximum is None:
             return
         with self._cond:

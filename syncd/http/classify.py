@@ -1,8 +1,11 @@
-"""Failure classification: every HTTP status or transport exception maps to one action.
+"""Failure classification: every HTTP status or transport exception maps to a reason code.
 
-The table is the single place that decides whether a failure is retried (waiting helps), is a
-configuration error (a person must act), rejects the records of one request (skip them and say
-why) or is a system error (a bug, or an answer syncd does not understand). Connectors never
+The status table is the single place that decides whether a failure is retried (waiting helps),
+is a configuration error (a person must act), rejects the records of one request (skip them and
+say why) or is a system error (a bug, or an answer syncd does not understand); the class comes
+from the reason, through the failure table of `syncd.failures`. This layer knows statuses and
+transports only: a connector may pass a `Detect` that reads its vendor's words for a more
+precise reason (Mailchimp's compliance refusal, HubSpot's taken list name). Connectors never
 inspect SDK exceptions themselves: `to_error` turns any of them into a `syncd.errors` class whose
 message is already redacted (no token, no email address) and carries the HTTP status.
 """
@@ -10,10 +13,9 @@ message is already redacted (no token, no email address) and carries the HTTP st
 from __future__ import annotations
 
 import email.utils
-import enum
 import json
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,43 +23,38 @@ import requests
 import urllib3.exceptions
 
 from syncd.errors import ConfigError, InternalError, RejectedRecordError, SyncdError, TransientError
+from syncd.failures import ErrorClass, Reason, advice, class_of
+from syncd.http.budget import RateHeaders
 from syncd.redact import REDACTOR
 
-
-class Action(enum.StrEnum):
-    """What to do about a failure."""
-
-    RETRY = "retry"
-    CONFIG = "config"
-    REJECT = "reject"
-    SYSTEM = "system"
-
-
-#: Status → action. HubSpot: api-facts 1.4 (423 locked, 477 migration, 502/504 processing
-#: limits, 521-524 edge errors); Mailchimp: 2.5 (429 concurrency, 403 WAF handled as config).
-STATUS_ACTIONS: Mapping[int, Action] = {
-    400: Action.REJECT,
-    401: Action.CONFIG,
-    402: Action.CONFIG,
-    403: Action.CONFIG,
-    404: Action.REJECT,
-    405: Action.SYSTEM,
-    408: Action.RETRY,
-    409: Action.REJECT,
-    410: Action.REJECT,
-    413: Action.REJECT,  # the caller splits the batch
-    414: Action.REJECT,
-    415: Action.SYSTEM,
-    422: Action.REJECT,
-    423: Action.RETRY,
-    425: Action.RETRY,
-    429: Action.RETRY,
-    477: Action.RETRY,
-    500: Action.RETRY,
-    501: Action.SYSTEM,
-    502: Action.RETRY,
-    503: Action.RETRY,
-    504: Action.RETRY,
+#: Status → reason; the reason's class in `syncd.failures` decides whether it is retried
+#: (transient), needs a person (config), refuses the records sent (rejected) or is a bug
+#: (system). Statuses seen from HubSpot: api-facts 1.4 (423 locked, 477 migration in progress,
+#: 502/504 processing limits, 521-524 edge errors); from Mailchimp: 2.5 (429 connection cap,
+#: 403 firewall handled as a permission error).
+STATUS_REASONS: Mapping[int, Reason] = {
+    400: Reason.RECORD_REFUSED,
+    401: Reason.AUTH_REFUSED,
+    402: Reason.CONFIG_INVALID,
+    403: Reason.SCOPE_MISSING,
+    404: Reason.CONTACT_DELETED,
+    405: Reason.INTERNAL,
+    408: Reason.VENDOR_UNAVAILABLE,
+    409: Reason.DUPLICATE_EMAIL,
+    410: Reason.CONTACT_DELETED,
+    413: Reason.BATCH_TOO_LARGE,  # the caller splits the batch
+    414: Reason.BATCH_TOO_LARGE,
+    415: Reason.INTERNAL,
+    422: Reason.RECORD_REFUSED,
+    423: Reason.TEMPORARY_FAILURE,
+    425: Reason.TEMPORARY_FAILURE,
+    429: Reason.RATE_LIMITED,
+    477: Reason.TEMPORARY_FAILURE,
+    500: Reason.VENDOR_UNAVAILABLE,
+    501: Reason.INTERNAL,
+    502: Reason.VENDOR_UNAVAILABLE,
+    503: Reason.VENDOR_UNAVAILABLE,
+    504: Reason.VENDOR_UNAVAILABLE,
 }
 
 #: Refusals that say the request was turned away unprocessed, so sending a create again cannot
@@ -78,28 +75,22 @@ TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
     socket.timeout,
 )
 
-_HINTS: Mapping[tuple[str, int], str] = {
-    ("hubspot", 401): "HubSpot refused the access token: set hubspot.access_token "
-    "(env SYNCD_HUBSPOT__ACCESS_TOKEN) to a valid private-app token",
-    ("hubspot", 403): "the HubSpot private app lacks a scope this call needs (crm.objects.contacts"
-    ".read/write, crm.lists.read/write, crm.schemas.contacts.write, deals and companies read)",
-    ("mailchimp", 401): "Mailchimp refused the API key: set mailchimp.api_key (env "
-    "SYNCD_MAILCHIMP__API_KEY); its -usN suffix must match the datacenter in base_url",
-    ("mailchimp", 403): "Mailchimp refused access: check the key's permissions, or the request "
-    "was blocked by Mailchimp's firewall",
-}
+#: A connector's reading of its vendor's refusal: `(status, parsed body) -> reason`, or None
+#: to keep the status's reason. It may only refine what the status means, not its class.
+Detect = Callable[[int, Any], "Reason | None"]
 
 
-def action_for_status(status: int) -> Action:
-    """The action for an HTTP status (other 4xx reject, other 5xx retry, anything else: bug)."""
-    found = STATUS_ACTIONS.get(status)
-    if found is not None:
-        return found
-    if 500 <= status <= 599:
-        return Action.RETRY
-    if 400 <= status <= 499:
-        return Action.REJECT
-    return Action.SYSTEM
+def status_failure(status: int) -> tuple[ErrorClass, Reason]:
+    """Class and reason of an HTTP status (other 4xx rejected, other 5xx transient, else bug)."""
+    reason = STATUS_REASONS.get(status)
+    if reason is None:
+        if 500 <= status <= 599:
+            reason = Reason.VENDOR_UNAVAILABLE
+        elif 400 <= status <= 499:
+            reason = Reason.RECORD_REFUSED
+        else:
+            reason = Reason.INTERNAL
+    return class_of(reason), reason
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -125,23 +116,25 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - now).total_seconds())
 
 
-def retry_after_from_headers(headers: Mapping[str, str] | None) -> float | None:
-    """The wait a 429/503 asks for: `Retry-After`, else HubSpot's interval when it is spent."""
+def retry_after_from_headers(
+    headers: Mapping[str, str] | None, rate: RateHeaders | None = None
+) -> float | None:
+    """The wait a 429/503 asks for: `Retry-After`, else the advertised window when it is spent.
+
+    Args:
+        headers: The failed answer's headers.
+        rate: Where the API advertises its rolling limit, if it does; a spent window means
+            waiting one interval.
+    """
     if not headers:
         return None
     h = {k.lower(): v for k, v in headers.items()}
     explicit = parse_retry_after(h.get("retry-after"))
-    if explicit is not None:
+    if explicit is not None or rate is None:
         return explicit
-    remaining, interval = (
-        h.get("x-hubspot-ratelimit-remaining"),
-        h.get("x-hubspot-ratelimit-interval-milliseconds"),
-    )
-    if remaining is not None and interval is not None and remaining.strip() == "0":
-        try:
-            return max(0.0, int(interval) / 1000)
-        except ValueError:
-            return None
+    _, remaining, interval = rate.read(headers)
+    if remaining == 0 and interval is not None:
+        return max(0.0, interval / 1000)
     return None
 
 
@@ -153,15 +146,12 @@ class HttpErrorInfo:
         endpoint: The endpoint label the call was made under.
         status: The HTTP status; None when no answer was read.
         vendor_message: The vendor's own words, redacted and shortened.
-        vendor_code: HubSpot's `subCategory` (`ILS.DUPLICATE_LIST_NAMES`), when the body has one:
-            the machine-readable reason callers may branch on.
     """
 
     api: str
     endpoint: str
     status: int | None
     vendor_message: str
-    vendor_code: str | None = None
 
 
 class ApiConfigError(ConfigError, HttpErrorInfo):
@@ -191,10 +181,10 @@ class AmbiguousWriteError(ApiTransientError):
     @classmethod
     def after(cls, err: TransientError) -> AmbiguousWriteError:
         """The same failure, marked as possibly applied (exchange details kept)."""
-        amb = cls(err.message, retry_after_s=err.retry_after_s, hint=err.hint)
+        amb = cls(err.message, retry_after_s=err.retry_after_s, reason=err.reason, hint=err.hint)
         if isinstance(err, HttpErrorInfo):
             amb.api, amb.endpoint, amb.status = err.api, err.endpoint, err.status
-            amb.vendor_message, amb.vendor_code = err.vendor_message, err.vendor_code
+            amb.vendor_message = err.vendor_message
         return amb
 
 
@@ -224,16 +214,12 @@ def _body_data(body: Any) -> Any:
     return body
 
 
-def _vendor_code(body: Any) -> str | None:
-    """HubSpot's `subCategory` of an error body, if it has one (api-facts 1.5)."""
-    data = _body_data(body)
-    code = data.get("subCategory") if isinstance(data, Mapping) else None
-    return code if isinstance(code, str) and code else None
+def _vendor_message(data: Any) -> str:
+    """The human part of a parsed error body, redacted and shortened.
 
-
-def _vendor_message(body: Any) -> str:
-    """The human part of a HubSpot or Mailchimp error body, redacted and shortened."""
-    data = _body_data(body)
+    Both vendors' error bodies are JSON objects with the words in some of `title`, `message`,
+    `detail` and `errors[].message` (api-facts 1.5, 2.5).
+    """
     if isinstance(data, Mapping):
         parts = [str(data[k]) for k in ("title", "message", "detail") if data.get(k)]
         errors = data.get("errors")
@@ -259,69 +245,93 @@ def _status_and_body(exc: BaseException) -> tuple[int | None, Any, Mapping[str, 
 
 
 def make_error(
-    action: Action,
     api: str,
     endpoint: str,
     status: int | None,
     message: str,
     *,
+    reason: Reason | None = None,
     retry_after_s: float | None = None,
-    code: str | None = None,
 ) -> SyncdError:
-    """Build the `syncd.errors` class for `action`, with the exchange details attached.
+    """Build the `syncd.errors` class of a failed exchange, with its details attached.
 
     Args:
-        action: What to do about the failure; picks the class.
         api: `hubspot` or `mailchimp`.
         endpoint: The endpoint label.
         status: The HTTP status, None when there was no readable answer.
         message: The vendor's message, already redacted.
+        reason: What happened, when the caller knows more than the status says; required
+            without a status (its class then picks the error class).
         retry_after_s: The wait the server asked for (transient errors only).
-        code: The vendor's machine-readable reason (`HttpErrorInfo.vendor_code`).
+
+    Returns:
+        An error whose class comes from the status (so a refined reason never changes whether
+        it is retried); configuration errors carry the failure table's advice as their hint.
     """
+    if status is not None:
+        error_class, default = status_failure(status)
+    else:
+        default = reason or Reason.INTERNAL
+        error_class = class_of(default)
+    reason = reason or default
     where = f"{api} {endpoint}"
     head = f"{where}: HTTP {status}" if status else where
     text = f"{head}: {message}" if message else head
     err: SyncdError
-    if action is Action.RETRY:
-        err = ApiTransientError(text, retry_after_s=retry_after_s)
-    elif action is Action.CONFIG:
-        err = ApiConfigError(text, hint=_HINTS.get((api, status or 0)))
-    elif action is Action.REJECT:
-        err = ApiRejectedError(text)
+    if error_class is ErrorClass.TRANSIENT:
+        err = ApiTransientError(text, retry_after_s=retry_after_s, reason=reason)
+    elif error_class is ErrorClass.CONFIG:
+        err = ApiConfigError(text, reason=reason, hint=advice(reason, api))
+    elif error_class is ErrorClass.REJECTED:
+        err = ApiRejectedError(text, reason=reason)
     else:
-        err = ApiInternalError(text)
+        err = ApiInternalError(text, reason=reason)
     assert isinstance(err, HttpErrorInfo)
     err.api, err.endpoint, err.status, err.vendor_message = api, endpoint, status, message
-    err.vendor_code = code
     return err
 
 
-def to_error(api: str, endpoint: str, exc: BaseException) -> SyncdError | None:
+def to_error(
+    api: str,
+    endpoint: str,
+    exc: BaseException,
+    *,
+    rate: RateHeaders | None = None,
+    detect: Detect | None = None,
+) -> SyncdError | None:
     """The classified, redacted error for an SDK or transport exception.
 
-    Returns None for exceptions that are not about the HTTP exchange (bugs in syncd), which the
-    caller re-raises unchanged.
+    Args:
+        api: `hubspot` or `mailchimp`.
+        endpoint: The endpoint label.
+        exc: What the SDK or the transport raised.
+        rate: Where the API advertises its rolling limit (for the wait of a 429).
+        detect: The connector's reading of its vendor's refusals.
+
+    Returns:
+        The error, or None for exceptions that are not about the HTTP exchange (bugs in
+        syncd), which the caller re-raises unchanged.
     """
     if isinstance(exc, SyncdError):
         return exc
     status, body, headers = _status_and_body(exc)
     if status is not None:
-        action = action_for_status(status)
-        retry_after = retry_after_from_headers(headers) if action is Action.RETRY else None
+        data = _body_data(body)
+        error_class, _ = status_failure(status)
+        transient = error_class is ErrorClass.TRANSIENT
         return make_error(
-            action,
             api,
             endpoint,
             status,
-            _vendor_message(body),
-            retry_after_s=retry_after,
-            code=_vendor_code(body),
+            _vendor_message(data),
+            reason=detect(status, data) if detect is not None else None,
+            retry_after_s=retry_after_from_headers(headers, rate) if transient else None,
         )
     inner = getattr(exc, "text", None)  # Mailchimp wraps transport errors: text=<exception>
     if isinstance(inner, BaseException):
         exc = inner
     if isinstance(exc, TRANSIENT_EXCEPTIONS):
         kind = type(exc).__name__
-        return make_error(Action.RETRY, api, endpoint, None, f"{kind} (no answer)")
+        reason = Reason.VENDOR_UNAVAILABLE
+        return make_error(api, endpoint, None, f"{kind} (no answer)", reason=reason)
     return None

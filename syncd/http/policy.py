@@ -27,8 +27,14 @@ from tenacity import (
 )
 
 from syncd.errors import SyncdError, TransientError
-from syncd.http.budget import Limiter, Unlimited
-from syncd.http.classify import AmbiguousWriteError, may_have_applied, status_of, to_error
+from syncd.http.budget import Limiter, RateHeaders, Unlimited
+from syncd.http.classify import (
+    AmbiguousWriteError,
+    Detect,
+    may_have_applied,
+    status_of,
+    to_error,
+)
 from syncd.http.stats import ApiStats
 from syncd.logs import get_logger
 
@@ -46,7 +52,8 @@ class RetrySettings:
         initial_wait_s: First backoff; doubles on each retry.
         max_wait_s: Longest backoff.
         jitter_s: Random extra wait, up to this much, so clients do not retry in step.
-        max_retry_after_s: A server's `Retry-After` (or HubSpot interval) is honoured up to this.
+        max_retry_after_s: A server's `Retry-After` (or an advertised interval) is
+            honoured up to this.
         timeout_s: Read timeout of every call (connect timeout: the smaller of this and 10 s).
         sleep: How to wait; tests keep `time.sleep` and set every wait to 0 instead.
     """
@@ -107,6 +114,9 @@ class CallPolicy:
         retry: Retry settings.
         stats: Where calls and 429s are counted.
         limiter: The default budget of this API's calls.
+        rate_headers: Where the API advertises its rolling limit, if it does (the wait a 429
+            asks for when it has no `Retry-After`).
+        detect: The connector's reading of its vendor's refusals (see `classify.Detect`).
     """
 
     def __init__(
@@ -115,11 +125,16 @@ class CallPolicy:
         retry: RetrySettings,
         stats: ApiStats,
         limiter: Limiter | None = None,
+        *,
+        rate_headers: RateHeaders | None = None,
+        detect: Detect | None = None,
     ) -> None:
         self.api = api
         self.retry = retry
         self.stats = stats
         self.limiter: Limiter = limiter or Unlimited()
+        self.rate_headers = rate_headers
+        self.detect = detect
         self._backoff = wait_exponential_jitter(
             multiplier=retry.initial_wait_s, max=retry.max_wait_s, jitter=retry.jitter_s
         )
@@ -225,7 +240,7 @@ class CallPolicy:
                 result = fn()
             except Exception as exc:
                 slot.observe(headers_of(exc))
-                err = to_error(self.api, endpoint, exc)
+                err = to_error(self.api, endpoint, exc, rate=self.rate_headers, detect=self.detect)
                 if err is None:
                     raise
                 self.stats.record_failure(self.api, endpoint, status_of(err))

@@ -23,7 +23,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
 
-from syncd.errors import ConfigError, DatabaseNotMigratedError
+from syncd.errors import DatabaseNotMigratedError, error_for
+from syncd.failures import Reason, advice
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -162,16 +163,16 @@ def check_migrated(db: Engine) -> None:
     try:
         current = current_revision(db)
     except OperationalError as exc:
-        raise ConfigError(
-            f"cannot open the database {where}: {str(exc.orig).strip().splitlines()[0]}"
-        ) from None
+        first_line = str(exc.orig).strip().splitlines()[0]
+        message = f"cannot open the database {where}: {first_line}"
+        raise error_for(Reason.DATABASE_UNREACHABLE, message) from None
     head = head_revision()
     if current == head:
         return
     state = "has no syncd schema" if current is None else f"is at revision {current}"
     raise DatabaseNotMigratedError(
         f"database {where} {state}; this syncd needs revision {head}",
-        hint="run `syncd db upgrade` first",
+        hint=advice(Reason.NOT_MIGRATED),
     )
 
 

@@ -1,8 +1,9 @@
 """Read side of the run history and the change log: `syncd runs`, `syncd audit`, explain.
 
 Everything here returns plain, JSON-ready dicts (timestamps as ISO 8601 strings), so the CLI can
-print them as a table, as JSON or as CSV without knowing the schema. Every failure carries the
-one-line `hint` of `syncd.hints`, so an admin reads what to do next next to what failed.
+print them as a table, as JSON or as CSV without knowing the schema. Every failure carries its
+`reason_code` and the one-line `hint` the failure table (`syncd.failures`) gives for it, so an
+admin reads what to do next next to what failed.
 
 Queries are shaped for the audit table's indexes: a contact's events come from
 `(workspace, email, at)`, a segment's from `(workspace, segment, at)` and a run's from `(run_id)`.
@@ -21,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 
 from syncd.errors import ConfigError
-from syncd.hints import hint_for
+from syncd.failures import stored_advice
 from syncd.store.counts import TARGET_FIGURES, RunCounts
 from syncd.store.models import AuditEvent, RunStatus, SyncRun
 from syncd.store.types import table_of
@@ -49,6 +50,7 @@ EVENT_COLUMNS = (
     "error_class",
     "message",
     "hint",
+    "reason_code",
 )
 
 _FAILED_OUTCOMES = ("rejected", "retry")
@@ -85,8 +87,9 @@ def list_runs(
 
     Returns:
         One dict per run. `counts` is per target, `totals` sums it over targets; `failures`
-        lists `{target, outcome, error_class, message, hint, count}`, most frequent first;
-        `hint` is the one-line advice for the run as a whole (None when all went well).
+        lists `{target, outcome, error_class, reason_code, message, hint, count}`, most
+        frequent first; `hint` is the one-line advice for the run as a whole (None when all
+        went well).
 
     Raises:
         ConfigError: `status` is not a run status.
@@ -138,6 +141,7 @@ def _run_dict(row: Mapping[Any, Any], failures: list[dict[str, Any]]) -> dict[st
         "api_calls_by_api": counts.api_calls,
         "http_429_by_api": counts.http_429,
         "error_class": row["error_class"],
+        "reason_code": row["reason_code"],
         "error": row["error_message"],
         "failures": failures,
         "hint": _run_hint(row, failures),
@@ -146,7 +150,7 @@ def _run_dict(row: Mapping[Any, Any], failures: list[dict[str, Any]]) -> dict[st
 
 def _run_hint(row: Mapping[Any, Any], failures: Sequence[Mapping[str, Any]]) -> str | None:
     if row["error_class"] is not None or row["error_message"]:
-        return hint_for(row["error_class"], row["error_message"])
+        return stored_advice(row["reason_code"], row["error_class"], row["error_message"])
     if row["status"] == RunStatus.HELD:
         release = f"syncd apply --run {row['id']}"
         return f"held by a safety guard; review with `syncd plan`, release with `{release}`"
@@ -159,25 +163,27 @@ def _run_hint(row: Mapping[Any, Any], failures: Sequence[Mapping[str, Any]]) -> 
 def run_failures(
     conn: Connection, run_ids: Sequence[int], per_run: int
 ) -> dict[int, list[dict[str, Any]]]:
-    """The most frequent (target, outcome, class, message) failures of each run."""
+    """The most frequent (target, outcome, class, reason, message) failures of each run."""
     if not run_ids:
         return {}
     a = table_of(AuditEvent).c
     n = func.count().label("n")
+    columns = (a.run_id, a.target, a.outcome, a.error_class, a.reason_code, a.message)
     rows = conn.execute(
-        select(a.run_id, a.target, a.outcome, a.error_class, a.message, n)
+        select(*columns, n)
         .where(a.run_id.in_(list(run_ids)), a.outcome.in_(_FAILED_OUTCOMES))
-        .group_by(a.run_id, a.target, a.outcome, a.error_class, a.message)
+        .group_by(*columns)
     ).all()
     grouped: dict[int, list[dict[str, Any]]] = {}
-    for run_id, target, outcome, error_class, message, count in rows:
+    for run_id, target, outcome, error_class, code, message, count in rows:
         grouped.setdefault(run_id, []).append(
             {
                 "target": target,
                 "outcome": outcome,
                 "error_class": error_class,
+                "reason_code": code,
                 "message": message,
-                "hint": hint_for(error_class, message, target),
+                "hint": stored_advice(code, error_class, message, target),
                 "count": int(count),
             }
         )
@@ -244,7 +250,9 @@ def _event_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
     out = _jsonable(row)
     failed = out.get("outcome") in _FAILED_OUTCOMES or out.get("error_class") is not None
     out["hint"] = (
-        hint_for(out.get("error_class"), out.get("message"), out.get("target")) if failed else None
+        stored_advice(out["reason_code"], out["error_class"], out["message"], out["target"])
+        if failed
+        else None
     )
     return out
 

@@ -107,6 +107,8 @@ class SyncRun(SQLModel, table=True):
     http_429: int = 0
     error_class: str | None = Field(default=None, max_length=16)
     error_message: str | None = None
+    #: Why it failed or was interrupted: a `syncd.failures.Reason` (its advice is shown).
+    reason_code: str | None = Field(default=None, max_length=32)
     #: The lease holder (`host/pid-N/token`) that ran it, so a crashed run can be recognised.
     holder: str | None = Field(default=None, max_length=128)
 
@@ -168,6 +170,8 @@ class OutboxEntry(SQLModel, table=True):
     state: str = Field(default=OutboxState.PENDING, max_length=16)
     attempts: int = 0
     last_error: str | None = None
+    #: Why the last attempt failed, or why the row was cancelled: a `syncd.failures.Reason`.
+    reason_code: str | None = Field(default=None, max_length=32)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -198,6 +202,8 @@ class AuditEvent(SQLModel, table=True):
     outcome: str = Field(max_length=16)  # applied | rejected | retry | skipped | detected
     error_class: str | None = Field(default=None, max_length=16)
     message: str | None = None
+    #: Why it was not applied: a `syncd.failures.Reason` (its advice is shown); None if it was.
+    reason_code: str | None = Field(default=None, max_length=32)
     #: For `set` events: the value written (what `syncd undo` restores a later run's set to).
     value: str | None = None
 

@@ -18,6 +18,7 @@ class Failure(BaseModel):
     target: str | None
     outcome: str
     error_class: str | None
+    reason_code: str | None = None
     message: str | None
     hint: str | None
     count: int
@@ -42,6 +43,7 @@ class Run(BaseModel):
     api_calls_by_api: dict[str, int]
     http_429_by_api: dict[str, int]
     error_class: str | None
+    reason_code: str | None = None
     error: str | None
     failures: list[Failure]
     hint: str | None
@@ -67,6 +69,7 @@ class Event(BaseModel):
     error_class: str | None
     message: str | None
     hint: str | None
+    reason_code: str | None = None
 
 
 class PlanSample(BaseModel):

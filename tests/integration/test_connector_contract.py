@@ -21,6 +21,7 @@ from connectors.base import Connector, FieldMap, Member, SourceRecord, Target, T
 from connectors.hubspot import HubSpotConnector
 from connectors.mailchimp import MailchimpConnector, subscriber_hash
 from syncd.errors import ConfigError
+from syncd.failures import Reason
 from syncd.http import ApiStats, RetrySettings
 from syncd.sandbox import Limits, Sandbox
 from syncd.sandbox.mailchimp.state import McSegment
@@ -85,6 +86,8 @@ class Side:
     #: The counter label of the create call, and the SDK method that sends it.
     create_endpoint: str
     create_method: str
+    #: The reason an add of a member the vendor does not know is refused with.
+    missing_reason: Reason
 
     def named(self, sb: Sandbox, name: str) -> list[str]:
         """Ids of every list or tag the sandbox holds under `name`."""
@@ -100,6 +103,7 @@ class HubSpotSide(Side):
     name = "hubspot"
     create_endpoint = "POST /crm/v3/lists"
     create_method = "create"
+    missing_reason = Reason.CONTACT_DELETED
 
     def make(self, sb: Sandbox, **kwargs: Any) -> Connector:
         args: dict[str, Any] = {
@@ -149,6 +153,7 @@ class MailchimpSide(Side):
     name = "mailchimp"
     create_endpoint = "POST /lists/{list_id}/segments"
     create_method = "create_segment"
+    missing_reason = Reason.NOT_IN_AUDIENCE
 
     def make(self, sb: Sandbox, **kwargs: Any) -> Connector:
         args: dict[str, Any] = {
@@ -371,7 +376,7 @@ def test_partial_failures_come_back_per_member(sb: Sandbox, side: Side) -> None:
     result = connector.apply(remote_id, [*good[:2], bad, *good[2:]], [])
     outcomes = result.by_id()
     assert outcomes[bad.remote_id, "add"].outcome == "rejected"
-    assert outcomes[bad.remote_id, "add"].reason == "not_found"
+    assert outcomes[bad.remote_id, "add"].reason is side.missing_reason
     assert "@" not in (outcomes[bad.remote_id, "add"].message or "")
     assert all(outcomes[m.remote_id, "add"].outcome == "applied" for m in good)
     assert sorted(connector.read_members(remote_id)) == sorted(m.remote_id for m in good)
@@ -424,9 +429,11 @@ def test_401_is_a_configuration_error_with_an_actionable_message(sb: Sandbox, si
     connector = side.make(sb, **kwargs)
     with pytest.raises(ConfigError) as info:
         connector.check()
+    assert info.value.reason is Reason.AUTH_REFUSED
     text = str(info.value)
     assert "401" in text
     assert ("access_token" in text) if side.name == "hubspot" else ("api_key" in text)
+    assert "scope" not in text  # the token was refused; no scope is missing
     assert secret not in text
     with pytest.raises(ConfigError):
         list(connector.pull(None, full=True))
@@ -500,8 +507,9 @@ def test_a_name_held_by_something_syncd_did_not_make_is_a_configuration_error(
     connector = side.make(sb)
     target = side.target("squatted")
     side.squat(sb, target.name)
-    with pytest.raises(ConfigError, match="not the one syncd created"):
+    with pytest.raises(ConfigError, match="not the one syncd created") as info:
         connector.ensure_target(target)
+    assert info.value.reason is Reason.NAME_TAKEN
     assert connector.stats.endpoints(side.name)[side.create_endpoint].api_calls == 1
     assert len(side.named(sb, target.name)) == 1  # the person's, untouched
 
@@ -536,4 +544,5 @@ def test_a_dynamic_hubspot_list_of_that_name_is_a_configuration_error(sb: Sandbo
     with pytest.raises(ConfigError, match="DYNAMIC") as info:
         connector.ensure_target(target)
     assert "rename" in str(info.value)
+    assert info.value.reason is Reason.TARGET_KIND_CONFLICT
     assert side.create_endpoint not in connector.stats.endpoints("hubspot")

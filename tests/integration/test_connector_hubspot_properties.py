@@ -8,6 +8,7 @@ import pytest
 
 from connectors.base import FieldMap, PropertyUpdate
 from connectors.hubspot import HubSpotConnector
+from syncd.failures import Reason
 from syncd.http import RetrySettings
 from syncd.sandbox import Limits, Sandbox
 
@@ -58,7 +59,7 @@ def test_values_are_written_in_batches_of_100_with_outcomes_per_record(sb: Sandb
     updates.append(PropertyUpdate("99999999", {"syncd_segments": "a"}))
     result = c.write_properties(updates)
     assert result.counts() == {"applied": 230, "rejected": 1}
-    assert result.by_id()["99999999", "set"].reason == "object_not_found"
+    assert result.by_id()["99999999", "set"].reason is Reason.CONTACT_DELETED
     assert sb.hubspot.contacts[int(ids[0])].props["syncd_segments"] == "a;b"
     batch = c.stats.endpoints("hubspot")["POST /crm/v3/objects/contacts/batch/update"]
     assert batch.api_calls == 3  # 231 records, 100 per call

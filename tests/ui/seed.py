@@ -145,6 +145,7 @@ def seed(db: Engine) -> Seeded:
             contact_id=others[0], email="person3@example.com", segment="newsletter", target=tag,
             action="add", reason="rule 'newsletter'", outcome="rejected", error_class="rejected",
             message="mailchimp: HTTP 400: person3@example.com is in compliance state",
+            reason_code="member_compliance",
         )  # fmt: skip
         _insert(
             conn, AuditEvent, workspace=WS, run_id=partial, at=NOW - timedelta(days=1),

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from syncd.errors import ConfigError
+from syncd.failures import Reason, advice
 from syncd.store.history import (
     EVENT_COLUMNS,
     AuditFilter,
@@ -101,9 +102,14 @@ def test_runs_newest_first_with_totals_and_per_api_figures(db: Engine) -> None:
 
 
 def test_runs_status_filter(db: Engine) -> None:
-    add_run(db, 1, "failed", error_class="config", error_message="HTTP 401")
+    add_run(
+        db, 1, "failed", error_class="config", error_message="HTTP 401", reason_code="auth_refused"
+    )
     add_run(db, 2, "success")
-    add_run(db, 3, "failed", error_class="transient", error_message="HTTP 503")
+    add_run(
+        db, 3, "failed", error_class="transient", error_message="HTTP 503",
+        reason_code="vendor_unavailable",
+    )  # fmt: skip
     assert [r["id"] for r in list_runs(db, WS, status="failed")] == [3, 1]
     assert list_runs(db, WS, status="held") == []
 
@@ -113,13 +119,30 @@ def test_unknown_status_is_a_usage_error(db: Engine) -> None:
         list_runs(db, WS, status="broken")
 
 
-def test_failed_run_carries_its_error_class_and_hint(db: Engine) -> None:
+def test_failed_run_carries_its_error_class_reason_and_hint(db: Engine) -> None:
     message = "hubspot GET /crm/v3/lists: HTTP 401: Authentication credentials not found"
-    add_run(db, 1, "failed", error_class="config", error_message=message)
+    add_run(
+        db, 1, "failed", error_class="config", error_message=message, reason_code="auth_refused"
+    )
     (run,) = list_runs(db, WS)
     assert run["error_class"] == "config"
+    assert run["reason_code"] == "auth_refused"
     assert run["error"] == message
-    assert run["hint"] == "token expired or missing the crm.lists.write scope"
+    # The advice of a refused HubSpot token names the token setting, not a scope.
+    assert run["hint"] == advice(Reason.AUTH_REFUSED, "hubspot")
+    assert "hubspot.access_token" in run["hint"] and "scope" not in run["hint"]
+
+
+def test_advice_comes_from_the_code_not_the_message(db: Engine) -> None:
+    add_run(
+        db, 1, "failed", error_class="transient", error_message="reworded in a later version",
+        reason_code="rate_limited",
+    )  # fmt: skip
+    add_run(db, 2, "failed", error_class="system", error_message="HTTP 429 in the text")
+    first, second = sorted(list_runs(db, WS), key=lambda r: r["id"])
+    assert first["hint"] == "rate limited; will retry next run"
+    # Without a code only the class speaks: the message's words are not matched.
+    assert second["hint"] == advice(Reason.INTERNAL)
 
 
 def test_held_run_says_how_to_release_it(db: Engine) -> None:
@@ -141,6 +164,7 @@ def test_partial_run_lists_its_most_frequent_failures(db: Engine) -> None:
             outcome="retry",
             error_class="transient",
             message=MC_429,
+            reason_code="rate_limited",
             contact_id=n,
         )
     add_event(
@@ -151,10 +175,12 @@ def test_partial_run_lists_its_most_frequent_failures(db: Engine) -> None:
         outcome="rejected",
         error_class="rejected",
         message=compliance,
+        reason_code="member_compliance",
     )
     add_event(db, 1, 6)  # applied: not a failure
     (run,) = list_runs(db, WS, failures=5)
     assert [(f["outcome"], f["count"]) for f in run["failures"]] == [("retry", 3), ("rejected", 1)]
+    assert [f["reason_code"] for f in run["failures"]] == ["rate_limited", "member_compliance"]
     assert run["failures"][1]["hint"] == "member unsubscribed; syncd never re-subscribes"
     assert run["hint"] == "rate limited; will retry next run"
     (run,) = list_runs(db, WS, failures=1)
@@ -196,6 +222,7 @@ def log_rows(db: Engine) -> Engine:
         outcome="rejected",
         error_class="rejected",
         message="Member In Compliance State",
+        reason_code="member_compliance",
     )
     add_event(db, None, 60 * 24 * 3 + 2, workspace="other")
     return db
@@ -259,7 +286,9 @@ def test_csv_export_has_a_stable_header_and_one_line_per_event(log_rows: Engine)
     first = dict(zip(EVENT_COLUMNS, parsed[1], strict=True))
     assert first["id"] == str(rows[0]["id"])
     assert first["hint"] == "member unsubscribed; syncd never re-subscribes"
+    assert first["reason_code"] == "member_compliance"
     assert first["value"] == ""
+    assert EVENT_COLUMNS[-2:] == ("hint", "reason_code")  # new columns go last
 
 
 def test_csv_neutralises_spreadsheet_formulas() -> None:
@@ -296,6 +325,7 @@ def test_membership_history_entries_exits_and_reentries(db: Engine) -> None:
         outcome="retry",
         error_class="transient",
         message=MC_429,
+        reason_code="rate_limited",
     )
     add_event(db, 3, 20)  # re-enters the list
     add_event(

@@ -8,6 +8,7 @@ import responses
 from connectors.base import FieldMap, Member, Target, TargetKind
 from connectors.mailchimp import MailchimpConnector, base_url_for
 from syncd.errors import ConfigError, RejectedRecordError
+from syncd.failures import Reason
 from syncd.http import RetrySettings
 
 BASE = "https://us9.api.mailchimp.com/3.0"
@@ -30,8 +31,20 @@ def test_base_url_comes_from_the_key_datacenter() -> None:
 @responses.activate
 def test_an_error_without_content_type_is_raised_not_returned() -> None:
     responses.get(f"{BASE}/ping", status=403, body=b"")
-    with pytest.raises(ConfigError, match="HTTP 403"):
+    with pytest.raises(ConfigError, match="HTTP 403") as info:
         connector().check()
+    assert info.value.reason is Reason.SCOPE_MISSING
+    assert "firewall" in str(info.value)  # Mailchimp's wording of the advice
+
+
+@responses.activate
+def test_a_missing_audience_is_a_configuration_error() -> None:
+    responses.get(f"{BASE}/ping", json={"health_status": "ok"})
+    responses.get(f"{BASE}/lists/aud1", status=404, json={"title": "Resource Not Found"})
+    with pytest.raises(ConfigError, match="audience 'aud1' does not exist") as info:
+        connector().check()
+    assert info.value.reason is Reason.AUDIENCE_MISSING
+    assert "mailchimp.audience_id" in str(info.value)
 
 
 @responses.activate
@@ -92,6 +105,7 @@ def test_a_tag_name_taken_on_a_clean_create_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError) as info:
         connector().ensure_target(TAG)
     assert info.value.hint is not None and "not the one syncd created" in info.value.hint
+    assert info.value.reason is Reason.NAME_TAKEN
     assert len(responses.calls) == 2  # one lookup, one create, no adoption
 
 
@@ -103,3 +117,4 @@ def test_another_refused_tag_create_is_a_configuration_error_with_the_vendor_rea
     with pytest.raises(ConfigError, match="Name is too long") as info:
         connector().ensure_target(TAG)
     assert "not the one syncd created" not in str(info.value)
+    assert info.value.reason is Reason.CREATE_REFUSED

@@ -6,7 +6,9 @@ import threading
 
 import pytest
 
+from connectors.hubspot.limits import RATE_HEADERS
 from syncd.errors import ConfigError, RejectedRecordError, SyncdError, TransientError
+from syncd.failures import Reason
 from syncd.http import (
     AmbiguousWriteError,
     ApiStats,
@@ -20,7 +22,7 @@ from syncd.http import (
     may_have_applied,
     status_of,
 )
-from syncd.http.classify import NOT_APPLIED_STATUSES, Action, make_error
+from syncd.http.classify import NOT_APPLIED_STATUSES, make_error
 
 
 class Clock:
@@ -44,7 +46,7 @@ def flaky(failures: list[Exception], result: str = "ok"):  # type: ignore[no-unt
 
 
 def transient(status: int = 503, retry_after: float | None = None) -> Exception:
-    return make_error(Action.RETRY, "hubspot", "GET /x", status, "busy", retry_after_s=retry_after)
+    return make_error("hubspot", "GET /x", status, "busy", retry_after_s=retry_after)
 
 
 def test_transient_failures_are_retried_until_they_pass() -> None:
@@ -68,7 +70,7 @@ def test_retries_stop_after_max_attempts() -> None:
 
 def test_configuration_errors_are_never_retried() -> None:
     policy = CallPolicy("hubspot", RetrySettings.immediate(), ApiStats())
-    err = make_error(Action.CONFIG, "hubspot", "GET /x", 401, "bad token")
+    err = make_error("hubspot", "GET /x", 401, "bad token")
     fn, calls = flaky([err])
     with pytest.raises(ConfigError):
         policy.call("GET /x", fn)
@@ -115,7 +117,7 @@ def test_rolling_window_counts_calls_in_flight_and_until_a_window_after_the_answ
 
 def test_header_budget_adopts_the_advertised_limit() -> None:
     clock = Clock()
-    budget = HeaderBudget(190, 10.0, clock=clock)
+    budget = HeaderBudget(190, 10.0, headers=RATE_HEADERS, clock=clock)
     with budget.slot() as slot:
         slot.observe({"X-HubSpot-RateLimit-Max": "100", "X-HubSpot-RateLimit-Remaining": "99",
                       "X-HubSpot-RateLimit-Interval-Milliseconds": "5000"})  # fmt: skip
@@ -125,7 +127,7 @@ def test_header_budget_adopts_the_advertised_limit() -> None:
 
 def test_header_budget_books_calls_made_by_others() -> None:
     clock = Clock()
-    budget = HeaderBudget(10, 10.0, clock=clock)
+    budget = HeaderBudget(10, 10.0, headers=RATE_HEADERS, clock=clock)
     with budget.slot() as slot:
         # The server saw 8 calls in its window; we made 1: seven belong to someone else.
         slot.observe({"X-HubSpot-RateLimit-Max": "10", "X-HubSpot-RateLimit-Remaining": "2"})
@@ -136,7 +138,7 @@ def test_header_budget_books_calls_made_by_others() -> None:
 
 def test_header_budget_does_not_book_its_own_calls_the_server_still_counts() -> None:
     clock = Clock()
-    budget = HeaderBudget(10, 10.0, clock=clock)
+    budget = HeaderBudget(10, 10.0, headers=RATE_HEADERS, clock=clock)
     with budget.slot():
         pass
     clock.now += 10.01  # our answer is a window old; the server stamped it a little earlier
@@ -180,17 +182,16 @@ def test_concurrency_limit_caps_calls_in_flight() -> None:
 
 
 def no_answer() -> Exception:
-    return make_error(Action.RETRY, "hubspot", "POST /x", None, "ReadTimeoutError (no answer)")
+    no_answer = Reason.VENDOR_UNAVAILABLE
+    return make_error("hubspot", "POST /x", None, "ReadTimeoutError (no answer)", reason=no_answer)
 
 
 def taken() -> Exception:
-    return make_error(
-        Action.REJECT, "hubspot", "POST /x", 400, "name taken", code="ILS.DUPLICATE_LIST_NAMES"
-    )
+    return make_error("hubspot", "POST /x", 400, "name taken", reason=Reason.NAME_TAKEN)
 
 
 def is_taken(err: SyncdError) -> bool:
-    return isinstance(err, HttpErrorInfo) and err.vendor_code == "ILS.DUPLICATE_LIST_NAMES"
+    return isinstance(err, HttpErrorInfo) and err.reason is Reason.NAME_TAKEN
 
 
 class Finder:
@@ -315,11 +316,10 @@ def test_a_failing_lookup_is_raised_as_it_is_not_retried_again() -> None:
 
 
 def test_an_ambiguous_error_keeps_the_exchange_details() -> None:
-    err = make_error(
-        Action.RETRY, "mailchimp", "POST /s", 502, "bad gateway", retry_after_s=2.0, code="c"
-    )
+    err = make_error("mailchimp", "POST /s", 502, "bad gateway", retry_after_s=2.0)
     assert isinstance(err, TransientError)
     amb = AmbiguousWriteError.after(err)
     assert (amb.api, amb.endpoint, amb.status) == ("mailchimp", "POST /s", 502)
-    assert amb.vendor_code == "c"
+    assert amb.vendor_message == "bad gateway"
+    assert amb.reason is Reason.VENDOR_UNAVAILABLE
     assert amb.retry_after_s == 2.0 and str(amb) == str(err)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
 from syncd.errors import DatabaseNotMigratedError
+from syncd.failures import Reason
 from syncd.store import (
     Contact,
     Cursor,
@@ -31,6 +32,7 @@ def test_unmigrated_database_is_refused_with_a_clear_message(empty_db_url: str) 
         open_store(empty_db_url)
     assert "has no syncd schema" in str(info.value)
     assert "syncd db upgrade" in str(info.value)
+    assert info.value.reason is Reason.NOT_MIGRATED
 
 
 def test_migrated_database_is_accepted_and_matches_models(db_url: str) -> None:

@@ -19,11 +19,13 @@ from connectors.base import SourceRecord
 from syncd.engine.profiles.identity import (
     Decision,
     Profile,
+    Resolution,
     email_problem,
     normalise_email,
     resolve,
 )
 from syncd.engine.profiles.read import STATUS_KEY, TAGS_KEY
+from syncd.failures import Reason
 from syncd.logs import get_logger
 from syncd.store.models import AuditEvent, Contact, Membership
 from syncd.store.types import table_of
@@ -97,14 +99,12 @@ def merge_page(
         owner = profiles[owner_key] if owner_key is not None else None
         res = resolve(source, source_id, rec.email, fields, holder=holder, owner=owner)
         if res.decision in (Decision.REJECT, Decision.DUPLICATE) or res.profile is None:
-            if res.decision is Decision.DUPLICATE:
+            why, message = _refusal(res, rec.email)
+            if why is Reason.DUPLICATE_EMAIL:
                 figures.duplicates += 1
-                message = f"duplicate email: {res.reason}"
             else:
                 figures.rejected += 1
-                missing = email_problem(rec.email) == "missing"
-                message = "no email address" if missing else "invalid email address"
-            rejects.append(_reject_event(workspace, run_id, source, rec, message, now))
+            rejects.append(_reject_event(workspace, run_id, source, rec, why, message, now))
             continue
         if res.decision is Decision.CREATE:
             key: Key | None = ("new", res.profile.email)
@@ -209,8 +209,23 @@ def _write_profiles(
     figures.contact_ids.update(row_id[k] for k in changed if k not in gone)
 
 
+def _refusal(res: Resolution, email: str | None) -> tuple[Reason, str]:
+    """Why a record was not merged: its reason code and the message stored with it."""
+    if res.decision is Decision.DUPLICATE:
+        return Reason.DUPLICATE_EMAIL, f"duplicate email: {res.reason}"
+    if email_problem(email) == "missing":
+        return Reason.NO_EMAIL, "no email address"
+    return Reason.INVALID_EMAIL, "invalid email address"
+
+
 def _reject_event(
-    workspace: str, run_id: int | None, source: str, rec: SourceRecord, message: str, now: datetime
+    workspace: str,
+    run_id: int | None,
+    source: str,
+    rec: SourceRecord,
+    reason: Reason,
+    message: str,
+    now: datetime,
 ) -> dict[str, Any]:
     return {
         "workspace": workspace,
@@ -227,4 +242,5 @@ def _reject_event(
         "outcome": "rejected",
         "error_class": "rejected",
         "message": message,
+        "reason_code": reason,
     }

@@ -13,7 +13,8 @@ from sqlmodel import col, select
 from syncd.engine.apply import ItemOutcome, apply_run
 from syncd.engine.ledger import OutboxItem, load_ledger, write_outbox
 from syncd.engine.plan import Action, Change
-from syncd.errors import ConfigError, ErrorClass, TransientError
+from syncd.errors import ConfigError, TransientError
+from syncd.failures import ErrorClass, Reason
 from syncd.store import (
     AuditEvent,
     Contact,
@@ -37,6 +38,7 @@ class FakeWriter:
         self.ensured: list[tuple[str, str | None]] = []
         self.reject: set[int] = set()
         self.retry: set[int] = set()
+        self.silent: set[int] = set()
         self.fail_with: Exception | None = None
         self.after_batch: threading.Event | None = None
 
@@ -56,9 +58,18 @@ class FakeWriter:
         out = {}
         for item in items:
             if item.contact_id in self.reject:
-                out[item.id] = ItemOutcome("rejected", ErrorClass.REJECTED, "Member In Compliance")
+                out[item.id] = ItemOutcome(
+                    "rejected",
+                    ErrorClass.REJECTED,
+                    "Member In Compliance",
+                    Reason.MEMBER_COMPLIANCE,
+                )
             elif item.contact_id in self.retry:
-                out[item.id] = ItemOutcome("retry", ErrorClass.TRANSIENT, "503")
+                out[item.id] = ItemOutcome(
+                    "retry", ErrorClass.TRANSIENT, "503", Reason.VENDOR_UNAVAILABLE
+                )
+            elif item.contact_id in self.silent:
+                continue  # the vendor's answer did not mention it
             else:
                 out[item.id] = ItemOutcome("applied")
         if self.after_batch is not None:
@@ -104,6 +115,23 @@ def outbox_states(db: Engine) -> dict[str, int]:
         return {state: count for state, count in rows}
 
 
+def outbox_reasons(db: Engine) -> dict[str, str | None]:
+    """State -> the one reason code its rows carry."""
+    o = table_of(OutboxEntry).c
+    with db.begin() as conn:
+        rows = conn.execute(core_select(o.state, o.reason_code).distinct()).all()
+    assert len({state for state, _ in rows}) == len(rows), rows
+    return dict(rows)
+
+
+def audit_reasons(db: Engine) -> dict[str | None, int]:
+    """Reason code -> audit rows carrying it."""
+    a = table_of(AuditEvent).c
+    with db.begin() as conn:
+        rows = conn.execute(core_select(a.reason_code, func.count()).group_by(a.reason_code))
+        return dict(rows.all())
+
+
 def test_apply_records_ledger_and_audit_per_member(db: Engine) -> None:
     run_id = seed(db, 5)
     writer = FakeWriter("mailchimp")
@@ -120,11 +148,13 @@ def test_apply_records_ledger_and_audit_per_member(db: Engine) -> None:
         remote = session.exec(select(RemoteTarget)).one()
     assert len(events) == 5
     bad = next(e for e in events if e.contact_id == 2)
-    assert (bad.outcome, bad.error_class, bad.message) == (
+    assert (bad.outcome, bad.error_class, bad.message, bad.reason_code) == (
         "rejected",
         "rejected",
         "Member In Compliance",
+        "member_compliance",
     )
+    assert {e.reason_code for e in events if e.contact_id != 2} == {None}
     assert bad.segment == "vip" and bad.email == "p1@example.com"
     assert remote.remote_id == "remote-vip"
     # A second pass finds nothing left to send.
@@ -140,11 +170,14 @@ def test_retryable_rows_stay_pending_then_give_up(db: Engine) -> None:
     writer.retry = {1}
     apply_run(db, "default", run_id, {"mailchimp": writer}, clock=utcnow, max_attempts=2)
     assert outbox_states(db) == {"done": 1, "pending": 1}
+    assert outbox_reasons(db) == {"done": None, "pending": "vendor_unavailable"}
     apply_run(db, "default", run_id, {"mailchimp": writer}, clock=utcnow, max_attempts=2)
     assert outbox_states(db) == {"done": 1, "rejected": 1}
     with session_scope(db) as session:
         last = session.exec(select(AuditEvent).order_by(col(AuditEvent.id).desc())).first()
     assert last is not None and last.message == "gave up after 2 attempts: 503"
+    assert last.reason_code == "vendor_unavailable"  # giving up keeps the cause's code
+    assert outbox_reasons(db) == {"done": None, "rejected": "vendor_unavailable"}
 
 
 def test_transient_batch_failure_leaves_rows_for_retry(db: Engine) -> None:
@@ -154,6 +187,16 @@ def test_transient_batch_failure_leaves_rows_for_retry(db: Engine) -> None:
     report = apply_run(db, "default", run_id, {"mailchimp": writer}, clock=utcnow)
     assert report.counts["mailchimp_tag:vip"] == {"retry": 3}
     assert outbox_states(db) == {"pending": 3}
+    assert audit_reasons(db) == {"temporary_failure": 3}
+
+
+def test_a_row_the_answer_does_not_mention_is_retried_as_no_outcome(db: Engine) -> None:
+    run_id = seed(db, 2)
+    writer = FakeWriter("mailchimp")
+    writer.silent = {2}
+    apply_run(db, "default", run_id, {"mailchimp": writer}, clock=utcnow)
+    assert outbox_states(db) == {"done": 1, "pending": 1}
+    assert audit_reasons(db) == {None: 1, "no_outcome": 1}
 
 
 def test_config_error_stops_and_keeps_rows_pending(db: Engine) -> None:
@@ -204,6 +247,7 @@ def test_newer_plan_supersedes_pending_rows(db: Engine) -> None:
             conn, "default", second, [Change("mailchimp_tag:vip", 1, Action.ADD, "r")], now=utcnow()
         )
     assert outbox_states(db) == {"cancelled": 2, "pending": 1}
+    assert outbox_reasons(db) == {"cancelled": "superseded", "pending": None}
     writer = FakeWriter("mailchimp")
     apply_run(db, "default", first, {"mailchimp": writer}, clock=utcnow)
     assert writer.batches == []
@@ -329,6 +373,7 @@ def test_a_remote_id_kept_for_another_target_is_never_adopted(db: Engine) -> Non
     )
     refused = report.failures["mailchimp"]
     assert isinstance(refused, ConfigError) and "mailchimp_tag:vip" in str(refused)
+    assert refused.reason is Reason.TARGET_SHARED
     with db.begin() as conn:
         rt = table_of(RemoteTarget).c
         kept = dict(conn.execute(core_select(rt.target, rt.remote_id)).all())

@@ -132,6 +132,11 @@ def test_invalid_and_duplicate_emails_are_rejected_and_recorded(db: Engine) -> N
         ("3", "rejected", "no email address"),
         ("4", "rejected", "invalid email address"),
     ]
+    assert sorted((e.hubspot_id, e.reason_code) for e in events) == [
+        ("2", "duplicate_email"),
+        ("3", "no_email"),
+        ("4", "invalid_email"),
+    ]
 
 
 def test_cursor_advances_only_with_stored_pages(db: Engine) -> None:

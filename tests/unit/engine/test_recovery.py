@@ -59,6 +59,7 @@ def test_a_killed_run_is_closed_as_interrupted_with_its_figures(db: Engine) -> N
     assert run["status"] == RunStatus.INTERRUPTED
     assert run["finished_at"] == last
     assert "host/pid-9/abc" in str(run["error_message"])
+    assert run["reason_code"] == "interrupted"
     counts = run["counts"]
     assert isinstance(counts, dict)
     assert counts["targets"] == {"mailchimp_tag:vip": {"added": 2, "planned_add": 5}}
@@ -67,8 +68,11 @@ def test_a_killed_run_is_closed_as_interrupted_with_its_figures(db: Engine) -> N
     assert outbox_states(db) == {"done": 2, "cancelled": 3}
     o = table_of(OutboxEntry).c
     with db.connect() as conn:
-        errors = {e for (e,) in conn.execute(select(o.last_error).where(o.state == "cancelled"))}
-    assert any("in flight" in (e or "") for e in errors)
+        cancelled = conn.execute(
+            select(o.last_error, o.reason_code).where(o.state == "cancelled")
+        ).all()
+    assert any("in flight" in (e or "") for e, _ in cancelled)
+    assert {code for _, code in cancelled} == {"interrupted"}
 
 
 def test_only_running_runs_of_the_workspace_are_touched(db: Engine) -> None:

@@ -6,14 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from structlog.testing import capture_logs
 
 from syncd.engine.syncer import Syncer
-from syncd.errors import TransientError
+from syncd.errors import ConfigError, TransientError
+from syncd.failures import Reason, advice, class_of
 from syncd.segments import load_mappings
-from syncd.store import RunStatus
-from syncd.store.types import utcnow
+from syncd.store import RunStatus, SyncRun
+from syncd.store.types import table_of, utcnow
 
 MAPPINGS = Path(__file__).resolve().parents[3] / "mappings"
 
@@ -47,6 +48,28 @@ def test_an_exhausted_transient_failure_is_one_line_with_advice(db: Engine) -> N
     assert "exc_info" not in line  # no stack for a vendor that stayed unavailable
     assert line["error_class"] == "transient" and "503" in str(line["error"])
     assert line["hint"]
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (TransientError("hubspot GET /x: HTTP 503: down", reason=Reason.VENDOR_UNAVAILABLE),
+         Reason.VENDOR_UNAVAILABLE),
+        (ConfigError("mappings/segments.yaml: segments[2].when: unknown field"),
+         Reason.CONFIG_INVALID),
+        (RuntimeError("bug"), Reason.INTERNAL),
+    ],
+)  # fmt: skip
+def test_the_run_row_and_its_log_line_carry_the_failure_s_reason(
+    db: Engine, error: Exception, reason: Reason
+) -> None:
+    _, failed = _run(db, error)
+    assert failed[0]["reason"] is reason
+    assert failed[0].get("hint") in (None, advice(reason))  # bugs log their stack instead
+    r = table_of(SyncRun).c
+    with db.connect() as conn:
+        stored = conn.execute(select(r.reason_code, r.error_class)).one()
+    assert stored == (reason, class_of(reason))
 
 
 @pytest.mark.parametrize("error", [RuntimeError("bug"), KeyError("missing")])
