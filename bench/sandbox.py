@@ -52,8 +52,11 @@ def _client(info: dict[str, Any], until: float) -> tuple[int, int]:
 
 
 def _client_process(info: dict[str, Any], until_wall: float, threads: int, out: Any) -> None:
-    """Several client threads in one process (clients are spread over processes so the
-    client side's interpreter lock does not cap the measurement)."""
+    """Several client threads in one process.
+
+    Clients are spread over processes so the client side's interpreter lock does not cap the
+    measurement.
+    """
     until = time.perf_counter() + (until_wall - time.time())
     results: list[tuple[int, int]] = []
     workers = [

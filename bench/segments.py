@@ -29,6 +29,7 @@ from tests.support.synthetic_profiles import generate_columns  # noqa: E402
 
 
 def main() -> None:
+    """Parse the options, measure, print the figures as one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)

@@ -274,6 +274,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment wins over the file; no dotenv or secret-file sources."""
         # Environment wins over the file, which arrives as init kwargs.
         return (env_settings, init_settings)
 

@@ -23,7 +23,7 @@ LogFormat = Literal["auto", "json", "console"]
 
 
 def redact_event(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """structlog processor: scrub secrets and emails from every key and value."""
+    """Structlog processor: scrub secrets and emails from every key and value."""
     redacted: MutableMapping[str, Any] = REDACTOR.value(dict(event_dict))
     return dict(redacted)
 

@@ -59,27 +59,10 @@ def drain(
     """
     box: queue.Queue[_Item[T]] = queue.Queue(maxsize=max(1, depth))
     stop = threading.Event()
-
-    def put(item: _Item[T]) -> bool:
-        while not stop.is_set():
-            try:
-                box.put(item, timeout=_POLL_S)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run(name: str, source: Iterable[T]) -> None:
-        try:
-            for value in source:
-                if not put(_Item(name, value)):
-                    return
-            put(_Item(name, done=True))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises
-            put(_Item(name, error=exc))
-
     threads = [
-        threading.Thread(target=run, args=(n, s), name=f"{thread_prefix}-{n}", daemon=True)
+        threading.Thread(
+            target=_produce, args=(n, s, box, stop), name=f"{thread_prefix}-{n}", daemon=True
+        )
         for n, s in sources.items()
     ]
     for thread in threads:
@@ -102,6 +85,30 @@ def drain(
         # Waiting for it means no source is still running once the consumer has left.
         for thread in threads:
             thread.join()
+
+
+def _produce(
+    name: str, source: Iterable[T], box: queue.Queue[_Item[T]], stop: threading.Event
+) -> None:
+    """Iterate `source` into `box` until it ends, fails, or the consumer leaves (`stop`)."""
+    try:
+        for value in source:
+            if not _put(box, _Item(name, value), stop):
+                return
+        _put(box, _Item(name, done=True), stop)
+    except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises
+        _put(box, _Item(name, error=exc), stop)
+
+
+def _put(box: queue.Queue[_Item[T]], item: _Item[T], stop: threading.Event) -> bool:
+    """Put `item` once there is room; False when the consumer left first."""
+    while not stop.is_set():
+        try:
+            box.put(item, timeout=_POLL_S)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def prefetch(source: Iterable[T], depth: int, name: str = "prefetch") -> Iterator[T]:

@@ -89,8 +89,11 @@ def _walk(
 
 
 def _key(loader: yaml.SafeLoader, node: yaml.Node) -> tuple[bool, Hashable]:
-    """`(True, key)` as the loaded dict will hold it; `(False, text)` for a key that is not a
-    scalar (PyYAML refuses those itself, with its own message)."""
+    """`(True, key)` as the loaded dict will hold it.
+
+    `(False, text)` for a key that is not a scalar (PyYAML refuses those itself, with its own
+    message).
+    """
     if not isinstance(node, yaml.ScalarNode):
         return False, "?"
     value = loader.construct_object(node)

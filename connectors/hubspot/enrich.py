@@ -181,8 +181,10 @@ def _take(queue: deque[str], n: int) -> list[str]:
 
 
 def _associations(data: Any) -> list[tuple[str, list[dict[str, Any]]]]:
-    """`(contact id, targets)` from a v4 batch read; contacts without any come back as 207
-    errors (`NO_ASSOCIATIONS_FOUND`) and simply have none."""
+    """`(contact id, targets)` from a v4 batch read.
+
+    Contacts without any come back as 207 errors (`NO_ASSOCIATIONS_FOUND`) and simply have none.
+    """
     out = []
     for r in data.get("results") or []:
         cid = str((r.get("from") or {}).get("id", ""))
@@ -200,7 +202,7 @@ def _primary(targets: list[dict[str, Any]]) -> str | None:
 
 
 def _objects(data: Any) -> dict[str, dict[str, Any]]:
-    """id -> properties of a batch read (ids reported missing in a 207 are just absent)."""
+    """Id -> properties of a batch read (ids reported missing in a 207 are just absent)."""
     return {str(r.get("id")): r.get("properties") or {} for r in data.get("results") or []}
 
 

@@ -19,8 +19,8 @@ from connectors.hubspot.client import LIST_CONTACTS, PAGING, SEARCH_CONTACTS, Hu
 from connectors.hubspot.enrich import Enricher, Item, associated_values, iso_ms
 from connectors.hubspot.limits import PAGE_MAX, SEARCH_PAGE_MAX
 from connectors.hubspot.search import SearchQuery, SearchWindow
-from connectors.prefetch import prefetch
-from syncd.http import Cursor, paginate
+from syncd.http import PageToken, paginate
+from syncd.producers import prefetch
 
 LIST_PREFETCH = 10  # list pages read ahead while deals and companies are fetched
 ALWAYS = ("email", "lastmodifieddate")
@@ -100,7 +100,7 @@ class Puller:
     def _list_pages(self) -> Iterator[list[dict[str, Any]]]:
         """Raw contacts of each list page, following `paging.next.after`."""
 
-        def fetch(cursor: Cursor) -> Any:
+        def fetch(cursor: PageToken) -> Any:
             return self._client.list_contacts(cursor.token, self._plan.properties, PAGE_MAX)
 
         for page in paginate(LIST_CONTACTS, fetch, PAGING):

@@ -17,6 +17,7 @@ from connectors.hubspot.client import NEXT_PAGE
 from connectors.hubspot.enrich import Item
 from connectors.hubspot.limits import SEARCH_CAP
 from syncd.errors import InternalError
+from syncd.events import Event
 from syncd.http.paging import dig
 from syncd.logs import get_logger
 
@@ -89,5 +90,5 @@ class SearchWindow:
                 f"more than {SEARCH_CAP} contacts share lastmodifieddate {query.anchor}; "
                 "run a full pull (syncd sync --full)"
             )
-        log.info("hubspot.search_reanchor", anchor_ms=self.top_ms)
+        log.info(Event.HUBSPOT_SEARCH_REANCHOR, anchor_ms=self.top_ms)
         return SearchQuery(self.top_ms, 0, frozenset(self._at_top))

@@ -22,8 +22,9 @@ from connectors.hubspot.failures import record_reason
 from connectors.hubspot.limits import BATCH_MAX, MEMBERSHIP_CHUNK
 from connectors.split import send_split
 from syncd.errors import error_for
+from syncd.events import Event
 from syncd.failures import Reason
-from syncd.http import Cursor, paginate, status_of
+from syncd.http import PageToken, paginate, status_of
 from syncd.logs import get_logger
 from syncd.redact import REDACTOR
 
@@ -53,7 +54,7 @@ class HubSpotWriter:
             found = self._get_or_none(lambda: self._client.get_list(str(target.remote_id)))
             if found is not None:
                 return _checked(found, target.name)
-            log.warning("hubspot.list_gone", list_id=target.remote_id, target=target.key)
+            log.warning(Event.HUBSPOT_LIST_GONE, list_id=target.remote_id, target=target.key)
         else:
             found = self._by_name(target.name)
             if found is not None:
@@ -67,8 +68,10 @@ class HubSpotWriter:
         return str((created.get("list") or created).get("listId"))
 
     def _by_name(self, name: str) -> dict[str, Any] | None:
-        """The contact list called `name`, once checked to be one syncd may write; None if
-        there is none."""
+        """The contact list called `name`, once checked to be one syncd may write.
+
+        None if there is none.
+        """
         found = self._get_or_none(lambda: self._client.get_list_by_name(name))
         if found is not None:
             _checked(found, name)
@@ -93,7 +96,7 @@ class HubSpotWriter:
                 it could not read as removed by hand.
         """
 
-        def fetch(cursor: Cursor) -> Any:
+        def fetch(cursor: PageToken) -> Any:
             return self._client.list_members(list_id, cursor.token)
 
         for page in paginate(LIST_MEMBERS, fetch, PAGING):
@@ -139,8 +142,10 @@ class HubSpotWriter:
     # -- properties -------------------------------------------------------------------------
 
     def ensure_properties(self, segment_keys: Sequence[str], stage_keys: Sequence[str]) -> None:
-        """Create `syncd_segments` (multiple checkboxes) and `syncd_journey_stage` (select) if
-        missing, and add options for keys they do not list yet."""
+        """Create syncd's two contact properties if missing; add options they do not list yet.
+
+        `syncd_segments` is a multiple-checkbox property, `syncd_journey_stage` a select.
+        """
         self._ensure_enum(SEGMENTS_PROPERTY, "syncd segments", "checkbox", segment_keys)
         self._ensure_enum(STAGE_PROPERTY, "syncd journey stage", "select", stage_keys)
 

@@ -33,6 +33,7 @@ from connectors.mailchimp.failures import member_reason
 from connectors.mailchimp.limits import PAGE_MAX, SEGMENT_BATCH_MAX
 from connectors.split import send_split
 from syncd.errors import error_for
+from syncd.events import Event
 from syncd.failures import Reason
 from syncd.http import (
     ApiStats,
@@ -203,7 +204,7 @@ class MailchimpConnector:
             except Exception as exc:
                 if status_of(exc) != 404:
                     raise
-            log.warning("mailchimp.tag_gone", segment_id=target.remote_id, target=target.key)
+            log.warning(Event.MAILCHIMP_TAG_GONE, segment_id=target.remote_id, target=target.key)
         else:
             found = self._find_segment(target.name)
             if found is not None:

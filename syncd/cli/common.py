@@ -1,5 +1,8 @@
-"""What every `syncd` command shares: consoles, options and helpers that turn configuration
-problems into a one-line reason and exit code 2."""
+"""What every `syncd` command shares.
+
+Consoles, options and helpers that turn configuration problems into a one-line reason and exit code
+2.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Commands that set syncd up and keep it running: `check`, `db upgrade`, `demo`,
-`sandbox serve` and `run` (the daemon)."""
+"""Commands that set syncd up and keep it running.
+
+`check`, `db upgrade`, `demo`, `sandbox serve` and `run` (the daemon).
+"""
 
 from __future__ import annotations
 

@@ -256,8 +256,11 @@ def print_history(console: Console, history: Sequence[Mapping[str, Any]]) -> Non
 def _columns(
     table: Table, *whole: str, right: Sequence[str] = (), wrap: Sequence[str] = ()
 ) -> None:
-    """Add columns: identifiers (`whole`) and figures (`right`) are never split over lines, so
-    an address or a target stays readable and searchable; prose (`wrap`) wraps to fit."""
+    """Add columns.
+
+    Identifiers (`whole`) and figures (`right`) are never split over lines, so an address or a
+    target stays readable and searchable; prose (`wrap`) wraps to fit.
+    """
     for name in whole:
         table.add_column(name, no_wrap=True)
     for name in right:

@@ -1,4 +1,4 @@
-"""Text from outside made safe to print in a terminal: literal, inert and bounded.
+r"""Text from outside made safe to print in a terminal: literal, inert and bounded.
 
 Email addresses, ids, vendor error messages and field values reach `syncd` from HubSpot and
 Mailchimp, and reach the command line from the store. They are data, so every command prints
@@ -6,7 +6,7 @@ them through this module:
 
 - never as rich markup: strings become `rich.text.Text`, which is not parsed, so `[/]` cannot
   crash a table and `[link=...]` cannot turn into a terminal hyperlink;
-- with every control character shown as its Python escape (`\\x1b`, `\\u202e`), so a value
+- with every control character shown as its Python escape (`\x1b`, `\u202e`), so a value
   cannot move the cursor, clear the screen, retitle the terminal, reverse the line or hide text;
 - cut to a budget with an ellipsis where it sits in a table cell, so one 5,000-character value
   cannot stretch a table over a screenful of lines.
@@ -32,8 +32,11 @@ Piece = str | tuple[str, str]
 
 
 def _is_hidden(char: str) -> bool:
-    """Whether a terminal would act on `char` or not show it: controls, format characters
-    (bidirectional overrides, zero-width spaces, tags) and line or paragraph separators."""
+    """Whether a terminal would act on `char` or not show it.
+
+    Controls, format characters (bidirectional overrides, zero-width spaces, tags) and line or
+    paragraph separators.
+    """
     if char.isprintable() or char in _KEPT_FORMAT:
         return False
     return unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")

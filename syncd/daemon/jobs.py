@@ -12,6 +12,7 @@ from collections import Counter
 from syncd.daemon.metrics import RunFigures
 from syncd.daemon.scheduler import RECONCILE
 from syncd.engine.run_record import RunResult
+from syncd.events import Event
 from syncd.logs import get_logger
 from syncd.runtime import Runtime
 from syncd.store.lease import HeldLease
@@ -51,10 +52,15 @@ def to_figures(result: RunResult) -> RunFigures:
 
 
 def sync_job(rt: Runtime, trigger: str, stop: threading.Event, lease: HeldLease) -> RunFigures:
-    """One scheduled cycle: incremental on `schedule`; on `reconcile` a full pull, drift
-    detection and pruning of audit rows past `audit.retention_days`."""
+    """One scheduled cycle.
+
+    Incremental on `schedule`; on `reconcile` a full pull, drift detection and pruning of audit rows
+    past `audit.retention_days`.
+    """
     result = rt.syncer.sync(trigger=trigger, full=trigger == RECONCILE, stop=stop, lease=lease)
     if trigger == RECONCILE and not stop.is_set():
         pruned = prune(rt.db, rt.settings.workspace, rt.settings.audit.retention_days, utcnow())
-        log.info("retention.pruned", rows=pruned, retention_days=rt.settings.audit.retention_days)
+        log.info(
+            Event.RETENTION_PRUNED, rows=pruned, retention_days=rt.settings.audit.retention_days
+        )
     return to_figures(result)

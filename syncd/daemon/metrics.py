@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.exposition import generate_latest
 
 from syncd.errors import classify
+from syncd.events import Event
 from syncd.logs import get_logger
 from syncd.store.types import utcnow
 
@@ -220,7 +221,7 @@ class MetricsServer:
             target=self._httpd.serve_forever, args=(0.05,), name="metrics-http", daemon=True
         )
         self._thread.start()
-        log.info("metrics endpoint listening", url=self.url, paths=["/healthz", "/metrics"])
+        log.info(Event.METRICS_LISTENING, url=self.url, paths=["/healthz", "/metrics"])
 
     def stop(self) -> None:
         """Stop serving and close the socket; safe to call twice."""
@@ -272,4 +273,4 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         # Scrapes every few seconds would drown the log at INFO.
-        log.debug("metrics request", request=format % args)
+        log.debug(Event.METRICS_REQUEST, request=format % args)

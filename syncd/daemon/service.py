@@ -29,6 +29,7 @@ from syncd.daemon.jobs import sync_job
 from syncd.daemon.metrics import Metrics, MetricsServer, RunFigures
 from syncd.daemon.scheduler import add_jobs, make_scheduler
 from syncd.errors import classify
+from syncd.events import Event
 from syncd.logs import get_logger, run_context
 from syncd.runtime import open_runtime
 from syncd.store import open_store
@@ -119,12 +120,12 @@ class Daemon:
                 started = self._clock()
                 figures = self._job(trigger, run_stop, held)
         except LeaseBusyError:
-            log.info("stopping; run skipped while waiting for the lease", trigger=trigger)
+            log.info(Event.DAEMON_RUN_SKIPPED, trigger=trigger)
             return None
         except Exception as exc:  # a failing run must never kill the daemon
             # The engine writes each run's one canonical line (`run.finished`); a job that
             # raised never got that far, so this is its only line, with the stack of the bug.
-            log.exception("run.failed", trigger=trigger, error_class=classify(exc).value)
+            log.exception(Event.RUN_FAILED, trigger=trigger, error_class=classify(exc).value)
             figures = RunFigures.failed(trigger, started, self._clock(), exc)
         finally:
             with self._active_lock:
@@ -144,7 +145,7 @@ class Daemon:
         self.scheduler.start()
         self.metrics.set_scheduler_running(True)
         log.info(
-            "daemon started",
+            Event.DAEMON_STARTED,
             workspace=self.settings.workspace,
             every_s=sched.incremental_every.total_seconds(),
             reconcile_cron=sched.reconcile_cron,
@@ -178,7 +179,7 @@ class Daemon:
             self._server.stop()
         if self._owns_db:
             self._db.dispose()
-        log.info("daemon stopped")
+        log.info(Event.DAEMON_STOPPED)
 
     def _scheduled(self, trigger: str) -> None:
         self.run_once(trigger)
@@ -231,7 +232,11 @@ def run_until_signal(
         daemon.start()
         while not daemon.wait(0.2):
             if received:
-                log.info(f"received {signal.Signals(received[0]).name}; stopping after the batch")
+                log.info(
+                    Event.DAEMON_SIGNAL,
+                    signal=signal.Signals(received[0]).name,
+                    action="stopping after the batch in flight",
+                )
                 daemon.request_stop()
     finally:
         daemon.shutdown()
@@ -240,8 +245,11 @@ def run_until_signal(
 
 
 def serve(settings: Settings) -> None:
-    """`syncd run`: the daemon, its metrics endpoint and (with `ui.enabled`) the console, in
-    the foreground until SIGTERM or SIGINT."""
+    """`syncd run`.
+
+    The daemon, its metrics endpoint and (with `ui.enabled`) the console, in the foreground until
+    SIGTERM or SIGINT.
+    """
     rt = open_runtime(settings)
     console = None
     try:
@@ -251,7 +259,7 @@ def serve(settings: Settings) -> None:
 
             app, token = console_for(rt)
             console = serve_console(app, settings.ui.host, settings.ui.port, token, background=True)
-            log.info("ui.serving", url=console.url)
+            log.info(Event.UI_SERVING, url=console.url)
         run_until_signal(
             settings,
             lambda trigger, stop, lease: sync_job(rt, trigger, stop, lease),

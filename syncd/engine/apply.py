@@ -26,6 +26,7 @@ from sqlalchemy import Engine, select
 
 from syncd.engine.ledger import OutboxItem, mark, mark_each, pending_items, set_ledger
 from syncd.errors import ConfigError, SyncdError, TransientError, classify, error_for
+from syncd.events import Event
 from syncd.failures import ErrorClass, Reason, fallback, gave_up
 from syncd.logs import get_logger
 from syncd.store.lease import UNFENCED, Clock, Fence, LeaseLostError, fenced
@@ -158,7 +159,7 @@ def apply_run(
     def one_api(api: str) -> None:
         writer = writers.get(api)
         if writer is None:
-            log.warning("apply.no_writer", api=api, rows=sum(map(len, by_api[api].values())))
+            log.warning(Event.APPLY_NO_WRITER, api=api, rows=sum(map(len, by_api[api].values())))
             return
         applier.send_api(writer, by_api[api], stop, on_batch)
 
@@ -201,7 +202,7 @@ class _Applier:
                 return
             with self.lock:
                 self.report.failures[api] = exc
-            log.warning("apply.api_failed", api=api, error_class=str(classify(exc)))
+            log.warning(Event.APPLY_API_FAILED, api=api, error_class=str(classify(exc)))
 
     def send_api(
         self,
@@ -293,7 +294,7 @@ class _Applier:
                 .values(state=MembershipState.REMOVED, updated_at=now)
             ).rowcount
         log.warning(
-            "apply.target_recreated",
+            Event.APPLY_TARGET_RECREATED,
             target=ref.key,
             old_id=known,
             new_id=remote_id,
@@ -375,7 +376,7 @@ class _Applier:
                 )
         if rejected or retry:
             log.warning(
-                "apply.batch_partial",
+                Event.APPLY_BATCH_PARTIAL,
                 target=ref.key,
                 applied=len(done),
                 rejected=len(rejected),

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, Row, select
 
 from connectors.base import MemberReader
 from syncd.engine.ledger import set_ledger
+from syncd.events import Event
 from syncd.logs import get_logger
 from syncd.store.lease import UNFENCED, Fence, fenced
 from syncd.store.models import AuditEvent, Contact, Membership, MembershipState, RemoteTarget
@@ -85,7 +86,9 @@ def detect_drift(
                 conn.execute(table_of(AuditEvent).insert(), events)
         out[target] = {"removed_by_hand": len(removed), "added_by_hand": len(added_ids)}
         if removed or added_ids:
-            log.info("drift.detected", target=target, removed=len(removed), added=len(added_ids))
+            log.info(
+                Event.DRIFT_DETECTED, target=target, removed=len(removed), added=len(added_ids)
+            )
     return out
 
 

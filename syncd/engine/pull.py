@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, select
 
 from connectors.base import ContactSource, SourceRecord
 from syncd.engine.profiles.merge import PullFigures, merge_page
+from syncd.events import Event
 from syncd.logs import get_logger
 from syncd.producers import drain
 from syncd.store.lease import UNFENCED, Clock, Fence, fenced
@@ -78,7 +79,7 @@ def pull_all(
 
 def _log_done(name: str, full: bool, figures: PullFigures) -> None:
     log.info(
-        "pull.done",
+        Event.PULL_DONE,
         connector=name,
         full=full,
         records=figures.records,
@@ -118,7 +119,7 @@ def store_page(
     """Merge one page of records into the store and advance the cursor, atomically.
 
     Args:
-        engine: The store.
+        db: The store.
         workspace: Whose contacts.
         source: `hubspot` or `mailchimp`.
         records: The page.

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, func, select
 
+from syncd.events import Event
 from syncd.failures import ErrorClass, Reason
 from syncd.logs import get_logger
 from syncd.store.counts import RunCounts
@@ -109,7 +110,7 @@ def _close(
         )
     )
     log.warning(
-        "run.recovered",
+        Event.RUN_RECOVERED,
         run_id=run_id,
         holder=holder,
         **counts.interrupted,

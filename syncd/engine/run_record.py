@@ -19,6 +19,7 @@ from syncd.engine.plan import Plan
 from syncd.engine.profiles.merge import PullFigures
 from syncd.engine.segmentation import Segmented
 from syncd.errors import ExitCode
+from syncd.events import Event
 from syncd.failures import ErrorClass, Reason, stored_advice
 from syncd.logs import get_logger
 from syncd.store.counts import RunCounts, TargetFigures
@@ -115,7 +116,7 @@ def finish_run(
     figures it carries are the exact ones. Nothing else is written.
 
     Args:
-        engine: The store.
+        db: The store.
         fence: The lease the run was made under.
         result: The finished run.
         before: `api -> (calls, 429s)` when the run started.
@@ -139,7 +140,7 @@ def finish_run(
         with db.connect() as conn:
             failures = run_failures(conn, [result.run_id], 3).get(result.run_id, [])
     log.info(
-        "run.finished",
+        Event.RUN_FINISHED,
         status=str(result.status),
         duration_s=_duration(result),
         targets=counts.targets,

@@ -38,6 +38,7 @@ from syncd.engine.run_record import (
 from syncd.engine.segmentation import Segmented, segment_store, segment_targets
 from syncd.engine.undo import undo_changes
 from syncd.errors import ConfigError, SyncdError, classify, error_for, reason_of
+from syncd.events import Event
 from syncd.failures import ErrorClass, Reason, stored_advice
 from syncd.logs import get_logger, run_context
 from syncd.segments import RuleSet
@@ -78,7 +79,7 @@ class Syncer:
     """Runs sync cycles for one workspace.
 
     Args:
-        engine: The (migrated) store.
+        db: The (migrated) store.
         workspace: Whose data.
         rules: The loaded mappings.
         pullers: Connector name -> its read side (`connectors.base.ContactSource`).
@@ -223,7 +224,7 @@ class Syncer:
                 plan, max_pct=self.max_removals_pct, max_abs=self.max_removals
             )
             with run_context(run_id=new_id, trigger="undo", workspace=self.workspace):
-                log.info("run.undo", undo_of=run_id, changes=len(changes))
+                log.info(Event.RUN_UNDO, undo_of=run_id, changes=len(changes))
                 _guarded(
                     result,
                     held,
@@ -258,7 +259,7 @@ class Syncer:
             result.counts = RunCounts.from_json(row["counts"])
             result.started_at = self.clock()
             with run_context(run_id=run_id, trigger="release", workspace=self.workspace):
-                log.info("run.released", run_id=run_id)
+                log.info(Event.RUN_RELEASED, run_id=run_id)
 
                 def body() -> None:
                     result.apply = apply_run(
@@ -397,7 +398,7 @@ class Syncer:
         if result.held_reasons:
             result.status = RunStatus.HELD
             for reason in result.held_reasons:
-                log.warning("run.held", reason=reason)
+                log.warning(Event.RUN_HELD, reason=reason)
             return
         result.apply = apply_run(
             self.db,
@@ -466,7 +467,7 @@ def _interrupted(result: RunResult, why: str) -> None:
     result.error_class = ErrorClass.TRANSIENT
     result.reason = Reason.INTERRUPTED
     result.error = f"interrupted: {why}"
-    log.error("run.interrupted", error=result.error)
+    log.error(Event.RUN_INTERRUPTED, error=result.error)
 
 
 def _describe(exc: BaseException) -> str:
@@ -494,10 +495,10 @@ def _guarded(result: RunResult, lease: HeldLease, body: Callable[[], None]) -> N
         result.reason = reason_of(exc)
         result.error = _describe(exc)
         if result.error_class is ErrorClass.SYSTEM:
-            log.exception("run.failed", error_class=result.error_class, reason=result.reason)
+            log.exception(Event.RUN_FAILED, error_class=result.error_class, reason=result.reason)
         else:
             log.error(
-                "run.failed",
+                Event.RUN_FAILED,
                 error_class=result.error_class,
                 error=result.error,
                 reason=result.reason,

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, select
 from syncd.engine.plan import Action, Change, Ledger, properties_value
 from syncd.engine.profiles.read import STATUS_KEY
 from syncd.errors import ConfigError
+from syncd.events import Event
 from syncd.logs import get_logger
 from syncd.store.models import (
     AuditEvent,
@@ -108,7 +109,7 @@ def undo_changes(conn: Connection, workspace: str, run_id: int, ledger: Ledger) 
                 changes.append(Change(item.target, item.contact_id, Action.ADD, reason))
         else:
             skipped["changed_since"] += 1
-    log.info("undo.planned", run_id=run_id, changes=len(changes), **skipped)
+    log.info(Event.UNDO_PLANNED, run_id=run_id, changes=len(changes), **skipped)
     if not changes:
         raise ConfigError(
             f"nothing of run {run_id} can be undone: every change it made was changed since "

@@ -31,11 +31,11 @@ from syncd.http.classify import (
     to_error,
 )
 from syncd.http.paging import (
-    Cursor,
     CursorPaging,
     Fetched,
     Offset,
     OffsetPaging,
+    PageToken,
     Paging,
     paginate,
 )
@@ -47,7 +47,6 @@ __all__ = [
     "ApiStats",
     "CallPolicy",
     "ConcurrencyLimit",
-    "Cursor",
     "CursorPaging",
     "Detect",
     "EndpointStats",
@@ -58,6 +57,7 @@ __all__ = [
     "Limiter",
     "Offset",
     "OffsetPaging",
+    "PageToken",
     "Paging",
     "RateHeaders",
     "RetrySettings",

@@ -232,8 +232,11 @@ def _vendor_message(data: Any) -> str:
 
 
 def _status_and_body(exc: BaseException) -> tuple[int | None, Any, Mapping[str, str] | None]:
-    """Duck-typed: each HubSpot sub-package has its own ApiException; Mailchimp's has
-    `status_code` and `text` (api-facts 3.1, 3.2)."""
+    """Duck-typed.
+
+    Each HubSpot sub-package has its own ApiException; Mailchimp's has `status_code` and `text`
+    (api-facts 3.1, 3.2).
+    """
     status = getattr(exc, "status", None)
     if isinstance(status, int) and status > 0:
         headers = getattr(exc, "headers", None)

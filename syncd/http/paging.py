@@ -86,7 +86,7 @@ def paginate(
 
 
 @dataclass(frozen=True, slots=True)
-class Cursor:
+class PageToken:
     """A position in a cursor-paged read: the token the previous page named (None first)."""
 
     token: str | None = None
@@ -102,16 +102,16 @@ class CursorPaging:
 
     path: Sequence[str]
 
-    def first(self) -> Cursor:
+    def first(self) -> PageToken:
         """No token: the first page."""
-        return Cursor()
+        return PageToken()
 
-    def next(self, position: Cursor, data: Mapping[str, Any]) -> Cursor | None:
+    def next(self, position: PageToken, data: Mapping[str, Any]) -> PageToken | None:
         """The token the page names, if it names one."""
         token = dig(data, self.path)
         if token is None or token == "":
             return None
-        return Cursor(str(token))
+        return PageToken(str(token))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from tenacity import (
 )
 
 from syncd.errors import SyncdError, TransientError
+from syncd.events import Event
 from syncd.http.budget import Limiter, RateHeaders, Unlimited
 from syncd.http.classify import (
     AmbiguousWriteError,
@@ -98,6 +99,76 @@ class FindExisting(Generic[T]):
 
     find: Callable[[], T | None]
     already_exists: Callable[[SyncdError], bool]
+
+
+class _Attempts(Generic[T]):
+    """The attempts of one call: plain sends, or a create that may have been applied already.
+
+    Args:
+        send: One request, classified.
+        careful: The request must not take effect twice: a failure that may have been
+            applied is raised as `AmbiguousWriteError` instead of being sent again blindly.
+        existing: For a create: how to find what an earlier attempt may have made.
+        on_found: Called when a lookup finds what an earlier attempt made.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[], T],
+        *,
+        careful: bool,
+        existing: FindExisting[T] | None,
+        on_found: Callable[[], None],
+    ) -> None:
+        self._send = send
+        self._careful = careful
+        self._existing = existing
+        self._on_found = on_found
+        self._unsure = False  # an earlier attempt may have been applied
+        self._finding = False  # the failure came from `existing.find`, which retried on its own
+
+    def attempt(self) -> T:
+        """One try: look up what a lost create made first, then send (again)."""
+        existing = self._existing
+        if existing is None or not self._unsure:
+            return self._send_once()
+        found = self._look(existing)
+        if found is not None:
+            return found
+        try:
+            return self._send_once()
+        except SyncdError as err:
+            if isinstance(err, TransientError) or not existing.already_exists(err):
+                raise
+            found = self._look(existing)  # the name may be taken by our own first try
+            if found is None:
+                raise
+            return found
+
+    def retryable(self, exc: BaseException) -> bool:
+        """Whether tenacity should try again after `exc`."""
+        if self._finding or not isinstance(exc, TransientError):
+            return False
+        return self._existing is not None or not isinstance(exc, AmbiguousWriteError)
+
+    def _send_once(self) -> T:
+        try:
+            return self._send()
+        except TransientError as err:
+            if not self._careful or not may_have_applied(err):
+                raise
+            self._unsure = True
+            raise AmbiguousWriteError.after(err) from None
+
+    def _look(self, lookup: FindExisting[T]) -> T | None:
+        try:
+            found = lookup.find()
+        except BaseException:
+            self._finding = True
+            raise
+        if found is not None:
+            self._on_found()
+        return found
 
 
 def headers_of(obj: object) -> Mapping[str, str] | None:
@@ -175,62 +246,22 @@ class CallPolicy:
             InternalError: An answer syncd cannot handle.
         """
         budget = limiter or self.limiter
-        careful = existing is not None or not idempotent
-        unsure = False  # an earlier attempt may have been applied
-        finding = False  # the failure came from `existing.find`, which retried on its own
-
-        def send() -> T:
-            nonlocal unsure
-            try:
-                return self._send_once(endpoint, fn, budget, write)
-            except TransientError as err:
-                if not careful or not may_have_applied(err):
-                    raise
-                unsure = True
-                raise AmbiguousWriteError.after(err) from None
-
-        def look(lookup: FindExisting[T]) -> T | None:
-            nonlocal finding
-            try:
-                found = lookup.find()
-            except BaseException:
-                finding = True
-                raise
-            if found is not None:
-                log.info("http.create_found", api=self.api, endpoint=endpoint)
-            return found
-
-        def attempt() -> T:
-            if existing is None or not unsure:
-                return send()
-            found = look(existing)
-            if found is not None:
-                return found
-            try:
-                return send()
-            except SyncdError as err:
-                if isinstance(err, TransientError) or not existing.already_exists(err):
-                    raise
-                found = look(existing)
-                if found is None:
-                    raise
-                return found
-
-        def retryable(exc: BaseException) -> bool:
-            if finding or not isinstance(exc, TransientError):
-                return False
-            return existing is not None or not isinstance(exc, AmbiguousWriteError)
-
+        attempts = _Attempts(
+            lambda: self._send_once(endpoint, fn, budget, write),
+            careful=existing is not None or not idempotent,
+            existing=existing,
+            on_found=lambda: log.info(Event.HTTP_CREATE_FOUND, api=self.api, endpoint=endpoint),
+        )
         retrying = Retrying(
             stop=stop_after_attempt(self.retry.max_attempts)
             | stop_after_delay(self.retry.max_elapsed_s),
             wait=self._wait,
-            retry=retry_if_exception(retryable),
+            retry=retry_if_exception(attempts.retryable),
             reraise=True,
             sleep=self.retry.sleep,
             before_sleep=self._log_retry,
         )
-        return retrying(attempt)
+        return retrying(attempts.attempt)
 
     def _send_once(self, endpoint: str, fn: Callable[[], T], budget: Limiter, write: bool) -> T:
         """One request under the budget: counted, its headers observed, its failure classified."""
@@ -259,7 +290,7 @@ class CallPolicy:
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         log.info(
-            "http.retry",
+            Event.HTTP_RETRY,
             api=self.api,
             attempt=state.attempt_number,
             wait_s=round(state.upcoming_sleep, 3),

@@ -1,5 +1,6 @@
-"""One seed, both vendors' data: the HubSpot portal first, then a Mailchimp audience drawn from
-the same people.
+"""One seed, both vendors' data.
+
+The HubSpot portal first, then a Mailchimp audience drawn from the same people.
 
 Same `(contacts, seed, now)` gives the same data. Both generators draw from one random stream
 in a fixed order (portal, then audience), so neither can be regenerated alone without changing

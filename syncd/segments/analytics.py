@@ -249,8 +249,10 @@ def _overlap(
 
 
 def _fit(name: str, width: int) -> str:
-    """`name` within its column of `render_text`, cut with an ellipsis so the columns after it
-    stay aligned however long a key in the mappings is."""
+    """`name` within its column of `render_text`, cut with an ellipsis if too long.
+
+    The columns after it stay aligned however long a key in the mappings is.
+    """
     return name if len(name) <= width else name[: width - 1] + "\u2026"
 
 

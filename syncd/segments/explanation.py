@@ -217,8 +217,11 @@ def _render(t: Trace, indent: int) -> list[str]:
 
 
 def _shown(value: Any) -> str:
-    """A value as a trace line shows it: its repr (quoted, control characters escaped), cut to
-    `VALUE_WIDTH` characters with an ellipsis so one long field cannot swamp the report."""
+    """A value as a trace line shows it.
+
+    Its repr (quoted, control characters escaped), cut to `VALUE_WIDTH` characters with an ellipsis
+    so one long field cannot swamp the report.
+    """
     text = repr(_json(value))
     return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "\u2026"
 

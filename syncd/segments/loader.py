@@ -17,7 +17,7 @@ from syncd.errors import ConfigError
 from syncd.segments import refs
 from syncd.segments.fields import FieldCatalog, FieldDef, Source, SourcePath
 from syncd.segments.model import FIELD_NAME_RE, FieldSpec, SegmentSpec, StageSpec
-from syncd.segments.rules import Cond, ConditionParser, refs_used
+from syncd.segments.rules import Cond, ConditionParser, Ref, refs_used
 from syncd.segments.ruleset import RuleSet, Segment, Stage
 from syncd.yamlfile import parse_yaml
 
@@ -216,6 +216,43 @@ def _segments(
     return out
 
 
+def _dependency(
+    ref: Ref,
+    own_key: str,
+    stage_keys: set[str],
+    group_of: Mapping[str, str | None],
+    declared: set[str],
+) -> tuple[str | None, str | None]:
+    """What one reference depends on, or what is wrong with it.
+
+    Returns:
+        `(unit it depends on, None)`, `(None, problem)`, or `(None, None)` for a reference
+        to a segment declared but invalid (already reported where it is declared).
+    """
+    stage = ref.journey_stage
+    if stage is not None:
+        if stage in stage_keys:
+            return refs.JOURNEY, None
+        if ref.target in declared:
+            return None, None
+        known = ", ".join(sorted(stage_keys)) or "none"
+        return None, f"unknown journey stage {stage!r} (known: {known})"
+    if ref.target not in group_of:
+        if ref.target in declared:
+            return None, None
+        known = ", ".join(sorted(group_of)) or "none"
+        return None, (
+            f"unknown segment {ref.target!r} (known: {known}; journey stages are 'journey/STAGE')"
+        )
+    group = group_of[ref.target]
+    if own_key and group and group == group_of.get(own_key):
+        return None, (
+            f"refers to {ref.target!r} in its own exclusive group {group!r}; membership there "
+            "depends on this segment"
+        )
+    return refs.final_unit(ref.target, group_of), None
+
+
 def _link(
     stages: list[Stage],
     segments: list[Segment],
@@ -226,7 +263,6 @@ def _link(
 ) -> RuleSet | None:
     """Resolve references, order the units, and report unknown targets and cycles."""
     stage_keys = {s.key for s in stages}
-    seg_by_key = {s.key: s for s in segments}
     group_of = {s.key: s.exclusive for s in segments}
     deps: dict[str, list[str]] = {}
     owners: list[tuple[str, str, Cond]] = [(refs.JOURNEY, "", s.when) for s in stages]
@@ -236,35 +272,11 @@ def _link(
         deps[refs.segment_unit(s.key)] = []
     for unit, own_key, cond in owners:
         for ref in refs_used(cond):
-            stage = ref.journey_stage
-            if stage is not None:
-                if stage not in stage_keys:
-                    if ref.target in declared:
-                        continue
-                    problems.append(
-                        f"{filename}: {ref.path}.segment: unknown journey stage {stage!r} "
-                        f"(known: {', '.join(sorted(stage_keys)) or 'none'})"
-                    )
-                    continue
-                deps[unit].append(refs.JOURNEY)
-                continue
-            if ref.target not in seg_by_key:
-                if ref.target in declared:
-                    continue
-                problems.append(
-                    f"{filename}: {ref.path}.segment: unknown segment {ref.target!r} "
-                    f"(known: {', '.join(sorted(seg_by_key)) or 'none'}; journey stages are "
-                    f"'journey/STAGE')"
-                )
-                continue
-            group = group_of[ref.target]
-            if own_key and group and group == group_of.get(own_key):
-                problems.append(
-                    f"{filename}: {ref.path}.segment: refers to {ref.target!r} in its own "
-                    f"exclusive group {group!r}; membership there depends on this segment"
-                )
-                continue
-            deps[unit].append(refs.final_unit(ref.target, group_of))
+            dep, problem = _dependency(ref, own_key, stage_keys, group_of, declared)
+            if problem:
+                problems.append(f"{filename}: {ref.path}.segment: {problem}")
+            if dep is not None:
+                deps[unit].append(dep)
     groups: dict[str, list[Segment]] = {}
     for s in segments:
         if s.exclusive:

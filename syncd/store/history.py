@@ -79,7 +79,7 @@ def list_runs(
     """Runs, newest first, with their figures, what failed most, and what to do about it.
 
     Args:
-        engine: The store.
+        db: The store.
         workspace: Whose runs.
         status: Only runs with this status (`success`, `partial`, `failed`, `held`, `running`).
         limit: At most this many runs.
@@ -217,7 +217,7 @@ def list_events(
     """Audit events matching `filters`, newest first, each with its `hint` (None if applied).
 
     Args:
-        engine: The store.
+        db: The store.
         workspace: Whose events.
         filters: `contact` is an email, matched case-insensitively (the log stores it
             normalised); `since` is an age relative to `now`.

@@ -37,6 +37,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
 from syncd.errors import InternalError, SyncdError, TransientError
+from syncd.events import Event
 from syncd.logs import get_logger
 from syncd.store import models as _models  # registers the `leases` table on the metadata
 from syncd.store.types import utcnow
@@ -204,6 +205,11 @@ def renew(
     """Push the expiry of a lease `holder` holds to `now() + ttl`.
 
     Args:
+        db: Database holding the `leases` table.
+        name: Lease name.
+        holder: The holder that renews.
+        ttl: How long from now the lease lasts.
+        now: Clock.
         fence: When given, renew only that holding (not a later one of the same holder id).
 
     Returns:
@@ -351,7 +357,7 @@ class HeldLease:
                 return True
             self._mark_lost("lease row no longer names this holder")
         except Exception as exc:  # noqa: BLE001 - a failed renewal is retried on the next beat
-            log.warning("lease renewal failed", lease=self.name, error=type(exc).__name__)
+            log.warning(Event.LEASE_RENEWAL_FAILED, lease=self.name, error=type(exc).__name__)
             if self._now() >= self.expires_at:
                 self._mark_lost("renewals failed until the lease expired")
         return False
@@ -364,9 +370,9 @@ class HeldLease:
         try:
             release(self.db, self.name, self.holder)
         except Exception as exc:  # noqa: BLE001 - never mask the caller's own error; TTL frees it
-            log.warning("lease release failed", lease=self.name, error=type(exc).__name__)
+            log.warning(Event.LEASE_RELEASE_FAILED, lease=self.name, error=type(exc).__name__)
         else:
-            log.debug("lease released", lease=self.name, holder=self.holder)
+            log.debug(Event.LEASE_RELEASED, lease=self.name, holder=self.holder)
 
     def _beat_until_done(self) -> None:
         while not self._done.wait(self._interval):
@@ -377,7 +383,7 @@ class HeldLease:
         if self.lost.is_set():
             return
         self.lost.set()
-        log.error("lease.lost", lease=self.name, holder=self.holder, reason=why)
+        log.error(Event.LEASE_LOST, lease=self.name, holder=self.holder, reason=why)
         for callback in list(self._on_lost):
             callback()
 
@@ -449,7 +455,7 @@ def hold(
     taken over at once.
 
     Args:
-        engine: Database holding the `leases` table.
+        db: Database holding the `leases` table.
         name: Lease name, e.g. `apply:default`.
         holder: This holder's id (see `make_holder_id`).
         ttl: How long the lease outlives a silent holder.
@@ -478,7 +484,7 @@ def hold(
             fence = take_over(db, name, holder, ttl, other.holder, now=now)
             if fence is not None:
                 log.warning(
-                    "lease.taken_over", lease=name, previous=other.holder, reason="process gone"
+                    Event.LEASE_TAKEN_OVER, lease=name, previous=other.holder, reason="process gone"
                 )
                 break
             continue
@@ -488,7 +494,7 @@ def hold(
         if other.holder != announced:
             announced = other.holder
             log.info(
-                f"lease {name} held by {other.holder} until {_iso(other.expires_at)}; waiting",
+                Event.LEASE_WAITING,
                 lease=name,
                 holder=other.holder,
                 until=_iso(other.expires_at),
@@ -501,7 +507,7 @@ def hold(
     waited: dict[str, Any] = {}
     if waited_from is not None:
         waited["waited_s"] = round((now() - waited_from).total_seconds(), 3)
-    log.info(f"lease {name} acquired", lease=name, holder=holder, fence=fence, **waited)
+    log.info(Event.LEASE_ACQUIRED, lease=name, holder=holder, fence=fence, **waited)
     held = HeldLease(
         db, name, holder, ttl, fence=fence, now=now, heartbeat=heartbeat, on_lost=on_lost
     )
@@ -524,7 +530,7 @@ def _try_acquire(db: Engine, name: str, holder: str, ttl: timedelta, now: Clock)
     except OperationalError as exc:
         if "locked" not in str(exc.orig).lower():
             raise
-        log.info("lease.database_busy", lease=name)
+        log.info(Event.LEASE_DATABASE_BUSY, lease=name)
         return None
 
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Engine, Table, delete, select
 
 from syncd.errors import ConfigError
+from syncd.events import Event
 from syncd.logs import get_logger
 from syncd.store.models import AuditEvent, OutboxEntry, OutboxState
 from syncd.store.types import table_of
@@ -37,7 +38,7 @@ def prune(
     """Delete audit events and finished outbox rows older than `retention_days`.
 
     Args:
-        engine: The store.
+        db: The store.
         workspace: Whose rows.
         retention_days: Keep this many days; 0 keeps everything (pruning off).
         now: The clock (aware UTC), so tests and the daemon agree on the cutoff.
@@ -69,7 +70,7 @@ def prune(
     outbox_rows = _delete_chunked(db, outbox, finished, chunk)
     if events or outbox_rows:
         log.info(
-            "retention.pruned",
+            Event.RETENTION_PRUNED,
             audit_events=events,
             outbox_rows=outbox_rows,
             retention_days=retention_days,

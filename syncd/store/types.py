@@ -30,6 +30,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """To the database: UTC, and naive on SQLite (which keeps no offset)."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -38,6 +39,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """From the database: always an aware UTC datetime."""
         if value is None:
             return None
         assert isinstance(value, datetime)

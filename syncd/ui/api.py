@@ -134,8 +134,10 @@ def approve_run(state: UiState, run_id: int) -> dict[str, Any]:
 
 
 def lease_busy_detail(exc: LeaseBusyError) -> str:
-    """What to tell an admin whose Approve met another writer: who, until when, and that
-    nothing was written."""
+    """What to tell an admin whose Approve met another writer.
+
+    Who, until when, and that nothing was written.
+    """
     after = "nothing was written; try again when it has finished"
     if exc.current is None:
         return f"another process holds this workspace's apply lease; {after}"

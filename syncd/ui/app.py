@@ -75,7 +75,7 @@ def create_app(
     """Build the console app.
 
     Args:
-        engine: The migrated store (SQLite or PostgreSQL).
+        db: The migrated store (SQLite or PostgreSQL).
         workspace: Whose data to show.
         rules: The loaded mappings (explain traces and segment analytics).
         token: `ui.token`; None turns login off (only safe on loopback, which `serve` enforces).
@@ -217,8 +217,10 @@ def refusal(
 
 
 def _drop_security_from_schema(app: FastAPI) -> None:
-    """Without a token nothing is checked, so the schema must not promise Bearer auth
-    (nor its 401 and 429 answers)."""
+    """Drop Bearer auth (and its 401 and 429 answers) from the schema.
+
+    Without a token nothing is checked, so the schema must not promise it.
+    """
     build = app.openapi
 
     def openapi() -> dict[str, Any]:

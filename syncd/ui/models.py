@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 
-class Failure(BaseModel):
+class RunFailure(BaseModel):
     """One kind of failure in a run, most frequent first."""
 
     target: str | None
@@ -45,7 +45,7 @@ class Run(BaseModel):
     error_class: str | None
     reason_code: str | None = None
     error: str | None
-    failures: list[Failure]
+    failures: list[RunFailure]
     hint: str | None
 
 

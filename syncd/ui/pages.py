@@ -46,8 +46,11 @@ router = APIRouter(include_in_schema=False)
 
 
 def _session(request: Request, state: UiState) -> tuple[Session, str | None]:
-    """The request's session, or a fresh anonymous one (cookie value to set) when it has
-    none or it expired. An anonymous session logs nobody in on a console with a token."""
+    """The request's session, or a fresh anonymous one (with the cookie value to set).
+
+    A fresh one is made when there is none or it expired. An anonymous session logs nobody in
+    on a console with a token.
+    """
     session = state.guard.session_of(request)
     if session is not None:
         return session, None
@@ -58,8 +61,11 @@ def _session(request: Request, state: UiState) -> tuple[Session, str | None]:
 
 
 def set_session_cookie(request: Request, state: UiState, response: Response, value: str) -> None:
-    """Set the session cookie: HttpOnly, SameSite=Strict, Secure over HTTPS, and kept by
-    the browser no longer than the server honours it (`ui.session_ttl`)."""
+    """Set the session cookie.
+
+    HttpOnly, SameSite=Strict, Secure over HTTPS, and kept by the browser no longer than the server
+    honours it (`ui.session_ttl`).
+    """
     response.set_cookie(
         SESSION_COOKIE,
         value,

@@ -1,5 +1,6 @@
 """The console's Approve writes only under the apply lease: while another process holds it,
-Approve answers "waiting for <holder>" and the vendors see no call; once it is free, it applies."""
+Approve answers "waiting for <holder>" and the vendors see no call; once it is free, it applies.
+"""
 
 from __future__ import annotations
 

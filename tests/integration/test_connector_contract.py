@@ -56,7 +56,7 @@ class Side:
         raise NotImplementedError
 
     def expected(self, sb: Sandbox) -> dict[str, str]:
-        """source id -> email of every record the sandbox holds."""
+        """Source id -> email of every record the sandbox holds."""
         raise NotImplementedError
 
     def edit(self, sb: Sandbox, source_id: str, value: str) -> None:
@@ -95,7 +95,8 @@ class Side:
 
     def squat(self, sb: Sandbox, name: str) -> None:
         """Make, as a person would, something syncd must not write under the name `name`
-        that `ensure_target`'s lookup does not return (so only the create meets it)."""
+        that `ensure_target`'s lookup does not return (so only the create meets it).
+        """
         raise NotImplementedError
 
 

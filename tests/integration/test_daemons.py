@@ -149,9 +149,10 @@ def test_sigterm_finishes_the_job_then_exits_zero_and_releases_the_lease(
     assert end["stop"] is True  # the job saw the stop flag and returned on its own
     records = logs(tmp_path, "solo")
     events = [e["event"] for e in records]
-    assert "received SIGTERM; stopping after the batch" in events
+    assert any(e["event"] == "daemon.signal" and e["signal"] == "SIGTERM" for e in records)
+    assert "daemon.stopped" in events
     # The job had ended (its own record) before the daemon said it stopped.
-    stopped = next(e for e in records if e["event"] == "daemon stopped")
+    stopped = next(e for e in records if e["event"] == "daemon.stopped")
     assert end["t"] < datetime.fromisoformat(stopped["timestamp"]).timestamp()
 
 
@@ -166,7 +167,7 @@ def test_two_daemons_on_one_postgres_never_apply_at_once(
 
     def b_waits_for_a() -> bool:
         return any(
-            "; waiting" in e["event"] and f"/pid-{first.pid}/" in e.get("holder", "")
+            e["event"] == "lease.waiting" and f"/pid-{first.pid}/" in e.get("holder", "")
             for e in logs(tmp_path, "B")
         )
 
@@ -191,8 +192,9 @@ def test_two_daemons_on_one_postgres_never_apply_at_once(
         assert lease.current(db, "apply:default") is None
     finally:
         db.dispose()
-    waiting = next(e for e in logs(tmp_path, "B") if "; waiting" in e["event"])
-    assert waiting["event"].startswith(f"lease apply:default held by {waiting['holder']} until ")
+    waiting = next(e for e in logs(tmp_path, "B") if e["event"] == "lease.waiting")
+    assert waiting["lease"] == "apply:default" and waiting["until"]
+    assert f"/pid-{first.pid}/" in waiting["holder"]
 
 
 def _windows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

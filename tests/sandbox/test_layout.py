@@ -132,5 +132,6 @@ def test_vendors_do_not_know_each_other_or_the_facade() -> None:
 
 def test_nothing_inside_imports_the_package_itself() -> None:
     """`from syncd.sandbox import X` inside the package would load the facade lazily and
-    close a cycle through `__init__`; inside, import the defining module instead."""
+    close a cycle through `__init__`; inside, import the defining module instead.
+    """
     assert not {n for n, imps in _graph().items() if PACKAGE in imps and n != PACKAGE}

@@ -1,5 +1,6 @@
 """Console fixtures: a seeded store on each backend, the app with a recording approve path,
-and clients with and without a token."""
+and clients with and without a token.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ class Released:
 @dataclass
 class FakeRelease:
     """Stands in for `Syncer.release`: refuses what is not held, marks the run done;
-    with `busy` set, raises it as the engine does when another process holds the lease."""
+    with `busy` set, raises it as the engine does when another process holds the lease.
+    """
 
     db: Engine
     calls: list[int] = field(default_factory=list)
@@ -84,7 +86,8 @@ def make_app(
     db: Engine, rules: RuleSet, release: FakeRelease, token: str | None, **options: Any
 ) -> FastAPI:
     """The console on a seeded store, with the test clock, answering to TestClient's host
-    `testserver` (and, with `allowed_hosts=...` among `options`, to those names only)."""
+    `testserver` (and, with `allowed_hosts=...` among `options`, to those names only).
+    """
     options.setdefault("allowed_hosts", ["testserver"])
     return create_app(db, WS, rules, token=token, approve=release, clock=lambda: NOW, **options)
 

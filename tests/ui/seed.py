@@ -1,5 +1,6 @@
 """Rows for console tests, inserted directly: runs (one held, with a pending plan), audit
-events with a failure, contacts (one named `<script>`), the ledger and sizes per run."""
+events with a failure, contacts (one named `<script>`), the ledger and sizes per run.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Approve while another process holds the workspace's apply lease: the engine's bounded
-wait ran out, so the console says who is writing and that nothing was written (409)."""
+wait ran out, so the console says who is writing and that nothing was written (409).
+"""
 
 from __future__ import annotations
 

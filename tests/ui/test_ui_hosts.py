@@ -1,5 +1,6 @@
 """The console answers only to its own names, so DNS rebinding cannot reach it, and a
-state-changing request must come from its own origin (Origin, or else Referer)."""
+state-changing request must come from its own origin (Origin, or else Referer).
+"""
 
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ def _console(
 @pytest.fixture
 def default_console(db: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded) -> TestClient:
     """The console as `syncd ui` starts it out of the box: loopback, no token, no
-    `ui.allowed_hosts`."""
+    `ui.allowed_hosts`.
+    """
     return _console(db, rules, release, LOOPBACK, allowed_hosts=[], bind_hosts=["127.0.0.1"])
 
 

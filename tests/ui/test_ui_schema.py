@@ -1,6 +1,7 @@
 """Schemathesis against the JSON API (in-process ASGI, seeded SQLite, token set): no server
 errors, every answer matches the OpenAPI schema, and requests with generated (wrong) auth are
-refused. Bounded: a few examples per operation."""
+refused. Bounded: a few examples per operation.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Security of the console: token auth, the session cookie, CSRF on Approve, escaping,
-binding rules and response headers."""
+binding rules and response headers.
+"""
 
 from __future__ import annotations
 

@@ -9,15 +9,15 @@ import pytest
 
 from syncd.errors import InternalError
 from syncd.failures import Reason
-from syncd.http import Cursor, CursorPaging, Offset, OffsetPaging, paginate
+from syncd.http import CursorPaging, Offset, OffsetPaging, PageToken, paginate
 
 NEXT = CursorPaging(("paging", "next", "after"))
 
 
-def cursor_api(pages: Mapping[str | None, dict[str, Any]]) -> Callable[[Cursor], dict[str, Any]]:
+def cursor_api(pages: Mapping[str | None, dict[str, Any]]) -> Callable[[PageToken], dict[str, Any]]:
     """An endpoint answering `pages[token]`, recording the tokens it was asked for."""
 
-    def fetch(cursor: Cursor) -> dict[str, Any]:
+    def fetch(cursor: PageToken) -> dict[str, Any]:
         asked.append(cursor.token)
         return pages[cursor.token]
 
@@ -43,7 +43,7 @@ def test_a_cursor_read_follows_each_token_to_the_page_without_one() -> None:
     assert ids_of(pages) == [1, 2, 3, 4]
     assert fetch.asked == [None, "b", "7"]  # type: ignore[attr-defined]
     assert [p.last for p in pages] == [False, False, True]
-    assert [p.position for p in pages] == [Cursor(), Cursor("b"), Cursor("7")]
+    assert [p.position for p in pages] == [PageToken(), PageToken("b"), PageToken("7")]
 
 
 @pytest.mark.parametrize("after", [None, ""])
@@ -86,7 +86,8 @@ def offset_api(
     items: list[int], *, page_size: int, totals: list[int] | None = None
 ) -> Callable[[Offset], dict[str, Any]]:
     """An endpoint serving `items[offset:offset + page_size]`; `totals` overrides the total
-    each answer reports, in order (to model items leaving a window)."""
+    each answer reports, in order (to model items leaving a window).
+    """
     reported = list(totals or [])
 
     def fetch(at: Offset) -> dict[str, Any]:

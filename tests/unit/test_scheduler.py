@@ -178,14 +178,14 @@ def test_reconcile_waits_for_a_running_incremental(db: tuple[str, Engine]) -> No
         first.start()
         assert incremental_started.wait(WAIT)
         second.start()
-        assert eventually(lambda: any("; waiting" in e["event"] for e in logs))
+        assert eventually(lambda: any(e["event"] == "lease.waiting" for e in logs))
         assert events == ["schedule start"]
         release_incremental.set()
         first.join(WAIT)
         second.join(WAIT)
     assert events == ["schedule start", "schedule end", "reconcile start", "reconcile end"]
-    waiting = next(e for e in logs if "; waiting" in e["event"])
-    assert waiting["event"].startswith("lease apply:acme held by ")
+    waiting = next(e for e in logs if e["event"] == "lease.waiting")
+    assert waiting["lease"] == "apply:acme" and waiting["holder"]
 
 
 def test_stop_while_waiting_for_the_lease_skips_the_run(db: tuple[str, Engine]) -> None:
@@ -201,7 +201,7 @@ def test_stop_while_waiting_for_the_lease_skips_the_run(db: tuple[str, Engine]) 
     with capture_logs() as logs:
         thread = threading.Thread(target=lambda: result.append(daemon.run_once(SCHEDULE)))
         thread.start()
-        assert eventually(lambda: any("; waiting" in e["event"] for e in logs))
+        assert eventually(lambda: any(e["event"] == "lease.waiting" for e in logs))
         daemon.request_stop()
         thread.join(WAIT)
     assert result == [None] and not called.is_set()

@@ -25,6 +25,7 @@ from syncd.engine.profiles.identity import (
     resolve,
 )
 from syncd.engine.profiles.read import STATUS_KEY, TAGS_KEY
+from syncd.events import Event
 from syncd.failures import Reason
 from syncd.logs import get_logger
 from syncd.store.models import AuditEvent, Contact, Membership
@@ -62,29 +63,11 @@ def merge_page(
     now: datetime,
 ) -> None:
     """Place each record with `identity.resolve`, then write the changed profiles."""
-    id_col = _ID_COLUMN[source]
-    table = table_of(Contact)
-    c = table.c
     latest: dict[str, SourceRecord] = {}
     for rec in records:  # a later record of the same page wins over an earlier one
         figures.records += 1
         latest[rec.source_id] = rec
-    emails = list({e for r in latest.values() if (e := normalise_email(r.email)) is not None})
-    profiles: dict[Key, Profile] = {}
-    by_id: dict[str, Key] = {}
-    by_email: dict[str, Key] = {}
-    if latest:
-        query = select(c.id, c.email, c.hubspot_id, c.mailchimp_id, c.attributes).where(
-            c.workspace == workspace, or_(c[id_col].in_(list(latest)), c.email.in_(emails))
-        )
-        for row in conn.execute(query):
-            ids = {"hubspot": row.hubspot_id, "mailchimp": row.mailchimp_id}
-            profiles[row.id] = Profile(
-                row.email, {k: v for k, v in ids.items() if v}, dict(row.attributes or {})
-            )
-            by_email[row.email] = row.id
-            if ids[source]:
-                by_id[ids[source]] = row.id
+    profiles, by_id, by_email = _candidates(conn, workspace, source, latest)
     changed: set[Key] = set()
     handover: dict[Key, Key] = {}  # old profile -> the one its record moved onto
     rejects = []
@@ -135,7 +118,37 @@ def merge_page(
     _write_profiles(conn, workspace, source, profiles, changed, handover, figures, now)
     if rejects:
         conn.execute(table_of(AuditEvent).insert(), rejects)
-        log.warning("pull.rejected", source=source, count=len(rejects))
+        log.warning(Event.PULL_REJECTED, source=source, count=len(rejects))
+
+
+def _candidates(
+    conn: Connection, workspace: str, source: str, latest: Mapping[str, SourceRecord]
+) -> tuple[dict[Key, Profile], dict[str, Key], dict[str, Key]]:
+    """The stored profiles a page's records may land on: by this source's id, or by email.
+
+    Returns:
+        `(profiles by row id, row id by source id, row id by email)`.
+    """
+    profiles: dict[Key, Profile] = {}
+    by_id: dict[str, Key] = {}
+    by_email: dict[str, Key] = {}
+    if not latest:
+        return profiles, by_id, by_email
+    c = table_of(Contact).c
+    emails = list({e for r in latest.values() if (e := normalise_email(r.email)) is not None})
+    query = select(c.id, c.email, c.hubspot_id, c.mailchimp_id, c.attributes).where(
+        c.workspace == workspace,
+        or_(c[_ID_COLUMN[source]].in_(list(latest)), c.email.in_(emails)),
+    )
+    for row in conn.execute(query):
+        ids = {"hubspot": row.hubspot_id, "mailchimp": row.mailchimp_id}
+        profiles[row.id] = Profile(
+            row.email, {k: v for k, v in ids.items() if v}, dict(row.attributes or {})
+        )
+        by_email[row.email] = row.id
+        if ids[source]:
+            by_id[ids[source]] = row.id
+    return profiles, by_id, by_email
 
 
 def _write_profiles(

@@ -1,5 +1,6 @@
-"""Building blocks both vendors' seeded data generators share: countries, free-mail domains,
-fast weighted and uniform picks, and name pools.
+"""Building blocks both vendors' seeded data generators share.
+
+Countries, free-mail domains, fast weighted and uniform picks, and name pools.
 
 Faker is slow per call, so it fills small pools (first and last names, companies, jobs) once per
 seed and a `random.Random` picks from them. Faker is imported inside `name_pools`, so nothing

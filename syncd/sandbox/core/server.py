@@ -1,5 +1,7 @@
-"""HTTP plumbing: parse a request, authenticate it, apply limits and faults, dispatch it, count
-it, and write the response in one send (keep-alive, no Nagle stalls).
+"""HTTP plumbing.
+
+Parse a request, authenticate it, apply limits and faults, dispatch it, count it, and write the
+response in one send (keep-alive, no Nagle stalls).
 
 stdlib `ThreadingHTTPServer` with HTTP/1.1: one thread per connection gives real concurrency
 (Mailchimp's 10-connection cap, a held "timeout" response while others are served) and makes

@@ -1,6 +1,8 @@
-"""HubSpot as the core server drives it: bearer-token check, the 10-second rolling, daily and
-search limits with HubSpot's 429 bodies and `X-HubSpot-RateLimit-*` headers, and dispatch of a
-route to its handler on the portal's current state.
+"""HubSpot as the core server drives it.
+
+Bearer-token check, the 10-second rolling, daily and search limits with HubSpot's 429 bodies and
+`X-HubSpot-RateLimit-*` headers, and dispatch of a route to its handler on the portal's current
+state.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""HubSpot Lists v3: create (MANUAL/SNAPSHOT), get by id and by name, search, membership writes
-by record id and membership reads.
+"""HubSpot Lists v3.
+
+Create (MANUAL/SNAPSHOT), get by id and by name, search, membership writes by record id and
+membership reads.
 
 Membership writes answer with `recordsIdsAdded` (the spelling of the spec and the SDK model),
 `recordIdsRemoved` and `recordIdsMissing` (unknown ids, and ids already in the requested state).

@@ -1,5 +1,7 @@
-"""HubSpot CRM object endpoints: list, get, PATCH, and batch read, update and upsert of
-contacts, companies and deals, with HubSpot's property validation.
+"""HubSpot CRM object endpoints.
+
+List, get, PATCH, and batch read, update and upsert of contacts, companies and deals, with HubSpot's
+property validation.
 """
 
 from __future__ import annotations

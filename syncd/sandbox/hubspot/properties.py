@@ -66,8 +66,10 @@ def create_property(state: HubSpotState, req: Request) -> Response:
 
 
 def update_property(state: HubSpotState, req: Request) -> Response:
-    """`PATCH /crm/v3/properties/contacts/{propertyName}`: the given fields replace the old ones
-    (`options` is the whole new option list)."""
+    """`PATCH /crm/v3/properties/contacts/{propertyName}`.
+
+    The given fields replace the old ones (`options` is the whole new option list).
+    """
     require(object_type(req) == "contacts", hubspot_not_found("Unknown object type"))
     name = req.args["propertyName"]
     d = state.properties.get(name)

@@ -1,5 +1,6 @@
-"""The contact property definitions the sandbox portal has, as `GET /crm/v3/properties/contacts`
-serves them.
+"""The contact property definitions of the sandbox portal.
+
+They are what `GET /crm/v3/properties/contacts` serves.
 
 The property type decides how search compares values (numbers and dates numerically) and which
 writes are refused (read-only and unknown properties), as HubSpot does.

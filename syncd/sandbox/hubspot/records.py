@@ -1,5 +1,7 @@
-"""HubSpot CRM records on the wire: object types, default and always-sent properties, the
-record and batch-response shapes, and batch-input parsing shared by every object endpoint.
+"""HubSpot CRM records on the wire.
+
+Object types, default and always-sent properties, the record and batch-response shapes, and batch-
+input parsing shared by every object endpoint.
 
 Shapes follow the CRM v3 reference: every property value is a string, dates are ISO 8601 with
 `Z`, ids are strings of integers, batch calls return 200 or 207 with per-input errors.

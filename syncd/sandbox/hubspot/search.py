@@ -1,5 +1,6 @@
-"""`POST /crm/v3/objects/{objectType}/search`: filter groups, sorts, free-text query, paging
-by offset, and the 10,000-result cap.
+"""`POST /crm/v3/objects/{objectType}/search`.
+
+Filter groups, sorts, free-text query, paging by offset, and the 10,000-result cap.
 
 Filter groups are ORed, filters in a group ANDed. Number and date properties compare
 numerically (dates as epoch milliseconds, as HubSpot expects in filter values); strings

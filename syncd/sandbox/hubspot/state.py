@@ -1,5 +1,6 @@
-"""What the emulated HubSpot portal holds: contacts, companies, deals, their associations,
-contact property definitions and lists.
+"""What the emulated HubSpot portal holds.
+
+Contacts, companies, deals, their associations, contact property definitions and lists.
 
 Handlers read and write it under the sandbox's one state lock, which the server takes for the
 whole of a request, so every response is consistent.

@@ -1,5 +1,7 @@
-"""A member's recent email activity (`GET .../members/{hash}/activity`), derived from the
-member's open and click rates with a per-member seed so it is stable across calls.
+"""A member's recent email activity (`GET .../members/{hash}/activity`).
+
+It is derived from the member's open and click rates with a per-member seed, so it is stable
+across calls.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from syncd.sandbox.mailchimp.state import MailchimpState
 
 
 def member_activity(state: MailchimpState, req: Request) -> Response:
-    """`GET .../members/{hash}/activity`: up to 50 recent events, derived from the member's
-    stats with a per-member seed (stable across calls)."""
+    """`GET .../members/{hash}/activity`.
+
+    Up to 50 recent events, derived from the member's stats with a per-member seed (stable across
+    calls).
+    """
     h, m = get_member(state, req)
     rng = random.Random(f"{state.seed}:{h}")
     now = state.clock.base_ms

@@ -1,6 +1,8 @@
-"""Mailchimp as the core server drives it: the API-key check (Basic, Bearer or OAuth header),
-the cap on simultaneous connections per key with Mailchimp's 429, problem+json errors, and
-dispatch of a route to its handler on the account's current state.
+"""Mailchimp as the core server drives it.
+
+The API-key check (Basic, Bearer or OAuth header), the cap on simultaneous connections per key with
+Mailchimp's 429, problem+json errors, and dispatch of a route to its handler on the account's
+current state.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""Mailchimp's account-level reads: `GET /ping` and the sandbox's one audience (`GET /lists`,
-`GET /lists/{list_id}`) with member counts by status.
+"""Mailchimp's account-level reads.
+
+`GET /ping` and the sandbox's one audience (`GET /lists`, `GET /lists/{list_id}`) with member counts
+by status.
 """
 
 from __future__ import annotations

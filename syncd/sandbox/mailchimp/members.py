@@ -1,5 +1,7 @@
-"""Mailchimp audience members: list with filters and paging, get, PUT (upsert), PATCH,
-DELETE (archive), and batch subscribe `POST /lists/{list_id}`.
+"""Mailchimp audience members.
+
+List with filters and paging, get, PUT (upsert), PATCH, DELETE (archive), and batch subscribe `POST
+/lists/{list_id}`.
 
 Compliance is enforced as Mailchimp does: an unsubscribed or cleaned address (also when it was
 archived since) cannot be set to `subscribed` through the API.

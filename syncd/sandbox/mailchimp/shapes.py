@@ -1,5 +1,7 @@
-"""What every Mailchimp handler shares: the audience and member lookups, the member's wire
-shape, `fields` / `exclude_fields` projection, and query-parameter parsing.
+"""What every Mailchimp handler shares.
+
+The audience and member lookups, the member's wire shape, `fields` / `exclude_fields` projection,
+and query-parameter parsing.
 """
 
 from __future__ import annotations

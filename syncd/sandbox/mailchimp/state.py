@@ -1,5 +1,6 @@
-"""What the emulated Mailchimp account holds: one audience, its members and its segments (tags
-are static segments).
+"""What the emulated Mailchimp account holds.
+
+One audience, its members and its segments (tags are static segments).
 
 Handlers read and write it under the sandbox's one state lock, which the server takes for the
 whole of a request, so every response is consistent.

@@ -295,7 +295,8 @@ class Clock:
 
 class TakenOverWriter(FakeWriter):
     """While its first batch is in flight, the process 'pauses' past the TTL and another
-    writer takes the lease over."""
+    writer takes the lease over.
+    """
 
     def __init__(self, db: Engine, clock: Clock) -> None:
         super().__init__("mailchimp")

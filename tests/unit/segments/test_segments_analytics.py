@@ -1,5 +1,6 @@
 """`analyse` on the default mappings and realistic synthetic data: sizes, coverage, overlap,
-warnings and KPI ranks."""
+warnings and KPI ranks.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """`assign`: combinators, references, journey order, exclusive groups, the clock, input shapes,
-and every default segment and stage on realistic data."""
+and every default segment and stage on realistic data.
+"""
 
 from __future__ import annotations
 

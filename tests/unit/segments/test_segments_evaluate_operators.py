@@ -1,5 +1,6 @@
 """Every operator against present, missing and wrongly typed values, through `assign` and
-`explain`."""
+`explain`.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The package's shape: an acyclic module graph with no import hidden in a function, nothing
 from `syncd` outside the package but `syncd.errors` and `syncd.yamlfile`, no I/O library, and
-no clock read (callers pass `now`)."""
+no clock read (callers pass `now`).
+"""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ CLOCK_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"}
 
 def _imports(tree: ast.AST) -> list[str]:
     """Every module a file imports, at any depth; `from pkg import submodule` names the
-    submodule."""
+    submodule.
+    """
     found: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -1,5 +1,6 @@
 """Property tests: the evaluator (`assign`) == `explain`'s verdicts and traces == a plain
-reference interpreter, over journey stages, exclusive groups and references."""
+reference interpreter, over journey stages, exclusive groups and references.
+"""
 
 from __future__ import annotations
 
@@ -90,7 +91,8 @@ conditions = trees(leaves())
 def rule_docs(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(stages, segments): 0-3 journey stages; 1-3 segments `rN` that may refer to a stage
     (`journey/sN`) and may share the exclusive group `g` (priorities tie often); then `refs`,
-    which refers to `r0`'s final membership."""
+    which refers to `r0`'s final membership.
+    """
     keys = [f"s{i}" for i in range(draw(st.integers(0, 3)))]
     stages = [{"key": k, "when": draw(conditions)} for k in keys]
     journey_refs = [{"segment": f"journey/{k}"} for k in keys]
@@ -110,7 +112,8 @@ def reference(
     cond: dict[str, Any], c: dict[str, Any], segs: dict[str, bool], journey: str | None = None
 ) -> bool:
     """The rule semantics written out plainly, independent of the evaluator; `segs` holds the
-    final memberships a reference sees and `journey` the contact's stage."""
+    final memberships a reference sees and `journey` the contact's stage.
+    """
     if "all" in cond:
         return all([reference(x, c, segs, journey) for x in cond["all"]])
     if "any" in cond:
