@@ -278,3 +278,17 @@ def test_create_with_associations_and_paged_association_reads(fresh: Sandbox) ->
         {"inputs": [{"id": int(cid)}]},
     )
     assert r.status_code == 400
+
+
+def test_deal_and_company_to_contact_associations(sb: Sandbox) -> None:
+    hs = sb.hubspot
+    cid = next(i for i in hs.contact_ids if i in hs.contact_deals and i in hs.contact_companies)
+    deal, company = hs.contact_deals[cid][0], hs.contact_companies[cid][0]
+    batch = hubspot(sb).crm.associations.v4.batch_api
+    res = batch.get_page("deals", "contacts", {"inputs": [{"id": str(deal)}]})
+    assert [t.to_object_id for t in res.results[0].to] == [str(cid)]
+    assert res.results[0].to[0].association_types[0].type_id == 3
+    res = batch.get_page("companies", "contacts", {"inputs": [{"id": str(company)}]})
+    expected = sorted(c for c, comps in hs.contact_companies.items() if company in comps)
+    got = [int(t.to_object_id) for t in res.results[0].to]
+    assert got == expected[: len(got)] and str(cid) in {t.to_object_id for t in res.results[0].to}

@@ -7,6 +7,10 @@ and its schemas in HubSpot's public spec collection (`PublicAssociationMultiWith
 ("a paging cursor token"), each result carries `paging.next.after` only when more pages follow;
 `toObjectId` is a string; `label` is a string and left out when the type has none; at most
 1,000 inputs (changelog "bug fix batch read limit for HubSpot associations API").
+
+Both directions are served: contact → deals/companies, and deals/companies → contacts (type ids
+3 `deal_to_contact`, 2 Primary and 280 `company_to_contact_unlabeled`, HubSpot's "Associations
+v4" type-id table, https://developers.hubspot.com/docs/guides/api/crm/associations/associations-v4).
 """
 
 from __future__ import annotations
@@ -25,10 +29,20 @@ from syncd.sandbox.hubspot.records import (
 )
 from syncd.sandbox.hubspot.state import HubSpotState
 
+# Object → contact association types (the reverse of records.ASSOC_TYPES).
+TO_CONTACT_TYPES: dict[str, list[tuple[int, str, str | None, str]]] = {
+    "companies": [
+        (2, "HUBSPOT_DEFINED", "Primary", "company_to_contact"),
+        (280, "HUBSPOT_DEFINED", None, "company_to_contact_unlabeled"),
+    ],
+    "deals": [(3, "HUBSPOT_DEFINED", None, "deal_to_contact")],
+}
 
-def _types(dst: str) -> list[dict[str, Any]]:
+
+def _types(src: str, dst: str) -> list[dict[str, Any]]:
+    table = ASSOC_TYPES[dst] if src == "contacts" else TO_CONTACT_TYPES[src]
     out = []
-    for type_id, category, label, _ in ASSOC_TYPES[dst]:
+    for type_id, category, label, _ in table:
         spec: dict[str, Any] = {"category": category, "typeId": type_id}
         if label is not None:
             spec["label"] = label
@@ -36,7 +50,7 @@ def _types(dst: str) -> list[dict[str, Any]]:
     return out
 
 
-def _no_associations(dst: str, raw: str) -> dict[str, Any]:
+def _no_associations(src: str, dst: str, raw: str) -> dict[str, Any]:
     """The 207 error entry for a contact without any associations (or unknown).
 
     `subCategory` is left out: the spec types it as an object whose fields it does not name.
@@ -44,7 +58,7 @@ def _no_associations(dst: str, raw: str) -> dict[str, Any]:
     return {
         "status": "error",
         "category": "OBJECT_NOT_FOUND",
-        "message": f"No {dst.rstrip('s')} is associated with contact {raw}.",
+        "message": f"No {dst.rstrip('s')} is associated with {src.rstrip('s')} {raw}.",
         "context": {"fromObjectId": [raw]},
         "errors": [],
         "links": {},
@@ -52,19 +66,30 @@ def _no_associations(dst: str, raw: str) -> dict[str, Any]:
 
 
 def associations_batch_read(state: HubSpotState, req: Request, limits: Limits) -> Response:
-    """`POST /crm/v4/associations/contacts/{deals|companies}/batch/read` (<= 1,000 inputs).
+    """`POST /crm/v4/associations/{from}/{to}/batch/read` (<= 1,000 inputs).
 
     Targets come in ascending id order; `after` is the last id of the previous page, as a
     string token.
     """
     src = OBJECT_TYPES.get(req.args["fromObjectType"])
     dst = OBJECT_TYPES.get(req.args["toObjectType"])
-    if src != "contacts" or dst is None or dst not in ASSOC_TYPES:
-        raise hubspot_error(400, "Only contact to deal/company associations exist in the sandbox")
+    pair_ok = (src == "contacts" and dst in ASSOC_TYPES) or (
+        dst == "contacts" and src in TO_CONTACT_TYPES
+    )
+    if src is None or dst is None or not pair_ok:
+        raise hubspot_error(400, "Only contact ↔ deal/company associations exist in the sandbox")
     _, inputs = batch_inputs(req, ASSOC_BATCH_MAX)
-    index = state.contact_deals if dst == "deals" else state.contact_companies
+    if src == "contacts":
+        index = state.contact_deals if dst == "deals" else state.contact_companies
+    else:
+        forward = state.contact_deals if src == "deals" else state.contact_companies
+        index = {}
+        for cid, targets in forward.items():
+            if cid in state.contacts:
+                for t in targets:
+                    index.setdefault(t, []).append(cid)
     page_size = max(1, limits.hubspot_assoc_page)
-    types = _types(dst)
+    types = _types(src, dst)
     results, errors = [], []
     for inp in inputs:
         raw, after = inp.get("id"), inp.get("after")
@@ -77,10 +102,14 @@ def associations_batch_read(state: HubSpotState, req: Request, limits: Limits) -
             after is None or after.isdigit(),
             hubspot_error(400, f"after {after!r} is not a cursor this API returned"),
         )
-        contact = state.live_contact(int(raw)) if raw.isdigit() else None
-        ids = sorted(index.get(contact.id, [])) if contact is not None else []
+        ids: list[int] = []
+        if raw.isdigit() and src == "contacts":
+            contact = state.live_contact(int(raw))
+            ids = sorted(index.get(contact.id, [])) if contact is not None else []
+        elif raw.isdigit():
+            ids = sorted(index.get(int(raw), []))
         if not ids:
-            errors.append(_no_associations(dst, raw))
+            errors.append(_no_associations(src, dst, raw))
             continue
         rest = [i for i in ids if after is None or i > int(after)]
         page = rest[:page_size]
