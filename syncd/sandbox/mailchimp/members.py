@@ -1,7 +1,7 @@
 """Mailchimp audience members.
 
-List with filters and paging, get, PUT (upsert), PATCH, DELETE (archive), and batch subscribe `POST
-/lists/{list_id}`.
+List with filters and paging, get, PUT (upsert), PATCH (also of the address itself) and batch
+subscribe `POST /lists/{list_id}`. Archive and permanent delete are in `lifecycle`.
 
 Compliance is enforced as Mailchimp does: an unsubscribed or cleaned address (also when it was
 archived since) cannot be set to `subscribed` through the API.
@@ -200,6 +200,7 @@ def put_member(state: MailchimpState, req: Request) -> Response:
         )
         if m is None:
             require(bool(EMAIL_RE.match(email.strip())), fake_email(email))
+            check_not_forgotten(state, req, email)
             m = new_member(state, email, str(new_status), body)
             return respond(req, member_json(state, h, m))
         status = new_status
@@ -208,29 +209,63 @@ def put_member(state: MailchimpState, req: Request) -> Response:
 
 
 def patch_member(state: MailchimpState, req: Request) -> Response:
-    """`PATCH .../members/{hash}`: how a person's edit reaches Mailchimp in tests too."""
+    """`PATCH .../members/{hash}`: how a person's edit reaches Mailchimp in tests too.
+
+    A new `email_address` changes the member's address ("Update list member",
+    `email_address`, https://mailchimp.com/developer/marketing/api/list-members/update-list-member/):
+    the member's id becomes the hash of the new address (the id is "The MD5 hash of the
+    lowercase version of the list member's email address"), its `contact_id`, status and tags
+    stay; an address another member has is refused.
+    """
     h, m = get_member(state, req)
     body = req.json_object()
     status = body.get("status")
     if status is None and m.status == "archived":
         raise mailchimp_invalid("Archived members need a status to be brought back.")
+    new_email = body.get("email_address")
+    if new_email is not None:
+        h = change_email(state, h, m, new_email)
     apply_fields(state, m, body, status)
     return respond(req, member_json(state, h, m))
 
 
-def delete_member(state: MailchimpState, req: Request) -> Response:
-    """`DELETE .../members/{hash}` archives the member (204)."""
-    _, m = get_member(state, req)
-    if m.status in ("cleaned", "pending", "archived"):
+def change_email(state: MailchimpState, h: str, m: McMember, new_email: Any) -> str:
+    """Move a member to a new address; returns its new subscriber hash."""
+    require(
+        isinstance(new_email, str) and bool(EMAIL_RE.match(new_email.strip())),
+        fake_email(str(new_email)),
+    )
+    new_h = subscriber_hash(new_email)
+    if new_h == h:
+        m.email = new_email.strip()  # a change of case only: same member, same id
+        return h
+    if new_h in state.members:
         raise mailchimp_error(
-            405,
-            "Method Not Allowed",
-            "Can not archive a contact that is bounced, pending or archived",
+            400, "Member Exists", f"{new_email.strip()} is already a list member."
         )
-    m.prior_status, m.status = m.status, "archived"
+    check_not_forgotten(state, None, new_email)
+    del state.members[h]
+    m.email = new_email.strip()
+    state.members[new_h] = m
     m.last_changed_ms = state.clock.write_ms()
     state.members_version += 1
-    return Response(204)
+    return new_h
+
+
+def check_not_forgotten(state: MailchimpState, req: Request | None, email: str) -> None:
+    """Mailchimp's 400 for an address that was permanently deleted.
+
+    Only the person may sign up again themselves: a request marked `X-Sandbox-Actor: person`
+    stands for the audience's signup form.
+    """
+    person = req is not None and req.headers.get("x-sandbox-actor") == "person"
+    if email.strip().lower() in state.forgotten and not person:
+        raise mailchimp_error(
+            400,
+            "Forgotten Email Not Subscribed",
+            f"{email.strip()} was permanently deleted and cannot be re-imported. The contact "
+            "must re-subscribe to get back on the list.",
+        )
 
 
 def fake_email(email: str) -> ApiError:
@@ -268,6 +303,7 @@ def batch_subscribe(state: MailchimpState, req: Request) -> Response:
             if m is None:
                 new_status = status or item.get("status_if_new")
                 require(new_status in SETTABLE, mailchimp_invalid("Invalid status"))
+                check_not_forgotten(state, req, email)
                 created.append(member_json(state, h, new_member(state, email, new_status, item)))
                 continue
             if not update:
