@@ -143,3 +143,34 @@ def test_deleting_a_tag(fresh: Sandbox) -> None:
         )
     assert err.value.status_code == 404
     assert all(seg not in m.tags for m in fresh.mailchimp.members.values())
+
+
+def test_only_the_person_may_re_subscribe_an_archived_unsubscriber(fresh: Sandbox) -> None:
+    h = next(
+        h
+        for h, m in fresh.mailchimp.members.items()
+        if m.status == "archived" and m.prior_status == "unsubscribed"
+    )
+    with pytest.raises(ApiClientError) as err:
+        mailchimp(fresh).lists.update_list_member(fresh.audience_id, h, {"status": "subscribed"})
+    assert json.loads(err.value.text)["title"] == "Member In Compliance State"
+    r = requests.patch(
+        f"{fresh.mailchimp_url}/lists/{fresh.audience_id}/members/{h}",
+        json={"status": "subscribed"},
+        auth=("x", fresh.mailchimp_key),
+        headers={"X-Sandbox-Actor": "person"},
+        timeout=10,
+    )
+    assert r.status_code == 200 and fresh.mailchimp.members[h].status == "subscribed"
+
+
+def test_seeded_members_are_all_accepted_by_the_emulators_own_endpoints(fresh: Sandbox) -> None:
+    mc = mailchimp(fresh)
+    for h, m in list(fresh.mailchimp.members.items()):
+        if m.status == "archived":  # comes back only with a status; read it instead
+            out = mc.lists.get_list_member(fresh.audience_id, h)
+        else:
+            out = mc.lists.update_list_member(fresh.audience_id, h, {"email_address": m.email})
+        assert out["id"] == h == subscriber_hash(m.email)
+    names = [s.name for s in fresh.mailchimp.segments.values()]
+    assert len(names) == len({n.lower() for n in names})

@@ -107,9 +107,18 @@ def check_status_change(m: McMember, new: str) -> None:
 
 
 def apply_fields(
-    state: MailchimpState, m: McMember, body: dict[str, Any], status: str | None
+    state: MailchimpState,
+    m: McMember,
+    body: dict[str, Any],
+    status: str | None,
+    *,
+    by_person: bool = False,
 ) -> bool:
-    """Apply writable fields; bump `last_changed` when anything changed. True if changed."""
+    """Apply writable fields; bump `last_changed` when anything changed. True if changed.
+
+    `by_person` is the person acting themselves (a signup form, a confirmed opt-in): the
+    compliance rule binds API callers only, so a person may re-subscribe.
+    """
     changed = False
     if status is not None and status != m.status:
         require(
@@ -119,7 +128,8 @@ def apply_fields(
                 [{"field": "status", "message": "Value is not one of the allowed values"}],
             ),
         )
-        check_status_change(m, status)
+        if not by_person:
+            check_status_change(m, status)
         m.prior_status = None
         m.status = status
         if status == "subscribed":
@@ -204,7 +214,7 @@ def put_member(state: MailchimpState, req: Request) -> Response:
             m = new_member(state, email, str(new_status), body)
             return respond(req, member_json(state, h, m))
         status = new_status
-    apply_fields(state, m, body, status)
+    apply_fields(state, m, body, status, by_person=is_person(req))
     return respond(req, member_json(state, h, m))
 
 
@@ -225,7 +235,7 @@ def patch_member(state: MailchimpState, req: Request) -> Response:
     new_email = body.get("email_address")
     if new_email is not None:
         h = change_email(state, h, m, new_email)
-    apply_fields(state, m, body, status)
+    apply_fields(state, m, body, status, by_person=is_person(req))
     return respond(req, member_json(state, h, m))
 
 
@@ -252,14 +262,18 @@ def change_email(state: MailchimpState, h: str, m: McMember, new_email: Any) -> 
     return new_h
 
 
+def is_person(req: Request) -> bool:
+    """Whether the request stands for the member acting themselves (`X-Sandbox-Actor: person`)."""
+    return req.headers.get("x-sandbox-actor") == "person"
+
+
 def check_not_forgotten(state: MailchimpState, req: Request | None, email: str) -> None:
     """Mailchimp's 400 for an address that was permanently deleted.
 
     Only the person may sign up again themselves: a request marked `X-Sandbox-Actor: person`
     stands for the audience's signup form.
     """
-    person = req is not None and req.headers.get("x-sandbox-actor") == "person"
-    if email.strip().lower() in state.forgotten and not person:
+    if email.strip().lower() in state.forgotten and not (req is not None and is_person(req)):
         raise mailchimp_error(
             400,
             "Forgotten Email Not Subscribed",

@@ -119,7 +119,12 @@ def get_segment(state: MailchimpState, req: Request) -> Response:
 
 
 def delete_segment(state: MailchimpState, req: Request) -> Response:
-    """`DELETE /lists/{list_id}/segments/{segment_id}` (204); untags every member."""
+    """`DELETE /lists/{list_id}/segments/{segment_id}` (204); untags every member.
+
+    Source: "Delete segment",
+    https://mailchimp.com/developer/marketing/api/list-segments/delete-segment/ (a tag is a
+    static segment); afterwards every call on the id answers 404.
+    """
     seg = _segment(state, req)
     for m in state.members.values():
         m.tags.pop(seg.id, None)
