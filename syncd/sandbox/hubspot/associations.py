@@ -1,9 +1,11 @@
 """HubSpot v4 associations: batch reads of a contact's deals or companies, paged per input.
 
 Source: "Retrieve associations" (`POST /crm/v4/associations/{fromObjectType}/{toObjectType}/
-batch/read`), https://developers.hubspot.com/docs/api-reference/crm-associations-v4/batch/post-crm-v4-associations-fromObjectType-toObjectType-batch-read
-and its schemas in HubSpot's public spec collection (`PublicAssociationMultiWithLabel`,
-`MultiAssociatedObjectWithLabel`, `AssociationSpecWithLabel`): each input may carry `after`
+batch/read`) and its schemas in HubSpot's public spec collection
+(HubSpot/HubSpot-public-api-spec-collection,
+PublicApiSpecs/CRM/Associations/Rollouts/130902/v4/associations.json:
+`PublicAssociationMultiWithLabel`, `MultiAssociatedObjectWithLabel`,
+`AssociationSpecWithLabel`): each input may carry `after`
 ("a paging cursor token"), each result carries `paging.next.after` only when more pages follow;
 `toObjectId` is a string; `label` is a string and left out when the type has none; at most
 1,000 inputs (changelog "bug fix batch read limit for HubSpot associations API").

@@ -78,7 +78,8 @@ def create_contact_endpoint(state: HubSpotState, req: Request) -> Response:
     """`POST /crm/v3/objects/contacts` (201); an address already in use is HubSpot's 409.
 
     Source: "Create a contact",
-    https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/basic/post-crm-v3-objects-contacts
+    the Contacts v3 spec (HubSpot/HubSpot-public-api-spec-collection,
+    PublicApiSpecs/CRM/Contacts/Rollouts/424/v3/contacts.json)
     (`SimplePublicObjectInputForCreate`: `properties`, `associations`); the 409 body is
     HubSpot's CONFLICT with "Contact already exists. Existing ID: N".
     """
@@ -137,7 +138,7 @@ def delete_contact(state: HubSpotState, req: Request) -> Response:
     """`DELETE /crm/v3/objects/contacts/{contactId}` (204), restorable for 90 days.
 
     Source: "Archive a contact",
-    https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/basic/delete-crm-v3-objects-contacts-contactId
+    https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/contacts/delete-contact
     ("Deleted contacts can be restored within 90 days of deletion"). An id that is already
     gone answers 204 as well (the call is idempotent).
     """
@@ -152,7 +153,7 @@ def batch_archive(state: HubSpotState, req: Request) -> Response:
     """`POST /crm/v3/objects/contacts/batch/archive` `{inputs: [{id}]}` (<= 100; 204).
 
     Source: "Archive a batch of contacts",
-    https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/batch/post-crm-v3-objects-contacts-batch-archive
+    https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/contacts/batch/delete-contacts
     (`BatchInputSimplePublicObjectId`; ids that do not exist are ignored).
     """
     _, inputs = batch_inputs(req, BATCH_MAX)
@@ -168,7 +169,7 @@ def gdpr_delete(state: HubSpotState, req: Request) -> Response:
     """`POST /crm/v3/objects/contacts/gdpr-delete` `{objectId, idProperty?}` (204).
 
     Source: "Permanently delete a contact (GDPR-compliant)",
-    https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/gdpr/post-crm-v3-objects-contacts-gdpr-delete
+    https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/contacts/gdpr/gdpr-delete-contact
     ("If email address is not found, the email address will be added to a blocklist and
     prevent it from being used in the future"). The contact is gone for good: no read, not
     even with `archived=true`, finds it.
@@ -203,7 +204,7 @@ def merge_contacts(state: HubSpotState, req: Request) -> Response:
     """`POST /crm/v3/objects/contacts/merge` `{primaryObjectId, objectIdToMerge}` (200).
 
     Sources: "Merge two contacts",
-    https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/basic/post-crm-v3-objects-contacts-merge
+    https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/contacts/merge-contacts
     (`PublicMergeInput`, both ids strings), and the changelog "Updated merge functionality for
     contacts and companies",
     https://developers.hubspot.com/changelog/updated-merge-functionality-for-contacts-and-companies:

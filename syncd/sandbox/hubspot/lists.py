@@ -104,7 +104,8 @@ def delete_list(state: HubSpotState, req: Request) -> Response:
     """`DELETE /crm/v3/lists/{listId}` (204); afterwards every call on the id is a 404.
 
     Source: "Delete a list",
-    https://developers.hubspot.com/docs/api-reference/crm-lists-v3/lists/delete-crm-v3-lists-listId
+    "Delete a List" in the Lists v3 spec (HubSpot/HubSpot-public-api-spec-collection,
+    PublicApiSpecs/CRM/Lists/Rollouts/144891/v3/lists.json)
     (lists can be restored for 90 days; the sandbox does not restore them).
     """
     lst = _get_list(state, req.args["listId"])

@@ -47,9 +47,10 @@ def list_objects(state: HubSpotState, req: Request) -> Response:
     objs = store(state, otype)
     if (req.q("archived") or "").lower() == "true":
         # Deleted contacts stay restorable and are listed with `archived=true` ("Retrieve
-        # contacts", `archived` parameter, https://developers.hubspot.com/docs/api-reference/
-        # crm-contacts-v3/basic/get-crm-v3-objects-contacts); deals and companies here are
-        # never archived.
+        # contacts", `archived`: "Whether to return only results that have been archived",
+        # Contacts v3 spec; "Archive a contact", https://developers.hubspot.com/docs/
+        # api-reference/legacy/crm/objects/contacts/delete-contact). Deals and companies here
+        # are never archived.
         objs = state.archived_contacts if otype == "contacts" else {}
         page_ids = sorted(i for i in objs if i >= after)[: limit + 1]
     elif otype == "contacts":
@@ -203,8 +204,8 @@ def email_conflict(
 def patch_object(state: HubSpotState, req: Request) -> Response:
     """`PATCH /crm/v3/objects/{contacts|deals|companies}/{id}`: a person's edit.
 
-    Sources: "Update a contact" / "Update a deal" / "Update a company" (CRM v3 basic
-    references, e.g. https://developers.hubspot.com/docs/api-reference/crm-deals-v3/basic/patch-crm-v3-objects-deals-dealId):
+    Sources: "Update a contact" / "Update" (deals, companies) in the CRM v3 specs
+    (HubSpot/HubSpot-public-api-spec-collection, PublicApiSpecs/CRM/{Contacts,Deals,Companies}):
     `SimplePublicObjectInput` requires `properties`; read-only and unknown properties are
     refused; the record's last-modified date moves (`lastmodifieddate` for contacts,
     `hs_lastmodifieddate` for other objects).

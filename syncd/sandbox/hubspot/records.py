@@ -71,8 +71,8 @@ def object_json(
     """A record in the wire shape; requested properties that have no value are left out.
 
     The spec types every property value as a string (`SimplePublicObject.properties`:
-    `additionalProperties: {type: string}`, CRM v3 objects reference,
-    https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/basic/get-crm-v3-objects-contacts),
+    `additionalProperties: {type: string}`; HubSpot/HubSpot-public-api-spec-collection,
+    PublicApiSpecs/CRM/Contacts/Rollouts/424/v3/contacts.json),
     so an empty value is absent rather than `null`.
     """
     names = props if props else DEFAULTS[otype]

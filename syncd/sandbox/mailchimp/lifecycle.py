@@ -16,7 +16,7 @@ def archive_member(state: MailchimpState, req: Request) -> Response:
     """`DELETE /lists/{list_id}/members/{subscriber_hash}` archives the member (204).
 
     Source: "Archive list member",
-    https://mailchimp.com/developer/marketing/api/list-members/archive-list-member/; a bounced
+    https://mailchimp.com/developer/marketing/api/list-members/; a bounced
     (cleaned), pending or already archived contact is refused with 405 "Can not archive a
     contact that is bounced, pending or archived" (api-facts 2.5, recorded real responses).
     """
@@ -37,7 +37,7 @@ def delete_permanent(state: MailchimpState, req: Request) -> Response:
     """`POST /lists/{list_id}/members/{subscriber_hash}/actions/delete-permanent` (204).
 
     Source: "Delete list member",
-    https://mailchimp.com/developer/marketing/api/list-member-actions/delete-list-member/
+    (List Members, https://mailchimp.com/developer/marketing/api/list-members/)
     ("Delete all personally identifiable information related to a list member, and remove
     them from a list. This will make it impossible to re-import the list member."). Its tags
     go with it; adding the address again through the API answers 400 "Forgotten Email Not

@@ -222,7 +222,7 @@ def patch_member(state: MailchimpState, req: Request) -> Response:
     """`PATCH .../members/{hash}`: how a person's edit reaches Mailchimp in tests too.
 
     A new `email_address` changes the member's address ("Update list member",
-    `email_address`, https://mailchimp.com/developer/marketing/api/list-members/update-list-member/):
+    `email_address`, https://mailchimp.com/developer/marketing/api/list-members/):
     the member's id becomes the hash of the new address (the id is "The MD5 hash of the
     lowercase version of the list member's email address"), its `contact_id`, status and tags
     stay; an address another member has is refused.

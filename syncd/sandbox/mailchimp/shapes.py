@@ -33,7 +33,7 @@ def resolve_member(state: MailchimpState, raw: str) -> str:
     "The MD5 hash of the lowercase version of the list member's email address. This endpoint
     also accepts a list member's email address or contact_id." (path parameter
     `subscriber_hash`, "Get member info",
-    https://mailchimp.com/developer/marketing/api/list-members/get-member-info/).
+    https://mailchimp.com/developer/marketing/api/list-members/).
     """
     h = member_key(raw)
     if h in state.members:

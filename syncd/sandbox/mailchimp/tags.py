@@ -122,7 +122,7 @@ def delete_segment(state: MailchimpState, req: Request) -> Response:
     """`DELETE /lists/{list_id}/segments/{segment_id}` (204); untags every member.
 
     Source: "Delete segment",
-    https://mailchimp.com/developer/marketing/api/list-segments/delete-segment/ (a tag is a
+    https://mailchimp.com/developer/marketing/api/list-segments/ (a tag is a
     static segment); afterwards every call on the id answers 404.
     """
     seg = _segment(state, req)
