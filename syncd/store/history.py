@@ -14,12 +14,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, Select, func, select
 
 from syncd.errors import ConfigError
 from syncd.failures import stored_advice
@@ -121,6 +121,103 @@ def get_run(
     return _run_dict(row, top)
 
 
+@dataclass(frozen=True)
+class RunFilter:
+    """Filters of the run history (the console's runs page); all optional, combined with AND.
+
+    `since` and `until` bound `started_at` (`since` inclusive, `until` exclusive).
+    """
+
+    status: str | None = None
+    trigger: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def _where_runs(query: Select[Any], workspace: str, filters: RunFilter) -> Select[Any]:
+    if filters.status is not None and filters.status not in {s.value for s in RunStatus}:
+        known = ", ".join(s.value for s in RunStatus)
+        raise ConfigError(f"unknown run status {filters.status!r}", hint=f"use one of: {known}")
+    r = table_of(SyncRun).c
+    query = query.where(r.workspace == workspace)
+    if filters.status is not None:
+        query = query.where(r.status == filters.status)
+    if filters.trigger is not None:
+        query = query.where(r.trigger == filters.trigger)
+    if filters.since is not None:
+        query = query.where(r.started_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(r.started_at < filters.until)
+    return query
+
+
+def search_runs(
+    db: Engine, workspace: str, filters: RunFilter, *, failures: int = 3
+) -> list[dict[str, Any]]:
+    """One page of runs matching `filters`, newest first, shaped as `list_runs` shapes them.
+
+    Raises:
+        ConfigError: `filters.status` is not a run status.
+    """
+    r = table_of(SyncRun).c
+    query = _where_runs(select(table_of(SyncRun)), workspace, filters)
+    query = query.order_by(r.id.desc()).limit(filters.limit).offset(filters.offset)
+    with db.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+        top = run_failures(conn, [row["id"] for row in rows], failures) if failures else {}
+    return [_run_dict(row, top.get(row["id"], [])) for row in rows]
+
+
+def count_runs(db: Engine, workspace: str, filters: RunFilter) -> int:
+    """How many runs match `filters` in all (limit and offset ignored)."""
+    query = _where_runs(select(func.count()).select_from(table_of(SyncRun)), workspace, filters)
+    with db.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def run_triggers(db: Engine, workspace: str) -> list[str]:
+    """The triggers the workspace's runs have had (`schedule`, `manual`, ...), sorted."""
+    r = table_of(SyncRun).c
+    query = select(r.trigger).where(r.workspace == workspace).distinct().order_by(r.trigger)
+    with db.connect() as conn:
+        return [str(t) for t in conn.execute(query).scalars()]
+
+
+def undo_runs_of(db: Engine, workspace: str, run_id: int) -> list[int]:
+    """The undo runs that revert run `run_id` (usually none or one), oldest first."""
+    r = table_of(SyncRun).c
+    query = (
+        select(r.id, r.counts)
+        .where(r.workspace == workspace, r.trigger == "undo", r.id > run_id)
+        .order_by(r.id)
+    )
+    with db.connect() as conn:
+        rows = conn.execute(query).all()
+    return [int(rid) for rid, counts in rows if RunCounts.from_json(counts).undo_of == run_id]
+
+
+def event_choices(db: Engine, workspace: str, column: str, *, limit: int = 500) -> list[str]:
+    """The distinct values the change log holds in one column, sorted, for filter menus.
+
+    `column` is `outcome`, `target`, `segment` or `action`.
+    """
+    if column not in ("outcome", "target", "segment", "action"):
+        raise ValueError(f"not a filter column: {column}")
+    a = table_of(AuditEvent).c
+    col = a[column]
+    query = (
+        select(col)
+        .where(a.workspace == workspace, col.is_not(None))
+        .distinct()
+        .order_by(col)
+        .limit(limit)
+    )
+    with db.connect() as conn:
+        return [str(v) for v in conn.execute(query).scalars()]
+
+
 def _run_dict(row: Mapping[Any, Any], failures: list[dict[str, Any]]) -> dict[str, Any]:
     counts = RunCounts.from_json(row["counts"])
     finished, started = row["finished_at"], row["started_at"]
@@ -134,6 +231,7 @@ def _run_dict(row: Mapping[Any, Any], failures: list[dict[str, Any]]) -> dict[st
         "duration_s": round((finished - started).total_seconds(), 3) if finished else None,
         "counts": counts.targets,
         "totals": counts.totals(),
+        "undo_of": counts.undo_of,
         "pulled": counts.pulled,
         "held_reasons": counts.held_reasons,
         "api_calls": row["api_calls"],
@@ -209,6 +307,10 @@ class AuditFilter:
     outcome: str | None = None
     action: str | None = None
     limit: int = 1000
+    #: Part of an email, matched case-insensitively anywhere in the address.
+    contact_like: str | None = None
+    #: Rows skipped before the first returned (newest first), for paging.
+    offset: int = 0
 
 
 def list_events(
@@ -224,9 +326,26 @@ def list_events(
         now: The clock, so callers and tests agree on what "the last day" means.
     """
     a = table_of(AuditEvent).c
-    query = select(table_of(AuditEvent)).where(a.workspace == workspace)
+    query = _where_events(select(table_of(AuditEvent)), workspace, filters, now)
+    query = query.order_by(a.at.desc(), a.id.desc()).limit(filters.limit)
+    if filters.offset:
+        query = query.offset(filters.offset)
+    with db.connect() as conn:
+        rows = conn.execute(query)
+        return [_event_dict(row) for row in rows.mappings()]
+
+
+def _where_events(
+    query: Select[Any], workspace: str, filters: AuditFilter, now: datetime
+) -> Select[Any]:
+    """`query` narrowed to the events `filters` select (limit and offset left to the caller)."""
+    a = table_of(AuditEvent).c
+    query = query.where(a.workspace == workspace)
     if filters.contact is not None:
         query = query.where(a.email == filters.contact.strip().lower())
+    if filters.contact_like:
+        part = filters.contact_like.strip().lower()
+        query = query.where(a.email.contains(part, autoescape=True))
     if filters.segment is not None:
         query = query.where(a.segment == filters.segment)
     if filters.run_id is not None:
@@ -241,9 +360,33 @@ def list_events(
         query = query.where(a.at >= now - filters.since)
     if filters.until is not None:
         query = query.where(a.at < filters.until)
+    return query
+
+
+def count_events(db: Engine, workspace: str, filters: AuditFilter, now: datetime) -> int:
+    """How many events match `filters` in all (limit and offset ignored): the "of M"."""
+    query = _where_events(select(func.count()).select_from(table_of(AuditEvent)), workspace,
+                          filters, now)  # fmt: skip
     with db.connect() as conn:
-        rows = conn.execute(query.order_by(a.at.desc(), a.id.desc()).limit(filters.limit))
-        return [_event_dict(row) for row in rows.mappings()]
+        return int(conn.execute(query).scalar_one())
+
+
+def iter_events(
+    db: Engine, workspace: str, filters: AuditFilter, now: datetime, *, batch: int = 500
+) -> Iterator[dict[str, Any]]:
+    """Every event matching `filters`, newest first, streamed for exports.
+
+    Used when an export must hold every matching row whatever their number: the rows come from
+    a server-side cursor `batch` at a time, so memory stays flat. `limit` and `offset` of
+    `filters` are ignored. The connection stays open until the iterator is exhausted or closed.
+    """
+    a = table_of(AuditEvent).c
+    query = _where_events(select(table_of(AuditEvent)), workspace, filters, now)
+    query = query.order_by(a.at.desc(), a.id.desc())
+    with db.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
+        for row in result.mappings():
+            yield _event_dict(row)
 
 
 def _event_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
@@ -270,6 +413,23 @@ def events_to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
     for row in rows:
         writer.writerow([_csv_cell(row.get(col)) for col in EVENT_COLUMNS])
     return buf.getvalue()
+
+
+def iter_events_csv(rows: Iterable[Mapping[str, Any]], *, chunk: int = 200) -> Iterator[str]:
+    """`events_to_csv` in pieces (the header, then `chunk` rows at a time), for streaming."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(EVENT_COLUMNS)
+    pending = 0
+    for row in rows:
+        writer.writerow([_csv_cell(row.get(col)) for col in EVENT_COLUMNS])
+        pending += 1
+        if pending >= chunk:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+            pending = 0
+    yield buf.getvalue()
 
 
 def _csv_cell(value: Any) -> Any:
