@@ -124,19 +124,22 @@ def run_detail(
 def with_links(ctx: Context, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The events with `hubspot_url` and `mailchimp_url` of their contact (None if unknown).
 
-    The Mailchimp link needs the member's `contact_id`, read from the contacts table in one
-    query for the whole page.
+    Ids come from the contact as stored now (one query for the whole page), else from the
+    event: the Mailchimp link needs the member's `contact_id`, which only the contact holds.
     """
     ids = {e["contact_id"] for e in events if e.get("contact_id") is not None}
-    member: dict[int, str | None] = {}
-    if ids and ctx.links.mailchimp_dc:
+    known: dict[int, tuple[str | None, str | None]] = {}
+    links = ctx.links
+    if ids and (links.hubspot_portal_id is not None or links.mailchimp_dc):
         c = table_of(Contact).c
+        query = select(c.id, c.hubspot_id, c.attributes).where(c.id.in_(sorted(ids)))
         with ctx.db.connect() as conn:
-            rows = conn.execute(select(c.id, c.attributes).where(c.id.in_(sorted(ids)))).all()
-        member = {int(cid): mailchimp_contact_id(attrs) for cid, attrs in rows}
+            rows = conn.execute(query).all()
+        known = {int(cid): (hid, mailchimp_contact_id(attrs)) for cid, hid, attrs in rows}
     for e in events:
-        e["hubspot_url"] = ctx.links.hubspot_contact(e.get("hubspot_id"))
-        e["mailchimp_url"] = ctx.links.mailchimp_member(member.get(e.get("contact_id") or -1))
+        hubspot_id, member = known.get(e.get("contact_id") or -1, (None, None))
+        e["hubspot_url"] = links.hubspot_contact(hubspot_id or e.get("hubspot_id"))
+        e["mailchimp_url"] = links.mailchimp_member(member)
     return events
 
 
