@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from fastapi.security import HTTPBearer
+from pydantic import BeforeValidator, Field
 
 from syncd.errors import ConfigError
 from syncd.store import history
@@ -48,7 +49,17 @@ StatusName = Literal["running", "success", "partial", "failed", "held", "interru
 TriggerName = Literal["schedule", "manual", "reconcile", "undo"]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": models.Problem}}
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="rows skipped, for paging")]
-Day = Annotated[date | None, Query(description="a UTC day, inclusive")]
+
+
+def _blank_is_none(value: Any) -> Any:
+    """An empty form field (`?start=&status=`) means "no filter", not a bad value."""
+    return None if value == "" else value
+
+
+#: Applied to every optional filter, so a form submitted with empty fields is not a 422.
+Blank = BeforeValidator(_blank_is_none)
+Day = Annotated[date | None, Blank, Query(description="a UTC day, inclusive")]
+RunNumber = Annotated[int, Field(ge=1, le=2**31 - 1)]
 #: Response header with the number of matching rows in all (the "of M" of a page).
 TOTAL_HEADER = "X-Total-Count"
 
@@ -57,11 +68,11 @@ def event_search(
     contact: Text = None,
     segment: Text = None,
     target: Text = None,
-    run_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    run_id: Annotated[RunNumber | None, Blank, Query()] = None,
     outcome: Text = None,
     action: Text = None,
-    start: Annotated[date | None, Query(description="first UTC day, inclusive")] = None,
-    end: Annotated[date | None, Query(description="last UTC day, inclusive")] = None,
+    start: Annotated[date | None, Blank, Query(description="first UTC day, inclusive")] = None,
+    end: Annotated[date | None, Blank, Query(description="last UTC day, inclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
     offset: Offset = 0,
 ) -> EventSearch:
@@ -100,8 +111,8 @@ class RunSearch:
 
 
 def run_search(
-    status: Annotated[StatusName | None, Query()] = None,
-    trigger: Annotated[TriggerName | None, Query()] = None,
+    status: Annotated[StatusName | None, Blank, Query()] = None,
+    trigger: Annotated[TriggerName | None, Blank, Query()] = None,
     start: Day = None,
     end: Day = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

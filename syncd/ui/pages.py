@@ -41,6 +41,16 @@ CHART_RUNS = 120
 PAGE_SIZE = 100
 NOTICES = {"approved": "Run released: its plan was applied. Figures below are updated."}
 
+#: Figures that are changes (planned or made, failed included); skipping an unsubscribed
+#: member is not one, so a run with only skips "changed nothing".
+CHANGE_FIGURES = tuple(k for k in history.TOTAL_KEYS if k != "skipped_consent")
+
+
+def changed_rows(totals: dict[str, int]) -> int:
+    """How many changes a run planned or made, by its `totals`."""
+    return sum(int(totals.get(k, 0)) for k in CHANGE_FIGURES)
+
+
 env = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(["html", "svg"], default=True),
@@ -55,6 +65,7 @@ env.filters["duration"] = humanize.duration
 env.filters["number"] = humanize.number
 env.filters["percent"] = humanize.percent
 env.globals["ago"] = humanize.ago
+env.globals["changed"] = changed_rows
 
 router = APIRouter(include_in_schema=False)
 

@@ -18,8 +18,8 @@ from markupsafe import Markup
 from syncd.ui.charts import _nice_max
 from syncd.ui.humanize import absolute, duration, parse
 
-WIDTH, HEIGHT = 760, 150
-LEFT, RIGHT, TOP, BOTTOM = 48, 8, 10, 22
+WIDTH, HEIGHT = 420, 150
+LEFT, RIGHT, TOP, BOTTOM = 52, 6, 10, 22
 
 Figure = Callable[[Mapping[str, Any]], float]
 
@@ -76,6 +76,7 @@ def bar_chart(
     unit: Callable[[float], str] = lambda v: f"{v:,.0f}",
     marks: bool = False,
     chart_id: str = "c",
+    empty: str = "nothing to show",
 ) -> Markup:
     """Stacked bars, one per run (oldest first), with a y axis, date labels and tooltips.
 
@@ -86,6 +87,7 @@ def bar_chart(
         unit: Formats a y value for the axis and the tooltips.
         marks: Draw a mark above each failed, interrupted or held run.
         chart_id: Unique per page, for the title's id.
+        empty: Written across the plot when no run has anything to draw.
     """
     n = max(1, len(runs))
     stacks = [[max(0.0, s.value(r)) for s in series] for r in runs]
@@ -103,8 +105,9 @@ def bar_chart(
             'aria-labelledby="{id}-title"><title id="{id}-title">{t}</title>'
         ).format(w=WIDTH, h=HEIGHT, id=chart_id, t=title)
     ]
-    for frac in (0, 0.5, 1):
-        v = top * frac
+    # A middle line only where its label is exact (counts are whole; durations are not).
+    exact = top % 2 == 0 or unit is duration
+    for v in (0.0, top / 2, float(top)) if exact else (0.0, float(top)):
         parts.append(
             Markup(
                 '<line class="grid" x1="{l}" x2="{r}" y1="{y:.1f}" y2="{y:.1f}"/>'
@@ -150,6 +153,10 @@ def bar_chart(
                 ).format(x0, TOP, bar, plot_h)
             )
         parts.append(Markup("</a>"))
+    flagged = marks and any(str(r.get("status")) in MARKED for r in runs)
+    if not any(sum(v) for v in stacks) and not flagged:
+        note = Markup('<text class="empty" x="{:.1f}" y="{:.1f}" text-anchor="middle">{}</text>')
+        parts.append(note.format(LEFT + plot_w / 2, TOP + plot_h / 2, empty))
     parts.append(Markup("</svg>"))
     return Markup("").join(parts)
 
@@ -158,7 +165,9 @@ def run_charts(runs_oldest_first: Sequence[Mapping[str, Any]]) -> dict[str, Any]
     """The runs page's three charts and their legends."""
     runs = runs_oldest_first
     return {
-        "changes": bar_chart(runs, CHANGES, "Changes per run by kind", chart_id="ch-changes"),
+        "changes": bar_chart(
+            runs, CHANGES, "Changes per run by kind", chart_id="ch-changes", empty="no changes"
+        ),
         "duration": bar_chart(
             runs, DURATION, "Duration of each run", unit=duration, chart_id="ch-duration"
         ),
@@ -168,6 +177,7 @@ def run_charts(runs_oldest_first: Sequence[Mapping[str, Any]]) -> dict[str, Any]
             "Failed changes per run; marks on failed and held runs",
             marks=True,
             chart_id="ch-failures",
+            empty="no failed changes, no failed or held runs",
         ),
         "legend": [
             *[(s.name, s.colour) for s in (*CHANGES, *FAILURES)],

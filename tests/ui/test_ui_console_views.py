@@ -356,3 +356,12 @@ def test_open_console_reads_any_migrated_store_without_connector_settings(
         )
     finally:
         close()
+
+
+def test_forms_submitted_with_empty_fields_do_not_filter(client: TestClient) -> None:
+    runs = client.get("/runs", params={"status": "", "trigger": "", "start": "", "end": ""})
+    assert runs.status_code == 200 and len(rows_of(runs.text, "runs")) == 3
+    empty = {"contact": "", "outcome": "", "run_id": "", "start": "", "end": "", "segment": ""}
+    changes = client.get("/changes", params=empty)
+    assert changes.status_code == 200 and len(rows_of(changes.text, "events")) == 5
+    assert client.get("/changes", params={"run_id": "0"}).status_code == 422
