@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import Connection, Engine, Select, func, select
 
@@ -74,6 +74,7 @@ def list_runs(
     *,
     status: str | None = None,
     limit: int = 50,
+    offset: int = 0,
     failures: int = 3,
 ) -> list[dict[str, Any]]:
     """Runs, newest first, with their figures, what failed most, and what to do about it.
@@ -83,6 +84,7 @@ def list_runs(
         workspace: Whose runs.
         status: Only runs with this status (`success`, `partial`, `failed`, `held`, `running`).
         limit: At most this many runs.
+        offset: Skip this many of the newest first (the next page).
         failures: Per run, the most frequent failures (from the audit log) to include.
 
     Returns:
@@ -102,9 +104,21 @@ def list_runs(
     if status is not None:
         query = query.where(r.status == status)
     with db.connect() as conn:
-        rows = conn.execute(query.order_by(r.id.desc()).limit(limit)).mappings().all()
+        rows = (
+            conn.execute(query.order_by(r.id.desc()).limit(limit).offset(offset)).mappings().all()
+        )
         top = run_failures(conn, [row["id"] for row in rows], failures) if failures else {}
     return [_run_dict(row, top.get(row["id"], [])) for row in rows]
+
+
+def count_runs(db: Engine, workspace: str, *, status: str | None = None) -> int:
+    """How many runs `list_runs` would page through with the same filter ("showing N of M")."""
+    r = table_of(SyncRun).c
+    query = select(func.count()).select_from(table_of(SyncRun)).where(r.workspace == workspace)
+    if status is not None:
+        query = query.where(r.status == status)
+    with db.connect() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def get_run(
@@ -170,7 +184,7 @@ def search_runs(
     return [_run_dict(row, top.get(row["id"], [])) for row in rows]
 
 
-def count_runs(db: Engine, workspace: str, filters: RunFilter) -> int:
+def count_runs_matching(db: Engine, workspace: str, filters: RunFilter) -> int:
     """How many runs match `filters` in all (limit and offset ignored)."""
     query = _where_runs(select(func.count()).select_from(table_of(SyncRun)), workspace, filters)
     with db.connect() as conn:
@@ -306,11 +320,12 @@ class AuditFilter:
     target: str | None = None
     outcome: str | None = None
     action: str | None = None
-    limit: int = 1000
+    #: At most this many events; None for all of them (exports).
+    limit: int | None = 1000
+    #: Skip this many of the newest first (the next page).
+    offset: int = 0
     #: Part of an email, matched case-insensitively anywhere in the address.
     contact_like: str | None = None
-    #: Rows skipped before the first returned (newest first), for paging.
-    offset: int = 0
 
 
 def list_events(
@@ -325,22 +340,47 @@ def list_events(
             normalised); `since` is an age relative to `now`.
         now: The clock, so callers and tests agree on what "the last day" means.
     """
+    return list(iter_events(db, workspace, filters, now))
+
+
+def iter_events(
+    db: Engine, workspace: str, filters: AuditFilter, now: datetime, *, batch: int = 1000
+) -> Iterator[dict[str, Any]]:
+    """`list_events` as a stream: rows are fetched `batch` at a time, in constant memory.
+
+    Exports (`syncd audit --csv/--json`) use it with `limit=None` to write every matching row
+    however many there are; PostgreSQL streams them through a server-side cursor.
+    """
     a = table_of(AuditEvent).c
-    query = _where_events(select(table_of(AuditEvent)), workspace, filters, now)
-    query = query.order_by(a.at.desc(), a.id.desc()).limit(filters.limit)
+    query = _event_query(workspace, filters, now).order_by(a.at.desc(), a.id.desc())
+    if filters.limit is not None:
+        query = query.limit(filters.limit)
     if filters.offset:
         query = query.offset(filters.offset)
     with db.connect() as conn:
-        rows = conn.execute(query)
-        return [_event_dict(row) for row in rows.mappings()]
+        result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
+        for row in result.mappings():
+            yield _event_dict(row)
 
 
-def _where_events(
-    query: Select[Any], workspace: str, filters: AuditFilter, now: datetime
-) -> Select[Any]:
-    """`query` narrowed to the events `filters` select (limit and offset left to the caller)."""
+def count_events(db: Engine, workspace: str, filters: AuditFilter, now: datetime) -> int:
+    """How many events match `filters`, ignoring `limit` and `offset` ("showing N of M")."""
+    query = _event_query(workspace, filters, now).subquery()
+    with db.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(query)).scalar_one())
+
+
+def audit_has(db: Engine, workspace: str, column: str, value: str) -> bool:
+    """Whether any event of the workspace has `value` in `column` (`segment`, `target`)."""
     a = table_of(AuditEvent).c
-    query = query.where(a.workspace == workspace)
+    query = select(a.id).where(a.workspace == workspace, a[column] == value).limit(1)
+    with db.connect() as conn:
+        return conn.execute(query).first() is not None
+
+
+def _event_query(workspace: str, filters: AuditFilter, now: datetime) -> Select[Any]:
+    a = table_of(AuditEvent).c
+    query = select(table_of(AuditEvent)).where(a.workspace == workspace)
     if filters.contact is not None:
         query = query.where(a.email == filters.contact.strip().lower())
     if filters.contact_like:
@@ -363,32 +403,6 @@ def _where_events(
     return query
 
 
-def count_events(db: Engine, workspace: str, filters: AuditFilter, now: datetime) -> int:
-    """How many events match `filters` in all (limit and offset ignored): the "of M"."""
-    query = _where_events(select(func.count()).select_from(table_of(AuditEvent)), workspace,
-                          filters, now)  # fmt: skip
-    with db.connect() as conn:
-        return int(conn.execute(query).scalar_one())
-
-
-def iter_events(
-    db: Engine, workspace: str, filters: AuditFilter, now: datetime, *, batch: int = 500
-) -> Iterator[dict[str, Any]]:
-    """Every event matching `filters`, newest first, streamed for exports.
-
-    Used when an export must hold every matching row whatever their number: the rows come from
-    a server-side cursor `batch` at a time, so memory stays flat. `limit` and `offset` of
-    `filters` are ignored. The connection stays open until the iterator is exhausted or closed.
-    """
-    a = table_of(AuditEvent).c
-    query = _where_events(select(table_of(AuditEvent)), workspace, filters, now)
-    query = query.order_by(a.at.desc(), a.id.desc())
-    with db.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
-        for row in result.mappings():
-            yield _event_dict(row)
-
-
 def _event_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
     out = _jsonable(row)
     failed = out.get("outcome") in _FAILED_OUTCOMES or out.get("error_class") is not None
@@ -398,6 +412,29 @@ def _event_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
         else None
     )
     return out
+
+
+def write_events_csv(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
+    """Write the events as `events_to_csv` would, row by row; returns how many were written."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EVENT_COLUMNS)
+    n = 0
+    for row in rows:
+        writer.writerow([_csv_cell(row.get(col)) for col in EVENT_COLUMNS])
+        n += 1
+    return n
+
+
+def write_events_json(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
+    """Write the events as the JSON array `events_to_json` makes, one row at a time."""
+    out.write("[")
+    n = 0
+    for row in rows:
+        out.write(",\n" if n else "\n")
+        out.write(json.dumps({col: _jsonable(row).get(col) for col in EVENT_COLUMNS}))
+        n += 1
+    out.write("\n]\n" if n else "]\n")
+    return n
 
 
 def events_to_csv(rows: Iterable[Mapping[str, Any]]) -> str:

@@ -130,7 +130,7 @@ def api_runs(state: State, search: Runs, response: Response) -> list[dict[str, A
     """Runs with their figures, failures and hints; `X-Total-Count` says how many match."""
     filters = search.store_filter()
     response.headers[TOTAL_HEADER] = str(
-        history.count_runs(state.ctx.db, state.ctx.workspace, filters)
+        history.count_runs_matching(state.ctx.db, state.ctx.workspace, filters)
     )
     return history.search_runs(state.ctx.db, state.ctx.workspace, filters)
 

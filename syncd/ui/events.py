@@ -8,7 +8,7 @@ export streams every matching row.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -91,4 +91,5 @@ def count_events(ctx: Context, search: EventSearch) -> int:
 def export_csv(ctx: Context, search: EventSearch) -> Iterator[str]:
     """Every matching event as CSV, streamed in pieces (page and size of `search` ignored)."""
     filters, now = audit_filter(ctx, search)
-    return history.iter_events_csv(history.iter_events(ctx.db, ctx.workspace, filters, now))
+    every = replace(filters, limit=None, offset=0)
+    return history.iter_events_csv(history.iter_events(ctx.db, ctx.workspace, every, now))

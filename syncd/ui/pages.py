@@ -135,7 +135,7 @@ def runs_page(request: Request, state: State, search: Runs) -> HTMLResponse:
     ctx = state.ctx
     filters = search.store_filter()
     runs = history.search_runs(ctx.db, ctx.workspace, filters)
-    total = history.count_runs(ctx.db, ctx.workspace, filters)
+    total = history.count_runs_matching(ctx.db, ctx.workspace, filters)
     drawn = replace(filters, limit=CHART_RUNS, offset=0)
     charted = list(reversed(history.search_runs(ctx.db, ctx.workspace, drawn, failures=0)))
     return render(
