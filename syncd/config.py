@@ -214,6 +214,10 @@ class UiSettings(_Section):
     token: SecretStr | None = None
     allowed_hosts: list[HostPattern] = Field(default_factory=list)
     session_ttl: Duration = timedelta(hours=12)
+    #: The HubSpot portal (hub) id, for links to contact records; none without it.
+    hubspot_portal_id: int | None = Field(default=None, ge=1)
+    #: Mailchimp's data centre (`us21`) for links to members; default: from the API key.
+    mailchimp_dc: str | None = Field(default=None, pattern=r"^[a-z]{2,4}[0-9]{1,3}$")
 
     @field_validator("session_ttl")
     @classmethod
