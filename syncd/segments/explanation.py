@@ -140,7 +140,7 @@ def explanations(rules: RuleSet, profiles: Profiles, now: datetime) -> list[Expl
     goes through here rather than through `explain` once per profile.
     """
     nodes: dict[str, pl.Expr] = {}  # filled by the evaluator as it builds each rule
-    frame = resolve(rules, typed_frame(rules, profiles).lazy(), now, nodes)
+    frame = resolve(rules, typed_frame(rules, profiles, now).lazy(), now, nodes)
     columns = [expr.alias(_node_col(path)) for path, expr in nodes.items()]
     rows = frame.with_columns(columns).collect().iter_rows(named=True)
     return [_explanation(rules, row) for row in rows]
