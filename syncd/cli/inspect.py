@@ -25,6 +25,7 @@ from syncd.cli.render import print_events, print_history, print_runs
 from syncd.cli.text import line
 from syncd.config import parse_duration
 from syncd.engine.profiles.read import iter_contacts
+from syncd.engine.segmentation import holdout_identity
 from syncd.errors import ConfigError, ExitCode
 from syncd.segments import analyse, explain
 from syncd.store.history import (
@@ -68,7 +69,9 @@ def segments_explain(email: str, config: ConfigOpt = None, json_: JsonOpt = Fals
         store.dispose()
     if not found:
         fail(f"no contact with that email in workspace {settings.workspace}")
-    explanation = explain(rules, found[0].profile, utcnow())
+    explanation = explain(
+        rules, found[0].profile, utcnow(), profile_id=holdout_identity(found[0])
+    )
     if json_:
         out.print_json(data={**explanation.to_dict(), "membership_history": history})
     else:
