@@ -69,9 +69,7 @@ def segments_explain(email: str, config: ConfigOpt = None, json_: JsonOpt = Fals
         store.dispose()
     if not found:
         fail(f"no contact with that email in workspace {settings.workspace}")
-    explanation = explain(
-        rules, found[0].profile, utcnow(), profile_id=holdout_identity(found[0])
-    )
+    explanation = explain(rules, found[0].profile, utcnow(), profile_id=holdout_identity(found[0]))
     if json_:
         out.print_json(data={**explanation.to_dict(), "membership_history": history})
     else:

@@ -86,9 +86,7 @@ def read_outcomes(
             where: Sequence[Any] = [t.workspace == workspace, t.segment == key]
             if since is not None:
                 where = [*where, t.entered_at >= since]
-            expired = case(
-                (t.success_at.is_(None) & (t.entered_at < now - within), 1), else_=0
-            )
+            expired = case((t.success_at.is_(None) & (t.entered_at < now - within), 1), else_=0)
             counts = conn.execute(
                 select(
                     t.held_out,

@@ -35,7 +35,8 @@ def refine_mappings(tmp_path: Path) -> Path:
         if seg["key"] == "trial-to-paid":
             seg["holdout"] = 30
             seg["kpis"] = {"open_rate": {"min": 0.99}}
-            seg["success"] = {"when": {"field": "lifecycle_stage", "eq": "customer"}, "within": "30d"}
+            converted = {"field": "lifecycle_stage", "eq": "customer"}
+            seg["success"] = {"when": converted, "within": "30d"}
     (out / "segments.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     return out
 
@@ -100,8 +101,9 @@ def test_history_success_and_holdout_over_simulated_days(
         assert second.status in (RunStatus.SUCCESS, RunStatus.PARTIAL), second.error
         with rt.db.connect() as conn:
             done = conn.execute(
-                select(stints.contact_id, stints.entered_at, stints.success_at, stints.exited_at)
-                .where(stints.segment == "trial-to-paid", stints.success_at.is_not(None))
+                select(
+                    stints.contact_id, stints.entered_at, stints.success_at, stints.exited_at
+                ).where(stints.segment == "trial-to-paid", stints.success_at.is_not(None))
             ).all()
         assert {r.contact_id for r in done} == {r.contact_id for r in converts}
         for r in done:  # they left the trial segment on the day they converted
