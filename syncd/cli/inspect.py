@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from syncd.cli import refine
 from syncd.cli.common import (
     ConfigOpt,
     JsonOpt,
@@ -168,4 +169,5 @@ def register(app: typer.Typer) -> None:
     )
     segments.command("list")(segments_list)
     segments.command("explain")(segments_explain)
+    refine.register_segments(segments)
     app.add_typer(segments, name="segments")

@@ -10,16 +10,20 @@ computed from the data, never a fixed rule of thumb.
 
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
-
-from scipy import stats
 
 from syncd.segments.kpis import Moments
 
 ALPHA = 0.05
 POWER = 0.80
+
+
+def _stats() -> Any:
+    """scipy.stats, imported on first use: it is slow to load and most commands never need it."""
+    return importlib.import_module("scipy.stats")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class Comparison:
 
 def _needed(diff: float, var_members: float, var_holdout: float, ratio: float) -> float:
     """Holdout size needed to detect `diff` (members = ratio x holdout), normal approximation."""
+    stats = _stats()
     z = stats.norm.ppf(1 - ALPHA / 2) + stats.norm.ppf(POWER)
     return float(z * z * (var_members / ratio + var_holdout) / (diff * diff))
 
@@ -114,6 +119,7 @@ def compare_means(members: Moments, holdout: Moments) -> Comparison:
     if se == 0:
         p = 1.0 if m1 == m0 else 0.0
         return _finish(m1, m0, n1, n0, 0.0, 0.0, p, None)
+    stats = _stats()
     df = (v1 / n1 + v0 / n0) ** 2 / ((v1 / n1) ** 2 / (n1 - 1) + (v0 / n0) ** 2 / (n0 - 1))
     t = (m1 - m0) / se
     p = float(2 * stats.t.sf(abs(t), df))
@@ -126,6 +132,7 @@ def compare_rates(hits1: int, n1: int, hits0: int, n0: int) -> Comparison:
     """Two-proportion z-test on the members' and the holdout's success rates."""
     if n1 < 2 or n0 < 2:
         return _too_few(hits1 / n1 if n1 else None, hits0 / n0 if n0 else None, n1, n0)
+    stats = _stats()
     p1, p0 = hits1 / n1, hits0 / n0
     pooled = (hits1 + hits0) / (n1 + n0)
     se0 = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))

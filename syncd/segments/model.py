@@ -33,6 +33,8 @@ class SegmentModel(enum.StrEnum):
     VALUE = "value"
     FIRMOGRAPHIC = "firmographic"
     ENGAGEMENT = "engagement"
+    #: A segment over the customer-journey stages (`{segment: journey/STAGE}`).
+    JOURNEY = "journey"
 
 
 class Goal(enum.StrEnum):
