@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+import numpy as np
 import polars as pl
 
 from syncd.segments import refs
@@ -234,13 +235,25 @@ def assign(
     if ids is not None:
         if len(ids) != frame.height:
             raise ValueError(f"{len(ids)} ids for {frame.height} profiles")
-        hashes = id_hashes(ids)
-        frame = frame.with_columns(
-            pl.Series(holdout_col(s.key), held_out(hashes, s.key, s.holdout)) & pl.col(s.key)
-            for s in rules.segments
-            if s.holdout
-        )
+        frame = frame.with_columns(_holdouts(rules, frame, ids))
     return BatchResult(rules.keys, frame, typed)
+
+
+def _holdouts(rules: RuleSet, frame: pl.DataFrame, ids: Sequence[int | str]) -> list[pl.Series]:
+    """One `holdout_col` per segment with a holdout; only members are hashed."""
+    out: list[pl.Series] = []
+    hashes = None
+    for seg in rules.segments:
+        if not seg.holdout:
+            continue
+        if hashes is None:
+            hashes = id_hashes(ids)
+        members = frame[seg.key].arg_true().to_numpy()
+        held = members[held_out(hashes[members], seg.key, seg.holdout)]
+        mask = np.zeros(frame.height, dtype=np.bool_)
+        mask[held] = True
+        out.append(pl.Series(holdout_col(seg.key), mask))
+    return out
 
 
 def typed_frame(rules: RuleSet, profiles: Profiles, now: datetime) -> pl.DataFrame:

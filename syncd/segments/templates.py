@@ -9,14 +9,14 @@ only the package's own files.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from syncd.segments.model import Goal, SegmentModel
+from syncd.yamlfile import parse_yaml
 
 HEADER = """\
 # Segments syncd assigns, and where it writes them; written by `syncd init` from the catalogue
@@ -30,7 +30,13 @@ HEADER = """\
 
 @dataclass(frozen=True)
 class Template:
-    """One starter segment of the catalogue, with its YAML entry as written by `syncd init`."""
+    """One starter segment of the catalogue.
+
+    Attributes:
+        entry: Its parsed YAML entry.
+        text: Its entry as written in the catalogue (comments and layout kept), which is what
+            `syncd init` copies into segments.yaml.
+    """
 
     key: str
     model: str
@@ -38,21 +44,33 @@ class Template:
     persona: str | None
     description: str | None
     entry: dict[str, Any]
+    text: str
 
 
-def _read(name: str) -> Any:
-    return yaml.safe_load(resources.files("syncd.segments").joinpath("catalogue", name).read_text())
+def _text(name: str) -> str:
+    return resources.files("syncd.segments").joinpath("catalogue", name).read_text("utf-8")
+
+
+def _parsed(name: str) -> Any:
+    problems: list[str] = []
+    found = parse_yaml(_text(name), name, problems)
+    if problems:  # the package's own data: a broken file is a bug, caught by the tests
+        raise ValueError("; ".join(problems))
+    return found
 
 
 def catalogue() -> list[Template]:
     """Every template: the goal templates first, then the classic models."""
     out = []
     for name in ("goals.yaml", "models.yaml"):
-        for entry in _read(name)["templates"]:
+        body = _text(name).split("\ntemplates:\n", 1)[1]
+        blocks = [b.rstrip() + "\n" for b in re.split(r"(?m)^(?=  - key: )", body) if b.strip()]
+        entries = _parsed(name)["templates"]
+        for entry, block in zip(entries, blocks, strict=True):
             out.append(
                 Template(
                     entry["key"], entry["model"], entry.get("goal"), entry.get("persona"),
-                    entry.get("description"), entry,
+                    entry.get("description"), entry, block,
                 )
             )  # fmt: skip
     return out
@@ -78,7 +96,6 @@ def choose(goals: Sequence[str] = (), models: Sequence[str] = ()) -> list[Templa
 
 def starter_files(templates: Sequence[Template]) -> dict[str, str]:
     """`fields.yaml` and `segments.yaml` text for a starter mappings directory."""
-    fields = resources.files("syncd.segments").joinpath("catalogue", "fields.yaml").read_text()
-    doc = {"journey": _read("journey.yaml")["journey"], "segments": [t.entry for t in templates]}
-    body = yaml.safe_dump(doc, sort_keys=False, width=100, allow_unicode=True)
-    return {"fields.yaml": fields, "segments.yaml": HEADER + body}
+    segments = "\n".join(t.text for t in templates) if templates else "  []\n"
+    body = f"{HEADER}\n{_text('journey.yaml')}\nsegments:\n{segments}"
+    return {"fields.yaml": _text("fields.yaml"), "segments.yaml": body}
