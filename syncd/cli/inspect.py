@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from syncd.cli import refine
 from syncd.cli.common import (
     ConfigOpt,
     JsonOpt,
@@ -25,6 +26,7 @@ from syncd.cli.render import print_events, print_history, print_runs
 from syncd.cli.text import line
 from syncd.config import parse_duration
 from syncd.engine.profiles.read import iter_contacts
+from syncd.engine.segmentation import holdout_identity
 from syncd.errors import ConfigError, ExitCode
 from syncd.segments import analyse, explain
 from syncd.store.history import (
@@ -68,7 +70,7 @@ def segments_explain(email: str, config: ConfigOpt = None, json_: JsonOpt = Fals
         store.dispose()
     if not found:
         fail(f"no contact with that email in workspace {settings.workspace}")
-    explanation = explain(rules, found[0].profile, utcnow())
+    explanation = explain(rules, found[0].profile, utcnow(), profile_id=holdout_identity(found[0]))
     if json_:
         out.print_json(data={**explanation.to_dict(), "membership_history": history})
     else:
@@ -167,4 +169,5 @@ def register(app: typer.Typer) -> None:
     )
     segments.command("list")(segments_list)
     segments.command("explain")(segments_explain)
+    refine.register_segments(segments)
     app.add_typer(segments, name="segments")

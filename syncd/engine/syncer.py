@@ -36,6 +36,7 @@ from syncd.engine.run_record import (
     start_run,
 )
 from syncd.engine.segmentation import Segmented, segment_store, segment_targets
+from syncd.engine.snapshots import record_segment_history
 from syncd.engine.undo import undo_changes
 from syncd.errors import ConfigError, SyncdError, classify, error_for, reason_of
 from syncd.events import Event
@@ -369,6 +370,11 @@ class Syncer:
         result.plan = plan
         reasons += removal_guard(plan, max_pct=self.max_removals_pct, max_abs=self.max_removals)
         result.held_reasons = reasons
+        if not dry_run and result.run_id is not None:
+            with fenced(self.db, held) as conn:
+                record_segment_history(
+                    conn, self.workspace, result.run_id, self.rules, segmented, self.clock()
+                )
         if dry_run:
             result.status = RunStatus.HELD if reasons else RunStatus.SUCCESS
             return

@@ -19,6 +19,7 @@ OPS_BY_TYPE: dict[FieldType, tuple[str, ...]] = {
     FieldType.NUMBER: ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "exists"),
     FieldType.BOOLEAN: ("eq", "ne", "exists"),
     FieldType.DATETIME: ("before", "after", "within_days", "older_than_days", "exists"),
+    FieldType.LIST: ("contains", "exists"),
 }
 ALL_OPS = (
     *("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "contains", "exists"),

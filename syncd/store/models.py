@@ -219,3 +219,51 @@ class Lease(SQLModel, table=True):
     fence: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     acquired_at: datetime = _ts()
     expires_at: datetime = _ts()
+
+
+class SegmentSnapshot(SQLModel, table=True):
+    """One segment's figures at the end of one run: the history `segments report` charts."""
+
+    __tablename__ = "segment_snapshots"
+    __table_args__ = (
+        Index("ix_segment_snapshots_workspace_segment_at", "workspace", "segment", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace: str = Field(default="default", max_length=64)
+    run_id: int | None = Field(default=None, foreign_key="sync_runs.id")
+    at: datetime = _ts()
+    segment: str = Field(max_length=128)
+    size: int = 0
+    entered: int = 0
+    exited: int = 0
+    holdout_size: int = 0
+    #: {"members"|"holdout": {kpi: {"n", "mean", "var"}}}: members written to targets and
+    #: held-out members apart, so lift can be computed from any snapshot.
+    kpis: dict[str, Any] = _json()
+
+
+class SegmentStint(SQLModel, table=True):
+    """One stay of one contact in one segment: when it entered, left, and met its success.
+
+    Success tracking reads these: a member counts as a success when the segment's
+    `success.when` held within `success.within` of `entered_at`. `held_out` marks members of
+    the holdout, assigned to the segment but written to no target.
+    """
+
+    __tablename__ = "segment_stints"
+    __table_args__ = (
+        Index("ix_segment_stints_open", "workspace", "segment", "exited_at"),
+        Index("ix_segment_stints_contact", "contact_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace: str = Field(default="default", max_length=64)
+    segment: str = Field(max_length=128)
+    contact_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False)
+    )
+    held_out: bool = False
+    entered_at: datetime = _ts()
+    exited_at: datetime | None = _ts(nullable=True)
+    success_at: datetime | None = _ts(nullable=True)
