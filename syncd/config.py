@@ -239,6 +239,9 @@ class Settings(BaseSettings):
     mappings: Path = Path("mappings")
     hubspot: HubSpotSettings | None = None
     mailchimp: MailchimpSettings | None = None
+    #: What reconcile does about an owned list or tag a person deleted: make it again with
+    #: its members (`recreate`), or leave it deleted and stop writing it (`stop`).
+    on_deleted_target: Literal["recreate", "stop"] = "recreate"
     schedule: ScheduleSettings = ScheduleSettings()
     safety: SafetySettings = SafetySettings()
     retry: RetrySection = RetrySection()

@@ -25,7 +25,10 @@ class Event(enum.StrEnum):
     # Its phases.
     PULL_DONE = "pull.done"
     PULL_REJECTED = "pull.rejected"
+    PULL_DEPARTED = "pull.departed"
+    CONTACT_MERGED = "pull.contact_merged"
     DRIFT_DETECTED = "drift.detected"
+    TARGET_DELETED = "target.deleted"
     APPLY_API_FAILED = "apply.api_failed"
     APPLY_BATCH_PARTIAL = "apply.batch_partial"
     APPLY_NO_WRITER = "apply.no_writer"

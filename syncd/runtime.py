@@ -144,5 +144,6 @@ def open_runtime(
         api_counters=lambda: api_counters(built),
         lease_ttl=settings.safety.lease_ttl,
         clock=utcnow,
+        on_deleted_target=settings.on_deleted_target,
     )
     return Runtime(settings, db, rules, built, syncer)

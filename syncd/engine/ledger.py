@@ -100,6 +100,8 @@ class OutboxItem:
     email: str
     hubspot_id: str | None
     mailchimp_id: str | None
+    #: The member's own address: Mailchimp is written at it, never at HubSpot's.
+    mailchimp_email: str | None = None
 
 
 def write_outbox(
@@ -158,6 +160,7 @@ def pending_items(
             c.email,
             c.hubspot_id,
             c.mailchimp_id,
+            c.mailchimp_email,
         )
         .join_from(table_of(OutboxEntry), table_of(Contact), o.contact_id == c.id)
         .where(o.workspace == workspace, o.run_id == run_id, o.state.in_(list(states)))
@@ -176,6 +179,7 @@ def pending_items(
             email=r.email,
             hubspot_id=r.hubspot_id,
             mailchimp_id=r.mailchimp_id,
+            mailchimp_email=r.mailchimp_email,
         )
         for r in rows
     ]

@@ -22,10 +22,11 @@ from sqlalchemy import Engine, RowMapping, select
 
 from connectors.base import ContactSource, MemberReader
 from syncd.engine.apply import ApplyReport, Writer, apply_run
+from syncd.engine.deleted_targets import OnDeleted, kept_deleted, note_deleted, without
 from syncd.engine.drift import detect_drift
 from syncd.engine.guards import empty_pull_guard, removal_guard
 from syncd.engine.ledger import load_ledger, set_ledger, write_outbox
-from syncd.engine.plan import Plan, make_plan
+from syncd.engine.plan import Plan, SegmentTargets, make_plan
 from syncd.engine.pull import pull_all
 from syncd.engine.recovery import recover_interrupted
 from syncd.engine.run_record import (
@@ -95,6 +96,8 @@ class Syncer:
         lease_poll: Seconds between attempts while another writer holds the lease.
         lease_heartbeat_s: Seconds between renewals while a run thinks (fenced writes renew
             it too); `lease_ttl / 3` by default.
+        on_deleted_target: `recreate` or `stop`: what reconcile does about an owned list or
+            tag a person deleted (`syncd.engine.deleted_targets`).
     """
 
     def __init__(
@@ -113,6 +116,7 @@ class Syncer:
         lease_ttl: timedelta = APPLY_LEASE_TTL,
         lease_poll: float = 2.0,
         lease_heartbeat_s: float | None = None,
+        on_deleted_target: OnDeleted = "recreate",
     ) -> None:
         self.db = db
         self.workspace = workspace
@@ -127,6 +131,7 @@ class Syncer:
         self.lease_ttl = lease_ttl
         self.lease_poll = lease_poll
         self.lease_heartbeat_s = lease_heartbeat_s
+        self.on_deleted_target: OnDeleted = on_deleted_target
 
     # -- public entry points -------------------------------------------------------------
 
@@ -358,6 +363,7 @@ class Syncer:
                 self.drift_readers,
                 now=self.clock(),
                 fence=held,
+                on_deleted=self.on_deleted_target,
             )
         reasons = empty_pull_guard(
             {k: v.records for k, v in result.pulled.items()},
@@ -379,6 +385,7 @@ class Syncer:
             result.status = RunStatus.HELD if reasons else RunStatus.SUCCESS
             return
         self._journal_and_apply(result, plan, held, stop=stop, progress=progress)
+        note_deleted(result, result.counts.drift)
 
     def _journal_and_apply(
         self,
@@ -414,7 +421,7 @@ class Syncer:
             clock=self.clock,
             stop=stop,
             on_batch=progress,
-            create=[ref for st in segment_targets(self.rules) for ref in st.refs()],
+            create=[ref for st in self._targets(self.rules) for ref in st.refs()],
             fence=held,
         )
         self._settle(result, result.apply)
@@ -422,7 +429,11 @@ class Syncer:
     def _plan(self, segmented: Segmented, rules: RuleSet) -> Plan:
         with self.db.begin() as conn:
             ledger = load_ledger(conn, self.workspace)
-        return make_plan(segmented.contacts, segment_targets(rules), ledger)
+        return make_plan(segmented.contacts, self._targets(rules), ledger)
+
+    def _targets(self, rules: RuleSet) -> list[SegmentTargets]:
+        """The configured targets, less those a person deleted and syncd leaves deleted."""
+        return without(segment_targets(rules), kept_deleted(self.db, self.workspace))
 
     @staticmethod
     def _settle(result: RunResult, report: ApplyReport) -> None:

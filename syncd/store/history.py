@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, Engine, Select, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, func, or_, select, union
 
 from syncd.errors import ConfigError
 from syncd.failures import stored_advice
 from syncd.store.counts import TARGET_FIGURES, RunCounts
-from syncd.store.models import AuditEvent, RunStatus, SyncRun
+from syncd.store.models import AuditEvent, Contact, RunStatus, SyncRun
 from syncd.store.types import table_of
 from syncd.targets import TargetKind
 
@@ -308,6 +308,26 @@ def run_failures(
 # --- the change log ---------------------------------------------------------------------------
 
 
+def person_events(workspace: str, email: str) -> ColumnElement[bool]:
+    """A filter on audit events: those of the person who has, or had, this address.
+
+    History is kept by contact id, so it follows the person across address changes: the
+    events stored under `email`, and every event of each profile that has the address now
+    (HubSpot's or its Mailchimp member's) or had it when an event was recorded.
+    """
+    a, c = table_of(AuditEvent).c, table_of(Contact).c
+    email = email.strip().lower()
+    ids = union(
+        select(c.id).where(
+            c.workspace == workspace, or_(c.email == email, c.mailchimp_email == email)
+        ),
+        select(a.contact_id).where(
+            a.workspace == workspace, a.email == email, a.contact_id.is_not(None)
+        ),
+    ).subquery()
+    return or_(a.email == email, a.contact_id.in_(select(ids.c[0])))
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     """Filters of `syncd audit`; all optional, combined with AND."""
@@ -382,7 +402,7 @@ def _event_query(workspace: str, filters: AuditFilter, now: datetime) -> Select[
     a = table_of(AuditEvent).c
     query = select(table_of(AuditEvent)).where(a.workspace == workspace)
     if filters.contact is not None:
-        query = query.where(a.email == filters.contact.strip().lower())
+        query = query.where(person_events(workspace, filters.contact))
     if filters.contact_like:
         part = filters.contact_like.strip().lower()
         query = query.where(a.email.contains(part, autoescape=True))
@@ -504,7 +524,7 @@ def membership_history(db: Engine, workspace: str, email: str) -> list[dict[str,
         select(a.run_id, a.at, a.segment, a.target, a.action, a.reason, a.outcome)
         .where(
             a.workspace == workspace,
-            a.email == email.strip().lower(),
+            person_events(workspace, email),
             a.action.in_(("add", "remove", "drift")),
             a.outcome.in_(("applied", "detected")),
         )

@@ -57,20 +57,32 @@ class MembershipState(enum.StrEnum):
 
 
 class Contact(SQLModel, table=True):
-    """One person's canonical profile, merged from every source by normalised email."""
+    """One person: a HubSpot record and/or a Mailchimp member, found by their ids.
+
+    Addresses are attributes, not keys (two records may share one). A row with neither id is a
+    person who left both systems; it is kept so that their history stays readable.
+    """
 
     __tablename__ = "contacts"
     __table_args__ = (
-        UniqueConstraint("workspace", "email", name="uq_contacts_workspace_email"),
+        Index("ix_contacts_workspace_email", "workspace", "email"),
         Index("ix_contacts_workspace_hubspot_id", "workspace", "hubspot_id", unique=True),
         Index("ix_contacts_workspace_mailchimp_id", "workspace", "mailchimp_id", unique=True),
+        Index("ix_contacts_workspace_mailchimp_email", "workspace", "mailchimp_email"),
+        Index("ix_contacts_workspace_mailchimp_key", "workspace", "mailchimp_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     workspace: str = Field(default="default", max_length=64)
+    #: HubSpot's address while the profile has a HubSpot record, else the member's.
     email: str = Field(max_length=320)
     hubspot_id: str | None = Field(default=None, max_length=64)
+    #: The member's subscriber hash (md5 of its own address).
     mailchimp_id: str | None = Field(default=None, max_length=64)
+    #: The member's own address: Mailchimp is written at this one, never at HubSpot's.
+    mailchimp_email: str | None = Field(default=None, max_length=320)
+    #: The member's `contact_id`, which survives a change of address.
+    mailchimp_key: str | None = Field(default=None, max_length=64)
     attributes: dict[str, Any] = _json()
     created_at: datetime = _ts()
     updated_at: datetime = _ts(index=True)
@@ -125,6 +137,8 @@ class RemoteTarget(SQLModel, table=True):
     remote_id: str = Field(max_length=64)
     name: str = Field(max_length=256)
     created_at: datetime = _ts()
+    #: When a person was found to have deleted it (kept while `on_deleted_target: stop`).
+    deleted_at: datetime | None = _ts(nullable=True)
 
 
 class Membership(SQLModel, table=True):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select
 
 from syncd.engine.profiles.read import iter_contacts
 from syncd.segments import RuleSet, analyse, explain
@@ -150,7 +150,15 @@ def contact_detail(ctx: Context, email: str) -> dict[str, Any] | None:
     with ctx.db.connect() as conn:
         row = (
             conn.execute(
-                select(table_of(Contact)).where(c.workspace == ctx.workspace, c.email == email)
+                select(table_of(Contact))
+                .where(
+                    c.workspace == ctx.workspace,
+                    or_(c.email == email, c.mailchimp_email == email),
+                )
+                # The person still in a system first, then the most recent.
+                .order_by(
+                    (c.hubspot_id.is_(None) & c.mailchimp_id.is_(None)).asc(), c.updated_at.desc()
+                )
             )
             .mappings()
             .first()
