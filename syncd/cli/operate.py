@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from syncd.cli.check import check_all, print_verdicts
 from syncd.cli.common import (
     ConfigOpt,
     err,
@@ -18,10 +20,8 @@ from syncd.cli.common import (
     settings_for,
 )
 from syncd.cli.text import line
-from syncd.config import Settings
-from syncd.errors import ConfigError, ExitCode, SyncdError
-from syncd.segments import RuleSet, load_mappings
-from syncd.store import current_revision, head_revision, make_engine, safe_url, upgrade
+from syncd.errors import ExitCode, SyncdError
+from syncd.store import head_revision, safe_url, upgrade
 
 
 def check(
@@ -30,57 +30,15 @@ def check(
         bool, typer.Option("--probe/--no-probe", help="Call both APIs to test credentials.")
     ] = True,
 ) -> None:
-    """Validate config and mappings (every problem at once), the database, and the APIs."""
+    """Validate config, mappings, the database and each API, with a verdict for each."""
     settings = settings_for(config)
-    out.print(line(("configuration OK", "green")))
-    failed = False
-    rules: RuleSet | None = None
-    try:
-        rules = load_mappings(settings.mappings)
-        out.print(
-            line(
-                f"  mappings {settings.mappings}: {len(rules.stages)} journey stages, "
-                f"{len(rules.segments)} segments"
-            )
-        )
-    except ConfigError as exc:
-        err.print(line((str(exc), "red"), multiline=True))
-        failed = True
-    db = make_engine(settings.database_url)
-    try:
-        at = current_revision(db)
-    except Exception as exc:  # noqa: BLE001 - any driver error is reported as one line
-        where = safe_url(settings.database_url)
-        fail(f"cannot open the database {where}: {one_line(exc)}", ExitCode.USAGE)
-    finally:
-        db.dispose()
-    head = head_revision()
-    state = "up to date" if at == head else f"at {at or 'no schema'}; run `syncd db upgrade`"
-    out.print(line(f"  database {safe_url(settings.database_url)}: {state}"))
-    for name, section in (("hubspot", settings.hubspot), ("mailchimp", settings.mailchimp)):
-        if section is None:
-            out.print(line(f"  {name}: not configured"))
-    if probe and rules is not None and (settings.hubspot or settings.mailchimp):
-        failed = _probe(settings, rules) or failed
-    if failed:
+    path = (
+        config
+        if config is not None
+        else (Path("syncd.yaml") if Path("syncd.yaml").is_file() else None)
+    )
+    if print_verdicts(out, err, check_all(settings, path, probe=probe)):
         raise typer.Exit(ExitCode.USAGE)
-
-
-def _probe(settings: Settings, rules: RuleSet) -> bool:
-    """Call each configured API once; returns True when any refused."""
-    from syncd.runtime import build_connectors
-
-    failed = False
-    for name, connector in build_connectors(settings, rules).items():
-        try:
-            connector.check()
-            out.print(line(f"  {name}: reachable, credentials accepted"))
-        except SyncdError as exc:
-            err.print(line((f"  {name}: {exc}", "red")))
-            failed = True
-        finally:
-            connector.close()
-    return failed
 
 
 def db_upgrade(config: ConfigOpt = None) -> None:
