@@ -50,7 +50,11 @@ def check_all(settings: Settings, config: Path | None, *, probe: bool) -> list[V
 
 
 def print_verdicts(out: Console, err: Console, verdicts: list[Verdict]) -> bool:
-    """Print one line per section (details of failures on stderr); True when any failed."""
+    """Print one line per section; failures again on stderr with their details.
+
+    Returns:
+        True when any section failed.
+    """
     width = max(len(v.section) for v in verdicts)
     state_width = max(len(v.state) for v in verdicts)
     for v in verdicts:
@@ -63,6 +67,8 @@ def print_verdicts(out: Console, err: Console, verdicts: list[Verdict]) -> bool:
             ),
             highlight=False,
         )
+        if v.state == FAILED:
+            err.print(line(("error:", "bold red"), f" {v.section}: ", v.summary), highlight=False)
         if v.details:
             err.print(line((v.details, "red"), multiline=True), highlight=False)
     failed = [v.section for v in verdicts if v.state == FAILED]
@@ -127,7 +133,7 @@ def _vendor(settings: Settings, name: str, rules: RuleSet | None, *, probe: bool
         return Verdict(name, FAILED, str(exc), _scope_help(name, exc))
     finally:
         connector.close()
-    return Verdict(name, OK, "reachable, credentials and permissions accepted")
+    return Verdict(name, OK, "reachable, credentials accepted")
 
 
 def _scope_help(name: str, exc: SyncdError) -> str:

@@ -77,7 +77,7 @@ def one_line(exc: BaseException) -> str:
 
 def did_you_mean(value: str, known: Iterable[str]) -> str:
     """`did you mean 'x'?` for the closest of `known` to `value`, or an empty string."""
-    close = difflib.get_close_matches(value, sorted(set(known)), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(value, list(dict.fromkeys(known)), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else ""
 
 
@@ -94,13 +94,13 @@ def choose(value: str, known: Iterable[str], *, option: str, what: str) -> str:
         ConfigError: Unknown value (exit 2 through the guard), naming the nearest and, when
             there are few, all of them.
     """
-    options = sorted(set(known))
+    options = list(dict.fromkeys(known))
     if value in options:
         return value
     hint = did_you_mean(value, options)
     if not hint and options:
         shown = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
-        hint = f"known: {shown}"
+        hint = f"use one of: {shown}"
     elif not options:
         hint = "there are none yet in this workspace"
     raise ConfigError(f"{option}: unknown {what} {value!r}", hint=hint or None)

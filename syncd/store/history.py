@@ -14,12 +14,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, Select, func, select
 
 from syncd.errors import ConfigError
 from syncd.failures import stored_advice
@@ -74,6 +74,7 @@ def list_runs(
     *,
     status: str | None = None,
     limit: int = 50,
+    offset: int = 0,
     failures: int = 3,
 ) -> list[dict[str, Any]]:
     """Runs, newest first, with their figures, what failed most, and what to do about it.
@@ -83,6 +84,7 @@ def list_runs(
         workspace: Whose runs.
         status: Only runs with this status (`success`, `partial`, `failed`, `held`, `running`).
         limit: At most this many runs.
+        offset: Skip this many of the newest first (the next page).
         failures: Per run, the most frequent failures (from the audit log) to include.
 
     Returns:
@@ -102,9 +104,21 @@ def list_runs(
     if status is not None:
         query = query.where(r.status == status)
     with db.connect() as conn:
-        rows = conn.execute(query.order_by(r.id.desc()).limit(limit)).mappings().all()
+        rows = (
+            conn.execute(query.order_by(r.id.desc()).limit(limit).offset(offset)).mappings().all()
+        )
         top = run_failures(conn, [row["id"] for row in rows], failures) if failures else {}
     return [_run_dict(row, top.get(row["id"], [])) for row in rows]
+
+
+def count_runs(db: Engine, workspace: str, *, status: str | None = None) -> int:
+    """How many runs `list_runs` would page through with the same filter ("showing N of M")."""
+    r = table_of(SyncRun).c
+    query = select(func.count()).select_from(table_of(SyncRun)).where(r.workspace == workspace)
+    if status is not None:
+        query = query.where(r.status == status)
+    with db.connect() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def get_run(
@@ -208,7 +222,10 @@ class AuditFilter:
     target: str | None = None
     outcome: str | None = None
     action: str | None = None
-    limit: int = 1000
+    #: At most this many events; None for all of them (exports).
+    limit: int | None = 1000
+    #: Skip this many of the newest first (the next page).
+    offset: int = 0
 
 
 def list_events(
@@ -223,6 +240,45 @@ def list_events(
             normalised); `since` is an age relative to `now`.
         now: The clock, so callers and tests agree on what "the last day" means.
     """
+    return list(iter_events(db, workspace, filters, now))
+
+
+def iter_events(
+    db: Engine, workspace: str, filters: AuditFilter, now: datetime, *, batch: int = 1000
+) -> Iterator[dict[str, Any]]:
+    """`list_events` as a stream: rows are fetched `batch` at a time, in constant memory.
+
+    Exports (`syncd audit --csv/--json`) use it with `limit=None` to write every matching row
+    however many there are; PostgreSQL streams them through a server-side cursor.
+    """
+    a = table_of(AuditEvent).c
+    query = _event_query(workspace, filters, now).order_by(a.at.desc(), a.id.desc())
+    if filters.limit is not None:
+        query = query.limit(filters.limit)
+    if filters.offset:
+        query = query.offset(filters.offset)
+    with db.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
+        for row in result.mappings():
+            yield _event_dict(row)
+
+
+def count_events(db: Engine, workspace: str, filters: AuditFilter, now: datetime) -> int:
+    """How many events match `filters`, ignoring `limit` and `offset` ("showing N of M")."""
+    query = _event_query(workspace, filters, now).subquery()
+    with db.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(query)).scalar_one())
+
+
+def audit_has(db: Engine, workspace: str, column: str, value: str) -> bool:
+    """Whether any event of the workspace has `value` in `column` (`segment`, `target`)."""
+    a = table_of(AuditEvent).c
+    query = select(a.id).where(a.workspace == workspace, a[column] == value).limit(1)
+    with db.connect() as conn:
+        return conn.execute(query).first() is not None
+
+
+def _event_query(workspace: str, filters: AuditFilter, now: datetime) -> Select[Any]:
     a = table_of(AuditEvent).c
     query = select(table_of(AuditEvent)).where(a.workspace == workspace)
     if filters.contact is not None:
@@ -241,9 +297,7 @@ def list_events(
         query = query.where(a.at >= now - filters.since)
     if filters.until is not None:
         query = query.where(a.at < filters.until)
-    with db.connect() as conn:
-        rows = conn.execute(query.order_by(a.at.desc(), a.id.desc()).limit(filters.limit))
-        return [_event_dict(row) for row in rows.mappings()]
+    return query
 
 
 def _event_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
@@ -255,6 +309,29 @@ def _event_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
         else None
     )
     return out
+
+
+def write_events_csv(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
+    """Write the events as `events_to_csv` would, row by row; returns how many were written."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EVENT_COLUMNS)
+    n = 0
+    for row in rows:
+        writer.writerow([_csv_cell(row.get(col)) for col in EVENT_COLUMNS])
+        n += 1
+    return n
+
+
+def write_events_json(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
+    """Write the events as the JSON array `events_to_json` makes, one row at a time."""
+    out.write("[")
+    n = 0
+    for row in rows:
+        out.write(",\n" if n else "\n")
+        out.write(json.dumps({col: _jsonable(row).get(col) for col in EVENT_COLUMNS}))
+        n += 1
+    out.write("\n]\n" if n else "]\n")
+    return n
 
 
 def events_to_csv(rows: Iterable[Mapping[str, Any]]) -> str:

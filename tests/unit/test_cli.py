@@ -107,7 +107,7 @@ def test_runs_refuses_an_unknown_status_in_one_line(
     assert result.exit_code == 2
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert result.stderr.strip().splitlines() == [
-        "error: unknown run status 'bogus' "
+        "error: --status: unknown run status 'bogus' "
         "(use one of: running, success, partial, failed, held, interrupted)"
     ]
 
