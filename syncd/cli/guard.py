@@ -41,7 +41,12 @@ REPORT_LINE = (
     "with --debug (it prints the traceback)"
 )
 
-_state = {"debug": os.environ.get("SYNCD_DEBUG", "") not in ("", "0", "false")}
+
+def _env_debug() -> bool:
+    return os.environ.get("SYNCD_DEBUG", "") not in ("", "0", "false")
+
+
+_state = {"debug": _env_debug()}
 
 #: OS errors that are the environment refusing, not a bug in syncd.
 _ENVIRONMENT_ERRNOS = frozenset(
@@ -62,8 +67,7 @@ _ENVIRONMENT_ERRNOS = frozenset(
 
 def set_debug(value: bool) -> None:
     """Show tracebacks (`--debug`); called by the root callback before any command runs."""
-    if value:
-        _state["debug"] = True
+    _state["debug"] = value or _env_debug()
 
 
 def debugging() -> bool:

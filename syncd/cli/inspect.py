@@ -201,7 +201,9 @@ def _check_filters(store: Engine, settings: Settings, filters: AuditFilter) -> N
 def ui(
     config: ConfigOpt = None,
     host: Annotated[str | None, typer.Option(help="Address; default ui.host.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port; default ui.port.")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port; default ui.port.")
+    ] = None,
 ) -> None:
     """Serve the admin web console (runs, change log, contacts, segments) until SIGTERM."""
     settings = settings_for(config)
