@@ -214,6 +214,8 @@ class UiSettings(_Section):
     token: SecretStr | None = None
     allowed_hosts: list[HostPattern] = Field(default_factory=list)
     session_ttl: Duration = timedelta(hours=12)
+    #: Who the console's decisions are recorded as (`console:<label>`).
+    user_label: str = Field(default="admin", min_length=1, max_length=64)
 
     @field_validator("session_ttl")
     @classmethod
