@@ -160,7 +160,8 @@ def _run_hint(
         run = row["id"]
         return (
             f"{', '.join(sorted(counts.held))} held by a safety guard; review with "
-            f"`syncd plan --run {run}`, then `syncd apply --run {run}` or `syncd reject --run {run}`"
+            f"`syncd plan --run {run}`, then `syncd apply --run {run}` or "
+            f"`syncd reject --run {run}`"
         )
     if row["error_class"] is not None or row["error_message"]:
         return stored_advice(row["reason_code"], row["error_class"], row["error_message"])
