@@ -139,6 +139,27 @@ class SafetySettings(_Section):
         return value
 
 
+class AlertSettings(_Section):
+    """Webhooks told about held, failed, partial and recovered runs and decided holds.
+
+    Each URL may carry a secret (Slack and Teams put it in the path): write it as `${VAR}`.
+    Identical alerts are sent again only after `repeat_after`.
+    """
+
+    webhooks: list[SecretStr] = Field(default_factory=list)
+    repeat_after: Duration = timedelta(hours=6)
+    #: The console's address, for links in alerts (e.g. https://syncd.example.com).
+    console_url: str | None = None
+
+    @field_validator("webhooks")
+    @classmethod
+    def _http_urls(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for i, url in enumerate(value):
+            if not url.get_secret_value().startswith(("http://", "https://")):
+                raise ValueError(f"webhook {i + 1} is not an http(s) URL")
+        return value
+
+
 class RetrySection(_Section):
     """How transient API failures (429, 5xx, timeouts) are retried within one run."""
 
@@ -239,6 +260,7 @@ class Settings(BaseSettings):
     mailchimp: MailchimpSettings | None = None
     schedule: ScheduleSettings = ScheduleSettings()
     safety: SafetySettings = SafetySettings()
+    alerts: AlertSettings = AlertSettings()
     retry: RetrySection = RetrySection()
     audit: AuditSettings = AuditSettings()
     logging: LoggingSettings = LoggingSettings()
@@ -264,6 +286,7 @@ class Settings(BaseSettings):
             self.hubspot.access_token if self.hubspot else None,
             self.mailchimp.api_key if self.mailchimp else None,
             self.ui.token,
+            *self.alerts.webhooks,
         ]
         return [v.get_secret_value() for v in values if v is not None]
 

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from syncd import __version__
-from syncd.cli import inspect, operate, sync
+from syncd.cli import alerts, inspect, operate, sync
 from syncd.cli.common import out
 
 
@@ -46,6 +46,7 @@ def make_app() -> typer.Typer:
     sync.register(app)
     inspect.register(app)
     operate.register(app)
+    alerts.register(app)
     return app
 
 

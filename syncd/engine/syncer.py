@@ -13,10 +13,11 @@ closes whatever run a killed writer left `running` (see `syncd.engine.recovery`)
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from sqlalchemy import Engine, select
 
@@ -76,6 +77,16 @@ class LeaseWait:
     on_wait: Callable[[LeaseInfo], None] | None = None
 
 
+class RunListener(Protocol):
+    """Told when a run finished and when a person decided on holds (alerts listen)."""
+
+    def run_finished(self, result: RunResult) -> None:
+        """After the run row is closed; must not block (deliver in the background)."""
+
+    def hold_decided(self, holds: Sequence[WaitingHold], decision: str, by: str) -> None:
+        """After a release or rejection is recorded."""
+
+
 class Syncer:
     """Runs sync cycles for one workspace.
 
@@ -95,6 +106,8 @@ class Syncer:
         lease_poll: Seconds between attempts while another writer holds the lease.
         lease_heartbeat_s: Seconds between renewals while a run thinks (fenced writes renew
             it too); `lease_ttl / 3` by default.
+        listener: Told of finished runs and decisions (the alerts); its failures are logged,
+            never raised.
     """
 
     def __init__(
@@ -113,6 +126,7 @@ class Syncer:
         lease_ttl: timedelta = APPLY_LEASE_TTL,
         lease_poll: float = 2.0,
         lease_heartbeat_s: float | None = None,
+        listener: RunListener | None = None,
     ) -> None:
         self.db = db
         self.workspace = workspace
@@ -127,6 +141,7 @@ class Syncer:
         self.lease_ttl = lease_ttl
         self.lease_poll = lease_poll
         self.lease_heartbeat_s = lease_heartbeat_s
+        self.listener = listener
 
     # -- public entry points -------------------------------------------------------------
 
@@ -176,6 +191,7 @@ class Syncer:
                 )
                 result.finished_at = self.clock()
                 finish_run(self.db, held, result, before, self.api_counters())
+        self._tell(lambda listener: listener.run_finished(result))
         return result
 
     def plan_only(self, rules: RuleSet | None = None) -> RunResult:
@@ -234,6 +250,7 @@ class Syncer:
                 )
                 result.finished_at = self.clock()
                 finish_run(self.db, held, result, before, self.api_counters())
+        self._tell(lambda listener: listener.run_finished(result))
         return result
 
     def release(
@@ -301,6 +318,7 @@ class Syncer:
                 _guarded(result, held, body)
                 result.finished_at = self.clock()
                 finish_run(self.db, held, result, before, self.api_counters())
+        self._tell(lambda listener: listener.run_finished(result))
         return result
 
     def reject(
@@ -340,6 +358,7 @@ class Syncer:
         with fenced(self.db, held) as conn:
             holds = holds_to_decide(conn, self.workspace, run_id, target)
             record(conn, self.workspace, holds, decision, who, now=self.clock())
+        self._tell(lambda listener: listener.hold_decided(holds, str(decision), who))
         for decided in holds:
             log.info(
                 Event.HOLD_DECIDED,
@@ -349,6 +368,15 @@ class Syncer:
                 by=who,
             )
         return holds
+
+    def _tell(self, call: Callable[[RunListener], None]) -> None:
+        """Tell the listener; an alert that cannot be raised never fails what happened."""
+        if self.listener is None:
+            return
+        try:
+            call(self.listener)
+        except Exception:
+            log.exception(Event.ALERT_FAILED, stage="notify")
 
     # -- the lease ----------------------------------------------------------------------
 

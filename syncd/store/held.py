@@ -12,7 +12,15 @@ from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
-from syncd.store.models import Contact, Hold, HoldStatus, OutboxEntry, OutboxState
+from syncd.store.models import (
+    Contact,
+    Hold,
+    HoldStatus,
+    OutboxEntry,
+    OutboxState,
+    RunStatus,
+    SyncRun,
+)
 from syncd.store.types import table_of
 
 
@@ -141,3 +149,41 @@ def _fill(
         }
         for r in conn.execute(query)
     ]
+
+
+@dataclass(frozen=True)
+class HealthFacts:
+    """What `/healthz` reads from the store: holds, recent failures, the last success."""
+
+    held_targets: list[str]
+    consecutive_failures: int
+    last_success_at: datetime | None
+
+
+def health_facts(conn: Connection, workspace: str, *, window: int = 20) -> HealthFacts:
+    """The store's share of the daemon's health, in two small queries.
+
+    Args:
+        conn: A connection.
+        workspace: Whose runs.
+        window: How many recent runs are looked at for consecutive failures.
+    """
+    r = table_of(SyncRun).c
+    recent = conn.execute(
+        select(r.status, r.finished_at)
+        .where(r.workspace == workspace, r.status != RunStatus.RUNNING)
+        .order_by(r.id.desc())
+        .limit(window)
+    ).all()
+    failures = 0
+    for status, _ in recent:
+        if status not in (RunStatus.FAILED, RunStatus.INTERRUPTED):
+            break
+        failures += 1
+    last = conn.execute(
+        select(func.max(r.finished_at)).where(
+            r.workspace == workspace, r.status.in_([RunStatus.SUCCESS, RunStatus.PARTIAL])
+        )
+    ).scalar_one_or_none()
+    held = sorted(h.target for h in waiting_targets(conn, workspace))
+    return HealthFacts(held, failures, last)
