@@ -174,6 +174,27 @@ class SafetySettings(_Section):
         return value
 
 
+class AlertSettings(_Section):
+    """Webhooks told about held, failed, partial and recovered runs and decided holds.
+
+    Each URL may carry a secret (Slack and Teams put it in the path): write it as `${VAR}`.
+    Identical alerts are sent again only after `repeat_after`.
+    """
+
+    webhooks: list[SecretStr] = Field(default_factory=list)
+    repeat_after: Duration = timedelta(hours=6)
+    #: The console's address, for links in alerts (e.g. https://syncd.example.com).
+    console_url: str | None = None
+
+    @field_validator("webhooks")
+    @classmethod
+    def _http_urls(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for i, url in enumerate(value):
+            if not url.get_secret_value().startswith(("http://", "https://")):
+                raise ValueError(f"webhook {i + 1} is not an http(s) URL")
+        return value
+
+
 class RetrySection(_Section):
     """How transient API failures (429, 5xx, timeouts) are retried within one run."""
 
@@ -253,6 +274,8 @@ class UiSettings(_Section):
     hubspot_portal_id: int | None = Field(default=None, ge=1)
     #: Mailchimp's data centre (`us21`) for links to members; default: from the API key.
     mailchimp_dc: str | None = Field(default=None, pattern=r"^[a-z]{2,4}[0-9]{1,3}$")
+    #: Who the console's decisions are recorded as (`console:<label>`).
+    user_label: str = Field(default="admin", min_length=1, max_length=64)
 
     @field_validator("session_ttl")
     @classmethod
@@ -279,6 +302,7 @@ class Settings(BaseSettings):
     on_deleted_target: Literal["recreate", "stop"] = "recreate"
     schedule: ScheduleSettings = ScheduleSettings()
     safety: SafetySettings = SafetySettings()
+    alerts: AlertSettings = AlertSettings()
     retry: RetrySection = RetrySection()
     audit: AuditSettings = AuditSettings()
     logging: LoggingSettings = LoggingSettings()
@@ -307,6 +331,7 @@ class Settings(BaseSettings):
             self.hubspot.access_token if self.hubspot else None,
             self.mailchimp.api_key if self.mailchimp else None,
             self.ui.token,
+            *self.alerts.webhooks,
         ]
         return [v.get_secret_value() for v in values if v is not None]
 

@@ -61,6 +61,7 @@ class Reason(enum.StrEnum):
     NOT_MIGRATED = "not_migrated"
     DATABASE_UNREACHABLE = "database_unreachable"
     SUPERSEDED = "superseded"
+    HOLD_REJECTED = "hold_rejected"
     CONFIG_INVALID = "config_invalid"
     # Waiting helps.
     RATE_LIMITED = "rate_limited"
@@ -167,6 +168,11 @@ FAILURES: Mapping[Reason, Failure] = {
         _C,
         "a newer run's plan replaced this one; nothing to do (`syncd plan` shows what the next "
         "run would change)",
+    ),
+    Reason.HOLD_REJECTED: Failure(
+        _C,
+        "a person rejected this held plan; the next run plans the target again against the "
+        "rules and data of the time",
     ),
     Reason.CONFIG_INVALID: Failure(
         _C, "a person must fix the configuration or credentials; `syncd check` shows what"

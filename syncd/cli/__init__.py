@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from syncd import __version__
-from syncd.cli import inspect, operate, refine, sync
+from syncd.cli import alerts, inspect, operate, refine, sync
 from syncd.cli.common import out
 from syncd.cli.guard import GuardedGroup, set_debug
 
@@ -55,6 +55,7 @@ def make_app() -> typer.Typer:
     inspect.register(app)
     operate.register(app)
     refine.register(app)
+    alerts.register(app)
     return app
 
 

@@ -204,9 +204,15 @@ def print_result(console: Console, result: RunResult) -> None:
         console.print(table)
     for reason in result.held_reasons:
         console.print(line(("held:", "magenta"), " ", reason))
-    if result.status == "held" and result.run_id is not None:
+    for target, since in sorted(result.counts.waiting.items()):
+        console.print(line(("waiting:", "magenta"), " ", target, f" since run {since}"))
+    if result.counts.held and result.run_id is not None:
+        run = result.run_id
         console.print(
-            line(f"review with `syncd plan`, release with `syncd apply --run {result.run_id}`")
+            line(
+                f"review with `syncd plan --run {run}`, then release with `syncd apply --run "
+                f"{run}` or reject with `syncd reject --run {run}`"
+            )
         )
     if result.error:
         console.print(line((f"{clip(result.error_class, 16)} error:", "red"), " ", result.error))

@@ -1,4 +1,4 @@
-"""Commands that change HubSpot and Mailchimp: `sync`, `plan` (its preview), `apply`, `undo`.
+"""Commands that change HubSpot and Mailchimp: `sync`, `plan`, `apply`, `reject`, `undo`.
 
 Each is a thin call into the engine's `Syncer`, which takes the workspace's apply lease itself;
 these commands only say whom they are waiting for and render the result.
@@ -25,6 +25,7 @@ from syncd.cli.common import (
     runtime,
     settings_for,
 )
+from syncd.cli.holds import RunOpt, TargetOpt, YesOpt, apply_held, reject, show_held_plan
 from syncd.cli.progress import progress
 from syncd.cli.render import plan_json, print_plan, print_result, run_json
 from syncd.config import Settings
@@ -62,9 +63,19 @@ def sync(
 def plan(
     config: ConfigOpt = None,
     mappings: Annotated[Path | None, typer.Option(help="Preview other mappings.")] = None,
+    run: Annotated[
+        int | None,
+        typer.Option("--run", help="Show the held plan of this run.", min=1, max=RUN_ID_MAX),
+    ] = None,
+    target: TargetOpt = None,
+    limit: Annotated[int, typer.Option(help="Changes shown per target.", min=1)] = 50,
+    offset: Annotated[int, typer.Option(help="Skip this many changes first.", min=0)] = 0,
     json_: JsonOpt = False,
 ) -> None:
-    """Show what would change, per target."""
+    """Show what would change, per target; with --run, the plan a guard holds."""
+    if run is not None:
+        show_held_plan(config, run, target, json_, limit, offset)
+        return
     settings = settings_for(config)
     rules = load_rules(mappings if mappings is not None else settings.mappings)
     db = open_db(settings)
@@ -90,21 +101,10 @@ def plan(
 
 
 def apply(
-    run: Annotated[
-        int, typer.Option("--run", min=1, max=RUN_ID_MAX, help="The held run to release.")
-    ],
-    config: ConfigOpt = None,
+    run: RunOpt, target: TargetOpt = None, yes: YesOpt = False, config: ConfigOpt = None
 ) -> None:
-    """Release a run held by a guard."""
-    settings = settings_for(config)
-    _known_run(settings, run)
-    with runtime(settings) as rt:
-        try:
-            result = rt.syncer.release(run, wait=lease_wait())
-        except ConfigError as exc:
-            fail(str(exc), ExitCode.USAGE)
-        print_result(out, result)
-    raise typer.Exit(result.exit_code)
+    """Release a plan held by a guard (every held target of the run, or --target)."""
+    apply_held(config, run, target, yes)
 
 
 def undo(
@@ -141,4 +141,5 @@ def register(app: typer.Typer) -> None:
     app.command()(sync)
     app.command()(plan)
     app.command()(apply)
+    app.command()(reject)
     app.command()(undo)

@@ -248,6 +248,11 @@ def _run_dict(row: Mapping[Any, Any], failures: list[dict[str, Any]]) -> dict[st
         "undo_of": counts.undo_of,
         "pulled": counts.pulled,
         "held_reasons": counts.held_reasons,
+        "held_targets": sorted(counts.held),
+        "waiting": counts.waiting,
+        "decisions": counts.decisions,
+        "deferred": counts.deferred,
+        "stale_sources": counts.stale_sources,
         "api_calls": row["api_calls"],
         "http_429": row["http_429"],
         "api_calls_by_api": counts.api_calls,
@@ -256,16 +261,26 @@ def _run_dict(row: Mapping[Any, Any], failures: list[dict[str, Any]]) -> dict[st
         "reason_code": row["reason_code"],
         "error": row["error_message"],
         "failures": failures,
-        "hint": _run_hint(row, failures),
+        "hint": _run_hint(row, counts, failures),
     }
 
 
-def _run_hint(row: Mapping[Any, Any], failures: Sequence[Mapping[str, Any]]) -> str | None:
+def _run_hint(
+    row: Mapping[Any, Any], counts: RunCounts, failures: Sequence[Mapping[str, Any]]
+) -> str | None:
+    if counts.held:
+        run = row["id"]
+        return (
+            f"{', '.join(sorted(counts.held))} held by a safety guard; review with "
+            f"`syncd plan --run {run}`, then `syncd apply --run {run}` or "
+            f"`syncd reject --run {run}`"
+        )
     if row["error_class"] is not None or row["error_message"]:
         return stored_advice(row["reason_code"], row["error_class"], row["error_message"])
-    if row["status"] == RunStatus.HELD:
-        release = f"syncd apply --run {row['id']}"
-        return f"held by a safety guard; review with `syncd plan`, release with `{release}`"
+    if counts.waiting:
+        return "; ".join(
+            f"{t} waits for a decision on run {n}" for t, n in sorted(counts.waiting.items())
+        )
     if failures:
         hint: str | None = failures[0]["hint"]
         return hint

@@ -57,7 +57,7 @@ def held_plan(ctx: Context, run_id: int, samples: int = PLAN_SAMPLES) -> dict[st
     """
     o = table_of(OutboxEntry).c
     c = table_of(Contact).c
-    pending = (o.workspace == ctx.workspace, o.run_id == run_id, o.state == OutboxState.PENDING)
+    pending = (o.workspace == ctx.workspace, o.run_id == run_id, o.state == OutboxState.HELD)
     targets: dict[str, dict[str, int]] = {}
     picked: dict[str, list[dict[str, Any]]] = {}
     with ctx.db.connect() as conn:
@@ -110,7 +110,7 @@ def run_detail(
     filters = history.AuditFilter(run_id=run_id, limit=limit, offset=offset)
     events = history.list_events(ctx.db, ctx.workspace, filters, now)
     total = history.count_events(ctx.db, ctx.workspace, filters, now)
-    plan = held_plan(ctx, run_id) if run["status"] == "held" else None
+    plan = held_plan(ctx, run_id) if run["held_targets"] else None
     return {
         "run": run,
         "events": events,
