@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Protocol
 
@@ -26,7 +26,7 @@ from syncd.engine.apply import ApplyReport, Writer, apply_run
 from syncd.engine.decisions import REJECTED, RELEASED, holds_to_decide, local_user, record
 from syncd.engine.deleted_targets import OnDeleted, kept_deleted, note_deleted, without
 from syncd.engine.drift import detect_drift
-from syncd.engine.guards import empty_pull_guard, removal_guard
+from syncd.engine.guards import empty_pull_guard, removal_guard, stale_data_guard
 from syncd.engine.holds import HeldTarget, WaitingHold, carry
 from syncd.engine.ledger import load_ledger, set_ledger, write_outbox
 from syncd.engine.plan import Plan, SegmentTargets, make_plan
@@ -112,6 +112,7 @@ class Syncer:
             tag a person deleted (`syncd.engine.deleted_targets`).
         listener: Told of finished runs and decisions (the alerts); its failures are logged,
             never raised.
+        min_dwell: `safety.min_dwell`: anti-flapping for segments that set none.
     """
 
     def __init__(
@@ -132,6 +133,7 @@ class Syncer:
         lease_heartbeat_s: float | None = None,
         on_deleted_target: OnDeleted = "recreate",
         listener: RunListener | None = None,
+        min_dwell: timedelta = timedelta(0),
     ) -> None:
         self.db = db
         self.workspace = workspace
@@ -148,6 +150,7 @@ class Syncer:
         self.lease_heartbeat_s = lease_heartbeat_s
         self.on_deleted_target: OnDeleted = on_deleted_target
         self.listener = listener
+        self.min_dwell = min_dwell
 
     # -- public entry points -------------------------------------------------------------
 
@@ -429,6 +432,7 @@ class Syncer:
         stop: threading.Event,
         progress: Callable[[str, int], None] | None,
     ) -> None:
+        failures: dict[str, SyncdError] = {}
         result.pulled = pull_all(
             self.db,
             self.workspace,
@@ -438,25 +442,33 @@ class Syncer:
             clock=self.clock,
             progress=progress,
             fence=held,
+            failures=failures,
         )
-        if full and self.drift_readers and result.run_id is not None:
+        readers = {k: v for k, v in self.drift_readers.items() if k not in failures}
+        if full and readers and result.run_id is not None:
             result.counts.drift = detect_drift(
                 self.db,
                 self.workspace,
                 result.run_id,
-                self.drift_readers,
+                readers,
                 now=self.clock(),
                 fence=held,
                 on_deleted=self.on_deleted_target,
             )
         empty = empty_pull_guard(
-            {k: v.records for k, v in result.pulled.items()},
+            {k: v.records for k, v in result.pulled.items() if k not in failures},
             last_full_pull(self.db, self.workspace),
             full=full,
         )
         segmented = segment_store(self.db, self.workspace, self.rules, self.clock())
         result.segmented = segmented
         plan = self._plan(segmented, self.rules)
+        if failures:
+            # Rules read that vendor's last-known values; nothing is removed for lack of data.
+            plan, result.counts.deferred = stale_data_guard(plan)
+            result.counts.stale_sources = sorted(failures)
+        for target, n in plan.deferred.items():
+            result.counts.deferred.setdefault(target, {})["dwell"] = n
         result.plan = plan
         tripped = removal_guard(plan, max_pct=self.max_removals_pct, max_abs=self.max_removals)
         if empty:
@@ -474,6 +486,8 @@ class Syncer:
             return
         self._journal_and_apply(result, plan, held, tripped, stop=stop, progress=progress)
         note_deleted(result, result.counts.drift)
+        if failures:
+            _note_stale(result, failures)
 
     def _journal_and_apply(
         self,
@@ -546,21 +560,19 @@ class Syncer:
             else:
                 log.info(Event.HOLD_WAITING, target=each.target, since_run=each.run_id)
         if result.counts.waiting:
-            result.plan = Plan(
-                changes=[c for c in plan.changes if c.target not in result.counts.waiting],
-                releases=plan.releases,
-                skipped_consent=plan.skipped_consent,
-                owned=plan.owned,
+            result.plan = replace(
+                plan, changes=[c for c in plan.changes if c.target not in result.counts.waiting]
             )
 
     def _plan(self, segmented: Segmented, rules: RuleSet) -> Plan:
         with self.db.begin() as conn:
             ledger = load_ledger(conn, self.workspace)
-        return make_plan(segmented.contacts, self._targets(rules), ledger)
+        return make_plan(segmented.contacts, self._targets(rules), ledger, now=self.clock())
 
     def _targets(self, rules: RuleSet) -> list[SegmentTargets]:
         """The configured targets, less those a person deleted and syncd leaves deleted."""
-        return without(segment_targets(rules), kept_deleted(self.db, self.workspace))
+        targets = segment_targets(rules, self.min_dwell)
+        return without(targets, kept_deleted(self.db, self.workspace))
 
     @staticmethod
     def _settle(result: RunResult, report: ApplyReport) -> None:
@@ -604,6 +616,25 @@ _SEVERITY = {
     ErrorClass.TRANSIENT: 2,
     ErrorClass.REJECTED: 3,
 }
+
+
+def _note_stale(result: RunResult, failures: Mapping[str, SyncdError]) -> None:
+    """A run that worked from a vendor's stored data is `partial`, naming the failure."""
+    if result.status not in (RunStatus.SUCCESS, RunStatus.HELD, RunStatus.PARTIAL):
+        return
+    if result.status is RunStatus.SUCCESS:
+        result.status = RunStatus.PARTIAL
+    failed = sorted(failures.items(), key=lambda f: (_SEVERITY[classify(f[1])], f[0]))
+    words = "; ".join(
+        f"{name}: pull failed, its last stored data was used and removals wait: {_describe(exc)}"
+        for name, exc in failed
+    )
+    if result.error is None:
+        result.error_class = classify(failed[0][1])
+        result.reason = reason_of(failed[0][1])
+        result.error = words
+    else:
+        result.error = f"{result.error}; {words}"
 
 
 def _interrupted(result: RunResult, why: str) -> None:
