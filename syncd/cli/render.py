@@ -7,15 +7,11 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from syncd.cli.text import cell, clip, line
-from syncd.engine.plan import Plan
+from syncd.engine.review import sample_changes
 from syncd.engine.run_record import RunResult
-from syncd.store.models import Contact
-from syncd.store.types import table_of
-
-SAMPLES_PER_TARGET = 5
 
 # Budgets of values in tables and summary lines, in terminal cells. Each is wide enough for
 # real data; together they keep a table inside the 160 columns the CLI uses off a terminal.
@@ -35,33 +31,9 @@ _STATUS_STYLES = {
 }
 
 
-def plan_samples(
-    db: Engine, plan: Plan, per_target: int = SAMPLES_PER_TARGET
-) -> dict[str, list[dict[str, Any]]]:
-    """A few changes per target with the contact's email and the reason, for review."""
-    picked: dict[str, list[Any]] = {}
-    for change in plan.changes:
-        rows = picked.setdefault(change.target, [])
-        if len(rows) < per_target:
-            rows.append(change)
-    ids = {c.contact_id for rows in picked.values() for c in rows}
-    emails: dict[int, str] = {}
-    if ids:
-        c = table_of(Contact).c
-        with db.connect() as conn:
-            emails = dict(conn.execute(select(c.id, c.email).where(c.id.in_(ids))).all())  # type: ignore[arg-type]
-    return {
-        target: [
-            {
-                "contact": emails.get(ch.contact_id, str(ch.contact_id)),
-                "action": str(ch.action),
-                "value": ch.value,
-                "reason": ch.reason,
-            }
-            for ch in rows
-        ]
-        for target, rows in sorted(picked.items())
-    }
+def _samples(db: Engine, result: RunResult) -> dict[str, list[dict[str, Any]]]:
+    """The run's own samples (a dry run's contacts may exist only in its scratch store)."""
+    return result.samples if result.samples is not None else sample_changes(db, result.plan)
 
 
 def plan_json(db: Engine, result: RunResult) -> dict[str, Any]:
@@ -70,7 +42,7 @@ def plan_json(db: Engine, result: RunResult) -> dict[str, Any]:
         "held": bool(result.held_reasons),
         "held_reasons": result.held_reasons,
         "targets": result.plan.counts(),
-        "samples": plan_samples(db, result.plan),
+        "samples": _samples(db, result),
         "segment_sizes": dict(sorted(result.segmented.sizes.items())) if result.segmented else {},
     }
 
@@ -91,7 +63,7 @@ def print_plan(console: Console, db: Engine, result: RunResult) -> None:
     if not counts:
         table.add_row("(nothing to change)", "", "", "", "")
     console.print(table)
-    for target, samples in plan_samples(db, result.plan).items():
+    for target, samples in _samples(db, result).items():
         console.print(line((clip(target, TARGET_BUDGET), "bold")))
         for s in samples:
             value = f" = {clip(repr(s['value']), VALUE_BUDGET)}" if s["value"] is not None else ""

@@ -12,6 +12,7 @@ closes whatever run a killed writer left `running` (see `syncd.engine.recovery`)
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from syncd.engine.ledger import load_ledger, set_ledger, write_outbox
 from syncd.engine.plan import Plan, SegmentTargets, make_plan
 from syncd.engine.pull import pull_all
 from syncd.engine.recovery import recover_interrupted
+from syncd.engine.review import sample_changes
 from syncd.engine.run_record import (
     RunResult,
     finish_run,
@@ -49,7 +51,9 @@ from syncd.segments import RuleSet
 from syncd.store.counts import RunCounts
 from syncd.store.lease import (
     APPLY_LEASE_TTL,
+    UNFENCED,
     Clock,
+    Fence,
     HeldLease,
     LeaseInfo,
     LeaseLostError,
@@ -59,6 +63,7 @@ from syncd.store.lease import (
     make_holder_id,
 )
 from syncd.store.models import HoldStatus, MembershipState, RunStatus, SyncRun
+from syncd.store.scratch import scratch
 from syncd.store.types import table_of
 
 log = get_logger(__name__)
@@ -181,14 +186,12 @@ class Syncer:
             LeaseBusyError: Another writer holds the lease and `wait` gave up.
         """
         stop = stop or threading.Event()
+        if dry_run:
+            return self._dry_run(full=full, stop=stop, progress=progress)
         with self._writing(lease, wait, stop) as held:
             started = self.clock()
             before = dict(self.api_counters())
-            run_id = (
-                None
-                if dry_run
-                else start_run(self.db, held, self.workspace, trigger, full, started)
-            )
+            run_id = start_run(self.db, held, self.workspace, trigger, full, started)
             result = RunResult(run_id, RunStatus.RUNNING, trigger, Plan(), started_at=started)
             with run_context(run_id=run_id, trigger=trigger, workspace=self.workspace):
                 _guarded(
@@ -203,12 +206,41 @@ class Syncer:
         self._tell(lambda listener: listener.run_finished(result))
         return result
 
+    def _dry_run(
+        self,
+        *,
+        full: bool,
+        stop: threading.Event,
+        progress: Callable[[str, int], None] | None,
+    ) -> RunResult:
+        """A whole cycle but the journal and apply, on a scratch copy of the store.
+
+        It takes no lease and records no run: nothing it does is kept (`store/scratch.py`),
+        not even crash recovery or a lease row.
+        """
+        started = self.clock()
+        result = RunResult(None, RunStatus.RUNNING, "dry-run", Plan(), started_at=started)
+        with scratch(self.db) as db, run_context(trigger="dry-run", workspace=self.workspace):
+            dry = copy.copy(self)
+            dry.db = db
+            _guarded(
+                result,
+                None,
+                lambda: dry._cycle(
+                    result, UNFENCED, full=full, dry_run=True, stop=stop, progress=progress
+                ),
+            )
+            result.samples = sample_changes(db, result.plan)
+        result.finished_at = self.clock()
+        return result
+
     def plan_only(self, rules: RuleSet | None = None) -> RunResult:
         """What would change against the stored data, without pulling or writing."""
         rules = rules or self.rules
         segmented = segment_store(self.db, self.workspace, rules, self.clock())
         plan = self._plan(segmented, rules)
         result = RunResult(None, RunStatus.SUCCESS, "plan", plan, segmented=segmented)
+        result.samples = sample_changes(self.db, plan)
         result.held_reasons = list(
             removal_guard(plan, max_pct=self.max_removals_pct, max_abs=self.max_removals).values()
         )
@@ -425,7 +457,7 @@ class Syncer:
     def _cycle(
         self,
         result: RunResult,
-        held: HeldLease,
+        held: Fence,
         *,
         full: bool,
         dry_run: bool,
@@ -484,6 +516,7 @@ class Syncer:
         if dry_run:
             result.status = RunStatus.HELD if tripped else RunStatus.SUCCESS
             return
+        assert isinstance(held, HeldLease)
         self._journal_and_apply(result, plan, held, tripped, stop=stop, progress=progress)
         note_deleted(result, result.counts.drift)
         if failures:
@@ -649,7 +682,7 @@ def _describe(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, SyncdError) else repr(exc)
 
 
-def _guarded(result: RunResult, lease: HeldLease, body: Callable[[], None]) -> None:
+def _guarded(result: RunResult, lease: HeldLease | None, body: Callable[[], None]) -> None:
     """Run `body`; any exception marks the run failed (or interrupted) instead of escaping.
 
     A failure once the lease is lost (the server may have ended a session that stalled past
@@ -662,7 +695,7 @@ def _guarded(result: RunResult, lease: HeldLease, body: Callable[[], None]) -> N
     except LeaseLostError as exc:
         _interrupted(result, exc.message)
     except Exception as exc:
-        if not lease.alive():
+        if lease is not None and not lease.alive():
             _interrupted(result, f"the apply lease was lost ({type(exc).__name__})")
             return
         result.status = RunStatus.FAILED
