@@ -30,6 +30,7 @@ from syncd.cli.common import (
 from syncd.cli.render import print_events, print_history, print_page, print_runs
 from syncd.cli.text import line
 from syncd.config import Settings, parse_duration
+from syncd.engine.dwell import deferred_for
 from syncd.engine.profiles.read import iter_contacts
 from syncd.engine.segmentation import holdout_identity, segment_targets
 from syncd.errors import ConfigError, ExitCode
@@ -89,12 +90,30 @@ def segments_explain(email: str, config: ConfigOpt = None, json_: JsonOpt = Fals
             "(`syncd audit` or the console's contacts page shows who is there)",
             ExitCode.USAGE,
         )
-    explanation = explain(rules, found[0].profile, utcnow(), profile_id=holdout_identity(found[0]))
+    now = utcnow()
+    explanation = explain(rules, found[0].profile, now, profile_id=holdout_identity(found[0]))
+    members = {v.key: v.member for v in explanation.segments}
+    store = open_db(settings)
+    try:
+        targets = segment_targets(rules, settings.safety.min_dwell)
+        waiting = deferred_for(store, settings.workspace, found[0].id, targets, members, now)
+    finally:
+        store.dispose()
     if json_:
-        out.print_json(data={**explanation.to_dict(), "membership_history": history})
-    else:
-        out.print(line(explanation.render_text(), multiline=True))
-        print_history(out, history)
+        data = {**explanation.to_dict(), "membership_history": history, "deferred": waiting}
+        out.print_json(data=data)
+        return
+    out.print(line(explanation.render_text(), multiline=True))
+    for item in waiting:
+        out.print(
+            line(
+                ("deferred by min_dwell: ", "yellow"),
+                f"{item['change']} on ",
+                item["target"],
+                f" not before {item['until'][:16].replace('T', ' ')} UTC",
+            )
+        )
+    print_history(out, history)
 
 
 def runs(
