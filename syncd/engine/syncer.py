@@ -23,13 +23,14 @@ from typing import Protocol
 from sqlalchemy import Engine, select
 
 from connectors.base import ContactSource, MemberReader
-from syncd.engine.apply import ApplyReport, Writer, apply_run
+from syncd.engine.apply import Writer, apply_run
 from syncd.engine.decisions import REJECTED, RELEASED, holds_to_decide, local_user, record
 from syncd.engine.deleted_targets import OnDeleted, kept_deleted, note_deleted, without
 from syncd.engine.drift import detect_drift
 from syncd.engine.guards import empty_pull_guard, removal_guard, stale_data_guard
 from syncd.engine.holds import HeldTarget, WaitingHold, carry
 from syncd.engine.ledger import load_ledger, set_ledger, write_outbox
+from syncd.engine.outcome import guarded, note_stale, settle
 from syncd.engine.plan import Plan, SegmentTargets, make_plan
 from syncd.engine.pull import pull_all
 from syncd.engine.recovery import recover_interrupted
@@ -43,9 +44,8 @@ from syncd.engine.run_record import (
 from syncd.engine.segmentation import Segmented, segment_store, segment_targets
 from syncd.engine.snapshots import record_segment_history
 from syncd.engine.undo import undo_changes
-from syncd.errors import SyncdError, classify, reason_of
+from syncd.errors import SyncdError
 from syncd.events import Event
-from syncd.failures import ErrorClass, Reason, stored_advice
 from syncd.logs import get_logger, run_context
 from syncd.segments import RuleSet
 from syncd.store.counts import RunCounts
@@ -56,7 +56,6 @@ from syncd.store.lease import (
     Fence,
     HeldLease,
     LeaseInfo,
-    LeaseLostError,
     apply_lease_name,
     fenced,
     hold,
@@ -194,7 +193,7 @@ class Syncer:
             run_id = start_run(self.db, held, self.workspace, trigger, full, started)
             result = RunResult(run_id, RunStatus.RUNNING, trigger, Plan(), started_at=started)
             with run_context(run_id=run_id, trigger=trigger, workspace=self.workspace):
-                _guarded(
+                guarded(
                     result,
                     held,
                     lambda: self._cycle(
@@ -223,7 +222,7 @@ class Syncer:
         with scratch(self.db) as db, run_context(trigger="dry-run", workspace=self.workspace):
             dry = copy.copy(self)
             dry.db = db
-            _guarded(
+            guarded(
                 result,
                 None,
                 lambda: dry._cycle(
@@ -282,7 +281,7 @@ class Syncer:
             result.held_reasons = list(tripped.values())
             with run_context(run_id=new_id, trigger="undo", workspace=self.workspace):
                 log.info(Event.RUN_UNDO, undo_of=run_id, changes=len(changes))
-                _guarded(
+                guarded(
                     result,
                     held,
                     lambda: self._journal_and_apply(
@@ -346,7 +345,7 @@ class Syncer:
                         stop=stop,
                         fence=held,
                     )
-                    self._settle(result, result.apply)
+                    settle(result, result.apply)
                     if result.status is RunStatus.SUCCESS and row["error_class"]:
                         # What the run failed at before is not undone by the release.
                         result.status = RunStatus.PARTIAL
@@ -356,7 +355,7 @@ class Syncer:
                     if result.counts.held and result.status is RunStatus.SUCCESS:
                         result.status = RunStatus(row["status"])
 
-                _guarded(result, held, body)
+                guarded(result, held, body)
                 result.finished_at = self.clock()
                 finish_run(self.db, held, result, before, self.api_counters())
         self._tell(lambda listener: listener.run_finished(result))
@@ -520,7 +519,7 @@ class Syncer:
         self._journal_and_apply(result, plan, held, tripped, stop=stop, progress=progress)
         note_deleted(result, result.counts.drift)
         if failures:
-            _note_stale(result, failures)
+            note_stale(result, failures)
 
     def _journal_and_apply(
         self,
@@ -577,7 +576,7 @@ class Syncer:
             create=[ref for st in self._targets(self.rules) for ref in st.refs()],
             fence=held,
         )
-        self._settle(result, result.apply)
+        settle(result, result.apply)
         if new and result.status is RunStatus.SUCCESS:
             result.status = RunStatus.PARTIAL
 
@@ -606,109 +605,3 @@ class Syncer:
         """The configured targets, less those a person deleted and syncd leaves deleted."""
         targets = segment_targets(rules, self.min_dwell)
         return without(targets, kept_deleted(self.db, self.workspace))
-
-    @staticmethod
-    def _settle(result: RunResult, report: ApplyReport) -> None:
-        """The run's status after apply: a lost lease, a vendor that failed, or leftovers.
-
-        One vendor failing does not hide what the other applied: the report keeps both, the
-        status is `partial` when some vendor finished its part (`failed` when none did), and
-        the error names the vendor that failed.
-        """
-        if report.lost:
-            _interrupted(
-                result,
-                "the apply lease was lost to another writer; what this run had not confirmed "
-                "is left to it",
-            )
-            return
-        if report.failures:
-            finished = [api for api in report.apis if api not in report.failures]
-            result.status = RunStatus.PARTIAL if finished else RunStatus.FAILED
-            # The failure that speaks for the run comes first: its vendor, named at the head of
-            # the message, picks the wording of the run's advice.
-            failures = sorted(
-                report.failures.items(), key=lambda f: (_SEVERITY[classify(f[1])], f[0])
-            )
-            worst = failures[0][1]
-            result.error_class = classify(worst)
-            result.reason = reason_of(worst)
-            result.error = "; ".join(f"{api}: {_describe(exc)}" for api, exc in failures)
-            return
-        if report.stopped:
-            result.status = RunStatus.PARTIAL
-            return
-        troubled = any(c["rejected"] or c["retry"] for c in report.counts.values())
-        result.status = RunStatus.PARTIAL if troubled else RunStatus.SUCCESS
-
-
-#: Which failure speaks for a run when several vendors failed: a person must act first.
-_SEVERITY = {
-    ErrorClass.CONFIG: 0,
-    ErrorClass.SYSTEM: 1,
-    ErrorClass.TRANSIENT: 2,
-    ErrorClass.REJECTED: 3,
-}
-
-
-def _note_stale(result: RunResult, failures: Mapping[str, SyncdError]) -> None:
-    """A run that worked from a vendor's stored data is `partial`, naming the failure."""
-    if result.status not in (RunStatus.SUCCESS, RunStatus.HELD, RunStatus.PARTIAL):
-        return
-    if result.status is RunStatus.SUCCESS:
-        result.status = RunStatus.PARTIAL
-    failed = sorted(failures.items(), key=lambda f: (_SEVERITY[classify(f[1])], f[0]))
-    words = "; ".join(
-        f"{name}: pull failed, its last stored data was used and removals wait: {_describe(exc)}"
-        for name, exc in failed
-    )
-    if result.error is None:
-        result.error_class = classify(failed[0][1])
-        result.reason = reason_of(failed[0][1])
-        result.error = words
-    else:
-        result.error = f"{result.error}; {words}"
-
-
-def _interrupted(result: RunResult, why: str) -> None:
-    result.status = RunStatus.INTERRUPTED
-    result.error_class = ErrorClass.TRANSIENT
-    result.reason = Reason.INTERRUPTED
-    result.error = f"interrupted: {why}"
-    log.error(Event.RUN_INTERRUPTED, error=result.error)
-
-
-def _describe(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, SyncdError) else repr(exc)
-
-
-def _guarded(result: RunResult, lease: HeldLease | None, body: Callable[[], None]) -> None:
-    """Run `body`; any exception marks the run failed (or interrupted) instead of escaping.
-
-    A failure once the lease is lost (the server may have ended a session that stalled past
-    the TTL) means the run was overtaken: `interrupted`, not a bug. The log gets one line per
-    failure: its class, message and advice. Only a failure inside syncd itself (class
-    `system`) is logged with its stack, for the bug report.
-    """
-    try:
-        body()
-    except LeaseLostError as exc:
-        _interrupted(result, exc.message)
-    except Exception as exc:
-        if lease is not None and not lease.alive():
-            _interrupted(result, f"the apply lease was lost ({type(exc).__name__})")
-            return
-        result.status = RunStatus.FAILED
-        result.error_class = classify(exc)
-        result.reason = reason_of(exc)
-        result.error = _describe(exc)
-        if result.error_class is ErrorClass.SYSTEM:
-            log.exception(Event.RUN_FAILED, error_class=result.error_class, reason=result.reason)
-        else:
-            log.error(
-                Event.RUN_FAILED,
-                error_class=result.error_class,
-                error=result.error,
-                reason=result.reason,
-                hint=stored_advice(result.reason, result.error_class, result.error),
-            )
