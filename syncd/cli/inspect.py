@@ -51,7 +51,7 @@ from syncd.store.models import RunStatus
 from syncd.store.types import utcnow
 
 #: What `--outcome` may be: the outcomes the change log records.
-OUTCOMES = ("applied", "rejected", "retry", "skipped", "detected")
+OUTCOMES = ("applied", "rejected", "retry", "skipped", "detected", "decided")
 #: Events the table shows when `--limit` is not given (exports write all of them).
 TABLE_ROWS = 100
 
