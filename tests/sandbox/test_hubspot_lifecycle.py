@@ -292,3 +292,25 @@ def test_deal_and_company_to_contact_associations(sb: Sandbox) -> None:
     expected = sorted(c for c, comps in hs.contact_companies.items() if company in comps)
     got = [int(t.to_object_id) for t in res.results[0].to]
     assert got == expected[: len(got)] and str(cid) in {t.to_object_id for t in res.results[0].to}
+
+
+def test_a_gdpr_blocked_address_is_refused_by_every_write(fresh: Sandbox) -> None:
+    email = fresh.hubspot.contacts[30].props["email"].strip()
+    hubspot(fresh).crm.contacts.basic_api.purge({"objectId": "30"})
+    r = _call(fresh, "PATCH", "/crm/v3/objects/contacts/31", {"properties": {"email": email}})
+    assert r.status_code == 400
+    r = _call(
+        fresh,
+        "POST",
+        "/crm/v3/objects/contacts/batch/update",
+        {"inputs": [{"id": "31", "properties": {"email": email.upper()}}]},
+    )
+    assert r.status_code == 207 and r.json()["errors"][0]["context"]["ids"] == ["31"]
+    r = _call(
+        fresh,
+        "POST",
+        "/crm/v3/objects/contacts/batch/upsert",
+        {"inputs": [{"id": email, "idProperty": "email", "properties": {}}]},
+    )
+    assert r.status_code == 207 and r.json()["results"] == []
+    assert fresh.hubspot.contact_by_email(email) is None
