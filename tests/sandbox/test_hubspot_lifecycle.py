@@ -314,3 +314,17 @@ def test_a_gdpr_blocked_address_is_refused_by_every_write(fresh: Sandbox) -> Non
     )
     assert r.status_code == 207 and r.json()["results"] == []
     assert fresh.hubspot.contact_by_email(email) is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/crm/v3/objects/contacts/batch/read",
+        "/crm/v3/objects/contacts/batch/update",
+        "/crm/v3/objects/deals/batch/read",
+        "/crm/v4/associations/contacts/deals/batch/read",
+    ],
+)
+def test_batch_inputs_with_number_ids_are_refused(sb: Sandbox, path: str) -> None:
+    assert _call(sb, "POST", path, {"inputs": [{"id": 1}], "properties": []}).status_code == 400
+    assert _call(sb, "POST", path, {"inputs": [{"id": "1"}], "properties": []}).status_code < 300
