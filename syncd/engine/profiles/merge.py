@@ -30,7 +30,7 @@ from syncd.engine.profiles.read import STATUS_KEY, TAGS_KEY
 from syncd.events import Event
 from syncd.failures import Reason
 from syncd.logs import get_logger
-from syncd.store.models import AuditEvent, Contact, Membership
+from syncd.store.models import AuditEvent, Contact, Membership, MembershipState
 from syncd.store.types import table_of
 from syncd.targets import TargetKind
 
@@ -124,6 +124,10 @@ def merge_page(
         holder_key = cands.by_id.get(source_id)
         if holder_key is None and rec.key:
             holder_key = cands.by_key.get(rec.key)
+        if holder_key is None and rec.merged_ids:
+            # HubSpot gives a merged record a new id: the oldest profile of its parts holds it.
+            parts = [k for i in rec.merged_ids if isinstance(k := cands.by_id.get(str(i)), int)]
+            holder_key = min(parts, default=None)
         partner_key = None if holder_key is not None else cands.partner(normalise_email(rec.email))
         holder = cands.profiles[holder_key] if holder_key is not None else None
         partner = cands.profiles[partner_key] if partner_key is not None else None
@@ -329,36 +333,61 @@ def _fold_history(
 ) -> None:
     """One history for two profiles whose HubSpot records were merged.
 
-    The loser's HubSpot list memberships end (its record is gone; the winner is planned on its
-    own merits); when its Mailchimp member moved to the winner, so do the member's tags'
-    ledger rows; every audit event of the loser is re-pointed to the winner.
+    HubSpot keeps the merged records' list memberships on the merged record, so the loser's
+    HubSpot ledger rows move to the winner (where both have one, the one syncd holds as
+    `added` stays); when the loser's Mailchimp member moved to the winner, so do its tags'
+    rows. Every audit event of the loser is re-pointed to the winner, and one more records
+    the merge.
     """
-    close_memberships(
-        conn,
-        workspace,
-        contact_ids=[loser],
-        kinds=(TargetKind.HUBSPOT_LIST,),
-        reason="contact merged into another HubSpot record",
-        code=Reason.CONTACT_MERGED,
-        run_id=run_id,
-        now=now,
-    )
-    m = table_of(Membership)
+    kinds = [TargetKind.HUBSPOT_LIST, TargetKind.HUBSPOT_PROPERTY]
     if member_moved:
-        tags = select(m.c.target).where(
-            m.c.contact_id == loser, m.c.target.like(f"{TargetKind.MAILCHIMP_TAG}:%")
+        kinds.append(TargetKind.MAILCHIMP_TAG)
+    m = table_of(Membership)
+    rows = conn.execute(
+        select(m.c.id, m.c.contact_id, m.c.target, m.c.state).where(
+            m.c.contact_id.in_((loser, winner)),
+            or_(*(m.c.target.like(f"{k}:%") for k in kinds)),
         )
-        conn.execute(delete(m).where(m.c.contact_id == winner, m.c.target.in_(tags)))
-        conn.execute(
-            m.update()
-            .where(m.c.contact_id == loser, m.c.target.like(f"{TargetKind.MAILCHIMP_TAG}:%"))
-            .values(contact_id=winner)
-        )
+    ).all()
+    won = {r.target: r for r in rows if r.contact_id == winner}
+    drop, move = [], []
+    for r in (r for r in rows if r.contact_id == loser):
+        w = won.get(r.target)
+        if w is None:
+            move.append(r.id)
+        elif r.state == MembershipState.ADDED and w.state != MembershipState.ADDED:
+            drop.append(w.id)
+            move.append(r.id)
+        else:
+            drop.append(r.id)
+    if drop:
+        conn.execute(delete(m).where(m.c.id.in_(drop)))
+    if move:
+        conn.execute(m.update().where(m.c.id.in_(move)).values(contact_id=winner))
     a = table_of(AuditEvent)
     conn.execute(
         a.update()
         .where(a.c.workspace == workspace, a.c.contact_id == loser)
         .values(contact_id=winner)
+    )
+    ids = conn.execute(
+        select(table_of(Contact).c.email, table_of(Contact).c.hubspot_id).where(
+            table_of(Contact).c.id == winner
+        )
+    ).one()
+    conn.execute(
+        a.insert().values(
+            workspace=workspace,
+            run_id=run_id,
+            at=now,
+            contact_id=winner,
+            email=ids.email,
+            hubspot_id=ids.hubspot_id,
+            action="merge",
+            reason=f"profile {loser} folded in: its HubSpot record was merged into this one",
+            outcome="detected",
+            reason_code=Reason.CONTACT_MERGED,
+        )
     )
     log.info(Event.CONTACT_MERGED, contact_id=winner, merged_contact_id=loser)
 
