@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, or_, select
+from sqlalchemy import Connection, bindparam, or_, select
 
 from connectors.base import SourceRecord
 from syncd.engine.closing import close_memberships
+from syncd.engine.profiles.folding import fold_history
 from syncd.engine.profiles.identity import (
     Decision,
     Profile,
@@ -30,7 +31,7 @@ from syncd.engine.profiles.read import STATUS_KEY, TAGS_KEY
 from syncd.events import Event
 from syncd.failures import Reason
 from syncd.logs import get_logger
-from syncd.store.models import AuditEvent, Contact, Membership, MembershipState
+from syncd.store.models import AuditEvent, Contact
 from syncd.store.types import table_of
 from syncd.targets import TargetKind
 
@@ -73,6 +74,7 @@ class _Candidates:
     by_key: dict[str, Key] = field(default_factory=dict)
     #: Profiles without a record of `source`, by the other source's address (lowest id first).
     partners: dict[str, list[Key]] = field(default_factory=dict)
+    partner_at: dict[Key, str] = field(default_factory=dict)
 
     def put(self, key: Key, p: Profile) -> None:
         old = self.profiles.get(key)
@@ -81,9 +83,9 @@ class _Candidates:
         self.profiles[key] = p
         if self.source in p.ids:
             self.by_id[p.ids[self.source]] = key
-            for keys in self.partners.values():
-                if key in keys:
-                    keys.remove(key)
+            address = self.partner_at.pop(key, None)
+            if address is not None:
+                self.partners[address].remove(key)
         if self.source in p.keys:
             self.by_key[p.keys[self.source]] = key
 
@@ -153,7 +155,7 @@ def merge_page(
     row_id = write_profiles(conn, workspace, cands.profiles, changed, now)
     figures.contact_ids.update(row_id[k] for k in changed if cands.profiles[k].active)
     for loser, winner, moved in folds:
-        _fold_history(conn, workspace, row_id[loser], row_id[winner], moved, run_id, now)
+        fold_history(conn, workspace, row_id[loser], row_id[winner], moved, run_id, now)
     if archived:
         close_memberships(
             conn,
@@ -260,6 +262,7 @@ def _load(
         other = _OTHER[source]
         if source not in p.ids and other in p.ids and p.emails.get(other):
             out.partners.setdefault(p.emails[other], []).append(row.id)
+            out.partner_at[row.id] = p.emails[other]
     return out
 
 
@@ -320,76 +323,6 @@ def write_profiles(
         ids = conn.execute(table.insert().returning(c.id, sort_by_parameter_order=True), rows)
         row_id.update(zip(fresh, ids.scalars(), strict=True))
     return row_id
-
-
-def _fold_history(
-    conn: Connection,
-    workspace: str,
-    loser: int,
-    winner: int,
-    member_moved: bool,
-    run_id: int | None,
-    now: datetime,
-) -> None:
-    """One history for two profiles whose HubSpot records were merged.
-
-    HubSpot keeps the merged records' list memberships on the merged record, so the loser's
-    HubSpot ledger rows move to the winner (where both have one, the one syncd holds as
-    `added` stays); when the loser's Mailchimp member moved to the winner, so do its tags'
-    rows. Every audit event of the loser is re-pointed to the winner, and one more records
-    the merge.
-    """
-    kinds = [TargetKind.HUBSPOT_LIST, TargetKind.HUBSPOT_PROPERTY]
-    if member_moved:
-        kinds.append(TargetKind.MAILCHIMP_TAG)
-    m = table_of(Membership)
-    rows = conn.execute(
-        select(m.c.id, m.c.contact_id, m.c.target, m.c.state).where(
-            m.c.contact_id.in_((loser, winner)),
-            or_(*(m.c.target.like(f"{k}:%") for k in kinds)),
-        )
-    ).all()
-    won = {r.target: r for r in rows if r.contact_id == winner}
-    drop, move = [], []
-    for r in (r for r in rows if r.contact_id == loser):
-        w = won.get(r.target)
-        if w is None:
-            move.append(r.id)
-        elif r.state == MembershipState.ADDED and w.state != MembershipState.ADDED:
-            drop.append(w.id)
-            move.append(r.id)
-        else:
-            drop.append(r.id)
-    if drop:
-        conn.execute(delete(m).where(m.c.id.in_(drop)))
-    if move:
-        conn.execute(m.update().where(m.c.id.in_(move)).values(contact_id=winner))
-    a = table_of(AuditEvent)
-    conn.execute(
-        a.update()
-        .where(a.c.workspace == workspace, a.c.contact_id == loser)
-        .values(contact_id=winner)
-    )
-    ids = conn.execute(
-        select(table_of(Contact).c.email, table_of(Contact).c.hubspot_id).where(
-            table_of(Contact).c.id == winner
-        )
-    ).one()
-    conn.execute(
-        a.insert().values(
-            workspace=workspace,
-            run_id=run_id,
-            at=now,
-            contact_id=winner,
-            email=ids.email,
-            hubspot_id=ids.hubspot_id,
-            action="merge",
-            reason=f"profile {loser} folded in: its HubSpot record was merged into this one",
-            outcome="detected",
-            reason_code=Reason.CONTACT_MERGED,
-        )
-    )
-    log.info(Event.CONTACT_MERGED, contact_id=winner, merged_contact_id=loser)
 
 
 def _refusal(email: str | None) -> tuple[Reason, str]:
