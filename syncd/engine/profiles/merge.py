@@ -49,7 +49,6 @@ class PullFigures:
     linked: int = 0
     folded: int = 0
     rejected: int = 0
-    duplicates: int = 0
     departed: int = 0
     pages: int = 0
     contact_ids: set[int] = field(default_factory=set)
