@@ -541,7 +541,8 @@ def membership_history(db: Engine, workspace: str, email: str) -> list[dict[str,
             a.workspace == workspace,
             person_events(workspace, email),
             a.action.in_(("add", "remove", "drift")),
-            a.outcome.in_(("applied", "detected")),
+            # `closed`: it ended with its contact, member or target, without a write.
+            a.outcome.in_(("applied", "detected", "closed")),
         )
         .order_by(a.at, a.id)
     )
