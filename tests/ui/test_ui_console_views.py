@@ -365,3 +365,16 @@ def test_forms_submitted_with_empty_fields_do_not_filter(client: TestClient) -> 
     changes = client.get("/changes", params=empty)
     assert changes.status_code == 200 and len(rows_of(changes.text, "events")) == 5
     assert client.get("/changes", params={"run_id": "0"}).status_code == 422
+
+
+def test_csv_export_streams_in_pieces(client: TestClient, db: Engine, seeded: Seeded) -> None:
+    from syncd.store.history import iter_events_csv
+
+    pieces = list(iter_events_csv(({"id": i, "email": f"=x{i}"} for i in range(450)), chunk=200))
+    assert [p.count("\n") for p in pieces] == [201, 200, 50]  # header + rows, 200 at a time
+    assert "'=x0" in pieces[0]  # spreadsheet-safe, as events_to_csv
+    add_events(db, seeded.ok_run, 450)
+    with client.stream("GET", "/api/events.csv") as response:
+        assert "content-length" not in response.headers  # streamed, not built in memory
+        chunks = list(response.iter_text())
+    assert sum(c.count("\n") for c in chunks) == 1 + 450 + 5
