@@ -73,8 +73,6 @@ class SourceRecord:
         status: Mailchimp member status (`subscribed`, `unsubscribed`, ...); None for HubSpot.
         tags: Mailchimp tag names (up to the 50 the member list returns); empty for HubSpot.
         updated_at: When the source last changed the record, if it says.
-        profile_id: The id the vendor's own admin pages open the person by, when it is not
-            `source_id` (Mailchimp's `contact_id`); the console links to it.
     """
 
     source: str
@@ -84,7 +82,6 @@ class SourceRecord:
     status: str | None = None
     tags: list[str] = field(default_factory=list)
     updated_at: datetime | None = None
-    profile_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,7 @@ from syncd.redact import REDACTOR
 from syncd.targets import TargetKind
 
 DEFAULT_OVERLAP_S = 300.0
-BASE_FIELDS = ("id", "email_address", "contact_id", "status", "last_changed", "tags")
+BASE_FIELDS = ("id", "email_address", "status", "last_changed", "tags")
 #: Endpoints read page by page (labels of counters and errors).
 MEMBERS = "GET /lists/{list_id}/members"
 SEGMENTS = "GET /lists/{list_id}/segments"
@@ -183,7 +183,6 @@ class MailchimpConnector:
             status=m.get("status"),
             tags=tags,
             updated_at=_parse_time(m.get("last_changed")),
-            profile_id=str(m["contact_id"]) if m.get("contact_id") else None,
         )
 
     # -- tags -------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from syncd.store.models import Contact
 from syncd.store.types import table_of
-from syncd.ui.links import mailchimp_contact_id
 from syncd.ui.queries import Context
 
 NAME_FIELDS = ("first_name", "last_name")
@@ -85,7 +84,7 @@ def _row(r: Any) -> dict[str, Any]:
         "name": display_name(attrs),
         "hubspot_id": r["hubspot_id"],
         "mailchimp_id": r["mailchimp_id"],
-        "mailchimp_contact_id": mailchimp_contact_id(attrs),
+        "mailchimp_contact_id": (attrs.get("mailchimp") or {}).get("_contact_id"),
         "mailchimp_status": (attrs.get("mailchimp") or {}).get("_status"),
         "updated_at": r["updated_at"].isoformat() if r["updated_at"] else None,
     }

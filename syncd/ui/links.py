@@ -2,8 +2,8 @@
 
 HubSpot's contact record URL needs the portal (hub) id, which the CRM API's records do not
 carry: it comes from `ui.hubspot_portal_id`. Mailchimp's admin pages live on the account's data
-centre (`us21` in the API key) and open a member by its Mailchimp `contact_id`, which the
-store keeps among the member's Mailchimp attributes (`PROFILE_KEY`) from the pull.
+centre (`us21` in the API key) and open a member by its Mailchimp `contact_id`; the store keeps
+it as `_contact_id` among the member's Mailchimp attributes when the connector recorded it.
 A link whose parts are unknown is left out rather than guessed.
 """
 
@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
-
-from syncd.engine.profiles.read import PROFILE_KEY
 
 HUBSPOT_APP = "https://app.hubspot.com"
 
@@ -43,7 +41,7 @@ class ExternalLinks:
 def mailchimp_contact_id(attributes: Mapping[str, Any] | None) -> str | None:
     """The Mailchimp `contact_id` stored with a contact's Mailchimp attributes, if any."""
     member = (attributes or {}).get("mailchimp") or {}
-    value = member.get(PROFILE_KEY) if isinstance(member, Mapping) else None
+    value = member.get("_contact_id") if isinstance(member, Mapping) else None
     return str(value) if value else None
 
 

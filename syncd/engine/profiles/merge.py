@@ -24,7 +24,7 @@ from syncd.engine.profiles.identity import (
     normalise_email,
     resolve,
 )
-from syncd.engine.profiles.read import PROFILE_KEY, STATUS_KEY, TAGS_KEY
+from syncd.engine.profiles.read import STATUS_KEY, TAGS_KEY
 from syncd.events import Event
 from syncd.failures import Reason
 from syncd.logs import get_logger
@@ -76,8 +76,6 @@ def merge_page(
         if source == "mailchimp":
             fields[STATUS_KEY] = rec.status
             fields[TAGS_KEY] = list(rec.tags)
-            if rec.profile_id:
-                fields[PROFILE_KEY] = rec.profile_id
         holder_key = by_id.get(source_id)
         owner_key = by_email.get(normalise_email(rec.email) or "")
         holder = profiles[holder_key] if holder_key is not None else None

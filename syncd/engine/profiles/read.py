@@ -21,8 +21,6 @@ from syncd.store.types import table_of
 #: the field mapping says because the consent gate and drift checks need them.
 STATUS_KEY = "_status"
 TAGS_KEY = "_tags"
-#: Reserved key: Mailchimp's `contact_id` of the member, for the console's link to it.
-PROFILE_KEY = "_contact_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +47,6 @@ def merge_profile(
     out = merge_fields(attributes, prefer)
     out.pop(STATUS_KEY, None)
     out.pop(TAGS_KEY, None)
-    out.pop(PROFILE_KEY, None)
     out["email"] = email
     return out
 
