@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, Engine, Select, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, func, or_, select, union
 
 from syncd.errors import ConfigError
 from syncd.failures import stored_advice
 from syncd.store.counts import TARGET_FIGURES, RunCounts
-from syncd.store.models import AuditEvent, RunStatus, SyncRun
+from syncd.store.models import AuditEvent, Contact, RunStatus, SyncRun
 from syncd.store.types import table_of
 from syncd.targets import TargetKind
 
@@ -248,6 +248,11 @@ def _run_dict(row: Mapping[Any, Any], failures: list[dict[str, Any]]) -> dict[st
         "undo_of": counts.undo_of,
         "pulled": counts.pulled,
         "held_reasons": counts.held_reasons,
+        "held_targets": sorted(counts.held),
+        "waiting": counts.waiting,
+        "decisions": counts.decisions,
+        "deferred": counts.deferred,
+        "stale_sources": counts.stale_sources,
         "api_calls": row["api_calls"],
         "http_429": row["http_429"],
         "api_calls_by_api": counts.api_calls,
@@ -256,16 +261,26 @@ def _run_dict(row: Mapping[Any, Any], failures: list[dict[str, Any]]) -> dict[st
         "reason_code": row["reason_code"],
         "error": row["error_message"],
         "failures": failures,
-        "hint": _run_hint(row, failures),
+        "hint": _run_hint(row, counts, failures),
     }
 
 
-def _run_hint(row: Mapping[Any, Any], failures: Sequence[Mapping[str, Any]]) -> str | None:
+def _run_hint(
+    row: Mapping[Any, Any], counts: RunCounts, failures: Sequence[Mapping[str, Any]]
+) -> str | None:
+    if counts.held:
+        run = row["id"]
+        return (
+            f"{', '.join(sorted(counts.held))} held by a safety guard; review with "
+            f"`syncd plan --run {run}`, then `syncd apply --run {run}` or "
+            f"`syncd reject --run {run}`"
+        )
     if row["error_class"] is not None or row["error_message"]:
         return stored_advice(row["reason_code"], row["error_class"], row["error_message"])
-    if row["status"] == RunStatus.HELD:
-        release = f"syncd apply --run {row['id']}"
-        return f"held by a safety guard; review with `syncd plan`, release with `{release}`"
+    if counts.waiting:
+        return "; ".join(
+            f"{t} waits for a decision on run {n}" for t, n in sorted(counts.waiting.items())
+        )
     if failures:
         hint: str | None = failures[0]["hint"]
         return hint
@@ -306,6 +321,26 @@ def run_failures(
 
 
 # --- the change log ---------------------------------------------------------------------------
+
+
+def person_events(workspace: str, email: str) -> ColumnElement[bool]:
+    """A filter on audit events: those of the person who has, or had, this address.
+
+    History is kept by contact id, so it follows the person across address changes: the
+    events stored under `email`, and every event of each profile that has the address now
+    (HubSpot's or its Mailchimp member's) or had it when an event was recorded.
+    """
+    a, c = table_of(AuditEvent).c, table_of(Contact).c
+    email = email.strip().lower()
+    ids = union(
+        select(c.id).where(
+            c.workspace == workspace, or_(c.email == email, c.mailchimp_email == email)
+        ),
+        select(a.contact_id).where(
+            a.workspace == workspace, a.email == email, a.contact_id.is_not(None)
+        ),
+    ).subquery()
+    return or_(a.email == email, a.contact_id.in_(select(ids.c[0])))
 
 
 @dataclass(frozen=True)
@@ -382,7 +417,7 @@ def _event_query(workspace: str, filters: AuditFilter, now: datetime) -> Select[
     a = table_of(AuditEvent).c
     query = select(table_of(AuditEvent)).where(a.workspace == workspace)
     if filters.contact is not None:
-        query = query.where(a.email == filters.contact.strip().lower())
+        query = query.where(person_events(workspace, filters.contact))
     if filters.contact_like:
         part = filters.contact_like.strip().lower()
         query = query.where(a.email.contains(part, autoescape=True))
@@ -504,7 +539,7 @@ def membership_history(db: Engine, workspace: str, email: str) -> list[dict[str,
         select(a.run_id, a.at, a.segment, a.target, a.action, a.reason, a.outcome)
         .where(
             a.workspace == workspace,
-            a.email == email.strip().lower(),
+            person_events(workspace, email),
             a.action.in_(("add", "remove", "drift")),
             a.outcome.in_(("applied", "detected")),
         )

@@ -56,7 +56,9 @@ def console_for(
     def approve(run_id: int) -> RunResult:
         # The same release as `syncd apply --run`, under the same lease; a web request waits
         # only briefly for another writer and then says whom it is waiting for.
-        return syncer.release(run_id, wait=LeaseWait(timeout_s=lease_wait_s))
+        return syncer.release(
+            run_id, by=f"console:{ui.user_label}", wait=LeaseWait(timeout_s=lease_wait_s)
+        )
 
     app = create_app(
         rt.db,

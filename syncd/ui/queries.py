@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select
 
 from syncd.engine.profiles.read import iter_contacts
 from syncd.segments import RuleSet, analyse, explain
@@ -57,7 +57,7 @@ def held_plan(ctx: Context, run_id: int, samples: int = PLAN_SAMPLES) -> dict[st
     """
     o = table_of(OutboxEntry).c
     c = table_of(Contact).c
-    pending = (o.workspace == ctx.workspace, o.run_id == run_id, o.state == OutboxState.PENDING)
+    pending = (o.workspace == ctx.workspace, o.run_id == run_id, o.state == OutboxState.HELD)
     targets: dict[str, dict[str, int]] = {}
     picked: dict[str, list[dict[str, Any]]] = {}
     with ctx.db.connect() as conn:
@@ -110,7 +110,7 @@ def run_detail(
     filters = history.AuditFilter(run_id=run_id, limit=limit, offset=offset)
     events = history.list_events(ctx.db, ctx.workspace, filters, now)
     total = history.count_events(ctx.db, ctx.workspace, filters, now)
-    plan = held_plan(ctx, run_id) if run["status"] == "held" else None
+    plan = held_plan(ctx, run_id) if run["held_targets"] else None
     return {
         "run": run,
         "events": events,
@@ -150,7 +150,15 @@ def contact_detail(ctx: Context, email: str) -> dict[str, Any] | None:
     with ctx.db.connect() as conn:
         row = (
             conn.execute(
-                select(table_of(Contact)).where(c.workspace == ctx.workspace, c.email == email)
+                select(table_of(Contact))
+                .where(
+                    c.workspace == ctx.workspace,
+                    or_(c.email == email, c.mailchimp_email == email),
+                )
+                # The person still in a system first, then the most recent.
+                .order_by(
+                    (c.hubspot_id.is_(None) & c.mailchimp_id.is_(None)).asc(), c.updated_at.desc()
+                )
             )
             .mappings()
             .first()

@@ -10,10 +10,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 
 from syncd.engine.profiles.identity import merge_fields
 from syncd.segments import FieldCatalog
+from syncd.segments.derived import MAILCHIMP_TAGS
 from syncd.store.models import Contact
 from syncd.store.types import table_of
 
@@ -48,19 +49,27 @@ def merge_profile(
     out.pop(STATUS_KEY, None)
     out.pop(TAGS_KEY, None)
     out["email"] = email
+    tags = (attributes.get("mailchimp") or {}).get(TAGS_KEY) or []
+    # The built-in `mailchimp_tags` field: a person's own tags, never syncd's.
+    out[MAILCHIMP_TAGS] = [t for t in tags if isinstance(t, str) and not t.startswith("syncd:")]
     return out
 
 
 def iter_contacts(
     db: Engine, workspace: str, fields: FieldCatalog, *, email: str | None = None
 ) -> Iterator[StoredContact]:
-    """Every contact of the workspace (or the one with `email`), merged, in id order."""
+    """Every contact still in HubSpot or Mailchimp (or those with `email`, in either), merged.
+
+    In id order. `email` matches the profile's address or its Mailchimp member's.
+    """
     c = table_of(Contact).c
     query = select(c.id, c.email, c.hubspot_id, c.mailchimp_id, c.attributes).where(
-        c.workspace == workspace
+        c.workspace == workspace,
+        # A person who left both systems keeps only their history.
+        or_(c.hubspot_id.is_not(None), c.mailchimp_id.is_not(None)),
     )
     if email is not None:
-        query = query.where(c.email == email)
+        query = query.where(or_(c.email == email, c.mailchimp_email == email))
     prefer = preferences(fields)
     with db.connect() as conn:
         result = conn.execution_options(yield_per=5000).execute(query.order_by(c.id))
