@@ -56,7 +56,8 @@ def search_contacts(ctx: Context, query: str, *, limit: int = 50, offset: int = 
         total = int(conn.execute(select(func.count()).select_from(table_of(Contact)).where(where))
                     .scalar_one())  # fmt: skip
         rows = conn.execute(
-            select(c.id, c.email, c.hubspot_id, c.mailchimp_id, c.attributes, c.updated_at)
+            select(c.id, c.email, c.hubspot_id, c.mailchimp_id, c.mailchimp_key)
+            .add_columns(c.attributes, c.updated_at)
             .where(where)
             .order_by(c.email)
             .limit(limit)
@@ -84,7 +85,7 @@ def _row(r: Any) -> dict[str, Any]:
         "name": display_name(attrs),
         "hubspot_id": r["hubspot_id"],
         "mailchimp_id": r["mailchimp_id"],
-        "mailchimp_contact_id": (attrs.get("mailchimp") or {}).get("_contact_id"),
+        "mailchimp_contact_id": r["mailchimp_key"],
         "mailchimp_status": (attrs.get("mailchimp") or {}).get("_status"),
         "updated_at": r["updated_at"].isoformat() if r["updated_at"] else None,
     }

@@ -22,7 +22,7 @@ from syncd.cli import app as cli
 from syncd.segments import RuleSet
 from syncd.store.models import AuditEvent, RunStatus
 from syncd.ui.links import ExternalLinks
-from tests.ui.conftest import FakeRelease, make_app
+from tests.ui.conftest import MAPPINGS, FakeRelease, make_app
 from tests.ui.seed import NOW, WS, Seeded, _insert, _run
 
 
@@ -197,6 +197,7 @@ def test_csv_export_has_every_row_and_as_many_as_syncd_audit_json(
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SYNCD_DATABASE_URL", db_url)
+    monkeypatch.setenv("SYNCD_MAPPINGS", str(MAPPINGS))
     for flags, params in (
         (["--outcome", "applied"], {"outcome": "applied"}),
         (["--segment", "bulk"], {"segment": "bulk"}),
@@ -262,13 +263,11 @@ def linked(db: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded) -> 
 
     contacts = table_of(Contact)
     with db.begin() as conn:  # alice's member carries Mailchimp's contact_id
-        attrs = conn.execute(
-            contacts.select().with_only_columns(contacts.c.attributes)
+        conn.execute(
+            contacts.update()
             .where(contacts.c.email == seeded.alice)
-        ).scalar_one()  # fmt: skip
-        attrs = {**attrs, "mailchimp": {**attrs["mailchimp"], "_contact_id": "c0ffee42"}}
-        conn.execute(contacts.update().where(contacts.c.email == seeded.alice).values(
-            attributes=attrs))  # fmt: skip
+            .values(mailchimp_key="c0ffee42")
+        )
     links = ExternalLinks(hubspot_portal_id=4242, mailchimp_dc="us21")
     return TestClient(make_app(db, rules, release, None, links=links), follow_redirects=False)
 
@@ -325,7 +324,6 @@ def test_open_console_reads_any_migrated_store_without_connector_settings(
 ) -> None:
     from syncd.config import Settings
     from syncd.ui import open_console
-    from tests.ui.conftest import MAPPINGS
 
     settings = Settings(database_url=db_url, mappings=MAPPINGS)
     app, token, close = open_console(settings)
