@@ -1,5 +1,8 @@
 """The contacts search: part of an email or a name, matched case-insensitively, paged.
 
+The email is HubSpot's address or the Mailchimp member's own (`mailchimp_email`), so a person
+whose addresses differ is found by either.
+
 Names are the canonical `first_name` and `last_name` fields (`mappings/fields.yaml`) as each
 source stored them in the contact's attributes; every word of the query must match the email or
 one of those names, so "ann smi" finds Ann Smith.
@@ -35,7 +38,10 @@ def _name(source: str, field: str) -> ColumnElement[str]:
 
 def _matches(word: str) -> ColumnElement[bool]:
     c = table_of(Contact).c
-    found: list[ColumnElement[bool]] = [c.email.contains(word, autoescape=True)]
+    found: list[ColumnElement[bool]] = [
+        c.email.contains(word, autoescape=True),
+        func.coalesce(c.mailchimp_email, "").contains(word, autoescape=True),
+    ]
     for source in SOURCES:
         for field in NAME_FIELDS:
             found.append(_name(source, field).contains(word, autoescape=True))

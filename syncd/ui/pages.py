@@ -64,6 +64,7 @@ env.filters["absolute"] = humanize.absolute
 env.filters["duration"] = humanize.duration
 env.filters["number"] = humanize.number
 env.filters["percent"] = humanize.percent
+env.filters["readable"] = humanize.readable
 env.globals["ago"] = humanize.ago
 env.globals["changed"] = changed_rows
 

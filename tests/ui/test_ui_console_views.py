@@ -376,3 +376,20 @@ def test_csv_export_streams_in_pieces(client: TestClient, db: Engine, seeded: Se
         assert "content-length" not in response.headers  # streamed, not built in memory
         chunks = list(response.iter_text())
     assert sum(c.count("\n") for c in chunks) == 1 + 450 + 5
+
+
+def test_contacts_search_finds_the_mailchimp_address_too(
+    client: TestClient, db: Engine, seeded: Seeded
+) -> None:
+    from syncd.store.models import Contact
+    from syncd.store.types import table_of
+
+    contacts = table_of(Contact)
+    with db.begin() as conn:
+        conn.execute(
+            contacts.update()
+            .where(contacts.c.email == seeded.alice)
+            .values(mailchimp_email="ada.lovelace@mail.example")
+        )
+    page = client.get("/contacts", params={"q": "lovelace"}).text
+    assert re.findall(r'<td><a href="/contacts/([^"]+)">', page) == ["alice%40example.com"]
