@@ -75,3 +75,17 @@ def test_datacenter_from_key_or_url() -> None:
 )  # fmt: skip
 def test_readable_profile_values(value: object, text: str) -> None:
     assert readable(value) == text
+
+
+def test_console_links_from_settings_skip_the_emulator() -> None:
+    from syncd.config import Settings
+    from syncd.ui.console import links_for
+
+    real = Settings(mailchimp={"api_key": "k-us21", "audience_id": "a"})
+    assert links_for(real) == ExternalLinks(None, "us21")
+    emulated = Settings(
+        mailchimp={"api_key": "k-us1", "audience_id": "a", "base_url": "http://127.0.0.1:8765/3.0"}
+    )
+    assert links_for(emulated) == ExternalLinks(None, None)
+    chosen = Settings(ui={"hubspot_portal_id": 9, "mailchimp_dc": "us6"})
+    assert links_for(chosen) == ExternalLinks(9, "us6")
