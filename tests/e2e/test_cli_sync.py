@@ -130,3 +130,19 @@ def test_check_probes_both_apis(sandbox: Sandbox, config: Path) -> None:
     assert result.exit_code == 2
     assert "mailchimp" in result.stderr
     assert "nope-key" not in result.stdout + result.stderr
+
+
+def test_a_missing_audience_during_sync_is_a_configuration_error(
+    sandbox: Sandbox, config: Path
+) -> None:
+    assert invoke("db", "upgrade", "--config", str(config))[0] == 0
+    wrong = config.read_text(encoding="utf-8").replace(sandbox.audience_id, "nosuchlist")
+    config.write_text(wrong, encoding="utf-8")
+    result = runner.invoke(app, ["sync", "--config", str(config), "--json"])
+    assert result.exit_code == 2, result.stdout + result.stderr
+    run = json.loads(result.stdout)
+    assert run["error_class"] == "config"
+    assert "audience" in run["error"]
+    checked = runner.invoke(app, ["check", "--config", str(config)])
+    assert checked.exit_code == 2
+    assert "audience" in checked.stderr
