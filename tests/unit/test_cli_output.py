@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import logging
@@ -19,7 +20,7 @@ from syncd.cli import app
 from syncd.cli.render import print_events, print_runs
 from syncd.logs import configure_logging
 from syncd.store import make_engine, upgrade
-from syncd.store.models import RunStatus, SyncRun
+from syncd.store.models import AuditEvent, RunStatus, SyncRun
 from syncd.store.types import table_of
 
 runner = CliRunner()
@@ -130,3 +131,39 @@ def test_audit_json_is_clean_json_with_debug_logs_and_pages_say_of_how_many(
     assert "showing 3-4 of 5 runs; next page: --offset 4" in page.stdout
     listed = json.loads(runner.invoke(app, ["runs", "--json", "--limit", "2"]).stdout)
     assert [r["id"] for r in listed] == [5, 4]
+
+
+def test_exports_stream_every_matching_event_past_any_page_size(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = make_engine(db_url)
+    start = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+    rows = [
+        {
+            "workspace": "default",
+            "at": start + timedelta(seconds=i),
+            "email": f"p{i}@example.com",
+            "target": "hubspot_list:renewal-due",
+            "segment": "renewal-due",
+            "action": "add",
+            "outcome": "applied" if i % 10 else "rejected",
+            "message": None if i % 10 else "=refused",
+        }
+        for i in range(2_345)
+    ]
+    with db.begin() as conn:
+        conn.execute(insert(table_of(AuditEvent)), rows)
+    db.dispose()
+    monkeypatch.setenv("SYNCD_DATABASE_URL", db_url)
+    monkeypatch.setenv("SYNCD_MAPPINGS", str(MAPPINGS))
+    as_json = runner.invoke(app, ["audit", "--json", "--segment", "renewal-due"])
+    assert as_json.exit_code == 0, as_json.stderr
+    events = json.loads(as_json.stdout)
+    assert len(events) == len(rows)
+    as_csv = runner.invoke(app, ["audit", "--csv", "--segment", "renewal-due"])
+    parsed = list(csv.reader(io.StringIO(as_csv.stdout)))
+    assert len(parsed) - 1 == len(rows)  # the header, then every event
+    failed = runner.invoke(app, ["audit", "--json", "--outcome", "rejected"])
+    assert len(json.loads(failed.stdout)) == sum(1 for r in rows if r["outcome"] == "rejected")
+    table = runner.invoke(app, ["audit", "--offset", "2300"])
+    assert f"showing 2,301-{len(rows):,} of {len(rows):,} events" in table.stdout
