@@ -12,7 +12,6 @@ from typing import Annotated
 import typer
 
 from syncd.cli.common import (
-    RUN_ID_MAX,
     ConfigOpt,
     JsonOpt,
     err,
@@ -22,6 +21,7 @@ from syncd.cli.common import (
     open_db,
     out,
     require_run,
+    run_id_option,
     runtime,
     settings_for,
 )
@@ -90,9 +90,7 @@ def plan(
 
 
 def apply(
-    run: Annotated[
-        int, typer.Option("--run", min=1, max=RUN_ID_MAX, help="The held run to release.")
-    ],
+    run: Annotated[int, run_id_option("The held run to release.")],
     config: ConfigOpt = None,
 ) -> None:
     """Release a run held by a guard."""
@@ -108,7 +106,7 @@ def apply(
 
 
 def undo(
-    run: Annotated[int, typer.Option("--run", min=1, max=RUN_ID_MAX, help="The run to revert.")],
+    run: Annotated[int, run_id_option("The run to revert.")],
     config: ConfigOpt = None,
     json_: JsonOpt = False,
 ) -> None:
