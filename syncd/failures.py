@@ -127,7 +127,9 @@ FAILURES: Mapping[Reason, Failure] = {
         },
     ),
     Reason.AUDIENCE_MISSING: Failure(
-        _C, "set mailchimp.audience_id to an id from Audience > Settings in Mailchimp"
+        _C,
+        "set mailchimp.audience_id to the Audience ID Mailchimp shows under Audience > All "
+        "contacts > Settings > Audience name and defaults (not the audience's name)",
     ),
     Reason.TARGET_KIND_CONFLICT: Failure(
         _C,
