@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 
 from syncd.cli import refine
 from syncd.cli.common import (
-    RUN_ID_MAX,
     ConfigOpt,
     JsonOpt,
     OffsetOpt,
@@ -24,6 +23,7 @@ from syncd.cli.common import (
     open_db,
     out,
     require_run,
+    run_id_option,
     runtime,
     settings_for,
 )
@@ -146,7 +146,7 @@ def audit(
     segment: Annotated[str | None, typer.Option(help="Segment key.")] = None,
     target: Annotated[str | None, typer.Option(help="Target, e.g. hubspot_list:KEY.")] = None,
     outcome: Annotated[str | None, typer.Option(help=f"One of: {', '.join(OUTCOMES)}.")] = None,
-    run: Annotated[int | None, typer.Option("--run", min=1, max=RUN_ID_MAX, help="Run id.")] = None,
+    run: Annotated[int | None, run_id_option("Only this run's events.")] = None,
     since: Annotated[str | None, typer.Option(help="Age, such as 1d or 12h.")] = None,
     limit: Annotated[
         int | None,

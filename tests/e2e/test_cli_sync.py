@@ -192,3 +192,19 @@ def test_a_dry_run_changes_nothing_anywhere(sandbox: Sandbox, config: Path, db_u
     assert all(plan["samples"][t][0]["contact"] for t in changed)
     assert _snapshot(db_url) == before
     assert writes(sandbox) == writes_before
+
+
+def test_a_missing_audience_during_sync_is_a_configuration_error(
+    sandbox: Sandbox, config: Path
+) -> None:
+    assert invoke("db", "upgrade", "--config", str(config))[0] == 0
+    wrong = config.read_text(encoding="utf-8").replace(sandbox.audience_id, "nosuchlist")
+    config.write_text(wrong, encoding="utf-8")
+    result = runner.invoke(app, ["sync", "--config", str(config), "--json"])
+    assert result.exit_code == 2, result.stdout + result.stderr
+    run = json.loads(result.stdout)
+    assert run["error_class"] == "config"
+    assert "audience" in run["error"]
+    checked = runner.invoke(app, ["check", "--config", str(config)])
+    assert checked.exit_code == 2
+    assert "audience" in checked.stderr
