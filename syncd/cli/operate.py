@@ -17,6 +17,7 @@ from syncd.cli.common import (
     out,
     settings_for,
 )
+from syncd.cli.refine import mapping_warnings
 from syncd.cli.text import line
 from syncd.config import Settings
 from syncd.errors import ConfigError, ExitCode, SyncdError
@@ -57,6 +58,9 @@ def check(
     head = head_revision()
     state = "up to date" if at == head else f"at {at or 'no schema'}; run `syncd db upgrade`"
     out.print(line(f"  database {safe_url(settings.database_url)}: {state}"))
+    if rules is not None and at == head:
+        for warning in mapping_warnings(settings, rules):
+            out.print(line(("  warning: ", "yellow"), warning))
     for name, section in (("hubspot", settings.hubspot), ("mailchimp", settings.mailchimp)):
         if section is None:
             out.print(line(f"  {name}: not configured"))
