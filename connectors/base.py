@@ -73,6 +73,9 @@ class SourceRecord:
         status: Mailchimp member status (`subscribed`, `unsubscribed`, ...); None for HubSpot.
         tags: Mailchimp tag names (up to the 50 the member list returns); empty for HubSpot.
         updated_at: When the source last changed the record, if it says.
+        key: An id that survives a change of address (Mailchimp's `contact_id`); None when
+            the source has none (a HubSpot record id never changes).
+        merged_ids: HubSpot: the ids of records merged into this one (`hs_merged_object_ids`).
     """
 
     source: str
@@ -82,6 +85,8 @@ class SourceRecord:
     status: str | None = None
     tags: list[str] = field(default_factory=list)
     updated_at: datetime | None = None
+    key: str | None = None
+    merged_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,7 @@ class Reason(enum.StrEnum):
     NOT_MIGRATED = "not_migrated"
     DATABASE_UNREACHABLE = "database_unreachable"
     SUPERSEDED = "superseded"
+    HOLD_REJECTED = "hold_rejected"
     CONFIG_INVALID = "config_invalid"
     # Waiting helps.
     RATE_LIMITED = "rate_limited"
@@ -68,10 +69,16 @@ class Reason(enum.StrEnum):
     TARGET_MISSING = "target_missing"
     INTERRUPTED = "interrupted"
     TEMPORARY_FAILURE = "temporary_failure"
+    TARGET_DELETED = "target_deleted"
+    TARGET_DELETED_KEPT = "target_deleted_kept"
     # One record refused.
     MEMBER_COMPLIANCE = "member_compliance"
     MEMBER_FORGOTTEN = "member_forgotten"
     CONTACT_DELETED = "contact_deleted"
+    CONTACT_GONE = "contact_gone"
+    CONTACT_MERGED = "contact_merged"
+    MEMBER_ARCHIVED = "member_archived"
+    MEMBER_GONE = "member_gone"
     NOT_IN_AUDIENCE = "not_in_audience"
     INVALID_EMAIL = "invalid_email"
     NO_EMAIL = "no_email"
@@ -162,6 +169,11 @@ FAILURES: Mapping[Reason, Failure] = {
         "a newer run's plan replaced this one; nothing to do (`syncd plan` shows what the next "
         "run would change)",
     ),
+    Reason.HOLD_REJECTED: Failure(
+        _C,
+        "a person rejected this held plan; the next run plans the target again against the "
+        "rules and data of the time",
+    ),
     Reason.CONFIG_INVALID: Failure(
         _C, "a person must fix the configuration or credentials; `syncd check` shows what"
     ),
@@ -171,6 +183,11 @@ FAILURES: Mapping[Reason, Failure] = {
     ),
     Reason.TARGET_MISSING: Failure(
         _T, "the list or tag was deleted remotely; syncd recreates it next run"
+    ),
+    Reason.TARGET_DELETED: Failure(
+        _T,
+        "a person deleted this list or tag syncd owns; syncd recreates it and adds its members "
+        "again next run (set on_deleted_target: stop to leave it deleted)",
     ),
     Reason.INTERRUPTED: Failure(
         _T,
@@ -184,6 +201,32 @@ FAILURES: Mapping[Reason, Failure] = {
     ),
     Reason.CONTACT_DELETED: Failure(
         _R, "contact deleted in the target system", {"hubspot": "contact deleted in HubSpot"}
+    ),
+    Reason.CONTACT_GONE: Failure(
+        _R,
+        "the contact left the source system (deleted, archived or GDPR-deleted); its "
+        "memberships ended with it",
+        {
+            "hubspot": "the contact was deleted, archived or GDPR-deleted in HubSpot; its list "
+            "memberships ended with it"
+        },
+    ),
+    Reason.CONTACT_MERGED: Failure(
+        _R,
+        "the contact was merged into another record; the merged record carries its history "
+        "and memberships from now on",
+    ),
+    Reason.MEMBER_ARCHIVED: Failure(
+        _R,
+        "the Mailchimp member was archived; syncd writes nothing to it until it subscribes again",
+    ),
+    Reason.MEMBER_GONE: Failure(
+        _R, "the Mailchimp member was permanently deleted; its tags ended with it"
+    ),
+    Reason.TARGET_DELETED_KEPT: Failure(
+        _T,
+        "a person deleted this list or tag syncd owns and on_deleted_target is stop: syncd "
+        "leaves it deleted; remove the segment's target, or set on_deleted_target: recreate",
     ),
     Reason.NOT_IN_AUDIENCE: Failure(
         _R, "contact is not in the Mailchimp audience (deleted or archived there)"

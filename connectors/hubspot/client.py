@@ -9,7 +9,7 @@ cached because each property access on `client.crm...` builds a new connection p
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hubspot import HubSpot
@@ -191,15 +191,24 @@ class HubSpotClient:
 
     # -- associations, deals, companies -----------------------------------------------------
 
-    def read_associations(self, to_type: str, ids: Sequence[str]) -> Any:
-        """`POST /crm/v4/associations/contacts/{to_type}/batch/read` (<= 1,000)."""
+    def read_associations(
+        self, to_type: str, ids: Sequence[str], after: Mapping[str, str] | None = None
+    ) -> Any:
+        """One page of `POST /crm/v4/associations/contacts/{to_type}/batch/read` (<= 1,000).
+
+        `after` holds, per contact id, the `paging.next.after` token its previous page named
+        (each result pages on its own; see `enrich.read_all_associations`).
+        """
+        cursors = after or {}
         return self.send(
             f"POST /crm/v4/associations/contacts/{to_type}/batch/read",
             self.associations.get_page,
             CONTACTS,
             to_type,
             batch_input_public_fetch_associations_batch_request={
-                "inputs": [{"id": i} for i in ids]
+                "inputs": [
+                    {"id": i, "after": cursors[i]} if i in cursors else {"id": i} for i in ids
+                ]
             },
         )
 

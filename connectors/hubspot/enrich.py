@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.client import NEXT_PAGE, HubSpotClient
 from connectors.hubspot.limits import ASSOC_BATCH_MAX, BATCH_MAX
+from syncd.http.paging import dig, paginate
 
 DEAL_PROPERTIES = ("amount", "dealstage", "hs_is_closed_won", "hs_is_closed")
 DEAL_AGGREGATES = ("won_count", "won_amount", "open_count", "open_amount")
@@ -120,7 +121,7 @@ class Enricher:
         by_id = {str(i.raw["id"]): i for i in group}
         ids = list(by_id)
         if self._want_deals:
-            for cid, targets in _associations(self._client.read_associations("deals", ids)):
+            for cid, targets in read_all_associations(self._client, "deals", ids):
                 item = by_id.get(cid)
                 if item is None:
                     continue
@@ -132,7 +133,7 @@ class Enricher:
                     waiters.append(item)
                     item.waiting += 1
         if self._company_props:
-            for cid, targets in _associations(self._client.read_associations("companies", ids)):
+            for cid, targets in read_all_associations(self._client, "companies", ids):
                 item = by_id.get(cid)
                 company_id = _primary(targets)
                 if item is None or company_id is None:
@@ -178,6 +179,55 @@ class Enricher:
 
 def _take(queue: deque[str], n: int) -> list[str]:
     return [queue.popleft() for _ in range(min(n, len(queue)))]
+
+
+#: A position of a paged association read: (contact id, cursor or None) per contact still read.
+AssocPosition = tuple[tuple[str, str | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationPaging:
+    """The v4 batch read pages per input: each result names its own `paging.next.after`.
+
+    The next request carries only the contacts whose result named a next page, each with its
+    cursor (spec: `PublicFetchAssociationsBatchRequest.after`, "a paging cursor token").
+    """
+
+    ids: tuple[str, ...]
+
+    def first(self) -> AssocPosition:
+        """Every contact, from its first page."""
+        return tuple((i, None) for i in self.ids)
+
+    def next(self, position: AssocPosition, data: Any) -> AssocPosition | None:
+        """The contacts that have more associations, with their cursors; None when none do."""
+        more = []
+        for r in data.get("results") or []:
+            token = dig(r, NEXT_PAGE)
+            if token is not None and token != "":
+                more.append((str((r.get("from") or {}).get("id", "")), str(token)))
+        return tuple(more) or None
+
+
+def read_all_associations(
+    client: HubSpotClient, to_type: str, ids: Sequence[str]
+) -> list[tuple[str, list[dict[str, Any]]]]:
+    """`(contact id, targets)` of every contact in `ids`, each read to its last page.
+
+    A contact with more deals or companies than one page holds would otherwise be undercounted
+    without any error. The pager's guard stops a read whose cursor comes back unchanged.
+    """
+
+    def fetch(position: AssocPosition) -> Any:
+        after = {cid: token for cid, token in position if token is not None}
+        return client.read_associations(to_type, [cid for cid, _ in position], after)
+
+    endpoint = f"POST /crm/v4/associations/contacts/{to_type}/batch/read"
+    found: dict[str, list[dict[str, Any]]] = {}
+    for page in paginate(endpoint, fetch, AssociationPaging(tuple(ids))):
+        for cid, targets in _associations(page.data):
+            found.setdefault(cid, []).extend(targets)
+    return list(found.items())
 
 
 def _associations(data: Any) -> list[tuple[str, list[dict[str, Any]]]]:

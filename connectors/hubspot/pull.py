@@ -23,7 +23,9 @@ from syncd.http import PageToken, paginate
 from syncd.producers import prefetch
 
 LIST_PREFETCH = 10  # list pages read ahead while deals and companies are fetched
-ALWAYS = ("email", "lastmodifieddate")
+#: `hs_merged_object_ids`: the ids merged into a record (`;`-separated), so the engine can
+#: fold their profiles into its one.
+ALWAYS = ("email", "lastmodifieddate", "hs_merged_object_ids")
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,15 @@ class Puller:
             email=props.get("email"),
             fields=fields,
             updated_at=_ms_to_dt(item.modified_ms) if item.modified_ms else None,
+            merged_ids=_merged_ids(props.get("hs_merged_object_ids")),
         )  # fmt: skip
+
+
+def _merged_ids(value: Any) -> tuple[str, ...]:
+    """`hs_merged_object_ids` (`"12;34"`) as ids; empty when unset."""
+    if not isinstance(value, str):
+        return ()
+    return tuple(part.strip() for part in value.split(";") if part.strip())
 
 
 def _ms_to_dt(ms: int) -> datetime:

@@ -48,7 +48,7 @@ from syncd.redact import REDACTOR
 from syncd.targets import TargetKind
 
 DEFAULT_OVERLAP_S = 300.0
-BASE_FIELDS = ("id", "email_address", "status", "last_changed", "tags")
+BASE_FIELDS = ("id", "contact_id", "email_address", "status", "last_changed", "tags")
 #: Endpoints read page by page (labels of counters and errors).
 MEMBERS = "GET /lists/{list_id}/members"
 SEGMENTS = "GET /lists/{list_id}/segments"
@@ -183,6 +183,7 @@ class MailchimpConnector:
             status=m.get("status"),
             tags=tags,
             updated_at=_parse_time(m.get("last_changed")),
+            key=str(m["contact_id"]) if m.get("contact_id") else None,
         )
 
     # -- tags -------------------------------------------------------------------------------
@@ -269,7 +270,11 @@ class MailchimpConnector:
     def apply(
         self, remote_id: str, adds: Sequence[Member], removes: Sequence[Member]
     ) -> ApplyResult:
-        """Tag and untag members (by address, 500 per array); never changes a status."""
+        """Tag and untag members (by address, 500 per array); never changes a status.
+
+        Each `Member.email` must be the member's own address (the one its subscriber hash is
+        made from), not another system's address for the same person.
+        """
         result = ApplyResult()
         batches: list[list[tuple[Member, str]]] = []
         for action, members in (("add", adds), ("remove", removes)):
@@ -314,8 +319,9 @@ class MailchimpConnector:
         out = []
         for m, action in part:
             refused = failed.get(str(m.email).strip().lower())
-            # A remove refused because the address is not in the audience left no tag either.
-            if refused is None or action == "remove":
+            # A refusal is never taken as done, a removal neither: the ledger keeps the tag
+            # as syncd's until Mailchimp confirms it gone (or the member is seen gone).
+            if refused is None:
                 out.append(MemberOutcome(m.remote_id, action, "applied"))
             else:
                 out.append(MemberOutcome(m.remote_id, action, "rejected", *refused))

@@ -204,9 +204,15 @@ def print_result(console: Console, result: RunResult) -> None:
         console.print(table)
     for reason in result.held_reasons:
         console.print(line(("held:", "magenta"), " ", reason))
-    if result.status == "held" and result.run_id is not None:
+    for target, since in sorted(result.counts.waiting.items()):
+        console.print(line(("waiting:", "magenta"), " ", target, f" since run {since}"))
+    if result.counts.held and result.run_id is not None:
+        run = result.run_id
         console.print(
-            line(f"review with `syncd plan`, release with `syncd apply --run {result.run_id}`")
+            line(
+                f"review with `syncd plan --run {run}`, then release with `syncd apply --run "
+                f"{run}` or reject with `syncd reject --run {run}`"
+            )
         )
     if result.error:
         console.print(line((f"{clip(result.error_class, 16)} error:", "red"), " ", result.error))
@@ -214,7 +220,7 @@ def print_result(console: Console, result: RunResult) -> None:
 
 def print_events(console: Console, rows: Sequence[Mapping[str, Any]]) -> None:
     """The change log as a table."""
-    table = Table(title=f"Change log ({len(rows)} events, newest first)")
+    table = Table(title="Change log (newest first)")
     _columns(
         table, "time", "run", "contact", "target", "action", "outcome", wrap=("reason / error",)
     )
@@ -232,6 +238,18 @@ def print_events(console: Console, rows: Sequence[Mapping[str, Any]]) -> None:
             cell(detail, REASON_BUDGET),
         )
     console.print(table)
+
+
+def print_page(console: Console, what: str, shown: int, total: int, offset: int) -> None:
+    """`showing 1-100 of 5,422 events`, and how to see the next page when there is one."""
+    if not shown:
+        console.print(line(f"showing 0 of {total:,} {what}"), highlight=False)
+        return
+    first, last = offset + 1, offset + shown
+    text = f"showing {first:,}-{last:,} of {total:,} {what}"
+    if last < total:
+        text += f"; next page: --offset {last}"
+    console.print(line(text), highlight=False)
 
 
 def print_history(console: Console, history: Sequence[Mapping[str, Any]]) -> None:

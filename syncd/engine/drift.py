@@ -2,7 +2,10 @@
 
 A person may add or remove members by hand. syncd does not fight them: a hand-made removal
 moves the ledger row to `drift_removed` (re-added only after the contact leaves the segment
-and enters it again), and a hand-made addition is recorded and left alone.
+and enters it again), and a hand-made addition is recorded and left alone. It runs after the
+full pull, whose departures (deleted contacts, archived or deleted members) have closed their
+ledger rows already, so a membership that ended with its contact is never taken for a
+removal by hand.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, select
 
 from connectors.base import MemberReader
+from syncd.engine.deleted_targets import DELETED, DELETED_KEPT, OnDeleted, record_deleted
 from syncd.engine.ledger import set_ledger
 from syncd.events import Event
+from syncd.http import status_of
 from syncd.logs import get_logger
 from syncd.store.lease import UNFENCED, Fence, fenced
 from syncd.store.models import AuditEvent, Contact, Membership, MembershipState, RemoteTarget
@@ -33,12 +38,19 @@ def detect_drift(
     *,
     now: datetime,
     fence: Fence = UNFENCED,
+    on_deleted: OnDeleted = "recreate",
 ) -> dict[str, dict[str, int]]:
-    """Compare each owned target with the ledger; returns per-target drift counts."""
+    """Compare each owned target with the ledger; returns per-target drift counts.
+
+    A target that answers 404 was deleted by a person (`syncd.engine.deleted_targets`).
+    Targets already known deleted and left so (`on_deleted_target: stop`) are not read.
+    """
     rt, c, m = table_of(RemoteTarget).c, table_of(Contact).c, table_of(Membership).c
     with db.begin() as conn:
         targets = conn.execute(
-            select(rt.target, rt.remote_id).where(rt.workspace == workspace)
+            select(rt.target, rt.remote_id).where(
+                rt.workspace == workspace, rt.deleted_at.is_(None)
+            )
         ).all()
     out: dict[str, dict[str, int]] = {}
     for target, remote_id in targets:
@@ -46,7 +58,16 @@ def detect_drift(
         reader = readers.get(ref.api)
         if reader is None or ref.kind is TargetKind.HUBSPOT_PROPERTY:
             continue
-        actual = set(reader.read_members(remote_id))
+        try:
+            actual = set(reader.read_members(remote_id))
+        except Exception as exc:
+            if status_of(exc) != 404:
+                raise
+            # A person deleted the whole list or tag: not a drift of each member, and no
+            # reason to stop reconciling the other targets.
+            record_deleted(db, workspace, run_id, ref, remote_id, on_deleted, now=now, fence=fence)
+            out[target] = {DELETED if on_deleted == "recreate" else DELETED_KEPT: 1}
+            continue
         id_col = c.mailchimp_id if ref.kind is TargetKind.MAILCHIMP_TAG else c.hubspot_id
         with fenced(db, fence) as conn:
             rows = conn.execute(

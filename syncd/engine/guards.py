@@ -1,7 +1,8 @@
-"""Safety guards: reasons to hold a run instead of writing it.
+"""Safety guards: reasons to hold targets instead of writing them.
 
-A held run keeps its plan in the outbox, writes nothing, and waits for a person to release it
-with `syncd apply --run ID`. Guards are pure functions of the plan and the pull figures.
+A held target keeps its plan in the outbox, writes nothing, and waits for a person to release
+it (`syncd apply --run ID`) or reject it (`syncd reject --run ID`); the run applies the other
+targets (see `engine/holds.py`). Guards are pure functions of the plan and the pull figures.
 """
 
 from __future__ import annotations
@@ -15,20 +16,20 @@ from syncd.engine.plan import Action, Plan
 PCT_GUARD_MIN_REMOVALS = 10
 
 
-def removal_guard(plan: Plan, *, max_pct: float, max_abs: int) -> list[str]:
-    """Reasons to hold because a target would lose too many members."""
+def removal_guard(plan: Plan, *, max_pct: float, max_abs: int) -> dict[str, str]:
+    """Target -> why to hold it, for each target that would lose too many members."""
     removals: dict[str, int] = {}
     for change in plan.changes:
         if change.action is Action.REMOVE:
             removals[change.target] = removals.get(change.target, 0) + 1
-    reasons = []
+    reasons: dict[str, str] = {}
     for target, count in sorted(removals.items()):
         owned = plan.owned.get(target, 0)
         pct = 100.0 * count / owned if owned else 100.0
         if count > max_abs:
-            reasons.append(f"{target}: {count} removals exceed safety.max_removals={max_abs}")
+            reasons[target] = f"{target}: {count} removals exceed safety.max_removals={max_abs}"
         elif count >= PCT_GUARD_MIN_REMOVALS and pct > max_pct:
-            reasons.append(
+            reasons[target] = (
                 f"{target}: {count} of {owned} members ({pct:.0f}%) would be removed, "
                 f"over safety.max_removals_pct={max_pct:g}"
             )

@@ -7,7 +7,7 @@ contact: 20,000 contacts with a dozen targets is a quarter of a million ledger r
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -100,12 +100,31 @@ class OutboxItem:
     email: str
     hubspot_id: str | None
     mailchimp_id: str | None
+    #: The member's own address: Mailchimp is written at it, never at HubSpot's.
+    mailchimp_email: str | None = None
 
 
 def write_outbox(
-    conn: Connection, workspace: str, run_id: int, changes: Sequence[Change], *, now: datetime
+    conn: Connection,
+    workspace: str,
+    run_id: int,
+    changes: Sequence[Change],
+    *,
+    now: datetime,
+    held: Mapping[str, int] | None = None,
 ) -> int:
-    """Journal the plan before any API call; supersedes older pending rows of the workspace."""
+    """Journal the plan before any API call; supersedes older pending rows of the workspace.
+
+    Args:
+        conn: The run's fenced transaction.
+        workspace: Whose outbox.
+        run_id: The run journalling its plan.
+        changes: The plan's changes.
+        now: The run's clock.
+        held: Held target -> the run holding it. Their changes are written `held`, under
+            the holding run, replacing the plan that waited there.
+    """
+    held = held or {}
     table = table_of(OutboxEntry)
     o = table.c
     conn.execute(
@@ -118,16 +137,31 @@ def write_outbox(
             updated_at=now,
         )
     )
+    if held:
+        conn.execute(
+            update(table)
+            .where(
+                o.workspace == workspace,
+                o.state == OutboxState.HELD,
+                o.target.in_(list(held)),
+            )
+            .values(
+                state=OutboxState.CANCELLED,
+                last_error=f"replaced by the plan of run {run_id}",
+                reason_code=Reason.SUPERSEDED,
+                updated_at=now,
+            )
+        )
     rows = [
         {
             "workspace": workspace,
-            "run_id": run_id,
+            "run_id": held.get(c.target, run_id),
             "target": c.target,
             "contact_id": c.contact_id,
             "action": str(c.action),
             "payload": {"value": c.value},
             "reason": c.reason,
-            "state": OutboxState.PENDING,
+            "state": OutboxState.HELD if c.target in held else OutboxState.PENDING,
             "attempts": 0,
             "created_at": now,
             "updated_at": now,
@@ -158,6 +192,7 @@ def pending_items(
             c.email,
             c.hubspot_id,
             c.mailchimp_id,
+            c.mailchimp_email,
         )
         .join_from(table_of(OutboxEntry), table_of(Contact), o.contact_id == c.id)
         .where(o.workspace == workspace, o.run_id == run_id, o.state.in_(list(states)))
@@ -176,6 +211,7 @@ def pending_items(
             email=r.email,
             hubspot_id=r.hubspot_id,
             mailchimp_id=r.mailchimp_id,
+            mailchimp_email=r.mailchimp_email,
         )
         for r in rows
     ]

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, select
 
 from connectors.base import ContactSource, SourceRecord
+from syncd.engine.profiles.departure import depart, unseen_ids
 from syncd.engine.profiles.merge import PullFigures, merge_page
 from syncd.events import Event
 from syncd.logs import get_logger
@@ -74,7 +75,30 @@ def pull_all(
         )
         if progress is not None:
             progress(f"pull:{name}", len(page.records))
+    if full:
+        for name, figures in out.items():
+            _sweep(db, workspace, name, figures, run_id, clock(), fence)
     return out
+
+
+def _sweep(
+    db: Engine,
+    workspace: str,
+    source: str,
+    figures: PullFigures,
+    run_id: int | None,
+    now: datetime,
+    fence: Fence,
+) -> None:
+    """After a complete full pull: the stored records it did not see have left their system.
+
+    An empty pull proves nothing (the empty-pull guard holds that run), so it sweeps nothing.
+    """
+    if not figures.seen:
+        return
+    with fenced(db, fence) as conn:
+        gone = unseen_ids(conn, workspace, source, figures.seen)
+        figures.departed = depart(conn, workspace, source, gone, run_id, now) if gone else 0
 
 
 def _log_done(name: str, full: bool, figures: PullFigures) -> None:
@@ -87,7 +111,8 @@ def _log_done(name: str, full: bool, figures: PullFigures) -> None:
         updated=figures.updated,
         moved=figures.moved,
         rejected=figures.rejected,
-        duplicates=figures.duplicates,
+        linked=figures.linked,
+        folded=figures.folded,
         pages=figures.pages,
     )
 

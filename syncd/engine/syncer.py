@@ -13,32 +13,35 @@ closes whatever run a killed writer left `running` (see `syncd.engine.recovery`)
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
-from sqlalchemy import Engine, RowMapping, select
+from sqlalchemy import Engine, select
 
 from connectors.base import ContactSource, MemberReader
 from syncd.engine.apply import ApplyReport, Writer, apply_run
+from syncd.engine.decisions import REJECTED, RELEASED, holds_to_decide, local_user, record
+from syncd.engine.deleted_targets import OnDeleted, kept_deleted, note_deleted, without
 from syncd.engine.drift import detect_drift
 from syncd.engine.guards import empty_pull_guard, removal_guard
+from syncd.engine.holds import HeldTarget, WaitingHold, carry
 from syncd.engine.ledger import load_ledger, set_ledger, write_outbox
-from syncd.engine.plan import Plan, make_plan
+from syncd.engine.plan import Plan, SegmentTargets, make_plan
 from syncd.engine.pull import pull_all
 from syncd.engine.recovery import recover_interrupted
 from syncd.engine.run_record import (
     RunResult,
     finish_run,
     last_full_pull,
-    newer_run,
     start_run,
 )
 from syncd.engine.segmentation import Segmented, segment_store, segment_targets
 from syncd.engine.snapshots import record_segment_history
 from syncd.engine.undo import undo_changes
-from syncd.errors import ConfigError, SyncdError, classify, error_for, reason_of
+from syncd.errors import SyncdError, classify, reason_of
 from syncd.events import Event
 from syncd.failures import ErrorClass, Reason, stored_advice
 from syncd.logs import get_logger, run_context
@@ -55,7 +58,7 @@ from syncd.store.lease import (
     hold,
     make_holder_id,
 )
-from syncd.store.models import MembershipState, RunStatus, SyncRun
+from syncd.store.models import HoldStatus, MembershipState, RunStatus, SyncRun
 from syncd.store.types import table_of
 
 log = get_logger(__name__)
@@ -74,6 +77,16 @@ class LeaseWait:
 
     timeout_s: float | None = None
     on_wait: Callable[[LeaseInfo], None] | None = None
+
+
+class RunListener(Protocol):
+    """Told when a run finished and when a person decided on holds (alerts listen)."""
+
+    def run_finished(self, result: RunResult) -> None:
+        """After the run row is closed; must not block (deliver in the background)."""
+
+    def hold_decided(self, holds: Sequence[WaitingHold], decision: str, by: str) -> None:
+        """After a release or rejection is recorded."""
 
 
 class Syncer:
@@ -95,6 +108,10 @@ class Syncer:
         lease_poll: Seconds between attempts while another writer holds the lease.
         lease_heartbeat_s: Seconds between renewals while a run thinks (fenced writes renew
             it too); `lease_ttl / 3` by default.
+        on_deleted_target: `recreate` or `stop`: what reconcile does about an owned list or
+            tag a person deleted (`syncd.engine.deleted_targets`).
+        listener: Told of finished runs and decisions (the alerts); its failures are logged,
+            never raised.
     """
 
     def __init__(
@@ -113,6 +130,8 @@ class Syncer:
         lease_ttl: timedelta = APPLY_LEASE_TTL,
         lease_poll: float = 2.0,
         lease_heartbeat_s: float | None = None,
+        on_deleted_target: OnDeleted = "recreate",
+        listener: RunListener | None = None,
     ) -> None:
         self.db = db
         self.workspace = workspace
@@ -127,6 +146,8 @@ class Syncer:
         self.lease_ttl = lease_ttl
         self.lease_poll = lease_poll
         self.lease_heartbeat_s = lease_heartbeat_s
+        self.on_deleted_target: OnDeleted = on_deleted_target
+        self.listener = listener
 
     # -- public entry points -------------------------------------------------------------
 
@@ -176,6 +197,7 @@ class Syncer:
                 )
                 result.finished_at = self.clock()
                 finish_run(self.db, held, result, before, self.api_counters())
+        self._tell(lambda listener: listener.run_finished(result))
         return result
 
     def plan_only(self, rules: RuleSet | None = None) -> RunResult:
@@ -184,8 +206,8 @@ class Syncer:
         segmented = segment_store(self.db, self.workspace, rules, self.clock())
         plan = self._plan(segmented, rules)
         result = RunResult(None, RunStatus.SUCCESS, "plan", plan, segmented=segmented)
-        result.held_reasons = removal_guard(
-            plan, max_pct=self.max_removals_pct, max_abs=self.max_removals
+        result.held_reasons = list(
+            removal_guard(plan, max_pct=self.max_removals_pct, max_abs=self.max_removals).values()
         )
         return result
 
@@ -221,79 +243,146 @@ class Syncer:
             new_id = start_run(self.db, held, self.workspace, "undo", False, started)
             result = RunResult(new_id, RunStatus.RUNNING, "undo", plan, started_at=started)
             result.counts.undo_of = run_id
-            result.held_reasons = removal_guard(
-                plan, max_pct=self.max_removals_pct, max_abs=self.max_removals
-            )
+            tripped = removal_guard(plan, max_pct=self.max_removals_pct, max_abs=self.max_removals)
+            result.held_reasons = list(tripped.values())
             with run_context(run_id=new_id, trigger="undo", workspace=self.workspace):
                 log.info(Event.RUN_UNDO, undo_of=run_id, changes=len(changes))
                 _guarded(
                     result,
                     held,
-                    lambda: self._journal_and_apply(result, plan, held, stop=stop, progress=None),
+                    lambda: self._journal_and_apply(
+                        result, plan, held, tripped, stop=stop, progress=None
+                    ),
                 )
                 result.finished_at = self.clock()
                 finish_run(self.db, held, result, before, self.api_counters())
+        self._tell(lambda listener: listener.run_finished(result))
         return result
 
     def release(
         self,
         run_id: int,
         *,
+        target: str | None = None,
+        by: str | None = None,
         stop: threading.Event | None = None,
         lease: HeldLease | None = None,
         wait: LeaseWait | None = None,
     ) -> RunResult:
-        """Apply the stored plan of a held run (`syncd apply --run ID`, the console's Approve).
+        """Apply the held plan of a run (`syncd apply --run ID`, the console's Approve).
 
-        The run is checked (held, not superseded) under the lease, so two approvals of one
-        run cannot both apply it.
+        The holds are checked and marked decided under the lease, so two approvals of one
+        hold cannot both apply it. The plan applied is the newest one (later runs re-plan a
+        held target), and the release is recorded with `by` and the time.
+
+        Args:
+            run_id: The run holding the target(s), or the run that re-planned them last.
+            target: Only this target; every target of the run that waits otherwise.
+            by: Who decided (the OS user by default).
+            stop: Set to stop after the batch in flight.
+            lease: The apply lease, when the caller already holds it.
+            wait: How to wait for the lease when taking it.
 
         Raises:
-            ConfigError: Unknown run, not held, or superseded by a newer run.
+            ConfigError: Unknown run, or nothing of it waits for a decision.
             LeaseBusyError: Another writer holds the lease and `wait` gave up.
         """
         stop = stop or threading.Event()
         with self._writing(lease, wait, stop) as held:
-            row = self._held_run(run_id)
+            holds = self._decide(held, run_id, target, RELEASED, by)
+            holding = holds[0].run_id
+            runs = table_of(SyncRun)
+            with self.db.begin() as conn:
+                row = conn.execute(select(runs).where(runs.c.id == holding)).mappings().one()
             before = dict(self.api_counters())
-            result = RunResult(run_id, RunStatus.RUNNING, row["trigger"], Plan())
+            result = RunResult(holding, RunStatus.RUNNING, row["trigger"], Plan())
             result.counts = RunCounts.from_json(row["counts"])
             result.started_at = self.clock()
-            with run_context(run_id=run_id, trigger="release", workspace=self.workspace):
-                log.info(Event.RUN_RELEASED, run_id=run_id)
+            with run_context(run_id=holding, trigger="release", workspace=self.workspace):
+                log.info(Event.RUN_RELEASED, run_id=holding, targets=[h.target for h in holds])
 
                 def body() -> None:
                     result.apply = apply_run(
                         self.db,
                         self.workspace,
-                        run_id,
+                        holding,
                         self.writers,
                         clock=self.clock,
                         stop=stop,
                         fence=held,
                     )
                     self._settle(result, result.apply)
+                    if result.status is RunStatus.SUCCESS and row["error_class"]:
+                        # What the run failed at before is not undone by the release.
+                        result.status = RunStatus.PARTIAL
+                        result.error_class = row["error_class"]
+                        result.error = row["error_message"]
+                        result.reason = row["reason_code"]
+                    if result.counts.held and result.status is RunStatus.SUCCESS:
+                        result.status = RunStatus(row["status"])
 
                 _guarded(result, held, body)
                 result.finished_at = self.clock()
                 finish_run(self.db, held, result, before, self.api_counters())
+        self._tell(lambda listener: listener.run_finished(result))
         return result
 
-    def _held_run(self, run_id: int) -> RowMapping:
-        runs = table_of(SyncRun)
-        with self.db.begin() as conn:
-            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
-        if row is None or row["workspace"] != self.workspace:
-            raise ConfigError(f"run {run_id} does not exist")
-        if row["status"] != RunStatus.HELD:
-            raise ConfigError(f"run {run_id} is {row['status']}, not held; nothing to release")
-        newer = newer_run(self.db, self.workspace, run_id)
-        if newer is not None:
-            raise error_for(
-                Reason.SUPERSEDED,
-                f"run {run_id} was superseded by run {newer}; its plan is no longer current",
+    def reject(
+        self,
+        run_id: int,
+        *,
+        target: str | None = None,
+        by: str | None = None,
+        lease: HeldLease | None = None,
+        wait: LeaseWait | None = None,
+    ) -> list[WaitingHold]:
+        """Discard the held plan of a run (`syncd reject --run ID`, the console's Reject).
+
+        Nothing is written remotely and the ledger stays as it is: the next run plans the
+        target again against the rules and data of its time, and the same guard may hold it
+        again. The rejection is recorded with `by` and the time.
+
+        Returns:
+            The holds rejected.
+
+        Raises:
+            ConfigError: Unknown run, or nothing of it waits for a decision.
+            LeaseBusyError: Another writer holds the lease and `wait` gave up.
+        """
+        with self._writing(lease, wait, threading.Event()) as held:
+            return self._decide(held, run_id, target, REJECTED, by)
+
+    def _decide(
+        self,
+        held: HeldLease,
+        run_id: int,
+        target: str | None,
+        decision: HoldStatus,
+        by: str | None,
+    ) -> list[WaitingHold]:
+        who = by or local_user()
+        with fenced(self.db, held) as conn:
+            holds = holds_to_decide(conn, self.workspace, run_id, target)
+            record(conn, self.workspace, holds, decision, who, now=self.clock())
+        self._tell(lambda listener: listener.hold_decided(holds, str(decision), who))
+        for decided in holds:
+            log.info(
+                Event.HOLD_DECIDED,
+                run_id=decided.run_id,
+                target=decided.target,
+                decision=str(decision),
+                by=who,
             )
-        return row
+        return holds
+
+    def _tell(self, call: Callable[[RunListener], None]) -> None:
+        """Tell the listener; an alert that cannot be raised never fails what happened."""
+        if self.listener is None:
+            return
+        try:
+            call(self.listener)
+        except Exception:
+            log.exception(Event.ALERT_FAILED, stage="notify")
 
     # -- the lease ----------------------------------------------------------------------
 
@@ -358,8 +447,9 @@ class Syncer:
                 self.drift_readers,
                 now=self.clock(),
                 fence=held,
+                on_deleted=self.on_deleted_target,
             )
-        reasons = empty_pull_guard(
+        empty = empty_pull_guard(
             {k: v.records for k, v in result.pulled.items()},
             last_full_pull(self.db, self.workspace),
             full=full,
@@ -368,61 +458,109 @@ class Syncer:
         result.segmented = segmented
         plan = self._plan(segmented, self.rules)
         result.plan = plan
-        reasons += removal_guard(plan, max_pct=self.max_removals_pct, max_abs=self.max_removals)
-        result.held_reasons = reasons
+        tripped = removal_guard(plan, max_pct=self.max_removals_pct, max_abs=self.max_removals)
+        if empty:
+            # A pull that lost everything holds every target: its removals cannot be trusted.
+            for target in plan.counts():
+                tripped.setdefault(target, "; ".join(empty))
+        result.held_reasons = list(dict.fromkeys([*empty, *tripped.values()]))
         if not dry_run and result.run_id is not None:
             with fenced(self.db, held) as conn:
                 record_segment_history(
                     conn, self.workspace, result.run_id, self.rules, segmented, self.clock()
                 )
         if dry_run:
-            result.status = RunStatus.HELD if reasons else RunStatus.SUCCESS
+            result.status = RunStatus.HELD if tripped else RunStatus.SUCCESS
             return
-        self._journal_and_apply(result, plan, held, stop=stop, progress=progress)
+        self._journal_and_apply(result, plan, held, tripped, stop=stop, progress=progress)
+        note_deleted(result, result.counts.drift)
 
     def _journal_and_apply(
         self,
         result: RunResult,
         plan: Plan,
         held: HeldLease,
+        tripped: Mapping[str, str],
         *,
         stop: threading.Event | None,
         progress: Callable[[str, int], None] | None,
     ) -> None:
-        """Write the plan to the outbox, then hold the run or apply it."""
-        assert result.run_id is not None
+        """Write the plan to the outbox, hold the targets guards tripped on, apply the rest.
+
+        Targets already waiting for a decision stay held: their newer plan replaces the
+        waiting one under the run that holds them (`engine/holds.py`). The run is `held` when
+        it holds new targets and has nothing else to apply, `partial` when it holds new
+        targets beside what it applied.
+        """
+        run_id = result.run_id
+        assert run_id is not None
         with fenced(self.db, held) as conn:
             if plan.releases:
                 set_ledger(
                     conn,
                     self.workspace,
                     [(t, c, MembershipState.REMOVED, None) for t, c in plan.releases],
-                    result.run_id,
+                    run_id,
                     now=self.clock(),
                 )
-            write_outbox(conn, self.workspace, result.run_id, plan.changes, now=self.clock())
-        if result.held_reasons:
+            holds = carry(conn, self.workspace, run_id, plan.counts(), tripped, now=self.clock())
+            write_outbox(
+                conn,
+                self.workspace,
+                run_id,
+                plan.changes,
+                now=self.clock(),
+                held={t: h.run_id for t, h in holds.items()},
+            )
+        self._note_holds(result, plan, holds)
+        new = [h for h in holds.values() if h.new]
+        if new and len(result.plan.changes) == sum(
+            1 for c in result.plan.changes if c.target in holds
+        ):
             result.status = RunStatus.HELD
-            for reason in result.held_reasons:
-                log.warning(Event.RUN_HELD, reason=reason)
             return
         result.apply = apply_run(
             self.db,
             self.workspace,
-            result.run_id,
+            run_id,
             self.writers,
             clock=self.clock,
             stop=stop,
             on_batch=progress,
-            create=[ref for st in segment_targets(self.rules) for ref in st.refs()],
+            create=[ref for st in self._targets(self.rules) for ref in st.refs()],
             fence=held,
         )
         self._settle(result, result.apply)
+        if new and result.status is RunStatus.SUCCESS:
+            result.status = RunStatus.PARTIAL
+
+    def _note_holds(self, result: RunResult, plan: Plan, holds: Mapping[str, HeldTarget]) -> None:
+        """Record the run's holds; a carried hold's changes belong to the run holding it."""
+        result.held = dict(holds)
+        result.counts.held = {t: h.reason for t, h in holds.items() if h.new}
+        result.counts.waiting = {t: h.run_id for t, h in holds.items() if not h.new}
+        result.held_reasons = [h.reason for h in holds.values() if h.new]
+        for each in holds.values():
+            if each.new:
+                log.warning(Event.RUN_HELD, target=each.target, reason=each.reason)
+            else:
+                log.info(Event.HOLD_WAITING, target=each.target, since_run=each.run_id)
+        if result.counts.waiting:
+            result.plan = Plan(
+                changes=[c for c in plan.changes if c.target not in result.counts.waiting],
+                releases=plan.releases,
+                skipped_consent=plan.skipped_consent,
+                owned=plan.owned,
+            )
 
     def _plan(self, segmented: Segmented, rules: RuleSet) -> Plan:
         with self.db.begin() as conn:
             ledger = load_ledger(conn, self.workspace)
-        return make_plan(segmented.contacts, segment_targets(rules), ledger)
+        return make_plan(segmented.contacts, self._targets(rules), ledger)
+
+    def _targets(self, rules: RuleSet) -> list[SegmentTargets]:
+        """The configured targets, less those a person deleted and syncd leaves deleted."""
+        return without(segment_targets(rules), kept_deleted(self.db, self.workspace))
 
     @staticmethod
     def _settle(result: RunResult, report: ApplyReport) -> None:

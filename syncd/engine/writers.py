@@ -96,7 +96,10 @@ class MembershipWriter:
             remote = remote_of[item.id]
             if remote is None:
                 continue
-            member = Member(remote, item.email)
+            # Each vendor at its own identity: Mailchimp at the member's own address (the
+            # profile's may be HubSpot's, changed since), HubSpot by record id.
+            mailchimp = ref.kind is TargetKind.MAILCHIMP_TAG
+            member = Member(remote, item.mailchimp_email if mailchimp else item.email)
             (adds if item.action == "add" else removes).append(member)
         result = (
             self.connector.apply(remote_id, adds, removes) if adds or removes else ApplyResult()

@@ -7,8 +7,10 @@ and reset. It satisfies `core.interfaces.Host`, which is all the server sees of 
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -27,6 +29,23 @@ from syncd.sandbox.mailchimp.state import MailchimpState
 from syncd.sandbox.world import generate
 
 HOLD_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Served:
+    """One answer the sandbox gave to a (non-person) API call, as `recording` keeps it.
+
+    Attributes:
+        api: `hubspot` or `mailchimp`.
+        endpoint: The route, as stats name it (`GET /crm/v3/objects/{objectType}`).
+        status: The HTTP status.
+        body: The JSON body as sent (a copy), or None for an empty one.
+    """
+
+    api: str
+    endpoint: str
+    status: int
+    body: Any
 
 
 class Sandbox:
@@ -75,6 +94,7 @@ class Sandbox:
         self._stats = Stats()
         self._stopping = threading.Event()
         self._holds: dict[str, threading.Event] = {}
+        self._recordings: list[list[Served]] = []
         self._hubspot_api = HubSpotApi(
             world.hubspot, lambda: self.hubspot_token, lambda: self.limits
         )
@@ -225,6 +245,28 @@ class Sandbox:
             self._holds.pop(api, None)
 
     @contextlib.contextmanager
+    def recording(self) -> Iterator[list[Served]]:
+        """Keep every answer to an API call made inside the block (person edits excluded).
+
+        Contract tests read the bodies to check that each has the fields and types the
+        connectors read.
+        """
+        served: list[Served] = []
+        self._recordings.append(served)
+        try:
+            yield served
+        finally:
+            self._recordings.remove(served)
+
+    def observe(self, api: str, endpoint: str, status: int, body: Any) -> None:
+        """Copy one answer into every active recording (nothing to do without one)."""
+        if not self._recordings:
+            return
+        copy = json.loads(json.dumps(body)) if isinstance(body, dict | list) else None
+        for served in list(self._recordings):
+            served.append(Served(api, endpoint, status, copy))
+
+    @contextlib.contextmanager
     def state_lock(self) -> Iterator[None]:
         """The lock every handler runs under, for both vendors' data."""
         with self._state_lock:
@@ -249,4 +291,4 @@ class Sandbox:
         self._stopping.wait(self.faults.config.timeout_s)
 
 
-__all__ = ["Sandbox"]
+__all__ = ["Sandbox", "Served"]

@@ -65,10 +65,8 @@ def parse_mappings(
     Returns:
         The rules, or None when a problem was found.
     """
-    fields_raw = parse_yaml(fields_yaml, fields_name, problems) if fields_yaml is not None else None
-    segments_raw = (
-        parse_yaml(segments_yaml, segments_name, problems) if segments_yaml is not None else None
-    )
+    fields_raw = _parse_file(fields_yaml, fields_name, problems)
+    segments_raw = _parse_file(segments_yaml, segments_name, problems)
     fields = parse_fields(fields_raw, fields_name, problems) if fields_raw is not None else None
     if fields is None or segments_raw is None:
         return None
@@ -362,6 +360,20 @@ def _read(path: Path, filename: str, problems: list[str]) -> str | None:
     except OSError as exc:
         problems.append(f"{filename}: cannot read ({exc.strerror or exc})")
         return None
+    except UnicodeDecodeError as exc:
+        problems.append(f"{filename}: not UTF-8 text (byte {exc.start} cannot be decoded)")
+        return None
+
+
+def _parse_file(text: str | None, filename: str, problems: list[str]) -> Any:
+    """The parsed file; an empty one (or only comments) is a problem, never silently nothing."""
+    if text is None:
+        return None
+    before = len(problems)
+    raw = parse_yaml(text, filename, problems)
+    if raw is None and len(problems) == before:
+        problems.append(f"{filename}: the file is empty (it holds no rules)")
+    return raw
 
 
 def _display(directory: Path, name: str) -> str:

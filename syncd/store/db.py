@@ -145,6 +145,9 @@ def _sqlite_manual_transactions(dbapi_conn: Any, _: ConnectionPoolEntry) -> None
     dbapi_conn.isolation_level = None  # the driver emits no BEGIN/COMMIT of its own
     cur = dbapi_conn.cursor()
     cur.execute(f"PRAGMA busy_timeout={MIGRATION_BUSY_TIMEOUT_MS}")
+    # Alembic alters a SQLite table by copying it and dropping the old one; with foreign keys
+    # on, that drop would cascade into the rows that refer to it (ledger, outbox).
+    cur.execute("PRAGMA foreign_keys=OFF")
     cur.close()
 
 

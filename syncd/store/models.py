@@ -46,6 +46,8 @@ class OutboxState(enum.StrEnum):
     DONE = "done"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
+    #: Planned for a target a guard holds: written only when a person releases the hold.
+    HELD = "held"
 
 
 class MembershipState(enum.StrEnum):
@@ -56,21 +58,42 @@ class MembershipState(enum.StrEnum):
     DRIFT_REMOVED = "drift_removed"  # a person removed it by hand; not re-added until re-entry
 
 
+class HoldStatus(enum.StrEnum):
+    """Life of a hold on one target."""
+
+    WAITING = "waiting"  # a person must decide
+    RELEASED = "released"  # a person approved: its plan was applied
+    REJECTED = "rejected"  # a person discarded its plan; the next run plans afresh
+    CLEARED = "cleared"  # a later plan had nothing left to change on the target
+
+
 class Contact(SQLModel, table=True):
-    """One person's canonical profile, merged from every source by normalised email."""
+    """One person: a HubSpot record and/or a Mailchimp member, found by their ids.
+
+    Addresses are attributes, not keys (two records may share one). A row with neither id is a
+    person who left both systems; it is kept so that their history stays readable.
+    """
 
     __tablename__ = "contacts"
     __table_args__ = (
-        UniqueConstraint("workspace", "email", name="uq_contacts_workspace_email"),
+        Index("ix_contacts_workspace_email", "workspace", "email"),
         Index("ix_contacts_workspace_hubspot_id", "workspace", "hubspot_id", unique=True),
         Index("ix_contacts_workspace_mailchimp_id", "workspace", "mailchimp_id", unique=True),
+        Index("ix_contacts_workspace_mailchimp_email", "workspace", "mailchimp_email"),
+        Index("ix_contacts_workspace_mailchimp_key", "workspace", "mailchimp_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     workspace: str = Field(default="default", max_length=64)
+    #: HubSpot's address while the profile has a HubSpot record, else the member's.
     email: str = Field(max_length=320)
     hubspot_id: str | None = Field(default=None, max_length=64)
+    #: The member's subscriber hash (md5 of its own address).
     mailchimp_id: str | None = Field(default=None, max_length=64)
+    #: The member's own address: Mailchimp is written at this one, never at HubSpot's.
+    mailchimp_email: str | None = Field(default=None, max_length=320)
+    #: The member's `contact_id`, which survives a change of address.
+    mailchimp_key: str | None = Field(default=None, max_length=64)
     attributes: dict[str, Any] = _json()
     created_at: datetime = _ts()
     updated_at: datetime = _ts(index=True)
@@ -125,6 +148,8 @@ class RemoteTarget(SQLModel, table=True):
     remote_id: str = Field(max_length=64)
     name: str = Field(max_length=256)
     created_at: datetime = _ts()
+    #: When a person was found to have deleted it (kept while `on_deleted_target: stop`).
+    deleted_at: datetime | None = _ts(nullable=True)
 
 
 class Membership(SQLModel, table=True):
@@ -267,3 +292,40 @@ class SegmentStint(SQLModel, table=True):
     entered_at: datetime = _ts()
     exited_at: datetime | None = _ts(nullable=True)
     success_at: datetime | None = _ts(nullable=True)
+
+
+class Hold(SQLModel, table=True):
+    """A guard's hold on one target: its plan waits in the outbox until a person decides.
+
+    One hold per target waits at a time. It stays on the run that first held it (`run_id`):
+    later runs re-plan the target and replace that run's held outbox rows with their newer
+    plan, so a hold never moves or stacks up while it waits.
+    """
+
+    __tablename__ = "holds"
+    __table_args__ = (Index("ix_holds_workspace_status", "workspace", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace: str = Field(default="default", max_length=64)
+    target: str = Field(max_length=128)
+    run_id: int = Field(foreign_key="sync_runs.id")
+    #: The newest run that re-planned the target while the hold waited.
+    planned_by_run: int | None = None
+    reason: str = Field(max_length=512)
+    status: str = Field(default=HoldStatus.WAITING, max_length=16)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    decided_at: datetime | None = _ts(nullable=True)
+    #: Who decided: the OS user for the CLI, the console's user label.
+    decided_by: str | None = Field(default=None, max_length=128)
+
+
+class AlertSent(SQLModel, table=True):
+    """The last time each distinct alert was delivered, so repeats can be suppressed."""
+
+    __tablename__ = "alerts_sent"
+
+    workspace: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=64)
+    event: str = Field(max_length=32)
+    sent_at: datetime = _ts()

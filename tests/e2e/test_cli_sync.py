@@ -87,25 +87,47 @@ def test_plan_previews_a_rule_change(sandbox: Sandbox, config: Path, tmp_path: P
     assert writes(sandbox) == before
 
 
-def test_held_run_exits_3_and_apply_releases_it(sandbox: Sandbox, config: Path) -> None:
+def test_held_targets_are_reviewed_rejected_and_released(sandbox: Sandbox, config: Path) -> None:
     assert invoke("sync", "--config", str(config))[0] == 0
     with sandbox.state_lock():
         for contact in sandbox.hubspot.contacts.values():
             contact.props.pop("lifecyclestage", None)
-    before = writes(sandbox)
     code, text = invoke("sync", "--config", str(config), "--full")
-    assert code == 3, text
-    assert "syncd apply --run" in text
+    assert code == 4, text  # the other targets were applied
+    assert "syncd plan --run" in text and "syncd reject --run" in text
+    run = json.loads(invoke("runs", "--config", str(config), "--json")[1])[0]
+    held = run["held_targets"]
+    assert len(held) >= 2, run
+    code, text = invoke("plan", "--run", str(run["id"]), "--json", "--config", str(config))
+    assert code == 0, text
+    holds = {h["target"]: h for h in json.loads(text)["holds"]}
+    assert sorted(holds) == held
+    for hold in holds.values():
+        assert hold["status"] == "waiting" and hold["reason"]
+        assert len(hold["changes"]) == hold["total"] == sum(hold["counts"].values()) > 5
+        assert all(c["reason"] and c["action"] == "remove" for c in hold["changes"])
+    code, text = invoke("plan", "--run", str(run["id"]), "--limit", "2", "--config", str(config))
+    assert code == 0 and "showing 1-2 of" in text, text
+
+    before = writes(sandbox)
+    # Off a terminal nobody can confirm: refused without --yes, nothing written.
+    code, text = invoke("apply", "--run", str(run["id"]), "--config", str(config))
+    assert code == 2 and "--yes" in text, text
+    first, rest = held[0], held[1:]
+    code, text = invoke(
+        "reject", "--run", str(run["id"]), "--target", first, "--yes", "--config", str(config)
+    )
+    assert code == 0 and f"rejected {first}" in text, text
     assert writes(sandbox) == before
-    runs = json.loads(invoke("runs", "--config", str(config), "--json", "--status", "held")[1])
-    [held] = runs
-    assert held["held_reasons"]
-    code, text = invoke("apply", "--run", str(held["id"]), "--config", str(config))
+    code, text = invoke("apply", "--run", str(run["id"]), "--yes", "--config", str(config))
     assert code == 0, text
     assert writes(sandbox) > before
-    code, text = invoke("apply", "--run", str(held["id"]), "--config", str(config))
-    assert code == 2
-    assert "not held" in text, text
+    after = json.loads(invoke("runs", "--config", str(config), "--json")[1])[0]
+    decisions = {d["target"]: d["decision"] for d in after["decisions"]}
+    assert decisions == {first: "rejected", **dict.fromkeys(rest, "released")}
+    assert after["held_targets"] == []
+    code, text = invoke("apply", "--run", str(run["id"]), "--yes", "--config", str(config))
+    assert code == 2 and "waits for a decision" in text, text
 
 
 def test_bad_token_exits_2_with_an_actionable_message(sandbox: Sandbox, config: Path) -> None:

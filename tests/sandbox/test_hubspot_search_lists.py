@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+import requests
 from hubspot.crm.contacts import ApiException
 from sandbox_clients import hubspot
 
@@ -160,3 +161,66 @@ def test_lists_create_find_and_memberships(fresh: Sandbox) -> None:
     with pytest.raises(Exception) as err:  # noqa: PT011
         lists.memberships_api.get_page(list_id, limit=251)
     assert err.value.status == 400  # type: ignore[attr-defined]
+
+
+def _raw(sb: Sandbox, method: str, path: str, body: object) -> requests.Response:
+    return requests.request(
+        method,
+        f"{sb.hubspot_url}{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {sb.hubspot_token}"},
+        timeout=10,
+    )
+
+
+def test_search_follows_the_spec_types(sb: Sandbox) -> None:
+    path = "/crm/v3/objects/contacts/search"
+    page = _raw(sb, "POST", path, {"limit": 5, "properties": ["phone"]}).json()
+    assert page["paging"]["next"] == {"after": "5"}  # no `link: null`
+    assert all(isinstance(v, str) for r in page["results"] for v in r["properties"].values())
+    assert _raw(sb, "POST", path, {"limit": 5, "after": 5}).status_code == 400  # a token string
+    group = {"filters": [{"propertyName": "email", "operator": "HAS_PROPERTY"}]}
+    assert _raw(sb, "POST", path, {"filterGroups": [group] * 6}).status_code == 200
+    assert _raw(sb, "POST", path, {"filterGroups": [group] * 7}).status_code == 400
+
+
+def test_membership_bodies_the_spec_rejects_are_rejected(fresh: Sandbox) -> None:
+    made = _raw(
+        fresh, "POST", "/crm/v3/lists",
+        {"name": "strict", "objectTypeId": "0-1", "processingType": "MANUAL"},
+    ).json()["list"]["listId"]  # fmt: skip
+    base = f"/crm/v3/lists/{made}/memberships"
+    assert (
+        _raw(fresh, "PUT", base + "/add-and-remove", {"recordIdsToAdd": ["1"]}).status_code == 400
+    )
+    bad = {"recordIdsToAdd": [1], "recordIdsToRemove": []}
+    assert _raw(fresh, "PUT", base + "/add-and-remove", bad).status_code == 400
+    assert _raw(fresh, "PUT", base + "/add", [1, 2]).status_code == 400
+    assert _raw(fresh, "PUT", base + "/add", {"ids": ["1"]}).status_code == 400
+    ok = {"recordIdsToAdd": ["1"], "recordIdsToRemove": []}
+    assert _raw(fresh, "PUT", base + "/add-and-remove", ok).json()["recordsIdsAdded"] == ["1"]
+
+
+def test_list_names_are_unique_across_the_portal_and_deleted_lists_are_gone(fresh: Sandbox) -> None:
+    body = {"name": "Shared Name", "objectTypeId": "0-2", "processingType": "MANUAL"}
+    company_list = _raw(fresh, "POST", "/crm/v3/lists", body).json()["list"]["listId"]
+    again = _raw(
+        fresh, "POST", "/crm/v3/lists", {**body, "objectTypeId": "0-1", "name": "shared name"}
+    )
+    assert again.status_code == 400
+    assert _raw(fresh, "DELETE", f"/crm/v3/lists/{company_list}", None).status_code == 204
+    for method, path in (
+        ("GET", f"/crm/v3/lists/{company_list}"),
+        ("GET", f"/crm/v3/lists/{company_list}/memberships"),
+        ("DELETE", f"/crm/v3/lists/{company_list}"),
+    ):
+        r = _raw(fresh, method, path, None)
+        assert r.status_code == 404
+        assert r.json()["message"] == f"List {company_list} does not exist."
+    bad = {"recordIdsToAdd": ["1"], "recordIdsToRemove": []}
+    assert (
+        _raw(
+            fresh, "PUT", f"/crm/v3/lists/{company_list}/memberships/add-and-remove", bad
+        ).status_code
+        == 404
+    )

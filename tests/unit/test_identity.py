@@ -11,6 +11,8 @@ from syncd.engine.profiles.identity import (
     Profile,
     duplicate_emails,
     email_problem,
+    fold,
+    leave,
     merge_fields,
     normalise_email,
     resolve,
@@ -53,41 +55,58 @@ def test_merge_prefers_per_field_and_falls_back_when_empty() -> None:
     assert merge_fields({"hubspot": None, "mailchimp": {"x": 1}}) == {"x": 1}
 
 
-def test_a_new_address_creates_a_profile_and_a_known_one_updates_it() -> None:
-    made = resolve("hubspot", "1", "Ann@x.io", {"a": 1}, holder=None, owner=None)
-    assert made.decision is Decision.CREATE and made.profile == Profile(
-        "ann@x.io", {"hubspot": "1"}, {"hubspot": {"a": 1}}
+def _hs(email: str, rid: str = "1", **fields: object) -> Profile:
+    return Profile(email, {"hubspot": rid}, {"hubspot": dict(fields)}, {"hubspot": email})
+
+
+def test_a_new_record_creates_a_profile_and_the_other_system_links_by_address() -> None:
+    made = resolve("hubspot", "1", "Ann@x.io", {"a": 1}, holder=None, partner=None)
+    assert made.decision is Decision.CREATE and made.profile == _hs("ann@x.io", a=1)
+    joined = resolve(
+        "mailchimp", "h", "ann@x.io", {"b": 2}, holder=None, partner=made.profile, key="k1"
     )
-    joined = resolve("mailchimp", "h", "ann@x.io", {"b": 2}, holder=None, owner=made.profile)
-    assert joined.decision is Decision.UPDATE
+    assert joined.decision is Decision.LINK
     assert joined.profile is not None and joined.profile.ids == {"hubspot": "1", "mailchimp": "h"}
+    assert joined.profile.keys == {"mailchimp": "k1"}
     assert made.profile.ids == {"hubspot": "1"}  # inputs are never modified
 
 
-def test_an_email_changed_in_hubspot_moves_the_profile() -> None:
+def test_an_email_changed_in_hubspot_keeps_the_member_and_its_own_address() -> None:
     holder = Profile(
-        "old@x.io", {"hubspot": "1", "mailchimp": "h"}, {"hubspot": {}, "mailchimp": {}}
+        "old@x.io",
+        {"hubspot": "1", "mailchimp": "h"},
+        {"hubspot": {}, "mailchimp": {}},
+        {"hubspot": "old@x.io", "mailchimp": "old@x.io"},
     )
-    moved = resolve("hubspot", "1", "new@x.io", {"a": 2}, holder=holder, owner=None)
+    moved = resolve("hubspot", "1", "new@x.io", {"a": 2}, holder=holder, partner=None)
     assert moved.decision is Decision.MOVE
     assert moved.profile is not None and moved.profile.email == "new@x.io"
     assert moved.profile.ids == {"hubspot": "1", "mailchimp": "h"}
+    assert moved.profile.emails["mailchimp"] == "old@x.io"  # Mailchimp is written here
+    # A later Mailchimp-only edit at the old address does not flip the profile back.
+    again = resolve("mailchimp", "h", "old@x.io", {"b": 3}, holder=moved.profile, partner=None)
+    assert again.decision is Decision.UPDATE
+    assert again.profile is not None and again.profile.email == "new@x.io"
 
 
-def test_moving_onto_an_existing_address_detaches_the_old_profile() -> None:
-    holder = Profile("old@x.io", {"hubspot": "1"}, {"hubspot": {"a": 1}})
-    owner = Profile("new@x.io", {"mailchimp": "h"}, {"mailchimp": {"b": 2}})
-    moved = resolve("hubspot", "1", "new@x.io", {"a": 2}, holder=holder, owner=owner)
+def test_a_member_whose_address_changed_is_found_by_its_key() -> None:
+    holder = Profile("a@x.io", {"mailchimp": "h1"}, {"mailchimp": {}}, {"mailchimp": "a@x.io"})
+    holder.keys["mailchimp"] = "k1"
+    moved = resolve("mailchimp", "h2", "b@x.io", {}, holder=holder, partner=None, key="k1")
     assert moved.decision is Decision.MOVE
-    assert moved.profile is not None and moved.profile.ids == {"mailchimp": "h", "hubspot": "1"}
-    assert moved.detached == Profile("old@x.io", {}, {})
+    assert moved.profile is not None and moved.profile.ids == {"mailchimp": "h2"}
+    assert moved.profile.email == "b@x.io"
 
 
-def test_duplicates_and_bad_addresses_are_reported_not_merged() -> None:
-    owner = Profile("ann@x.io", {"hubspot": "1"}, {"hubspot": {}})
-    dup = resolve("hubspot", "2", "ANN@x.io", {}, holder=None, owner=owner)
-    assert dup.decision is Decision.DUPLICATE and dup.profile is None
-    bad = resolve("hubspot", "3", "not-an-email", {}, holder=None, owner=None)
+def test_a_shared_address_never_merges_two_records_of_one_system() -> None:
+    # A reused or case-variant address: a second HubSpot record is a person of its own.
+    other = resolve("hubspot", "2", "ANN@x.io", {}, holder=None, partner=None)
+    assert other.decision is Decision.CREATE and other.profile is not None
+    assert other.profile.ids == {"hubspot": "2"}
+    # A partner that has this system's record already is not linked again.
+    taken = resolve("hubspot", "3", "ann@x.io", {}, holder=None, partner=_hs("ann@x.io"))
+    assert taken.decision is Decision.CREATE
+    bad = resolve("hubspot", "3", "not-an-email", {}, holder=None, partner=None)
     assert bad.decision is Decision.REJECT and bad.reason == "invalid email address"
     found = duplicate_emails(
         [
@@ -98,3 +117,21 @@ def test_duplicates_and_bad_addresses_are_reported_not_merged() -> None:
         ]
     )
     assert [(d.email, d.source, d.source_ids) for d in found] == [("a@x.io", "hubspot", ("1", "2"))]
+
+
+def test_leaving_and_folding() -> None:
+    both = Profile(
+        "b@x.io",
+        {"hubspot": "2", "mailchimp": "h"},
+        {"hubspot": {"x": 1}, "mailchimp": {"y": 2}},
+        {"hubspot": "b@x.io", "mailchimp": "m@x.io"},
+    )
+    left = leave(both, "hubspot")
+    assert left.ids == {"mailchimp": "h"} and left.email == "m@x.io" and left.active
+    assert not leave(left, "mailchimp").active
+    won, lost = fold(_hs("a@x.io"), both, "hubspot")
+    assert won.ids == {"hubspot": "1", "mailchimp": "h"} and won.email == "a@x.io"
+    assert won.sources["mailchimp"] == {"y": 2} and not lost.active
+    # A winner with a member of its own leaves the loser's member where it is.
+    won2, lost2 = fold(both, Profile("c@x.io", {"hubspot": "3", "mailchimp": "g"}), "hubspot")
+    assert won2.ids["mailchimp"] == "h" and lost2.ids == {"mailchimp": "g"}

@@ -72,12 +72,12 @@ def test_contact_round_trip_json_and_utc(db: Engine) -> None:
         assert contact.workspace == "default"
 
 
-def test_email_unique_per_workspace(db: Engine) -> None:
+def test_an_address_is_an_attribute_that_two_records_may_share(db: Engine) -> None:
     with session_scope(db) as session:
-        session.add(Contact(email="x@example.com"))
-        session.add(Contact(email="x@example.com", workspace="other"))
+        session.add(Contact(email="x@example.com", hubspot_id="1"))
+        session.add(Contact(email="x@example.com", hubspot_id="2"))
     with pytest.raises(IntegrityError), session_scope(db) as session:
-        session.add(Contact(email="x@example.com"))
+        session.add(Contact(email="y@example.com", hubspot_id="1"))
 
 
 def test_hubspot_id_unique_but_many_nulls(db: Engine) -> None:

@@ -2,8 +2,9 @@
 
 Profiles keep each source's fields apart (`attributes = {"hubspot": {...}, "mailchimp":
 {...}}`), so an update from one source never erases the other's values. Where each record
-goes (new profile, update, email change, duplicate, rejection) is decided by
-`identity.resolve`; this module only loads the candidate profiles and writes the result.
+goes (new profile, update, address change, link, rejection) is decided by `identity.resolve`
+from the records' ids; this module only loads the candidate profiles and writes the result.
+Addresses are not unique in the store, so a reused or case-variant address never fails a page.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, or_, select
 
 from connectors.base import SourceRecord
+from syncd.engine.closing import close_memberships
 from syncd.engine.profiles.identity import (
     Decision,
     Profile,
-    Resolution,
     email_problem,
+    fold,
     normalise_email,
     resolve,
 )
@@ -30,6 +32,7 @@ from syncd.failures import Reason
 from syncd.logs import get_logger
 from syncd.store.models import AuditEvent, Contact, Membership
 from syncd.store.types import table_of
+from syncd.targets import TargetKind
 
 log = get_logger(__name__)
 
@@ -42,15 +45,51 @@ class PullFigures:
     created: int = 0
     updated: int = 0
     moved: int = 0
+    linked: int = 0
+    folded: int = 0
     rejected: int = 0
     duplicates: int = 0
+    departed: int = 0
     pages: int = 0
     contact_ids: set[int] = field(default_factory=set)
+    #: Every record id this pull saw (a full pull sweeps the ones it did not).
+    seen: set[str] = field(default_factory=set)
 
 
 _ID_COLUMN = {"hubspot": "hubspot_id", "mailchimp": "mailchimp_id"}
-#: A profile in a page being merged: its row id, or ("new", email) before it is inserted.
+_OTHER = {"hubspot": "mailchimp", "mailchimp": "hubspot"}
+#: A profile in a page being merged: its row id, or ("new", source id) before it is inserted.
 Key = int | tuple[str, str]
+ARCHIVED = "archived"
+
+
+@dataclass
+class _Candidates:
+    """The stored profiles one page's records may land on, and how to find them."""
+
+    source: str
+    profiles: dict[Key, Profile] = field(default_factory=dict)
+    by_id: dict[str, Key] = field(default_factory=dict)
+    by_key: dict[str, Key] = field(default_factory=dict)
+    #: Profiles without a record of `source`, by the other source's address (lowest id first).
+    partners: dict[str, list[Key]] = field(default_factory=dict)
+
+    def put(self, key: Key, p: Profile) -> None:
+        old = self.profiles.get(key)
+        if old is not None and old.ids.get(self.source) not in (None, p.ids.get(self.source)):
+            self.by_id.pop(old.ids[self.source], None)
+        self.profiles[key] = p
+        if self.source in p.ids:
+            self.by_id[p.ids[self.source]] = key
+            for keys in self.partners.values():
+                if key in keys:
+                    keys.remove(key)
+        if self.source in p.keys:
+            self.by_key[p.keys[self.source]] = key
+
+    def partner(self, email: str | None) -> Key | None:
+        keys = self.partners.get(email or "")
+        return keys[0] if keys else None
 
 
 def merge_page(
@@ -62,131 +101,195 @@ def merge_page(
     figures: PullFigures,
     now: datetime,
 ) -> None:
-    """Place each record with `identity.resolve`, then write the changed profiles."""
+    """Place each record with `identity.resolve`, then write the changed profiles.
+
+    A HubSpot record that absorbed others (`merged_ids`) folds their profiles into its own; a
+    Mailchimp member seen archived has its tags' ledger rows closed (nothing is written to it).
+    """
     latest: dict[str, SourceRecord] = {}
     for rec in records:  # a later record of the same page wins over an earlier one
         figures.records += 1
         latest[rec.source_id] = rec
-    profiles, by_id, by_email = _candidates(conn, workspace, source, latest)
-    changed: set[Key] = set()
-    handover: dict[Key, Key] = {}  # old profile -> the one its record moved onto
+        figures.seen.add(rec.source_id)
+    cands = _load(conn, workspace, source, latest)
+    changed: dict[Key, None] = {}  # in the order met, so new rows get ids in page order
+    folds: list[tuple[Key, Key, bool]] = []  # (loser, winner, the loser's member moved)
+    archived: set[Key] = set()
     rejects = []
     for source_id, rec in latest.items():
         fields = dict(rec.fields)
         if source == "mailchimp":
             fields[STATUS_KEY] = rec.status
             fields[TAGS_KEY] = list(rec.tags)
-        holder_key = by_id.get(source_id)
-        owner_key = by_email.get(normalise_email(rec.email) or "")
-        holder = profiles[holder_key] if holder_key is not None else None
-        owner = profiles[owner_key] if owner_key is not None else None
-        res = resolve(source, source_id, rec.email, fields, holder=holder, owner=owner)
-        if res.decision in (Decision.REJECT, Decision.DUPLICATE) or res.profile is None:
-            why, message = _refusal(res, rec.email)
-            if why is Reason.DUPLICATE_EMAIL:
-                figures.duplicates += 1
-            else:
-                figures.rejected += 1
+        holder_key = cands.by_id.get(source_id)
+        if holder_key is None and rec.key:
+            holder_key = cands.by_key.get(rec.key)
+        partner_key = None if holder_key is not None else cands.partner(normalise_email(rec.email))
+        holder = cands.profiles[holder_key] if holder_key is not None else None
+        partner = cands.profiles[partner_key] if partner_key is not None else None
+        res = resolve(
+            source, source_id, rec.email, fields, holder=holder, partner=partner, key=rec.key
+        )
+        if res.decision is Decision.REJECT or res.profile is None:
+            why, message = _refusal(rec.email)
+            figures.rejected += 1
             rejects.append(_reject_event(workspace, run_id, source, rec, why, message, now))
             continue
-        if res.decision is Decision.CREATE:
-            key: Key | None = ("new", res.profile.email)
-            figures.created += 1
-        elif res.detached is not None:
-            # The record moved onto the profile that already had its new address.
-            assert holder_key is not None
-            profiles[holder_key] = res.detached
-            changed.add(holder_key)
-            key = owner_key
-            if key is not None:
-                handover[holder_key] = key
-            figures.moved += 1
-        elif res.decision is Decision.MOVE:  # same profile, new address
-            assert holder_key is not None
-            by_email.pop(profiles[holder_key].email, None)
-            key = holder_key
-            figures.moved += 1
-        else:
-            same = holder is not None and holder.email == res.profile.email
-            key = holder_key if same else owner_key
-            figures.updated += 1
-        assert key is not None
-        profiles[key] = res.profile
-        by_email[res.profile.email] = key
-        by_id[source_id] = key
-        changed.add(key)
-    _write_profiles(conn, workspace, source, profiles, changed, handover, figures, now)
+        key: Key = ("new", source_id)
+        if res.decision is not Decision.CREATE:
+            found = holder_key if holder_key is not None else partner_key
+            assert found is not None
+            key = found
+        _count(res.decision, figures)
+        cands.put(key, res.profile)
+        changed[key] = None
+        if rec.status == ARCHIVED:
+            archived.add(key)
+        folds += _fold_merged(cands, key, rec.merged_ids, changed, figures)
+    row_id = write_profiles(conn, workspace, cands.profiles, changed, now)
+    figures.contact_ids.update(row_id[k] for k in changed if cands.profiles[k].active)
+    for loser, winner, moved in folds:
+        _fold_history(conn, workspace, row_id[loser], row_id[winner], moved, run_id, now)
+    if archived:
+        close_memberships(
+            conn,
+            workspace,
+            contact_ids=[row_id[k] for k in archived],
+            kinds=(TargetKind.MAILCHIMP_TAG,),
+            reason="member archived in Mailchimp; nothing is written to it",
+            code=Reason.MEMBER_ARCHIVED,
+            run_id=run_id,
+            now=now,
+        )
     if rejects:
         conn.execute(table_of(AuditEvent).insert(), rejects)
         log.warning(Event.PULL_REJECTED, source=source, count=len(rejects))
 
 
-def _candidates(
-    conn: Connection, workspace: str, source: str, latest: Mapping[str, SourceRecord]
-) -> tuple[dict[Key, Profile], dict[str, Key], dict[str, Key]]:
-    """The stored profiles a page's records may land on: by this source's id, or by email.
+_COUNTER = {
+    Decision.CREATE: "created",
+    Decision.MOVE: "moved",
+    Decision.LINK: "linked",
+    Decision.UPDATE: "updated",
+}
 
-    Returns:
-        `(profiles by row id, row id by source id, row id by email)`.
-    """
-    profiles: dict[Key, Profile] = {}
-    by_id: dict[str, Key] = {}
-    by_email: dict[str, Key] = {}
+
+def _count(decision: Decision, figures: PullFigures) -> None:
+    name = _COUNTER[decision]
+    setattr(figures, name, getattr(figures, name) + 1)
+
+
+def _fold_merged(
+    cands: _Candidates,
+    key: Key,
+    merged_ids: Sequence[str],
+    changed: dict[Key, None],
+    figures: PullFigures,
+) -> list[tuple[Key, Key, bool]]:
+    """Fold the profiles of records merged into `key`'s; `(loser, winner, member moved)`."""
+    source = cands.source
+    out = []
+    for merged in merged_ids:
+        loser_key = cands.by_id.get(str(merged))
+        if loser_key is None or loser_key == key:
+            continue
+        before = cands.profiles[loser_key]
+        won, lost = fold(cands.profiles[key], before, source)
+        cands.by_id.pop(str(merged), None)
+        cands.put(loser_key, lost)
+        cands.put(key, won)
+        changed[loser_key] = None
+        moved = _OTHER[source] in before.ids and _OTHER[source] not in lost.ids
+        out.append((loser_key, key, moved))
+        figures.folded += 1
+    return out
+
+
+COLUMNS = ("id", "email", "hubspot_id", "mailchimp_id", "mailchimp_email", "mailchimp_key")
+
+
+def profile_of(row: Any) -> Profile:
+    """A stored row (with the `COLUMNS` and `attributes`) as an identity `Profile`."""
+    ids = {"hubspot": row.hubspot_id, "mailchimp": row.mailchimp_id}
+    emails = {"hubspot": row.email if row.hubspot_id else None, "mailchimp": row.mailchimp_email}
+    return Profile(
+        row.email,
+        {k: v for k, v in ids.items() if v},
+        dict(row.attributes or {}),
+        {k: v for k, v in emails.items() if v},
+        {"mailchimp": row.mailchimp_key} if row.mailchimp_key else {},
+    )
+
+
+def _load(
+    conn: Connection, workspace: str, source: str, latest: Mapping[str, SourceRecord]
+) -> _Candidates:
+    """The stored profiles a page's records may land on: by id, by key, by partner address."""
+    out = _Candidates(source)
     if not latest:
-        return profiles, by_id, by_email
+        return out
     c = table_of(Contact).c
     emails = list({e for r in latest.values() if (e := normalise_email(r.email)) is not None})
-    query = select(c.id, c.email, c.hubspot_id, c.mailchimp_id, c.attributes).where(
-        c.workspace == workspace,
-        or_(c[_ID_COLUMN[source]].in_(list(latest)), c.email.in_(emails)),
+    keys = [r.key for r in latest.values() if r.key]
+    merged = [str(m) for r in latest.values() for m in r.merged_ids]
+    own = c[_ID_COLUMN[source]]
+    if source == "hubspot":
+        partner = (c.hubspot_id.is_(None)) & c.mailchimp_id.is_not(None)
+        partner = partner & c.mailchimp_email.in_(emails)
+    else:
+        partner = c.mailchimp_id.is_(None) & c.hubspot_id.is_not(None) & c.email.in_(emails)
+    conds = [own.in_(list(latest) + merged), partner]
+    if keys:
+        conds.append(c.mailchimp_key.in_(keys))
+    query = (
+        select(*(c[n] for n in COLUMNS), c.attributes)
+        .where(c.workspace == workspace, or_(*conds))
+        .order_by(c.id)
     )
     for row in conn.execute(query):
-        ids = {"hubspot": row.hubspot_id, "mailchimp": row.mailchimp_id}
-        profiles[row.id] = Profile(
-            row.email, {k: v for k, v in ids.items() if v}, dict(row.attributes or {})
-        )
-        by_email[row.email] = row.id
-        if ids[source]:
-            by_id[ids[source]] = row.id
-    return profiles, by_id, by_email
+        p = profile_of(row)
+        out.profiles[row.id] = p
+        if source in p.ids:
+            out.by_id[p.ids[source]] = row.id
+        if source in p.keys:
+            out.by_key.setdefault(p.keys[source], row.id)
+        other = _OTHER[source]
+        if source not in p.ids and other in p.ids and p.emails.get(other):
+            out.partners.setdefault(p.emails[other], []).append(row.id)
+    return out
 
 
-def _write_profiles(
+def _row(workspace: str, p: Profile) -> dict[str, Any]:
+    return {
+        "workspace": workspace,
+        "email": p.email,
+        "hubspot_id": p.ids.get("hubspot"),
+        "mailchimp_id": p.ids.get("mailchimp"),
+        "mailchimp_email": p.emails.get("mailchimp") if "mailchimp" in p.ids else None,
+        "mailchimp_key": p.keys.get("mailchimp"),
+        "attributes": p.sources,
+    }
+
+
+def write_profiles(
     conn: Connection,
     workspace: str,
-    source: str,
     profiles: Mapping[Key, Profile],
-    changed: set[Key],
-    handover: Mapping[Key, Key],
-    figures: PullFigures,
+    changed: Mapping[Key, None],
     now: datetime,
-) -> None:
-    """Insert new profiles, update changed ones, and drop profiles left with no source."""
+) -> dict[Key, int]:
+    """Update changed profiles, insert new ones; returns each key's row id.
+
+    Record ids may move between changed rows (a member taken over by a merge), so the changed
+    rows give up their ids first and take the final ones back in one statement.
+    """
     table = table_of(Contact)
     c = table.c
-    existing = [k for k in changed if isinstance(k, int)]
+    existing = sorted(k for k in changed if isinstance(k, int))
     if existing:
-        # A moved record's source id is freed on its old profile before anyone reuses it.
-        conn.execute(table.update().where(c.id.in_(existing)).values({_ID_COLUMN[source]: None}))
-    row_id: dict[Key, int] = {k: k for k in existing}
-    fresh = [k for k in changed if not isinstance(k, int)]
-    if fresh:
-        rows = [
-            {
-                "workspace": workspace,
-                "email": profiles[k].email,
-                "hubspot_id": profiles[k].ids.get("hubspot"),
-                "mailchimp_id": profiles[k].ids.get("mailchimp"),
-                "attributes": profiles[k].sources,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for k in fresh
-        ]
-        ids = conn.execute(table.insert().returning(c.id, sort_by_parameter_order=True), rows)
-        row_id.update(zip(fresh, ids.scalars(), strict=True))
-    kept = [k for k in existing if profiles[k].sources]
-    if kept:
+        conn.execute(
+            table.update().where(c.id.in_(existing)).values(hubspot_id=None, mailchimp_id=None)
+        )
         conn.execute(
             table.update()
             .where(c.id == bindparam("_id"))
@@ -194,38 +297,74 @@ def _write_profiles(
                 email=bindparam("_email"),
                 hubspot_id=bindparam("_hubspot_id"),
                 mailchimp_id=bindparam("_mailchimp_id"),
+                mailchimp_email=bindparam("_mailchimp_email"),
+                mailchimp_key=bindparam("_mailchimp_key"),
                 attributes=bindparam("_attributes"),
                 updated_at=now,
             ),
             [
-                {
-                    "_id": k,
-                    "_email": profiles[k].email,
-                    "_hubspot_id": profiles[k].ids.get("hubspot"),
-                    "_mailchimp_id": profiles[k].ids.get("mailchimp"),
-                    "_attributes": profiles[k].sources,
-                }
-                for k in kept
+                {f"_{k}": v for k, v in _row(workspace, profiles[key]).items()} | {"_id": key}
+                for key in existing
             ],
         )
+    row_id: dict[Key, int] = {k: k for k in existing}
+    fresh = [k for k in changed if not isinstance(k, int)]
+    if fresh:
+        rows = [
+            _row(workspace, profiles[k]) | {"created_at": now, "updated_at": now} for k in fresh
+        ]
+        ids = conn.execute(table.insert().returning(c.id, sort_by_parameter_order=True), rows)
+        row_id.update(zip(fresh, ids.scalars(), strict=True))
+    return row_id
+
+
+def _fold_history(
+    conn: Connection,
+    workspace: str,
+    loser: int,
+    winner: int,
+    member_moved: bool,
+    run_id: int | None,
+    now: datetime,
+) -> None:
+    """One history for two profiles whose HubSpot records were merged.
+
+    The loser's HubSpot list memberships end (its record is gone; the winner is planned on its
+    own merits); when its Mailchimp member moved to the winner, so do the member's tags'
+    ledger rows; every audit event of the loser is re-pointed to the winner.
+    """
+    close_memberships(
+        conn,
+        workspace,
+        contact_ids=[loser],
+        kinds=(TargetKind.HUBSPOT_LIST,),
+        reason="contact merged into another HubSpot record",
+        code=Reason.CONTACT_MERGED,
+        run_id=run_id,
+        now=now,
+    )
     m = table_of(Membership)
-    for old, new in handover.items():
-        # Ownership of this source's targets goes with the record to its new profile.
+    if member_moved:
+        tags = select(m.c.target).where(
+            m.c.contact_id == loser, m.c.target.like(f"{TargetKind.MAILCHIMP_TAG}:%")
+        )
+        conn.execute(delete(m).where(m.c.contact_id == winner, m.c.target.in_(tags)))
         conn.execute(
             m.update()
-            .where(m.c.contact_id == row_id[old], m.c.target.like(f"{source}_%"))
-            .values(contact_id=row_id[new])
+            .where(m.c.contact_id == loser, m.c.target.like(f"{TargetKind.MAILCHIMP_TAG}:%"))
+            .values(contact_id=winner)
         )
-    gone = [k for k in existing if not profiles[k].sources]
-    if gone:
-        conn.execute(delete(table).where(c.id.in_(gone)))
-    figures.contact_ids.update(row_id[k] for k in changed if k not in gone)
+    a = table_of(AuditEvent)
+    conn.execute(
+        a.update()
+        .where(a.c.workspace == workspace, a.c.contact_id == loser)
+        .values(contact_id=winner)
+    )
+    log.info(Event.CONTACT_MERGED, contact_id=winner, merged_contact_id=loser)
 
 
-def _refusal(res: Resolution, email: str | None) -> tuple[Reason, str]:
+def _refusal(email: str | None) -> tuple[Reason, str]:
     """Why a record was not merged: its reason code and the message stored with it."""
-    if res.decision is Decision.DUPLICATE:
-        return Reason.DUPLICATE_EMAIL, f"duplicate email: {res.reason}"
     if email_problem(email) == "missing":
         return Reason.NO_EMAIL, "no email address"
     return Reason.INVALID_EMAIL, "invalid email address"

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 
 from syncd.engine.profiles.identity import merge_fields
 from syncd.segments import FieldCatalog
@@ -58,13 +58,18 @@ def merge_profile(
 def iter_contacts(
     db: Engine, workspace: str, fields: FieldCatalog, *, email: str | None = None
 ) -> Iterator[StoredContact]:
-    """Every contact of the workspace (or the one with `email`), merged, in id order."""
+    """Every contact still in HubSpot or Mailchimp (or those with `email`, in either), merged.
+
+    In id order. `email` matches the profile's address or its Mailchimp member's.
+    """
     c = table_of(Contact).c
     query = select(c.id, c.email, c.hubspot_id, c.mailchimp_id, c.attributes).where(
-        c.workspace == workspace
+        c.workspace == workspace,
+        # A person who left both systems keeps only their history.
+        or_(c.hubspot_id.is_not(None), c.mailchimp_id.is_not(None)),
     )
     if email is not None:
-        query = query.where(c.email == email)
+        query = query.where(or_(c.email == email, c.mailchimp_email == email))
     prefer = preferences(fields)
     with db.connect() as conn:
         result = conn.execution_options(yield_per=5000).execute(query.order_by(c.id))

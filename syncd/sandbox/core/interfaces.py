@@ -114,3 +114,7 @@ class Host(Controls, Protocol):
     def hold_for_timeout(self) -> None:
         """Wait out the client for an injected "timeout" fault (or until shutdown)."""
         ...
+
+    def observe(self, api: str, endpoint: str, status: int, body: Any) -> None:
+        """See one routed answer before it is sent (for `Sandbox.recording`)."""
+        ...

@@ -25,9 +25,12 @@ class Limits:
         hubspot_search_per_s: Search requests per search window (5 at HubSpot).
         hubspot_search_window_s: Length of the search window in seconds.
         mailchimp_concurrency: Simultaneous Mailchimp requests per key (10 at Mailchimp).
-        search_max_groups: Filter groups per search request.
+        search_max_groups: Filter groups per search request ("Up to 6 groups of filters",
+            `PublicObjectSearchRequest.filterGroups` in HubSpot's CRM search spec).
         search_max_filters_per_group: Filters in one group.
         search_max_filters: Filters in all groups together.
+        hubspot_assoc_page: Associations returned per input of one v4 batch read before
+            `paging.next.after` (the spec leaves the size open; tests shrink it).
         clock: Monotonic seconds; tests pass a fake to move windows without sleeping.
     """
 
@@ -37,9 +40,10 @@ class Limits:
     hubspot_search_per_s: int | None = 5
     hubspot_search_window_s: float = 1.0
     mailchimp_concurrency: int | None = 10
-    search_max_groups: int = 5
+    search_max_groups: int = 6
     search_max_filters_per_group: int = 10
     search_max_filters: int = 25
+    hubspot_assoc_page: int = 500
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
 
     @classmethod

@@ -135,6 +135,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 resp = Response(500, exc2.body, {}, exc2.content_type)
             if route is not None:
                 vendor.finish(route, resp)
+                if not person:
+                    host.observe(api, route.endpoint, resp.status, resp.body)
             count(resp.status)
             self._send(resp)
         finally:

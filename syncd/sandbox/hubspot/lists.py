@@ -101,7 +101,13 @@ def get_list_by_name(state: HubSpotState, req: Request) -> Response:
 
 
 def delete_list(state: HubSpotState, req: Request) -> Response:
-    """`DELETE /crm/v3/lists/{listId}` (204)."""
+    """`DELETE /crm/v3/lists/{listId}` (204); afterwards every call on the id is a 404.
+
+    Source: "Delete a list",
+    "Delete a List" in the Lists v3 spec (HubSpot/HubSpot-public-api-spec-collection,
+    PublicApiSpecs/CRM/Lists/Rollouts/144891/v3/lists.json)
+    (lists can be restored for 90 days; the sandbox does not restore them).
+    """
     lst = _get_list(state, req.args["listId"])
     del state.lists[lst.list_id]
     return Response(204)
@@ -146,11 +152,12 @@ def search_lists(state: HubSpotState, req: Request) -> Response:
 
 
 def _ids(raw: Any, field: str) -> list[str]:
+    """Record ids as the spec types them: an array of strings (a missing array is refused)."""
     require(
-        isinstance(raw, list) and all(isinstance(i, str | int) for i in raw),
-        hubspot_error(400, f"{field} must be a list of record ids"),
+        isinstance(raw, list) and all(isinstance(i, str) for i in raw),
+        hubspot_error(400, f"{field} must be an array of record ids (strings)"),
     )
-    return [str(i) for i in raw]
+    return list(raw)
 
 
 def _change(state: HubSpotState, lst: HsList, add: list[str], remove: list[str]) -> dict[str, Any]:
@@ -196,11 +203,16 @@ def remove_members(state: HubSpotState, req: Request) -> Response:
 
 
 def add_and_remove(state: HubSpotState, req: Request) -> Response:
-    """`PUT /crm/v3/lists/{listId}/memberships/add-and-remove`."""
+    """`PUT /crm/v3/lists/{listId}/memberships/add-and-remove`.
+
+    `MembershipChangeRequest` requires both `recordIdsToAdd` and `recordIdsToRemove`, arrays
+    of strings ("Add and/or remove records from a list",
+    https://developers.hubspot.com/docs/api-reference/crm-lists-v3/memberships/put-crm-v3-lists-listId-memberships-add-and-remove).
+    """
     lst = _get_list(state, req.args["listId"])
     body = req.json_object()
-    add = _ids(body.get("recordIdsToAdd", []), "recordIdsToAdd")
-    remove = _ids(body.get("recordIdsToRemove", []), "recordIdsToRemove")
+    add = _ids(body.get("recordIdsToAdd"), "recordIdsToAdd")
+    remove = _ids(body.get("recordIdsToRemove"), "recordIdsToRemove")
     return Response(200, _change(state, lst, add, remove))
 
 

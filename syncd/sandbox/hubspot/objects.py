@@ -13,6 +13,7 @@ from typing import Any
 from syncd.sandbox.core.clock import iso_ms
 from syncd.sandbox.core.errors import ApiError
 from syncd.sandbox.core.routing import Request, Response, require
+from syncd.sandbox.hubspot.deal_writes import apply_other, validate_other
 from syncd.sandbox.hubspot.errors import hubspot_error, hubspot_not_found
 from syncd.sandbox.hubspot.records import (
     BATCH_MAX,
@@ -43,10 +44,16 @@ def list_objects(state: HubSpotState, req: Request) -> Response:
     after = int(after_raw)
     props = req.q_list("properties")
     assoc_kinds = req.q_list("associations")
-    if req.q("archived") == "true":
-        return Response(200, {"results": []})
     objs = store(state, otype)
-    if otype == "contacts":
+    if (req.q("archived") or "").lower() == "true":
+        # Deleted contacts stay restorable and are listed with `archived=true` ("Retrieve
+        # contacts", `archived`: "Whether to return only results that have been archived",
+        # Contacts v3 spec; "Archive a contact", https://developers.hubspot.com/docs/
+        # api-reference/legacy/crm/objects/contacts/delete-contact). Deals and companies here
+        # are never archived.
+        objs = state.archived_contacts if otype == "contacts" else {}
+        page_ids = sorted(i for i in objs if i >= after)[: limit + 1]
+    elif otype == "contacts":
         ids = state.contact_ids
         start = bisect.bisect_left(ids, after)
         page_ids = ids[start : start + limit + 1]
@@ -64,20 +71,38 @@ def list_objects(state: HubSpotState, req: Request) -> Response:
 
 
 def _lookup(
-    state: HubSpotState, otype: str, raw_id: str, id_property: str | None
+    state: HubSpotState,
+    otype: str,
+    raw_id: str,
+    id_property: str | None,
+    archived: bool = False,
 ) -> HsObject | None:
+    """The record an id names: a merged-away contact id answers with the merged record.
+
+    The changelog "Updated merge functionality for contacts and companies"
+    (https://developers.hubspot.com/changelog/updated-merge-functionality-for-contacts-and-companies):
+    "fetching any records using the original IDs will return the new merged record with the
+    new ID". With `archived` only deleted (restorable) contacts are found.
+    """
     objs = store(state, otype)
+    if archived:
+        if otype != "contacts" or not raw_id.isdigit():
+            return None
+        return state.archived_contacts.get(int(raw_id))
     if id_property == "email" and otype == "contacts":
         return state.contact_by_email(raw_id)
-    if id_property not in (None, "hs_object_id"):
+    if id_property not in (None, "hs_object_id") or not raw_id.isdigit():
         return None
-    return objs.get(int(raw_id)) if raw_id.isdigit() else None
+    if otype == "contacts":
+        return state.live_contact(int(raw_id))
+    return objs.get(int(raw_id))
 
 
 def get_object(state: HubSpotState, req: Request) -> Response:
     """`GET /crm/v3/objects/{objectType}/{objectId}` (404 when unknown)."""
     otype = object_type(req)
-    o = _lookup(state, otype, req.args["objectId"], req.q("idProperty"))
+    archived = (req.q("archived") or "").lower() == "true"
+    o = _lookup(state, otype, req.args["objectId"], req.q("idProperty"), archived)
     if o is None:
         raise hubspot_not_found()
     assoc_kinds = req.q_list("associations")
@@ -158,28 +183,53 @@ def apply_properties(state: HubSpotState, o: HsObject, props: dict[str, Any]) ->
     state.version += 1
 
 
-def _email_taken(state: HubSpotState, o: HsObject | None, props: dict[str, Any]) -> bool:
+def email_conflict(
+    state: HubSpotState, o: HsObject | None, props: dict[str, Any]
+) -> ApiError | None:
+    """HubSpot's 409 when `props` would give `o` (None: a new contact) another's address.
+
+    Email is unique per portal; HubSpot answers CONFLICT "Contact already exists. Existing ID:
+    N" ("Create a contact" / "Update a contact", CRM v3 contacts reference). Addresses that
+    differ only in case or padding are the same address.
+    """
     email = props.get("email")
     if not email:
-        return False
+        return None
     other = state.contact_by_email(str(email))
-    return other is not None and (o is None or other.id != o.id)
+    if other is None or (o is not None and other.id == o.id):
+        return None
+    return hubspot_error(409, f"Contact already exists. Existing ID: {other.id}", "CONFLICT")
 
 
 def patch_object(state: HubSpotState, req: Request) -> Response:
-    """`PATCH /crm/v3/objects/contacts/{id}` — how "a person's edit" reaches the sandbox too."""
+    """`PATCH /crm/v3/objects/{contacts|deals|companies}/{id}`: a person's edit.
+
+    Sources: "Update a contact" / "Update" (deals, companies) in the CRM v3 specs
+    (HubSpot/HubSpot-public-api-spec-collection, PublicApiSpecs/CRM/{Contacts,Deals,Companies}):
+    `SimplePublicObjectInput` requires `properties`; read-only and unknown properties are
+    refused; the record's last-modified date moves (`lastmodifieddate` for contacts,
+    `hs_lastmodifieddate` for other objects).
+    """
     otype = object_type(req)
-    require(otype == "contacts", hubspot_error(405, "Only contacts can be updated here"))
     body = req.json_object()
     o = _lookup(state, otype, req.args["objectId"], req.q("idProperty"))
     if o is None:
         raise hubspot_not_found()
-    props = body.get("properties", {})
+    props = body.get("properties")
+    require(isinstance(props, dict), hubspot_error(400, "properties is required (an object)"))
+    assert isinstance(props, dict)
+    if otype != "contacts":
+        problems = validate_other(otype, props)
+        if problems:
+            raise invalid_properties_error(problems)
+        apply_other(state, o, props)
+        return Response(200, object_json(o, otype, list(props)))
     problems = validate_properties(state, props)
     if problems:
         raise invalid_properties_error(problems)
-    if _email_taken(state, o, props):
-        raise hubspot_error(409, "Contact already exists.", "CONFLICT")
+    conflict = email_conflict(state, o, props)
+    if conflict is not None:
+        raise conflict
     apply_properties(state, o, props)
     return Response(200, object_json(o, otype, list(props)))
 
@@ -198,10 +248,11 @@ def batch_read(state: HubSpotState, req: Request) -> Response:
     body, inputs = batch_inputs(req, maximum)
     id_property = body.get("idProperty")
     props = body.get("properties") or []
+    archived = (req.q("archived") or "").lower() == "true"
     results, missing = [], []
     for inp in inputs:
         raw = str(inp.get("id", ""))
-        o = _lookup(state, otype, raw, id_property)
+        o = _lookup(state, otype, raw, id_property, archived)
         if o is None:
             missing.append(raw)
         else:
@@ -220,15 +271,30 @@ def batch_update(state: HubSpotState, req: Request) -> Response:
     problems = [p for i in inputs for p in validate_properties(state, i.get("properties", {}))]
     if problems:
         raise invalid_properties_error(problems)
-    results, missing = [], []
+    results, missing, errors = [], [], []
     for inp in inputs:
         o = _lookup(state, otype, str(inp.get("id", "")), inp.get("idProperty"))
         if o is None:
             missing.append(str(inp.get("id", "")))
             continue
+        conflict = email_conflict(state, o, inp.get("properties", {}))
+        if conflict is not None:
+            errors.append(
+                {
+                    "status": "error",
+                    "category": "CONFLICT",
+                    "message": conflict.body["message"],
+                    "context": {"ids": [str(o.id)]},
+                    "errors": [],
+                    "links": {},
+                }
+            )
+            continue
         apply_properties(state, o, inp.get("properties", {}))
         results.append(object_json(o, otype, list(inp.get("properties", {}))))
-    return batch_response(state, results, [not_found_error(otype, missing)] if missing else [])
+    if missing:
+        errors.append(not_found_error(otype, missing))
+    return batch_response(state, results, errors)
 
 
 def create_contact(state: HubSpotState, props: dict[str, Any]) -> HsObject:

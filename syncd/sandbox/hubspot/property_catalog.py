@@ -63,6 +63,8 @@ _DEFS: tuple[tuple[str, str, str, str, bool, tuple[str, ...]], ...] = (
     ("createdate", _DT, "date", "contactinformation", _RO, ()),
     ("lastmodifieddate", _DT, "date", "contactinformation", _RO, ()),
     ("hs_object_id", _N, "number", "contactinformation", _RO, ()),
+    ("hs_merged_object_ids", _S, "text", "contactinformation", _RO, ()),
+    ("hs_additional_emails", _S, "text", "contactinformation", _RO, ()),
     ("associatedcompanyid", _N, "number", "contactinformation", False, ()),
     ("num_associated_deals", _N, "number", "deal_information", _RO, ()),
     ("total_revenue", _N, "number", "deal_information", _RO, ()),
@@ -116,6 +118,14 @@ DEFAULT_DEAL_PROPS = (
     "hs_lastmodifieddate",
     "hs_object_id",
     "pipeline",
+)
+# Deal and company properties the sandbox knows; the read-only ones HubSpot calculates.
+DEAL_PROPS = frozenset({"dealname", "amount", "dealstage", "pipeline", "closedate"})
+COMPANY_PROPS = frozenset(
+    {"name", "domain", "industry", "numberofemployees", "annualrevenue", "country", "city"}
+)
+OTHER_READ_ONLY = frozenset(
+    {"createdate", "hs_lastmodifieddate", "hs_object_id", "hs_is_closed_won", "hs_is_closed"}
 )
 PROPERTY_TYPES = ("bool", "date", "datetime", "enumeration", "number", "phone_number", "string")
 

@@ -68,11 +68,19 @@ def store(state: HubSpotState, otype: str) -> dict[int, HsObject]:
 def object_json(
     o: HsObject, otype: str, props: list[str] | None, assoc: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """A record in the wire shape; requested properties that have no value come back null."""
+    """A record in the wire shape; requested properties that have no value are left out.
+
+    The spec types every property value as a string (`SimplePublicObject.properties`:
+    `additionalProperties: {type: string}`; HubSpot/HubSpot-public-api-spec-collection,
+    PublicApiSpecs/CRM/Contacts/Rollouts/424/v3/contacts.json),
+    so an empty value is absent rather than `null`.
+    """
     names = props if props else DEFAULTS[otype]
-    out = {n: o.props.get(n) for n in names}
-    for n in ALWAYS[otype]:
-        out[n] = o.props.get(n)
+    out: dict[str, str] = {}
+    for n in (*names, *ALWAYS[otype]):
+        value = o.props.get(n)
+        if value is not None:
+            out[n] = value
     d: dict[str, Any] = {
         "id": str(o.id),
         "properties": out,
@@ -80,6 +88,8 @@ def object_json(
         "updatedAt": iso_ms(o.updated_ms),
         "archived": o.archived,
     }
+    if o.archived_ms is not None:
+        d["archivedAt"] = iso_ms(o.archived_ms)
     if assoc:
         d["associations"] = assoc
     return d

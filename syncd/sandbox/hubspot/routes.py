@@ -6,7 +6,15 @@ from collections.abc import Callable
 
 from syncd.sandbox.core.limits import LimitState
 from syncd.sandbox.core.routing import Request, Response, Route, Router
-from syncd.sandbox.hubspot import account, associations, lists, objects, properties, search
+from syncd.sandbox.hubspot import (
+    account,
+    associations,
+    lifecycle,
+    lists,
+    objects,
+    properties,
+    search,
+)
 from syncd.sandbox.hubspot.state import HubSpotState
 
 SEARCH_TEMPLATE = "/crm/v3/objects/{objectType}/search"
@@ -19,15 +27,24 @@ def build_router(limits: Callable[[], LimitState]) -> Router[HubSpotState]:
     def do_search(state: HubSpotState, req: Request) -> Response:
         return search.search(state, req, limits().limits)
 
+    def assoc_read(state: HubSpotState, req: Request) -> Response:
+        return associations.associations_batch_read(state, req, limits().limits)
+
     def usage(state: HubSpotState, req: Request) -> Response:
         return account.daily_usage(state, req, limits().daily)
 
     obj = "/crm/v3/objects/{objectType}"
     lst = "/crm/v3/lists"
     prop = "/crm/v3/properties/{objectType}"
+    contacts = "/crm/v3/objects/contacts"
     return Router(
         [
             Route("POST", SEARCH_TEMPLATE, do_search, read_post=True),
+            Route("POST", contacts, lifecycle.create_contact_endpoint),
+            Route("POST", contacts + "/batch/archive", lifecycle.batch_archive),
+            Route("POST", contacts + "/gdpr-delete", lifecycle.gdpr_delete),
+            Route("POST", contacts + "/merge", lifecycle.merge_contacts),
+            Route("DELETE", contacts + "/{objectId}", lifecycle.delete_contact),
             Route("POST", obj + "/batch/read", objects.batch_read, read_post=True),
             Route("POST", obj + "/batch/update", objects.batch_update),
             Route("POST", obj + "/batch/upsert", objects.batch_upsert),
@@ -41,7 +58,7 @@ def build_router(limits: Callable[[], LimitState]) -> Router[HubSpotState]:
             Route(
                 "POST",
                 "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read",
-                associations.associations_batch_read,
+                assoc_read,
                 read_post=True,
             ),
             Route("POST", lst + "/search", lists.search_lists, read_post=True),

@@ -245,9 +245,14 @@ def search(state: HubSpotState, req: Request, limits: Limits) -> Response:
         isinstance(limit, int) and 0 <= limit <= SEARCH_LIMIT_MAX,
         hubspot_error(400, f"limit must be between 0 and {SEARCH_LIMIT_MAX}"),
     )
-    after_raw = str(body.get("after") or "0")
-    require(after_raw.isdigit(), hubspot_error(400, "after must be a numeric offset"))
-    after = int(after_raw)
+    # `after` is "the paging cursor token" (a string) of `PublicObjectSearchRequest`; the
+    # sandbox's tokens happen to be offsets, but a number sent in its place is refused.
+    after_raw = body.get("after", "0")
+    require(
+        isinstance(after_raw, str) and (after_raw == "" or after_raw.isdigit()),
+        hubspot_error(400, "after must be a paging cursor token from paging.next.after"),
+    )
+    after = int(after_raw or "0")
     if after + limit > SEARCH_CAP:
         raise hubspot_error(
             400,
@@ -263,6 +268,6 @@ def search(state: HubSpotState, req: Request, limits: Limits) -> Response:
         "results": [object_json(objs[i], otype, props) for i in page],
     }
     nxt = after + limit
-    if nxt < len(ids) and limit:
-        result["paging"] = {"next": {"after": str(nxt), "link": None}}
+    if nxt < len(ids) and limit:  # `link` is optional and, when sent, a string: left out
+        result["paging"] = {"next": {"after": str(nxt)}}
     return Response(200, result)

@@ -23,6 +23,7 @@ class HsObject:
     created_ms: int
     updated_ms: int
     archived: bool = False
+    archived_ms: int | None = None
     # Numeric view of number/date properties, filled lazily by search.
     num_cache: dict[str, float | None] = field(default_factory=dict)
 
@@ -55,10 +56,23 @@ class HubSpotState:
     contact_deals: dict[int, list[int]] = field(default_factory=dict)
     properties: dict[str, dict[str, Any]] = field(default_factory=dict)
     lists: dict[int, HsList] = field(default_factory=dict)
+    # Contacts deleted (archived) through the API: readable only with `archived=true`.
+    archived_contacts: dict[int, HsObject] = field(default_factory=dict)
+    # Ids of contacts merged away → the id of the record they were merged into.
+    merged_into: dict[int, int] = field(default_factory=dict)
+    # Addresses a GDPR delete blocked from being used again.
+    gdpr_blocklist: set[str] = field(default_factory=set)
     next_contact_id: int = 1
     next_list_id: int = 1
     version: int = 0  # bumped by every contact write; keys the search cache
     search_cache: dict[tuple[Any, ...], list[int]] = field(default_factory=dict)
+
+    def live_contact(self, cid: int) -> HsObject | None:
+        """The contact a (possibly merged-away) id answers with, unless archived or deleted."""
+        seen = 0
+        while cid in self.merged_into and seen < 100:  # a merged record may be merged again
+            cid, seen = self.merged_into[cid], seen + 1
+        return self.contacts.get(cid)
 
     def contact_by_email(self, email: str) -> HsObject | None:
         """The contact with this address (case and padding ignored), if any."""

@@ -1,7 +1,7 @@
 """Mailchimp audience members.
 
-List with filters and paging, get, PUT (upsert), PATCH, DELETE (archive), and batch subscribe `POST
-/lists/{list_id}`.
+List with filters and paging, get, PUT (upsert), PATCH (also of the address itself) and batch
+subscribe `POST /lists/{list_id}`. Archive and permanent delete are in `lifecycle`.
 
 Compliance is enforced as Mailchimp does: an unsubscribed or cleaned address (also when it was
 archived since) cannot be set to `subscribed` through the API.
@@ -107,9 +107,18 @@ def check_status_change(m: McMember, new: str) -> None:
 
 
 def apply_fields(
-    state: MailchimpState, m: McMember, body: dict[str, Any], status: str | None
+    state: MailchimpState,
+    m: McMember,
+    body: dict[str, Any],
+    status: str | None,
+    *,
+    by_person: bool = False,
 ) -> bool:
-    """Apply writable fields; bump `last_changed` when anything changed. True if changed."""
+    """Apply writable fields; bump `last_changed` when anything changed. True if changed.
+
+    `by_person` is the person acting themselves (a signup form, a confirmed opt-in): the
+    compliance rule binds API callers only, so a person may re-subscribe.
+    """
     changed = False
     if status is not None and status != m.status:
         require(
@@ -119,7 +128,8 @@ def apply_fields(
                 [{"field": "status", "message": "Value is not one of the allowed values"}],
             ),
         )
-        check_status_change(m, status)
+        if not by_person:
+            check_status_change(m, status)
         m.prior_status = None
         m.status = status
         if status == "subscribed":
@@ -200,37 +210,76 @@ def put_member(state: MailchimpState, req: Request) -> Response:
         )
         if m is None:
             require(bool(EMAIL_RE.match(email.strip())), fake_email(email))
+            check_not_forgotten(state, req, email)
             m = new_member(state, email, str(new_status), body)
             return respond(req, member_json(state, h, m))
         status = new_status
-    apply_fields(state, m, body, status)
+    apply_fields(state, m, body, status, by_person=is_person(req))
     return respond(req, member_json(state, h, m))
 
 
 def patch_member(state: MailchimpState, req: Request) -> Response:
-    """`PATCH .../members/{hash}`: how a person's edit reaches Mailchimp in tests too."""
+    """`PATCH .../members/{hash}`: how a person's edit reaches Mailchimp in tests too.
+
+    A new `email_address` changes the member's address ("Update list member",
+    `email_address`, https://mailchimp.com/developer/marketing/api/list-members/):
+    the member's id becomes the hash of the new address (the id is "The MD5 hash of the
+    lowercase version of the list member's email address"), its `contact_id`, status and tags
+    stay; an address another member has is refused.
+    """
     h, m = get_member(state, req)
     body = req.json_object()
     status = body.get("status")
     if status is None and m.status == "archived":
         raise mailchimp_invalid("Archived members need a status to be brought back.")
-    apply_fields(state, m, body, status)
+    new_email = body.get("email_address")
+    if new_email is not None:
+        h = change_email(state, h, m, new_email)
+    apply_fields(state, m, body, status, by_person=is_person(req))
     return respond(req, member_json(state, h, m))
 
 
-def delete_member(state: MailchimpState, req: Request) -> Response:
-    """`DELETE .../members/{hash}` archives the member (204)."""
-    _, m = get_member(state, req)
-    if m.status in ("cleaned", "pending", "archived"):
+def change_email(state: MailchimpState, h: str, m: McMember, new_email: Any) -> str:
+    """Move a member to a new address; returns its new subscriber hash."""
+    require(
+        isinstance(new_email, str) and bool(EMAIL_RE.match(new_email.strip())),
+        fake_email(str(new_email)),
+    )
+    new_h = subscriber_hash(new_email)
+    if new_h == h:
+        m.email = new_email.strip()  # a change of case only: same member, same id
+        return h
+    if new_h in state.members:
         raise mailchimp_error(
-            405,
-            "Method Not Allowed",
-            "Can not archive a contact that is bounced, pending or archived",
+            400, "Member Exists", f"{new_email.strip()} is already a list member."
         )
-    m.prior_status, m.status = m.status, "archived"
+    check_not_forgotten(state, None, new_email)
+    del state.members[h]
+    m.email = new_email.strip()
+    state.members[new_h] = m
     m.last_changed_ms = state.clock.write_ms()
     state.members_version += 1
-    return Response(204)
+    return new_h
+
+
+def is_person(req: Request) -> bool:
+    """Whether the request stands for the member acting themselves (`X-Sandbox-Actor: person`)."""
+    return req.headers.get("x-sandbox-actor") == "person"
+
+
+def check_not_forgotten(state: MailchimpState, req: Request | None, email: str) -> None:
+    """Mailchimp's 400 for an address that was permanently deleted.
+
+    Only the person may sign up again themselves: a request marked `X-Sandbox-Actor: person`
+    stands for the audience's signup form.
+    """
+    if email.strip().lower() in state.forgotten and not (req is not None and is_person(req)):
+        raise mailchimp_error(
+            400,
+            "Forgotten Email Not Subscribed",
+            f"{email.strip()} was permanently deleted and cannot be re-imported. The contact "
+            "must re-subscribe to get back on the list.",
+        )
 
 
 def fake_email(email: str) -> ApiError:
@@ -268,6 +317,7 @@ def batch_subscribe(state: MailchimpState, req: Request) -> Response:
             if m is None:
                 new_status = status or item.get("status_if_new")
                 require(new_status in SETTABLE, mailchimp_invalid("Invalid status"))
+                check_not_forgotten(state, req, email)
                 created.append(member_json(state, h, new_member(state, email, new_status, item)))
                 continue
             if not update:

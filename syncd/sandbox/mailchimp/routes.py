@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from syncd.sandbox.core.routing import Route, Router
-from syncd.sandbox.mailchimp import activity, audience, members, tags
+from syncd.sandbox.mailchimp import activity, audience, lifecycle, members, tags
 from syncd.sandbox.mailchimp.state import MailchimpState
 
 API_ROOT = "/3.0"
@@ -23,7 +23,8 @@ def build_router() -> Router[MailchimpState]:
             Route("GET", member, members.read_member),
             Route("PUT", member, members.put_member),
             Route("PATCH", member, members.patch_member),
-            Route("DELETE", member, members.delete_member),
+            Route("DELETE", member, lifecycle.archive_member),
+            Route("POST", member + "/actions/delete-permanent", lifecycle.delete_permanent),
             Route("GET", member + "/tags", tags.member_tags),
             Route("POST", member + "/tags", tags.post_member_tags),
             Route("GET", member + "/activity", activity.member_activity),

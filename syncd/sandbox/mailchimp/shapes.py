@@ -27,10 +27,24 @@ def member_key(raw: str) -> str:
     return subscriber_hash(v) if "@" in v else v.lower()
 
 
+def resolve_member(state: MailchimpState, raw: str) -> str:
+    """The subscriber hash a path names: a hash, an address, or the member's `contact_id`.
+
+    "The MD5 hash of the lowercase version of the list member's email address. This endpoint
+    also accepts a list member's email address or contact_id." (path parameter
+    `subscriber_hash`, "Get member info",
+    https://mailchimp.com/developer/marketing/api/list-members/).
+    """
+    h = member_key(raw)
+    if h in state.members:
+        return h
+    return state.by_contact_id(urllib.parse.unquote(raw)) or h
+
+
 def get_member(state: MailchimpState, req: Request) -> tuple[str, McMember]:
     """The member the path names, or Mailchimp's 404."""
     check_list(state, req)
-    h = member_key(req.args["subscriber_hash"])
+    h = resolve_member(state, req.args["subscriber_hash"])
     m = state.members.get(h)
     if m is None:
         raise mailchimp_not_found()

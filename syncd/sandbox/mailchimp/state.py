@@ -70,8 +70,17 @@ class MailchimpState:
     members: dict[str, McMember] = field(default_factory=dict)  # hash → member, insertion order
     segments: dict[int, McSegment] = field(default_factory=dict)
     next_segment_id: int = 1
+    # Addresses permanently deleted: the API may not add them again (only the person may).
+    forgotten: set[str] = field(default_factory=set)
     members_version: int = 0  # bumped when a member is added or its status/last_changed moves
     members_cache: dict[tuple[Any, ...], list[str]] = field(default_factory=dict)
+
+    def by_contact_id(self, contact_id: str) -> str | None:
+        """The subscriber hash of the member with this `contact_id`, if any."""
+        for h, m in self.members.items():
+            if m.contact_id == contact_id:
+                return h
+        return None
 
     def segment_by_name(self, name: str) -> McSegment | None:
         """A segment by exact name."""

@@ -2,6 +2,14 @@
 
 A tag is a static segment: `POST /members/{hash}/tags` creates the tag when first set active,
 and `POST /segments/{id}` adds and removes up to 500 addresses per array.
+
+Archived members are not part of tag listings or of batch add/remove results: the spec's
+`status` enum for segment members and for `members_added` / `members_removed` is
+`subscribed, unsubscribed, cleaned, pending, transactional` ("List members in segment" and
+"Batch add or remove members from static segment",
+https://mailchimp.com/developer/marketing/api/list-segment-members/). Segment listings leave
+out cleaned, unsubscribed and transactional members unless `include_cleaned`,
+`include_unsubscribed` or `include_transactional` is true (same page, query parameters).
 """
 
 from __future__ import annotations
@@ -111,7 +119,12 @@ def get_segment(state: MailchimpState, req: Request) -> Response:
 
 
 def delete_segment(state: MailchimpState, req: Request) -> Response:
-    """`DELETE /lists/{list_id}/segments/{segment_id}` (204); untags every member."""
+    """`DELETE /lists/{list_id}/segments/{segment_id}` (204); untags every member.
+
+    Source: "Delete segment",
+    https://mailchimp.com/developer/marketing/api/list-segments/ (a tag is a
+    static segment); afterwards every call on the id answers 404.
+    """
     seg = _segment(state, req)
     for m in state.members.values():
         m.tags.pop(seg.id, None)
@@ -135,7 +148,7 @@ def batch_segment(state: MailchimpState, req: Request) -> Response:
     for e in add:
         h = subscriber_hash(e)
         m = state.members.get(h)
-        if m is None:
+        if m is None or m.status == "archived":  # the sandbox's reading: not on the list
             missing.append(e)
         elif seg.id not in m.tags:
             m.tags[seg.id] = now
@@ -143,7 +156,7 @@ def batch_segment(state: MailchimpState, req: Request) -> Response:
     for e in remove:
         h = subscriber_hash(e)
         m = state.members.get(h)
-        if m is None:
+        if m is None or m.status == "archived":
             missing.append(e)
         elif seg.id in m.tags:
             del m.tags[seg.id]
@@ -173,7 +186,15 @@ def segment_members(state: MailchimpState, req: Request) -> Response:
     """`GET /lists/{list_id}/segments/{segment_id}/members`."""
     seg = _segment(state, req)
     count, offset = int_query(req, "count", 10, 1000), int_query(req, "offset", 0)
-    rows = [(h, m) for h, m in state.members.items() if seg.id in m.tags]
+    shown = {"subscribed", "pending"}
+    for status, flag in (
+        ("cleaned", "include_cleaned"),
+        ("unsubscribed", "include_unsubscribed"),
+        ("transactional", "include_transactional"),
+    ):
+        if (req.q(flag) or "false").lower() == "true":
+            shown.add(status)
+    rows = [(h, m) for h, m in state.members.items() if seg.id in m.tags and m.status in shown]
     return respond(
         req,
         {

@@ -127,21 +127,21 @@ def test_removal_guard_percentage_and_absolute() -> None:
     ledger = {LIST: {i: LedgerEntry(MembershipState.ADDED) for i in range(100)}}
     few_leave = [contact(i, frozenset() if i < 15 else frozenset({"vip"})) for i in range(100)]
     plan = make_plan(few_leave, [VIP[0]], ledger, write_properties=False)
-    assert removal_guard(plan, max_pct=20, max_abs=1000) == []
+    assert removal_guard(plan, max_pct=20, max_abs=1000) == {}
     reasons = removal_guard(plan, max_pct=10, max_abs=1000)
-    assert reasons == [
-        "hubspot_list:vip: 15 of 100 members (15%) would be removed, "
+    assert reasons == {
+        LIST: "hubspot_list:vip: 15 of 100 members (15%) would be removed, "
         "over safety.max_removals_pct=10"
-    ]
-    assert removal_guard(plan, max_pct=50, max_abs=14) == [
-        "hubspot_list:vip: 15 removals exceed safety.max_removals=14"
-    ]
+    }
+    assert removal_guard(plan, max_pct=50, max_abs=14) == {
+        LIST: "hubspot_list:vip: 15 removals exceed safety.max_removals=14"
+    }
 
 
 def test_removal_guard_ignores_small_churn() -> None:
     ledger = {LIST: {i: LedgerEntry(MembershipState.ADDED) for i in range(5)}}
     plan = make_plan([contact(i, frozenset()) for i in range(5)], VIP, ledger)
-    assert removal_guard(plan, max_pct=20, max_abs=1000) == []
+    assert removal_guard(plan, max_pct=20, max_abs=1000) == {}
 
 
 def test_empty_pull_guard_only_for_full_pulls() -> None:

@@ -1,4 +1,4 @@
-"""Pulling into the store: merge by email, moves, duplicates, cursors with their data."""
+"""Pulling into the store: identity by record ids, address changes, merges, cursors with data."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ class Rec:
     fields: dict[str, Any] = field(default_factory=dict)
     status: str | None = None
     tags: list[str] = field(default_factory=list)
+    key: str | None = None
+    merged_ids: tuple[str, ...] = ()
 
 
 @dataclass
@@ -98,44 +100,96 @@ def test_email_change_moves_the_profile(db: Engine) -> None:
     assert figures.moved == 1
 
 
-def test_email_change_onto_an_existing_profile_moves_source_and_ownership(db: Engine) -> None:
+def test_an_address_changed_in_hubspot_keeps_the_member_at_its_own_address(db: Engine) -> None:
     store(db, "hubspot", [Rec("7", "old@example.com", {"x": 1})])
-    store(db, "mailchimp", [Rec("h", "new@example.com", {}, status="subscribed")])
-    old_id = contacts(db)[0].id
-    with session_scope(db) as session:
-        session.add(Membership(target="hubspot_list:vip", contact_id=old_id, state="added"))
+    store(db, "mailchimp", [Rec("h", "old@example.com", {}, status="subscribed", key="k")])
     store(db, "hubspot", [Rec("7", "new@example.com", {"x": 2})])
-    [c] = contacts(db)  # the HubSpot-only profile was emptied and removed
+    [c] = contacts(db)
     assert (c.email, c.hubspot_id, c.mailchimp_id) == ("new@example.com", "7", "h")
+    assert c.mailchimp_email == "old@example.com"
+    # A Mailchimp-only edit at the member's address does not flip the profile back.
+    store(db, "mailchimp", [Rec("h", "old@example.com", {"o": 1}, status="subscribed", key="k")])
+    [c] = contacts(db)
+    assert (c.email, c.mailchimp_email) == ("new@example.com", "old@example.com")
+    # The member changes its own address: a new subscriber hash, found by its key.
+    store(db, "mailchimp", [Rec("h2", "mc@example.com", {}, status="subscribed", key="k")])
+    [c] = contacts(db)
+    assert (c.mailchimp_id, c.mailchimp_email, c.email) == (
+        "h2",
+        "mc@example.com",
+        "new@example.com",
+    )
+
+
+def test_a_reused_address_never_fails_and_never_merges(db: Engine) -> None:
+    store(db, "hubspot", [Rec("1", "a@example.com"), Rec("2", "b@example.com")])
+    # In one page: 1 gives up a@ for c@, 3 takes a@ (the order that used to fail).
+    figures = store(db, "hubspot", [Rec("3", "a@example.com"), Rec("1", "c@example.com")])
+    assert (figures.created, figures.moved, figures.rejected) == (1, 1, 0)
+    assert [(c.hubspot_id, c.email) for c in contacts(db)] == [
+        ("1", "c@example.com"),
+        ("2", "b@example.com"),
+        ("3", "a@example.com"),
+    ]
+    # A case variant of a taken address is a HubSpot record of its own, not a duplicate row.
+    store(db, "hubspot", [Rec("4", "B@Example.com")])
+    assert sorted(c.hubspot_id for c in contacts(db) if c.email == "b@example.com") == ["2", "4"]
+    store(db, "mailchimp", [Rec("hb", "b@example.com", status="subscribed")])
+    linked = [c.hubspot_id for c in contacts(db) if c.mailchimp_id == "hb"]
+    assert linked == ["2"] and len(contacts(db)) == 4
+
+
+def test_a_merge_folds_two_profiles_with_both_histories(db: Engine) -> None:
+    store(db, "hubspot", [Rec("1", "a@example.com"), Rec("2", "b@example.com")])
+    store(db, "mailchimp", [Rec("hb", "b@example.com", status="subscribed")])
+    loser = next(c for c in contacts(db) if c.hubspot_id == "2")
+    with session_scope(db) as session:
+        session.add(Membership(target="hubspot_list:vip", contact_id=loser.id, state="added"))
+        session.add(Membership(target="mailchimp_tag:vip", contact_id=loser.id, state="added"))
+        session.add(
+            AuditEvent(contact_id=loser.id, email="b@example.com", action="add", outcome="applied")
+        )
+    figures = store(db, "hubspot", [Rec("1", "a@example.com", merged_ids=("2",))])
+    assert figures.folded == 1
+    winner = next(c for c in contacts(db) if c.hubspot_id == "1")
+    assert (winner.mailchimp_id, winner.mailchimp_email) == ("hb", "b@example.com")
+    gone = next(c for c in contacts(db) if c.id == loser.id)
+    assert (gone.hubspot_id, gone.mailchimp_id) == (None, None)
+    with session_scope(db) as session:
+        rows = {(m.target, m.contact_id, m.state) for m in session.exec(select(Membership))}
+        events = session.exec(select(AuditEvent)).all()
+    assert rows == {
+        ("hubspot_list:vip", loser.id, "removed"),
+        ("mailchimp_tag:vip", winner.id, "added"),
+    }
+    assert {e.contact_id for e in events} == {winner.id}
+    assert sorted((e.action, e.outcome, e.reason_code) for e in events) == [
+        ("add", "applied", None),
+        ("remove", "closed", "contact_merged"),
+    ]
+
+
+def test_an_archived_member_has_its_tags_closed(db: Engine) -> None:
+    store(db, "mailchimp", [Rec("h", "a@example.com", status="subscribed")])
+    [c] = contacts(db)
+    with session_scope(db) as session:
+        session.add(Membership(target="mailchimp_tag:vip", contact_id=c.id, state="added"))
+    store(db, "mailchimp", [Rec("h", "a@example.com", status="archived")])
     with session_scope(db) as session:
         [m] = session.exec(select(Membership)).all()
-    assert m.contact_id == c.id
+        [e] = session.exec(select(AuditEvent)).all()
+    assert m.state == "removed"
+    assert (e.action, e.outcome, e.reason_code) == ("remove", "closed", "member_archived")
 
 
-def test_invalid_and_duplicate_emails_are_rejected_and_recorded(db: Engine) -> None:
-    figures = store(
-        db,
-        "hubspot",
-        [
-            Rec("1", "dup@example.com"),
-            Rec("2", "DUP@example.com "),
-            Rec("3", None),
-            Rec("4", "not-an-email"),
-        ],
-    )
-    assert [c.hubspot_id for c in contacts(db)] == ["1"]
-    assert (figures.rejected, figures.duplicates) == (2, 1)
+def test_invalid_emails_are_rejected_and_recorded(db: Engine) -> None:
+    figures = store(db, "hubspot", [Rec("3", None), Rec("4", "not-an-email")])
+    assert contacts(db) == [] and figures.rejected == 2
     with session_scope(db) as session:
         events = session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all()
-    assert sorted((e.hubspot_id, e.outcome, e.message) for e in events) == [
-        ("2", "rejected", "duplicate email: another hubspot record already has this email address"),
-        ("3", "rejected", "no email address"),
-        ("4", "rejected", "invalid email address"),
-    ]
-    assert sorted((e.hubspot_id, e.reason_code) for e in events) == [
-        ("2", "duplicate_email"),
-        ("3", "no_email"),
-        ("4", "invalid_email"),
+    assert sorted((e.hubspot_id, e.outcome, e.message, e.reason_code) for e in events) == [
+        ("3", "rejected", "no email address", "no_email"),
+        ("4", "rejected", "invalid email address", "invalid_email"),
     ]
 
 

@@ -1,7 +1,7 @@
 """segment history: per-run snapshots and each member's stay in a segment
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-28 13:00:00.000000
 
 `segment_snapshots` keeps, per run and segment, size, entered, exited, holdout size and KPI
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

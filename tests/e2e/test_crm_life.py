@@ -1,0 +1,207 @@
+"""The product survives CRM life: changed and reused addresses, deleted, archived and merged
+contacts and members, owned lists and tags deleted by a person. Sandbox over loopback, real
+SDKs, SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from syncd.engine.closing import CLOSED
+from syncd.failures import Reason
+from syncd.http import RetrySettings
+from syncd.runtime import Runtime, open_runtime
+from syncd.sandbox import Sandbox
+from syncd.store import AuditEvent, Contact, RunStatus
+from syncd.store.history import AuditFilter, list_events, membership_history
+from syncd.store.types import table_of, utcnow
+from tests.e2e.crm_people import Person
+from tests.e2e.helpers import (
+    RuntimeFactory,
+    ledger_members,
+    make_settings,
+    remote_lists,
+    remote_tags,
+)
+
+
+def converged(sb: Sandbox, rt: Runtime) -> None:
+    """Remote owned lists and tags hold exactly the ledger, and the ledger what the rules want."""
+    assert rt.syncer.plan_only().plan.changes == []
+    lists, tags = remote_lists(sb), remote_tags(sb)
+    # Mailchimp leaves archived members out of a tag's members (the spec's status enum).
+    archived = {h for h, m in sb.mailchimp.members.items() if m.status == "archived"}
+    tags = {name: members - archived for name, members in tags.items()}
+    for seg in rt.rules.segments:
+        if seg.targets.hubspot_list and f"syncd: {seg.key}" in lists:
+            assert lists[f"syncd: {seg.key}"] == ledger_members(rt, f"hubspot_list:{seg.key}")
+        if seg.targets.mailchimp_tag and f"syncd:{seg.key}" in tags:
+            assert tags[f"syncd:{seg.key}"] == ledger_members(rt, f"mailchimp_tag:{seg.key}")
+
+
+def contact(rt: Runtime, **where: Any) -> Any:
+    c = table_of(Contact).c
+    with rt.db.connect() as conn:
+        return conn.execute(
+            select(table_of(Contact)).where(*(c[k] == v for k, v in where.items()))
+        ).first()
+
+
+def events(rt: Runtime, **where: Any) -> list[Any]:
+    a = table_of(AuditEvent).c
+    with rt.db.connect() as conn:
+        return list(
+            conn.execute(select(table_of(AuditEvent)).where(*(a[k] == v for k, v in where.items())))
+        )
+
+
+def tagged_member(sb: Sandbox, rt: Runtime) -> tuple[str, int]:
+    """A subscribed member carrying an owned tag whose profile also has a HubSpot record."""
+    for name, members in sorted(remote_tags(sb).items()):
+        if not name.startswith("syncd:"):
+            continue
+        for h in sorted(members):
+            row = contact(rt, mailchimp_id=h)
+            if (
+                row is not None
+                and row.hubspot_id
+                and sb.mailchimp.members[h].status == "subscribed"
+            ):
+                return h, int(row.hubspot_id)
+    raise AssertionError("the demo data must tag some HubSpot contacts in Mailchimp")
+
+
+def test_changed_and_reused_addresses_never_fail_and_mailchimp_is_written_at_its_own(
+    sandbox: Sandbox, make_runtime: RuntimeFactory
+) -> None:
+    rt = make_runtime()
+    assert rt.syncer.sync(trigger="manual", full=True).status is RunStatus.SUCCESS
+    person = Person(sandbox)
+    h, x = tagged_member(sandbox, rt)
+    old = sandbox.hubspot.contacts[x].props["email"]
+    before = membership_history(rt.db, rt.settings.workspace, old)
+    assert before
+    # X changes address in HubSpot; another contact takes X's old address afterwards.
+    person.change_email(x, "x-moved@example.org")
+    y = next(i for i in sorted(sandbox.hubspot.contacts) if i != x)
+    person.change_email(y, old.upper())
+    for trigger, full in (("schedule", False), ("reconcile", True)):
+        result = rt.syncer.sync(trigger=trigger, full=full)
+        assert result.status is RunStatus.SUCCESS, result.error
+    moved = contact(rt, hubspot_id=str(x))
+    assert (moved.email, moved.mailchimp_id) == ("x-moved@example.org", h)
+    assert moved.mailchimp_email == old.lower()  # Mailchimp is still written at its own
+    reused = contact(rt, hubspot_id=str(y))
+    assert reused.id != moved.id and reused.mailchimp_id != h
+    # History follows the person to the new address; the old one still finds it too.
+    after = membership_history(rt.db, rt.settings.workspace, "x-moved@example.org")
+    assert after[: len(before)] == before
+    ws = rt.settings.workspace
+    found = list_events(rt.db, ws, AuditFilter(contact="x-moved@example.org"), utcnow())
+    assert {e["contact_id"] for e in found} >= {moved.id}
+    # The member changes its own address: still the same person, tags follow the member.
+    new_h = person.change_member_email(h, "x-mailbox@example.org")
+    result = rt.syncer.sync(trigger="reconcile", full=True)
+    assert result.status is RunStatus.SUCCESS, result.error
+    again = contact(rt, hubspot_id=str(x))
+    assert (again.id, again.mailchimp_id) == (moved.id, new_h)
+    assert not events(rt, outcome="detected", contact_id=moved.id, action="drift")
+    converged(sandbox, rt)
+
+
+def test_a_deleted_owned_list_and_tag_are_recorded_then_recreated_with_their_members(
+    sandbox: Sandbox, make_runtime: RuntimeFactory
+) -> None:
+    rt = make_runtime()
+    assert rt.syncer.sync(trigger="manual", full=True).status is RunStatus.SUCCESS
+    person = Person(sandbox)
+    lists, tags = remote_lists(sandbox), remote_tags(sandbox)
+    list_name = next(n for n, m in sorted(lists.items()) if m)
+    tag_name = next(n for n, m in sorted(tags.items()) if m and n.startswith("syncd:"))
+    with sandbox.state_lock():
+        list_id = next(x.list_id for x in sandbox.hubspot.lists.values() if x.name == list_name)
+        seg_id = next(s.id for s in sandbox.mailchimp.segments.values() if s.name == tag_name)
+    person.delete_list(list_id)
+    person.delete_tag(seg_id)
+    result = rt.syncer.sync(trigger="reconcile", full=True)
+    assert (result.status, result.exit_code) == (RunStatus.PARTIAL, 4), result.error
+    assert result.reason is Reason.TARGET_DELETED
+    list_key = "hubspot_list:" + list_name.removeprefix("syncd: ")
+    tag_key = "mailchimp_tag:" + tag_name.removeprefix("syncd:")
+    for key in (list_key, tag_key):
+        [found] = events(rt, target=key, action="drift", reason_code=Reason.TARGET_DELETED)
+        assert "deleted by a person" in (found.reason or "")
+        assert events(rt, target=key, outcome=CLOSED)
+        assert not events(rt, target=key, reason="removed by hand; not re-added until re-entry")
+    # Recreated in the same run, with every member: the remote equals the rules again.
+    assert remote_lists(sandbox)[list_name] == lists[list_name]
+    assert remote_tags(sandbox)[tag_name] == tags[tag_name]
+    converged(sandbox, rt)
+    calm = rt.syncer.sync(trigger="reconcile", full=True)
+    assert (calm.status, calm.reason) == (RunStatus.SUCCESS, None)
+
+
+def test_on_deleted_target_stop_leaves_it_deleted(sandbox: Sandbox, db_url: str) -> None:
+    settings = make_settings(sandbox, db_url).model_copy(update={"on_deleted_target": "stop"})
+    rt = open_runtime(settings, retry=RetrySettings.immediate(max_attempts=6, timeout_s=2.0))
+    try:
+        assert rt.syncer.sync(trigger="manual", full=True).status is RunStatus.SUCCESS
+        lists = remote_lists(sandbox)
+        name = next(n for n, m in sorted(lists.items()) if m)
+        with sandbox.state_lock():
+            list_id = next(x.list_id for x in sandbox.hubspot.lists.values() if x.name == name)
+        Person(sandbox).delete_list(list_id)
+        result = rt.syncer.sync(trigger="reconcile", full=True)
+        assert (result.status, result.reason) == (RunStatus.PARTIAL, Reason.TARGET_DELETED_KEPT)
+        assert name not in remote_lists(sandbox)
+        later = rt.syncer.sync(trigger="reconcile", full=True)
+        assert later.status is RunStatus.SUCCESS, later.error
+        assert name not in remote_lists(sandbox)
+    finally:
+        rt.close()
+
+
+def test_deleted_merged_archived_and_erased_people_leave_without_drift(
+    sandbox: Sandbox, make_runtime: RuntimeFactory
+) -> None:
+    rt = make_runtime()
+    assert rt.syncer.sync(trigger="manual", full=True).status is RunStatus.SUCCESS
+    person = Person(sandbox)
+    lists = remote_lists(sandbox)
+    listed = sorted({int(i) for m in lists.values() for i in m})
+    gone, loser, winner = listed[0], listed[1], listed[2]
+    loser_row = contact(rt, hubspot_id=str(loser))
+    loser_events = events(rt, contact_id=loser_row.id)
+    assert loser_events
+    person.delete_contact(gone)
+    person.merge_contacts(winner, loser)
+    tagged = sorted(
+        h
+        for n, m in remote_tags(sandbox).items()
+        if n.startswith("syncd:")
+        for h in m
+        if sandbox.mailchimp.members[h].status == "subscribed"
+    )
+    archived, erased = tagged[0], tagged[-1]
+    person.archive_member(archived)
+    person.delete_member_permanently(erased)
+    result = rt.syncer.sync(trigger="reconcile", full=True)
+    assert result.exit_code in (0, 4), result.error
+    assert contact(rt, id=contact(rt, email=loser_row.email).id) is not None
+    left = contact(rt, id=loser_row.id)
+    assert left.hubspot_id is None
+    # Memberships ended with their contact or member, with the reason; none "by hand".
+    assert not [e for e in events(rt, action="drift") if (e.reason or "").startswith("removed")]
+    closed = {e.reason_code for e in events(rt, outcome=CLOSED)}
+    assert {Reason.CONTACT_GONE, Reason.CONTACT_MERGED, Reason.MEMBER_GONE} <= closed
+    assert Reason.MEMBER_ARCHIVED in closed
+    # The merged record's history is the winner's now.
+    merged = contact(rt, hubspot_id=str(winner))
+    assert {e.id for e in loser_events} <= {e.id for e in events(rt, contact_id=merged.id)}
+    # Nothing was written to the archived member, and nobody was re-subscribed.
+    assert sandbox.mailchimp.members[archived].status == "archived"
+    converged(sandbox, rt)
+    again = rt.syncer.sync(trigger="reconcile", full=True)
+    assert again.status is RunStatus.SUCCESS, again.error
