@@ -125,3 +125,9 @@ def test_check_shows_the_classic_mistakes_on_stored_contacts(
     assert result.exit_code == 0, result.stderr  # warnings are not failures
     assert "warning(s) on the stored contacts" in result.stdout
     assert "segments for 30 contacts" in result.stderr
+
+
+def test_the_catalogue_ships_the_default_field_map() -> None:
+    root = Path(__file__).resolve().parents[2]
+    shipped = root / "syncd" / "segments" / "catalogue" / "fields.yaml"
+    assert shipped.read_text() == (root / "mappings" / "fields.yaml").read_text()
