@@ -48,6 +48,7 @@ from syncd.store.history import (
     write_events_json,
 )
 from syncd.store.models import RunStatus
+from syncd.store.segment_history import first_snapshots
 from syncd.store.types import utcnow
 
 #: What `--outcome` may be: the outcomes the change log records.
@@ -63,9 +64,10 @@ def segments_list(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     store = open_db(settings)
     try:
         profiles = [c.profile for c in iter_contacts(store, settings.workspace, rules.fields)]
+        born = first_snapshots(store, settings.workspace)
     finally:
         store.dispose()
-    report = analyse(rules, profiles, utcnow())
+    report = analyse(rules, profiles, utcnow(), first_seen=born)
     if json_:
         out.print_json(data=report.to_dict())
     else:

@@ -16,9 +16,11 @@ from typing import Any
 from sqlalchemy import Engine, func, or_, select
 
 from syncd.engine.profiles.read import iter_contacts
+from syncd.engine.segmentation import holdout_identity
 from syncd.segments import RuleSet, analyse, explain
 from syncd.store import history
 from syncd.store.models import Contact, Membership, OutboxEntry, OutboxState, SyncRun
+from syncd.store.segment_history import first_snapshots
 from syncd.store.types import table_of
 from syncd.ui.links import ExternalLinks
 
@@ -175,7 +177,8 @@ def contact_detail(ctx: Context, email: str) -> dict[str, Any] | None:
         owned = [_jsonable(x) for x in ledger]
     stored = next(iter_contacts(ctx.db, ctx.workspace, ctx.rules.fields, email=email), None)
     profile = stored.profile if stored is not None else {"email": email}
-    explanation = explain(ctx.rules, profile, ctx.clock()).to_dict()
+    pid = holdout_identity(stored) if stored is not None else None
+    explanation = explain(ctx.rules, profile, ctx.clock(), profile_id=pid).to_dict()
     attrs: dict[str, Any] = row["attributes"] or {}
     return {
         "id": row["id"],
@@ -201,7 +204,8 @@ def segments_overview(ctx: Context) -> dict[str, Any]:
     """
     now = ctx.clock()
     profiles = [s.profile for s in iter_contacts(ctx.db, ctx.workspace, ctx.rules.fields)]
-    report = analyse(ctx.rules, profiles, now).to_dict()
+    born = first_snapshots(ctx.db, ctx.workspace)
+    report = analyse(ctx.rules, profiles, now, first_seen=born).to_dict()
     r = table_of(SyncRun).c
     with ctx.db.connect() as conn:
         rows = conn.execute(
