@@ -52,7 +52,7 @@ from syncd.store.segment_history import first_snapshots
 from syncd.store.types import utcnow
 
 #: What `--outcome` may be: the outcomes the change log records.
-OUTCOMES = ("applied", "rejected", "retry", "skipped", "detected", "decided")
+OUTCOMES = ("applied", "rejected", "retry", "skipped", "detected", "closed", "decided")
 #: Events the table shows when `--limit` is not given (exports write all of them).
 TABLE_ROWS = 100
 

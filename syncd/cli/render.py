@@ -9,7 +9,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from syncd.cli.text import cell, clip, line
 from syncd.engine.review import sample_changes
