@@ -185,7 +185,7 @@ MISTAKES: dict[str, Mistake] = {
     # commands that change things
     "sync: no vendor configured": Mistake(["sync"], 2, "neither hubspot nor mailchimp"),
     "apply: huge run id": Mistake(["apply", "--run", HUGE, "-c", "vendors.yaml"], 2, "'--run'"),
-    "apply: unknown run": Mistake(["apply", "--run", "12", "-c", "vendors.yaml"], 2, "no run 12"),
+    "apply: unknown run": Mistake(["apply", "--run", "12", "-c", "vendors.yaml"], 2, "run 12"),
     "undo: huge run id": Mistake(["undo", "--run", HUGE, "-c", "vendors.yaml"], 2, "'--run'"),
     "undo: unknown run": Mistake(["undo", "--run", "3", "-c", "vendors.yaml"], 2, "no run 3"),
     "plan: mappings dir missing": Mistake(
