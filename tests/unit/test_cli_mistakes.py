@@ -191,6 +191,12 @@ MISTAKES: dict[str, Mistake] = {
     "plan: mappings dir missing": Mistake(
         ["plan", "--mappings", "nowhere"], 2, "cannot read", {}, False
     ),
+    # holds, alerts and refinement (commands added beside these)
+    "reject: huge run id": Mistake(["reject", "--run", HUGE], 2, "'--run'"),
+    "plan: run id zero": Mistake(["plan", "--run", "0"], 2, "'--run'"),
+    "alerts test: no webhooks": Mistake(["alerts", "test"], 2, "webhooks"),
+    "init: unknown option": Mistake(["init", "--bogus"], 2, "No such option: --bogus"),
+    "segments report: bad since": Mistake(["segments", "report", "--since", "x"], 2, "--since"),
     # serving
     "ui: port out of range": Mistake(["ui", "--port", "99999"], 2, "'--port'"),
     "sandbox serve: bad contacts": Mistake(
@@ -226,6 +232,13 @@ def test_the_table_is_long_enough() -> None:
     commands = {m.args[0] for m in MISTAKES.values()}
     assert {"runs", "audit", "segments", "check", "db", "sync", "plan", "apply", "undo"} <= commands
     assert {"ui", "sandbox", "demo"} <= commands
+
+
+def test_a_group_without_a_command_prints_its_help_not_an_error(workdir: Path) -> None:
+    for args in ([], ["db"], ["segments"], ["sandbox"]):
+        result = runner.invoke(app, args)
+        assert "Usage" in result.stdout, args
+        assert "error:" not in result.stderr, (args, result.stderr)
 
 
 def test_no_mistake_creates_a_database_file(workdir: Path) -> None:
