@@ -194,6 +194,7 @@ MISTAKES: dict[str, Mistake] = {
     # holds, alerts and refinement (commands added beside these)
     "reject: huge run id": Mistake(["reject", "--run", HUGE], 2, "'--run'"),
     "plan: run id zero": Mistake(["plan", "--run", "0"], 2, "'--run'"),
+    "plan: unknown held run": Mistake(["plan", "--run", "7"], 2, "no run 7"),
     "alerts test: no webhooks": Mistake(["alerts", "test"], 2, "webhooks"),
     "init: unknown option": Mistake(["init", "--bogus"], 2, "No such option: --bogus"),
     "segments report: bad since": Mistake(["segments", "report", "--since", "x"], 2, "--since"),
