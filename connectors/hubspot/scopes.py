@@ -33,6 +33,7 @@ ENDPOINT_SCOPES: Mapping[str, str] = {
     "POST /crm/v4/associations/companies/contacts/batch/read": COMPANIES_READ,
     "POST /crm/v3/objects/deals/batch/read": DEALS_READ,
     "POST /crm/v3/objects/companies/batch/read": COMPANIES_READ,
+    # Deal and company edits found by modification date, then their contacts re-read.
     "POST /crm/v3/objects/deals/search": DEALS_READ,
     "POST /crm/v3/objects/companies/search": COMPANIES_READ,
     "GET /crm/v3/lists/{listId}": LISTS_READ,
