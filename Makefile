@@ -1,27 +1,34 @@
 # Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+# `make demo` installs only what running syncd needs; the test and lint tools come with
+# `make test`, `make lint` and `make install`.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+RUNTIME := $(VENV)/.installed-runtime
+DEV     := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 
 .PHONY: install demo test lint bench clean
 
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $(RUNTIME)
+
+$(DEV): $(RUNTIME)
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(DEV)
 
-install: $(STAMP)
+install: $(DEV)
 
-demo: $(STAMP)
+demo: $(RUNTIME)
 	$(BIN)/syncd demo
 
-test: $(STAMP)
+test: $(DEV)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

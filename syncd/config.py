@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -36,30 +37,63 @@ ENV_PREFIX = "SYNCD_"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+#: The longest duration syncd accepts anywhere (100 years): beyond it, dates overflow.
+MAX_DURATION = timedelta(days=36500)
 
 
 def parse_duration(value: Any) -> timedelta:
-    """Parse `30s`, `10m`, `1h`, `1d` (or a number of seconds) into a timedelta."""
+    """Parse `30s`, `10m`, `1h`, `1d` (or a number of seconds) into a timedelta.
+
+    Raises:
+        ValueError: Not a duration, negative, or longer than `MAX_DURATION` (one line).
+    """
     if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=float(value))
-    if isinstance(value, str) and (m := _DURATION.match(value)):
-        return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
-    raise ValueError("expected a duration such as 30s, 10m, 1h or 1d")
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        raise ValueError("expected a duration such as 30s, 10m, 1h or 1d")
+    if not 0 <= seconds <= MAX_DURATION.total_seconds():
+        raise ValueError(f"expected a duration between 0s and {MAX_DURATION.days}d")
+    return timedelta(seconds=seconds)
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+def _not_a_flag(value: Any, info: ValidationInfo, model: type[BaseModel]) -> Any:
+    """Refuse `true`/`false` where a number or text is expected.
+
+    Pydantic reads `max_removals: true` as 1, so a typo would silently become a limit.
+    """
+    field = model.model_fields.get(info.field_name or "")
+    if isinstance(value, bool) and field is not None and field.annotation is not bool:
+        raise ValueError("expected a value, not true/false")
+    return value
+
+
+def _secret_set(value: SecretStr | None) -> SecretStr | None:
+    """Refuse an empty token or key: `access_token: ""` is a mistake, not a credential."""
+    if value is not None and not value.get_secret_value().strip():
+        raise ValueError("must not be empty (remove the setting, or give the real value)")
+    return value
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_flags(cls, value: Any, info: ValidationInfo) -> Any:
+        return _not_a_flag(value, info, cls)
 
 
 class HubSpotSettings(_Section):
     """HubSpot private-app access; `base_url` points at the sandbox in tests and the demo."""
 
-    access_token: SecretStr
+    access_token: Annotated[SecretStr, AfterValidator(_secret_set)]
     base_url: str = "https://api.hubapi.com"
     timeout_s: float = Field(default=30.0, gt=0)
 
@@ -85,7 +119,8 @@ class MailchimpSettings(_Section):
     @field_validator("api_key")
     @classmethod
     def _has_datacenter(cls, value: SecretStr) -> SecretStr:
-        if "-" not in value.get_secret_value():
+        _secret_set(value)
+        if "-" not in value.get_secret_value().strip("-"):
             raise ValueError("expected a Mailchimp API key ending in its datacenter, like '-us1'")
         return value
 
@@ -130,12 +165,36 @@ class SafetySettings(_Section):
     max_removals: int = Field(default=1000, ge=0)
     #: How long the apply lease outlives a writer that stopped renewing it (killed, paused).
     lease_ttl: Duration = timedelta(seconds=60)
+    #: Anti-flapping: a contact added to a target is not removed before this, nor re-added
+    #: this soon after a removal (consent and deletions always win). `0` is off.
+    min_dwell: Duration = timedelta(0)
 
     @field_validator("lease_ttl")
     @classmethod
     def _ttl_range(cls, value: timedelta) -> timedelta:
         if not 3 <= value.total_seconds() <= 3600:
             raise ValueError("expected between 3s and 1h")
+        return value
+
+
+class AlertSettings(_Section):
+    """Webhooks told about held, failed, partial and recovered runs and decided holds.
+
+    Each URL may carry a secret (Slack and Teams put it in the path): write it as `${VAR}`.
+    Identical alerts are sent again only after `repeat_after`.
+    """
+
+    webhooks: list[SecretStr] = Field(default_factory=list)
+    repeat_after: Duration = timedelta(hours=6)
+    #: The console's address, for links in alerts (e.g. https://syncd.example.com).
+    console_url: str | None = None
+
+    @field_validator("webhooks")
+    @classmethod
+    def _http_urls(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for i, url in enumerate(value):
+            if not url.get_secret_value().startswith(("http://", "https://")):
+                raise ValueError(f"webhook {i + 1} is not an http(s) URL")
         return value
 
 
@@ -211,9 +270,15 @@ class UiSettings(_Section):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8686, ge=0, le=65535)
-    token: SecretStr | None = None
+    token: Annotated[SecretStr | None, AfterValidator(_secret_set)] = None
     allowed_hosts: list[HostPattern] = Field(default_factory=list)
     session_ttl: Duration = timedelta(hours=12)
+    #: The HubSpot portal (hub) id, for links to contact records; none without it.
+    hubspot_portal_id: int | None = Field(default=None, ge=1)
+    #: Mailchimp's data centre (`us21`) for links to members; default: from the API key.
+    mailchimp_dc: str | None = Field(default=None, pattern=r"^[a-z]{2,4}[0-9]{1,3}$")
+    #: Who the console's decisions are recorded as (`console:<label>`).
+    user_label: str = Field(default="admin", min_length=1, max_length=64)
 
     @field_validator("session_ttl")
     @classmethod
@@ -240,18 +305,22 @@ class Settings(BaseSettings):
     on_deleted_target: Literal["recreate", "stop"] = "recreate"
     schedule: ScheduleSettings = ScheduleSettings()
     safety: SafetySettings = SafetySettings()
+    alerts: AlertSettings = AlertSettings()
     retry: RetrySection = RetrySection()
     audit: AuditSettings = AuditSettings()
     logging: LoggingSettings = LoggingSettings()
     metrics: MetricsSettings = MetricsSettings()
     ui: UiSettings = UiSettings()
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_flags(cls, value: Any, info: ValidationInfo) -> Any:
+        return _not_a_flag(value, info, cls)
+
     @field_validator("database_url")
     @classmethod
     def _db_url(cls, value: str) -> str:
-        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
-            raise ValueError("expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
-        return value
+        return check_database_url(value)
 
     @model_validator(mode="after")
     def _ui_token_off_loopback(self) -> Settings:
@@ -265,6 +334,7 @@ class Settings(BaseSettings):
             self.hubspot.access_token if self.hubspot else None,
             self.mailchimp.api_key if self.mailchimp else None,
             self.ui.token,
+            *self.alerts.webhooks,
         ]
         return [v.get_secret_value() for v in values if v is not None]
 
@@ -280,6 +350,29 @@ class Settings(BaseSettings):
         """The environment wins over the file; no dotenv or secret-file sources."""
         # Environment wins over the file, which arrives as init kwargs.
         return (env_settings, init_settings)
+
+
+_DB_URL_HELP = "expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+
+
+def check_database_url(value: str) -> str:
+    """`value` when it is a SQLite or PostgreSQL URL syncd can open, else a one-line refusal.
+
+    Raises:
+        ValueError: Not such a URL (`sqlite:/x.db`, `oracle://...`, a SQLite URL with no path).
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+        raise ValueError(_DB_URL_HELP)
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError(f"not a database URL; {_DB_URL_HELP}") from None
+    if url.get_backend_name() == "sqlite" and not url.database:
+        raise ValueError(f"a SQLite URL needs a file path; {_DB_URL_HELP}")
+    return value
 
 
 def _check_http_url(value: str) -> str:

@@ -21,6 +21,12 @@ class Event(enum.StrEnum):
     RUN_RECOVERED = "run.recovered"
     RUN_RELEASED = "run.released"
     RUN_UNDO = "run.undo"
+    HOLD_WAITING = "hold.waiting"
+    HOLD_DECIDED = "hold.decided"
+    PULL_SOURCE_FAILED = "pull.source_failed"
+    ALERT_SENT = "alert.sent"
+    ALERT_FAILED = "alert.failed"
+    ALERT_SUPPRESSED = "alert.suppressed"
     UNDO_PLANNED = "undo.planned"
     # Its phases.
     PULL_DONE = "pull.done"

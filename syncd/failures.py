@@ -61,6 +61,7 @@ class Reason(enum.StrEnum):
     NOT_MIGRATED = "not_migrated"
     DATABASE_UNREACHABLE = "database_unreachable"
     SUPERSEDED = "superseded"
+    HOLD_REJECTED = "hold_rejected"
     CONFIG_INVALID = "config_invalid"
     # Waiting helps.
     RATE_LIMITED = "rate_limited"
@@ -124,15 +125,18 @@ FAILURES: Mapping[Reason, Failure] = {
         _C,
         "missing scope or permission for this call",
         {
-            "hubspot": "the HubSpot private app lacks a scope this call needs "
-            "(crm.objects.contacts.read/write, crm.lists.read/write, crm.schemas.contacts.write, "
-            "deals and companies read); add it and update the token",
-            "mailchimp": "Mailchimp refused access: check the API key's permissions, or "
-            "Mailchimp's firewall blocked the request",
+            "hubspot": "HubSpot accepted the token, but the private app lacks a scope this call "
+            "needs: `syncd check` lists every scope syncd needs (README: Connect HubSpot and "
+            "Mailchimp); add the missing ones in the app's Scopes tab and commit the change",
+            "mailchimp": "Mailchimp accepted the API key but refused the request: the account "
+            "is disabled or suspended (e.g. a compliance review), or Mailchimp's firewall "
+            "blocked the traffic; log in to Mailchimp to see the account's status",
         },
     ),
     Reason.AUDIENCE_MISSING: Failure(
-        _C, "set mailchimp.audience_id to an id from Audience > Settings in Mailchimp"
+        _C,
+        "set mailchimp.audience_id to the Audience ID Mailchimp shows under Audience > All "
+        "contacts > Settings > Audience name and defaults (not the audience's name)",
     ),
     Reason.TARGET_KIND_CONFLICT: Failure(
         _C,
@@ -167,6 +171,11 @@ FAILURES: Mapping[Reason, Failure] = {
         _C,
         "a newer run's plan replaced this one; nothing to do (`syncd plan` shows what the next "
         "run would change)",
+    ),
+    Reason.HOLD_REJECTED: Failure(
+        _C,
+        "a person rejected this held plan; the next run plans the target again against the "
+        "rules and data of the time",
     ),
     Reason.CONFIG_INVALID: Failure(
         _C, "a person must fix the configuration or credentials; `syncd check` shows what"

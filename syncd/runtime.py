@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 import connectors
 from connectors.base import Connector, FieldMap, PropertyWriter
+from syncd.alerts import Notifier
 from syncd.config import Settings
 from syncd.engine.apply import Writer
 from syncd.engine.syncer import Syncer
@@ -51,13 +52,16 @@ class Runtime:
     rules: RuleSet
     connectors: dict[str, Connector]
     syncer: Syncer
+    notifier: Notifier | None = None
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:
-        """Close connector pools and the database engine (idempotent)."""
+        """Let alerts in flight go out (bounded), close connector pools and the database."""
         if self._closed:
             return
         self._closed = True
+        if self.notifier is not None:
+            self.notifier.flush()
         for connector in self.connectors.values():
             connector.close()
         self.db.dispose()
@@ -132,6 +136,7 @@ def open_runtime(
     except BaseException:
         db.dispose()
         raise
+    notifier = Notifier(db, settings.workspace, settings.alerts, utcnow)
     syncer = Syncer(
         db,
         settings.workspace,
@@ -145,5 +150,7 @@ def open_runtime(
         lease_ttl=settings.safety.lease_ttl,
         clock=utcnow,
         on_deleted_target=settings.on_deleted_target,
+        listener=notifier,
+        min_dwell=settings.safety.min_dwell,
     )
-    return Runtime(settings, db, rules, built, syncer)
+    return Runtime(settings, db, rules, built, syncer, notifier)

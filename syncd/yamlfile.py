@@ -14,6 +14,31 @@ from typing import Any
 import yaml
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, with an impossible date (`2025-13-45`) as a located problem.
+
+    PyYAML resolves an unquoted `2025-13-45` as a timestamp and then fails inside Python's
+    `date` with a bare ValueError that names no line; here it becomes a YAML error at the
+    value's line, reported like any syntax error.
+    """
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        """A date or datetime; an impossible one is a `ConstructorError` with its line."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"{node.value!r} is not a real date (quote it if it is meant as text)",
+                node.start_mark,
+            ) from None
+
+
+_Loader.add_constructor(_TIMESTAMP_TAG, _Loader.construct_yaml_timestamp)
 
 
 def parse_yaml(text: str, filename: str, problems: list[str]) -> Any:
@@ -31,7 +56,7 @@ def parse_yaml(text: str, filename: str, problems: list[str]) -> Any:
     Returns:
         The data; None for an empty document or one that is not valid YAML.
     """
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -42,6 +67,9 @@ def parse_yaml(text: str, filename: str, problems: list[str]) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "syntax"
         problems.append(f"{filename}: {where}: not valid YAML ({getattr(exc, 'problem', exc)})")
+        return None
+    except RecursionError:
+        problems.append(f"{filename}: nested too deeply to read (simplify the structure)")
         return None
     finally:
         loader.dispose()

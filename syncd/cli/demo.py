@@ -2,20 +2,27 @@
 
 Starts the embedded sandbox, runs one full sync into `./syncd-demo.db` (replaced on each
 demo and kept afterwards for exploring), prints what happened, then runs an incremental sync
-to show that nothing is written when nothing changed.
+to show that nothing is written when nothing changed. It leaves `./syncd-demo.yaml` behind,
+pointing at that database and at the emulator's address, and prints commands that run
+verbatim from this directory. With `--serve` the emulator stays up at that address, so
+`sync`, `apply` and the console work live against the same data.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from syncd.cli.emulator import DEFAULT_HOST, DEFAULT_PORT, serve_until_stopped, vendor_settings
 from syncd.cli.progress import progress
 from syncd.config import sandbox_settings
 from syncd.engine.run_record import RunResult
@@ -26,6 +33,7 @@ from syncd.store import AuditEvent, make_engine, upgrade
 from syncd.store.types import table_of
 
 DEMO_DB = Path("syncd-demo.db")
+DEMO_CONFIG = Path("syncd-demo.yaml")
 
 
 def default_mappings() -> Path:
@@ -42,12 +50,33 @@ def _fresh_db(db: Path) -> None:
     upgrade(f"sqlite:///{db}")
 
 
-def run_demo(console: Console, *, contacts: int = 2000, seed: int = 7, db: Path = DEMO_DB) -> int:
-    """Run the demo; returns the exit code of the first sync."""
+def run_demo(
+    console: Console,
+    *,
+    contacts: int = 2000,
+    seed: int = 7,
+    serve: bool = False,
+    port: int = DEFAULT_PORT,
+    db: Path = DEMO_DB,
+    config: Path = DEMO_CONFIG,
+) -> int:
+    """Run the demo; returns the exit code of the first sync.
+
+    Args:
+        console: Where the summary goes.
+        contacts: Demo contacts to generate.
+        seed: Seed of the demo data.
+        serve: Keep the emulator running (at `port`) after the summary, until Ctrl-C.
+        port: The emulator's port when serving; the written config points there either way.
+        db: The demo database (replaced).
+        config: The demo config written for the commands printed at the end.
+    """
     started = time.perf_counter()
     configure_logging("warning", "auto")
     console.print(f"[bold]syncd demo[/]: {contacts:,} contacts, seed {seed}")
-    with Sandbox(contacts=contacts, seed=seed) as sb:
+    sb = Sandbox(contacts=contacts, seed=seed, host=DEFAULT_HOST, port=port if serve else 0)
+    sb.start()
+    try:
         console.print(f"sandbox up: HubSpot {sb.hubspot_url}, Mailchimp {sb.mailchimp_url}")
         _fresh_db(db)
         settings = sandbox_settings(sb, f"sqlite:///{db}", default_mappings())
@@ -60,22 +89,87 @@ def run_demo(console: Console, *, contacts: int = 2000, seed: int = 7, db: Path 
             after_second = sb.stats()
         finally:
             rt.close()
-    _summary(console, first, after_first)
-    writes = sum(after_second[a]["writes"] - after_first[a]["writes"] for a in _APIS)
-    calls = after_second["requests"] - after_first["requests"]
-    console.print(
-        f"\n[bold]second (incremental) run {second.run_id}[/]: {second.status}, "
-        f"{calls} API calls, [bold]{writes} writes[/] (nothing changed, so nothing written)"
+        _write_config(config, db, settings.mappings, sb.audience_id, port)
+        _summary(console, first, after_first)
+        writes = sum(after_second[a]["writes"] - after_first[a]["writes"] for a in _APIS)
+        calls = after_second["requests"] - after_first["requests"]
+        console.print(
+            f"\n[bold]second (incremental) run {second.run_id}[/]: {second.status}, "
+            f"{calls} API calls, [bold]{writes} writes[/] (nothing changed, so nothing written)"
+        )
+        console.print(f"\ndone in {time.perf_counter() - started:.1f}s.")
+        _next_steps(console, db, config, serve=serve)
+        if serve:
+            serve_until_stopped(console, sb)
+    finally:
+        sb.stop()
+    return first.exit_code
+
+
+def command_prefix() -> str:
+    """How to call syncd from this directory: `.venv/bin/syncd` when that is what runs.
+
+    `make demo` runs the virtualenv's script, which is not on the PATH of a fresh shell; the
+    printed commands must run as they are, so they name it by its path when it sits under the
+    current directory, and as plain `syncd` when it was found on the PATH.
+    """
+    script = Path(sys.argv[0])
+    if script.name != "syncd" or not script.is_file():
+        return "syncd"
+    try:
+        relative = Path(os.path.abspath(script)).relative_to(Path.cwd())
+    except ValueError:
+        return "syncd"
+    return str(relative)
+
+
+def _write_config(config: Path, db: Path, mappings: Path, audience: str, port: int) -> None:
+    """`syncd-demo.yaml`: the demo database, the mappings and the emulator's address."""
+    from syncd.sandbox import DEFAULT_HUBSPOT_TOKEN, DEFAULT_MAILCHIMP_KEY
+
+    base = f"http://{DEFAULT_HOST}:{port}"
+    data: dict[str, Any] = {
+        "database_url": f"sqlite:///{db}",
+        "mappings": str(mappings),
+        **vendor_settings(
+            base, DEFAULT_HUBSPOT_TOKEN, f"{base}/3.0", DEFAULT_MAILCHIMP_KEY, audience
+        ),
+    }
+    header = (
+        "# Written by `syncd demo`: the demo database and the built-in emulator's address.\n"
+        "# `runs`, `audit`, `segments`, `plan` and `ui` read the database alone; `sync` and\n"
+        f"# `apply` need the emulator running there (`syncd demo --serve`, port {port}).\n"
     )
-    console.print(f"\ndone in {time.perf_counter() - started:.1f}s. Explore the result:")
+    config.write_text(header + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def _next_steps(console: Console, db: Path, config: Path, *, serve: bool) -> None:
+    """Commands that run verbatim from this directory, in a fresh shell."""
+    syncd = command_prefix()
+    email = _an_email(db, "trial-to-paid")
+    console.print(f"\nExplore the result (from this directory; {config} points at {db}):")
     for cmd in (
         "runs",
         "audit --since 1h",
         "segments list",
-        f"segments explain {_an_email(db, 'trial-to-paid')}",
+        f"segments explain {email}",
+        "plan",
     ):
-        console.print(f"  SYNCD_DATABASE_URL=sqlite:///{db} syncd {cmd}", highlight=False)
-    return first.exit_code
+        console.print(f"  {syncd} {cmd} -c {config}", highlight=False, soft_wrap=True)
+    console.print(
+        f"  {syncd} ui -c {config}    # the admin console on http://127.0.0.1:8686/ until Ctrl-C",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if serve:
+        console.print(f"\nThe emulator stays up for `{syncd} sync -c {config}` and the console:")
+    else:
+        console.print(
+            f"\nTo sync live, run `{syncd} demo --serve` (keeps the emulator running where "
+            f"{config} points), then `{syncd} sync -c {config}` in another shell.",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 _APIS = ("hubspot", "mailchimp")

@@ -5,23 +5,26 @@
 
 from __future__ import annotations
 
+import errno
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from syncd.cli.check import check_all, print_verdicts
 from syncd.cli.common import (
     ConfigOpt,
     err,
     fail,
     one_line,
     out,
+    require_database,
     settings_for,
 )
+from syncd.cli.emulator import DEFAULT_HOST, DEFAULT_PORT, serve_until_stopped
 from syncd.cli.text import line
-from syncd.config import Settings
-from syncd.errors import ConfigError, ExitCode, SyncdError
-from syncd.segments import RuleSet, load_mappings
-from syncd.store import current_revision, head_revision, make_engine, safe_url, upgrade
+from syncd.errors import ExitCode, SyncdError
+from syncd.store import head_revision, safe_url, upgrade
 
 
 def check(
@@ -30,57 +33,15 @@ def check(
         bool, typer.Option("--probe/--no-probe", help="Call both APIs to test credentials.")
     ] = True,
 ) -> None:
-    """Validate config and mappings (every problem at once), the database, and the APIs."""
+    """Validate config, mappings, the database and each API, with a verdict for each."""
     settings = settings_for(config)
-    out.print(line(("configuration OK", "green")))
-    failed = False
-    rules: RuleSet | None = None
-    try:
-        rules = load_mappings(settings.mappings)
-        out.print(
-            line(
-                f"  mappings {settings.mappings}: {len(rules.stages)} journey stages, "
-                f"{len(rules.segments)} segments"
-            )
-        )
-    except ConfigError as exc:
-        err.print(line((str(exc), "red"), multiline=True))
-        failed = True
-    db = make_engine(settings.database_url)
-    try:
-        at = current_revision(db)
-    except Exception as exc:  # noqa: BLE001 - any driver error is reported as one line
-        where = safe_url(settings.database_url)
-        fail(f"cannot open the database {where}: {one_line(exc)}", ExitCode.USAGE)
-    finally:
-        db.dispose()
-    head = head_revision()
-    state = "up to date" if at == head else f"at {at or 'no schema'}; run `syncd db upgrade`"
-    out.print(line(f"  database {safe_url(settings.database_url)}: {state}"))
-    for name, section in (("hubspot", settings.hubspot), ("mailchimp", settings.mailchimp)):
-        if section is None:
-            out.print(line(f"  {name}: not configured"))
-    if probe and rules is not None and (settings.hubspot or settings.mailchimp):
-        failed = _probe(settings, rules) or failed
-    if failed:
+    path = (
+        config
+        if config is not None
+        else (Path("syncd.yaml") if Path("syncd.yaml").is_file() else None)
+    )
+    if print_verdicts(out, err, check_all(settings, path, probe=probe)):
         raise typer.Exit(ExitCode.USAGE)
-
-
-def _probe(settings: Settings, rules: RuleSet) -> bool:
-    """Call each configured API once; returns True when any refused."""
-    from syncd.runtime import build_connectors
-
-    failed = False
-    for name, connector in build_connectors(settings, rules).items():
-        try:
-            connector.check()
-            out.print(line(f"  {name}: reachable, credentials accepted"))
-        except SyncdError as exc:
-            err.print(line((f"  {name}: {exc}", "red")))
-            failed = True
-        finally:
-            connector.close()
-    return failed
 
 
 def db_upgrade(config: ConfigOpt = None) -> None:
@@ -93,21 +54,35 @@ def db_upgrade(config: ConfigOpt = None) -> None:
     out.print(line(f"database {safe_url(settings.database_url)} is at revision {head_revision()}"))
 
 
+PortOpt = Annotated[int, typer.Option(min=0, max=65535, help="Port; 0 picks a free one.")]
+ContactsOpt = Annotated[int, typer.Option(min=1, max=1_000_000, help="Contacts to generate.")]
+SeedOpt = Annotated[int, typer.Option(min=0, help="Seed of the generated data.")]
+
+
 def demo(
-    contacts: Annotated[int, typer.Option(help="Demo contacts to generate.")] = 2000,
-    seed: Annotated[int, typer.Option(help="Seed for the demo data.")] = 7,
+    contacts: ContactsOpt = 2000,
+    seed: SeedOpt = 7,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve", help="Keep the emulator running afterwards, where syncd-demo.yaml points."
+        ),
+    ] = False,
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="The emulator's port with --serve.")
+    ] = DEFAULT_PORT,
 ) -> None:
     """Start the sandbox, run one full sync into ./syncd-demo.db and summarise it."""
     from syncd.cli.demo import run_demo
 
-    raise typer.Exit(run_demo(out, contacts=contacts, seed=seed))
+    raise typer.Exit(run_demo(out, contacts=contacts, seed=seed, serve=serve, port=port))
 
 
 def sandbox_serve(
-    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 8765,
-    contacts: Annotated[int, typer.Option(help="Contacts to generate.")] = 2000,
-    seed: Annotated[int, typer.Option(help="Seed for the data.")] = 7,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = DEFAULT_HOST,
+    port: PortOpt = DEFAULT_PORT,
+    contacts: ContactsOpt = 2000,
+    seed: SeedOpt = 7,
     hubspot_token: Annotated[
         str | None,
         typer.Option(help="Bearer token to accept [default: sandbox-hubspot-token]."),
@@ -117,13 +92,25 @@ def sandbox_serve(
         typer.Option(help="API key to accept [default: sandbox-mailchimp-key-us1]."),
     ] = None,
 ) -> None:
-    """Run the HubSpot + Mailchimp emulator in the foreground until SIGTERM."""
-    # Imported here, not at the top: no other command loads the emulator (import contract).
-    from syncd.sandbox import DEFAULT_HUBSPOT_TOKEN, DEFAULT_MAILCHIMP_KEY, serve_forever
+    """Run the HubSpot + Mailchimp emulator in the foreground until SIGTERM.
 
-    token = hubspot_token or DEFAULT_HUBSPOT_TOKEN
-    key = mailchimp_key or DEFAULT_MAILCHIMP_KEY
-    serve_forever(host, port, contacts, seed, token, key)
+    Prints the settings (environment variables or syncd.yaml keys) that point syncd at it.
+    """
+    # Imported here, not at the top: no other command loads the emulator (import contract).
+    from syncd.sandbox import DEFAULT_HUBSPOT_TOKEN, DEFAULT_MAILCHIMP_KEY, Sandbox
+
+    try:
+        sb = Sandbox(
+            contacts,
+            seed,
+            host=host,
+            port=port,
+            hubspot_token=hubspot_token or DEFAULT_HUBSPOT_TOKEN,
+            mailchimp_key=mailchimp_key or DEFAULT_MAILCHIMP_KEY,
+        )
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", ExitCode.USAGE)
+    serve_until_stopped(out, sb)
 
 
 def run(config: ConfigOpt = None) -> None:
@@ -131,10 +118,20 @@ def run(config: ConfigOpt = None) -> None:
     settings = settings_for(config)
     from syncd.daemon import serve
 
+    require_database(settings.database_url)
     try:
         serve(settings)
     except SyncdError as exc:
         fail(str(exc), ExitCode.USAGE)
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        where = f"{settings.metrics.host}:{settings.metrics.port}"
+        fail(
+            f"cannot listen on {where} for /healthz and /metrics: {exc.strerror or exc} "
+            "(set metrics.port, env SYNCD_METRICS__PORT, to a free port)",
+            ExitCode.USAGE,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -23,6 +23,7 @@ from prometheus_client.exposition import generate_latest
 from syncd.errors import classify
 from syncd.events import Event
 from syncd.logs import get_logger
+from syncd.store.held import HealthFacts
 from syncd.store.types import utcnow
 
 log = get_logger(__name__)
@@ -77,11 +78,19 @@ class RunFigures:
 class Metrics:
     """The daemon's counters, gauges and health state.
 
+    `/healthz` answers 200 while the scheduler runs, with `ok` or `degraded` and the
+    reasons (held targets, consecutive failures, no success for `staleness`), and 503 only
+    when the daemon cannot work: scheduler stopped, or the store unreachable.
+
     Args:
-        staleness: `/healthz` answers 503 once the last completed run is older than this
-            (a daemon that has not completed one yet gets this long from start-up).
+        staleness: Degraded once the last completed run is older than this (a daemon that
+            has not completed one yet gets this long from start-up).
         clock: Current time, injectable for tests.
         registry: Where the metrics live; a fresh registry by default.
+        workspace: The label of the per-workspace gauges.
+        facts: Reads holds, recent failures and the last success from the store; raising
+            means the store is unreachable.
+        max_failures: Degraded after this many failed runs in a row.
     """
 
     def __init__(
@@ -90,7 +99,13 @@ class Metrics:
         staleness: timedelta,
         clock: Callable[[], datetime] = utcnow,
         registry: CollectorRegistry | None = None,
+        workspace: str = "default",
+        facts: Callable[[], HealthFacts] | None = None,
+        max_failures: int = 3,
     ) -> None:
+        self.workspace = workspace
+        self._facts = facts
+        self.max_failures = max_failures
         self.registry = registry if registry is not None else CollectorRegistry()
         self.staleness = staleness
         self._clock = clock
@@ -122,6 +137,13 @@ class Metrics:
         self.last_success = Gauge(
             "syncd_last_success_timestamp_seconds",
             "Unix time the last run completed (success or partial)",
+            ["workspace"],
+            registry=r,
+        )
+        self.held_targets = Gauge(
+            "syncd_held_targets",
+            "Targets held by a safety guard, waiting for a person's decision",
+            ["workspace"],
             registry=r,
         )
         self.last_duration = Gauge(
@@ -148,7 +170,9 @@ class Metrics:
             self._last_status = figures.status
             if figures.status in COMPLETED:
                 self._last_success = figures.finished_at
-                self.last_success.set(figures.finished_at.timestamp())
+                self.last_success.labels(workspace=self.workspace).set(
+                    figures.finished_at.timestamp()
+                )
 
     def set_scheduler_running(self, running: bool) -> None:
         """Tell health checks whether the scheduler is up; staleness counts from start-up."""
@@ -159,27 +183,56 @@ class Metrics:
         self.scheduler_up.set(1 if running else 0)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """Whether the daemon is healthy, and the JSON body `/healthz` answers with."""
+        """Whether the daemon can work, and the JSON body `/healthz` answers with."""
         with self._lock:
             running, since = self._running, self._since
             last_success, last_status = self._last_success, self._last_status
-        reference = last_success or since
+        reasons: list[str] = []
+        held: list[str] = []
+        status = "ok"
+        if self._facts is not None:
+            try:
+                facts = self._facts()
+            except Exception as exc:  # noqa: BLE001 - any driver error means unreachable
+                status = "unavailable"
+                reasons.append(f"database unreachable ({type(exc).__name__})")
+            else:
+                held = facts.held_targets
+                self.held_targets.labels(workspace=self.workspace).set(len(held))
+                if facts.last_success_at and (
+                    not last_success or facts.last_success_at > last_success
+                ):
+                    last_success = facts.last_success_at
+                if held:
+                    reasons.append(f"{len(held)} target(s) held for a decision: {', '.join(held)}")
+                if facts.consecutive_failures >= self.max_failures:
+                    reasons.append(f"{facts.consecutive_failures} failed runs in a row")
         if not running:
             status = "stopped"
-        elif self._clock() - reference > self.staleness:
-            status = "stale"
-        else:
-            status = "ok"
+            reasons.insert(0, "the scheduler is not running")
+        elif status == "ok":
+            reference = last_success or since
+            if self._clock() - reference > self.staleness:
+                reasons.append(f"no completed run for over {_human(self.staleness)}")
+            status = "degraded" if reasons else "ok"
         body = {
             "status": status,
-            "last_success": last_success.isoformat() if last_success else None,
+            "reasons": reasons,
+            "last_success_at": last_success.isoformat() if last_success else None,
+            "held_targets": held,
             "last_run_status": last_status,
         }
-        return status == "ok", body
+        return status in ("ok", "degraded"), body
 
     def exposition(self) -> bytes:
-        """The registry in Prometheus text format."""
+        """The registry in Prometheus text format (the held-targets gauge read fresh)."""
+        self.health()
         return generate_latest(self.registry)
+
+
+def _human(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 
 
 class MetricsServer:

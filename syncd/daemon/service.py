@@ -33,6 +33,7 @@ from syncd.events import Event
 from syncd.logs import get_logger, run_context
 from syncd.runtime import open_runtime
 from syncd.store import open_store
+from syncd.store.held import HealthFacts, health_facts
 from syncd.store.lease import (
     APPLY_LEASE_TTL,
     Clock,
@@ -78,11 +79,15 @@ class Daemon:
     ) -> None:
         self.settings = settings
         self.lease_name = apply_lease_name(settings.workspace)
-        self.metrics = metrics or Metrics(staleness=3 * settings.schedule.incremental_every)
         self.stop_event = threading.Event()
         self._job = job
         self._owns_db = db is None
         self._db = db if db is not None else open_store(settings.database_url)
+        self.metrics = metrics or Metrics(
+            staleness=3 * settings.schedule.incremental_every,
+            workspace=settings.workspace,
+            facts=self._health_facts,
+        )
         self._lease_ttl = lease_ttl
         self._lease_poll = lease_poll
         self._clock = clock
@@ -91,6 +96,10 @@ class Daemon:
         self._server: MetricsServer | None = None
         self._stopped = False
         self.scheduler = make_scheduler(settings.schedule)
+
+    def _health_facts(self) -> HealthFacts:
+        with self._db.connect() as conn:
+            return health_facts(conn, self.settings.workspace)
 
     @property
     def metrics_port(self) -> int | None:

@@ -7,7 +7,7 @@ contact: 20,000 contacts with a dozen targets is a quarter of a million ledger r
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,10 +26,12 @@ def load_ledger(conn: Connection, workspace: str) -> dict[str, dict[int, LedgerE
     ledger: dict[str, dict[int, LedgerEntry]] = defaultdict(dict)
     m = table_of(Membership).c
     rows = conn.execute(
-        select(m.target, m.contact_id, m.state, m.value).where(m.workspace == workspace)
+        select(m.target, m.contact_id, m.state, m.value, m.updated_at).where(
+            m.workspace == workspace
+        )
     )
-    for target, contact_id, state, value in rows:
-        ledger[target][contact_id] = LedgerEntry(state, value)
+    for target, contact_id, state, value, since in rows:
+        ledger[target][contact_id] = LedgerEntry(state, value, since)
     return dict(ledger)
 
 
@@ -105,9 +107,26 @@ class OutboxItem:
 
 
 def write_outbox(
-    conn: Connection, workspace: str, run_id: int, changes: Sequence[Change], *, now: datetime
+    conn: Connection,
+    workspace: str,
+    run_id: int,
+    changes: Sequence[Change],
+    *,
+    now: datetime,
+    held: Mapping[str, int] | None = None,
 ) -> int:
-    """Journal the plan before any API call; supersedes older pending rows of the workspace."""
+    """Journal the plan before any API call; supersedes older pending rows of the workspace.
+
+    Args:
+        conn: The run's fenced transaction.
+        workspace: Whose outbox.
+        run_id: The run journalling its plan.
+        changes: The plan's changes.
+        now: The run's clock.
+        held: Held target -> the run holding it. Their changes are written `held`, under
+            the holding run, replacing the plan that waited there.
+    """
+    held = held or {}
     table = table_of(OutboxEntry)
     o = table.c
     conn.execute(
@@ -120,16 +139,31 @@ def write_outbox(
             updated_at=now,
         )
     )
+    if held:
+        conn.execute(
+            update(table)
+            .where(
+                o.workspace == workspace,
+                o.state == OutboxState.HELD,
+                o.target.in_(list(held)),
+            )
+            .values(
+                state=OutboxState.CANCELLED,
+                last_error=f"replaced by the plan of run {run_id}",
+                reason_code=Reason.SUPERSEDED,
+                updated_at=now,
+            )
+        )
     rows = [
         {
             "workspace": workspace,
-            "run_id": run_id,
+            "run_id": held.get(c.target, run_id),
             "target": c.target,
             "contact_id": c.contact_id,
             "action": str(c.action),
             "payload": {"value": c.value},
             "reason": c.reason,
-            "state": OutboxState.PENDING,
+            "state": OutboxState.HELD if c.target in held else OutboxState.PENDING,
             "attempts": 0,
             "created_at": now,
             "updated_at": now,

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from syncd.engine.apply import ApplyReport
+from syncd.engine.holds import HeldTarget
 from syncd.engine.plan import Plan
 from syncd.engine.profiles.merge import PullFigures
 from syncd.engine.segmentation import Segmented
@@ -51,6 +52,10 @@ class RunResult:
     pulled: dict[str, PullFigures] = field(default_factory=dict)
     apply: ApplyReport | None = None
     held_reasons: list[str] = field(default_factory=list)
+    #: Target -> sample changes for review, taken where the plan was made (dry runs).
+    samples: dict[str, list[dict[str, Any]]] | None = None
+    #: Target -> how this run holds it (new holds and holds carried from earlier runs).
+    held: dict[str, HeldTarget] = field(default_factory=dict)
     error_class: str | None = None
     error: str | None = None
     reason: Reason | None = None
@@ -135,6 +140,8 @@ def finish_run(
         counts.stage_sizes = dict(sorted(result.segmented.stages.items()))
     if result.held_reasons:
         counts.held_reasons = result.held_reasons
+    elif result.run_id is not None and not counts.held:
+        counts.held_reasons = []
     failures: list[dict[str, Any]] = []
     if result.run_id is not None and result.status in (RunStatus.PARTIAL, RunStatus.FAILED):
         with db.connect() as conn:
@@ -195,23 +202,6 @@ def last_full_pull(db: Engine, workspace: str) -> dict[str, int] | None:
     if not counts:
         return None
     return RunCounts.from_json(counts).pulled
-
-
-def newer_run(db: Engine, workspace: str, run_id: int) -> int | None:
-    """The first run after `run_id` that did not fail, if any (it supersedes a held plan)."""
-    runs = table_of(SyncRun)
-    with db.begin() as conn:
-        newer = conn.execute(
-            select(runs.c.id)
-            .where(
-                runs.c.workspace == workspace,
-                runs.c.id > run_id,
-                runs.c.status != RunStatus.FAILED,
-            )
-            .order_by(runs.c.id)
-            .limit(1)
-        ).scalar_one_or_none()
-    return None if newer is None else int(newer)
 
 
 def _add(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:

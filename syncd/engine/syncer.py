@@ -12,50 +12,57 @@ closes whatever run a killed writer left `running` (see `syncd.engine.recovery`)
 
 from __future__ import annotations
 
+import copy
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Protocol
 
-from sqlalchemy import Engine, RowMapping, select
+from sqlalchemy import Engine, select
 
 from connectors.base import ContactSource, MemberReader
-from syncd.engine.apply import ApplyReport, Writer, apply_run
+from syncd.engine.apply import Writer, apply_run
+from syncd.engine.decisions import REJECTED, RELEASED, holds_to_decide, local_user, record
 from syncd.engine.deleted_targets import OnDeleted, kept_deleted, note_deleted, without
 from syncd.engine.drift import detect_drift
-from syncd.engine.guards import empty_pull_guard, removal_guard
+from syncd.engine.guards import empty_pull_guard, removal_guard, stale_data_guard
+from syncd.engine.holds import HeldTarget, WaitingHold, carry
 from syncd.engine.ledger import load_ledger, set_ledger, write_outbox
+from syncd.engine.outcome import guarded, note_stale, settle
 from syncd.engine.plan import Plan, SegmentTargets, make_plan
 from syncd.engine.pull import pull_all
 from syncd.engine.recovery import recover_interrupted
+from syncd.engine.review import sample_changes
 from syncd.engine.run_record import (
     RunResult,
     finish_run,
     last_full_pull,
-    newer_run,
     start_run,
 )
 from syncd.engine.segmentation import Segmented, segment_store, segment_targets
+from syncd.engine.snapshots import record_segment_history
 from syncd.engine.undo import undo_changes
-from syncd.errors import ConfigError, SyncdError, classify, error_for, reason_of
+from syncd.errors import SyncdError
 from syncd.events import Event
-from syncd.failures import ErrorClass, Reason, stored_advice
 from syncd.logs import get_logger, run_context
 from syncd.segments import RuleSet
 from syncd.store.counts import RunCounts
 from syncd.store.lease import (
     APPLY_LEASE_TTL,
+    UNFENCED,
     Clock,
+    Fence,
     HeldLease,
     LeaseInfo,
-    LeaseLostError,
     apply_lease_name,
     fenced,
     hold,
     make_holder_id,
 )
-from syncd.store.models import MembershipState, RunStatus, SyncRun
+from syncd.store.models import HoldStatus, MembershipState, RunStatus, SyncRun
+from syncd.store.scratch import scratch
 from syncd.store.types import table_of
 
 log = get_logger(__name__)
@@ -74,6 +81,16 @@ class LeaseWait:
 
     timeout_s: float | None = None
     on_wait: Callable[[LeaseInfo], None] | None = None
+
+
+class RunListener(Protocol):
+    """Told when a run finished and when a person decided on holds (alerts listen)."""
+
+    def run_finished(self, result: RunResult) -> None:
+        """After the run row is closed; must not block (deliver in the background)."""
+
+    def hold_decided(self, holds: Sequence[WaitingHold], decision: str, by: str) -> None:
+        """After a release or rejection is recorded."""
 
 
 class Syncer:
@@ -97,6 +114,9 @@ class Syncer:
             it too); `lease_ttl / 3` by default.
         on_deleted_target: `recreate` or `stop`: what reconcile does about an owned list or
             tag a person deleted (`syncd.engine.deleted_targets`).
+        listener: Told of finished runs and decisions (the alerts); its failures are logged,
+            never raised.
+        min_dwell: `safety.min_dwell`: anti-flapping for segments that set none.
     """
 
     def __init__(
@@ -116,6 +136,8 @@ class Syncer:
         lease_poll: float = 2.0,
         lease_heartbeat_s: float | None = None,
         on_deleted_target: OnDeleted = "recreate",
+        listener: RunListener | None = None,
+        min_dwell: timedelta = timedelta(0),
     ) -> None:
         self.db = db
         self.workspace = workspace
@@ -131,6 +153,8 @@ class Syncer:
         self.lease_poll = lease_poll
         self.lease_heartbeat_s = lease_heartbeat_s
         self.on_deleted_target: OnDeleted = on_deleted_target
+        self.listener = listener
+        self.min_dwell = min_dwell
 
     # -- public entry points -------------------------------------------------------------
 
@@ -161,17 +185,15 @@ class Syncer:
             LeaseBusyError: Another writer holds the lease and `wait` gave up.
         """
         stop = stop or threading.Event()
+        if dry_run:
+            return self._dry_run(full=full, stop=stop, progress=progress)
         with self._writing(lease, wait, stop) as held:
             started = self.clock()
             before = dict(self.api_counters())
-            run_id = (
-                None
-                if dry_run
-                else start_run(self.db, held, self.workspace, trigger, full, started)
-            )
+            run_id = start_run(self.db, held, self.workspace, trigger, full, started)
             result = RunResult(run_id, RunStatus.RUNNING, trigger, Plan(), started_at=started)
             with run_context(run_id=run_id, trigger=trigger, workspace=self.workspace):
-                _guarded(
+                guarded(
                     result,
                     held,
                     lambda: self._cycle(
@@ -180,6 +202,35 @@ class Syncer:
                 )
                 result.finished_at = self.clock()
                 finish_run(self.db, held, result, before, self.api_counters())
+        self._tell(lambda listener: listener.run_finished(result))
+        return result
+
+    def _dry_run(
+        self,
+        *,
+        full: bool,
+        stop: threading.Event,
+        progress: Callable[[str, int], None] | None,
+    ) -> RunResult:
+        """A whole cycle but the journal and apply, on a scratch copy of the store.
+
+        It takes no lease and records no run: nothing it does is kept (`store/scratch.py`),
+        not even crash recovery or a lease row.
+        """
+        started = self.clock()
+        result = RunResult(None, RunStatus.RUNNING, "dry-run", Plan(), started_at=started)
+        with scratch(self.db) as db, run_context(trigger="dry-run", workspace=self.workspace):
+            dry = copy.copy(self)
+            dry.db = db
+            guarded(
+                result,
+                None,
+                lambda: dry._cycle(
+                    result, UNFENCED, full=full, dry_run=True, stop=stop, progress=progress
+                ),
+            )
+            result.samples = sample_changes(db, result.plan)
+        result.finished_at = self.clock()
         return result
 
     def plan_only(self, rules: RuleSet | None = None) -> RunResult:
@@ -188,8 +239,9 @@ class Syncer:
         segmented = segment_store(self.db, self.workspace, rules, self.clock())
         plan = self._plan(segmented, rules)
         result = RunResult(None, RunStatus.SUCCESS, "plan", plan, segmented=segmented)
-        result.held_reasons = removal_guard(
-            plan, max_pct=self.max_removals_pct, max_abs=self.max_removals
+        result.samples = sample_changes(self.db, plan)
+        result.held_reasons = list(
+            removal_guard(plan, max_pct=self.max_removals_pct, max_abs=self.max_removals).values()
         )
         return result
 
@@ -225,79 +277,146 @@ class Syncer:
             new_id = start_run(self.db, held, self.workspace, "undo", False, started)
             result = RunResult(new_id, RunStatus.RUNNING, "undo", plan, started_at=started)
             result.counts.undo_of = run_id
-            result.held_reasons = removal_guard(
-                plan, max_pct=self.max_removals_pct, max_abs=self.max_removals
-            )
+            tripped = removal_guard(plan, max_pct=self.max_removals_pct, max_abs=self.max_removals)
+            result.held_reasons = list(tripped.values())
             with run_context(run_id=new_id, trigger="undo", workspace=self.workspace):
                 log.info(Event.RUN_UNDO, undo_of=run_id, changes=len(changes))
-                _guarded(
+                guarded(
                     result,
                     held,
-                    lambda: self._journal_and_apply(result, plan, held, stop=stop, progress=None),
+                    lambda: self._journal_and_apply(
+                        result, plan, held, tripped, stop=stop, progress=None
+                    ),
                 )
                 result.finished_at = self.clock()
                 finish_run(self.db, held, result, before, self.api_counters())
+        self._tell(lambda listener: listener.run_finished(result))
         return result
 
     def release(
         self,
         run_id: int,
         *,
+        target: str | None = None,
+        by: str | None = None,
         stop: threading.Event | None = None,
         lease: HeldLease | None = None,
         wait: LeaseWait | None = None,
     ) -> RunResult:
-        """Apply the stored plan of a held run (`syncd apply --run ID`, the console's Approve).
+        """Apply the held plan of a run (`syncd apply --run ID`, the console's Approve).
 
-        The run is checked (held, not superseded) under the lease, so two approvals of one
-        run cannot both apply it.
+        The holds are checked and marked decided under the lease, so two approvals of one
+        hold cannot both apply it. The plan applied is the newest one (later runs re-plan a
+        held target), and the release is recorded with `by` and the time.
+
+        Args:
+            run_id: The run holding the target(s), or the run that re-planned them last.
+            target: Only this target; every target of the run that waits otherwise.
+            by: Who decided (the OS user by default).
+            stop: Set to stop after the batch in flight.
+            lease: The apply lease, when the caller already holds it.
+            wait: How to wait for the lease when taking it.
 
         Raises:
-            ConfigError: Unknown run, not held, or superseded by a newer run.
+            ConfigError: Unknown run, or nothing of it waits for a decision.
             LeaseBusyError: Another writer holds the lease and `wait` gave up.
         """
         stop = stop or threading.Event()
         with self._writing(lease, wait, stop) as held:
-            row = self._held_run(run_id)
+            holds = self._decide(held, run_id, target, RELEASED, by)
+            holding = holds[0].run_id
+            runs = table_of(SyncRun)
+            with self.db.begin() as conn:
+                row = conn.execute(select(runs).where(runs.c.id == holding)).mappings().one()
             before = dict(self.api_counters())
-            result = RunResult(run_id, RunStatus.RUNNING, row["trigger"], Plan())
+            result = RunResult(holding, RunStatus.RUNNING, row["trigger"], Plan())
             result.counts = RunCounts.from_json(row["counts"])
             result.started_at = self.clock()
-            with run_context(run_id=run_id, trigger="release", workspace=self.workspace):
-                log.info(Event.RUN_RELEASED, run_id=run_id)
+            with run_context(run_id=holding, trigger="release", workspace=self.workspace):
+                log.info(Event.RUN_RELEASED, run_id=holding, targets=[h.target for h in holds])
 
                 def body() -> None:
                     result.apply = apply_run(
                         self.db,
                         self.workspace,
-                        run_id,
+                        holding,
                         self.writers,
                         clock=self.clock,
                         stop=stop,
                         fence=held,
                     )
-                    self._settle(result, result.apply)
+                    settle(result, result.apply)
+                    if result.status is RunStatus.SUCCESS and row["error_class"]:
+                        # What the run failed at before is not undone by the release.
+                        result.status = RunStatus.PARTIAL
+                        result.error_class = row["error_class"]
+                        result.error = row["error_message"]
+                        result.reason = row["reason_code"]
+                    if result.counts.held and result.status is RunStatus.SUCCESS:
+                        result.status = RunStatus(row["status"])
 
-                _guarded(result, held, body)
+                guarded(result, held, body)
                 result.finished_at = self.clock()
                 finish_run(self.db, held, result, before, self.api_counters())
+        self._tell(lambda listener: listener.run_finished(result))
         return result
 
-    def _held_run(self, run_id: int) -> RowMapping:
-        runs = table_of(SyncRun)
-        with self.db.begin() as conn:
-            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
-        if row is None or row["workspace"] != self.workspace:
-            raise ConfigError(f"run {run_id} does not exist")
-        if row["status"] != RunStatus.HELD:
-            raise ConfigError(f"run {run_id} is {row['status']}, not held; nothing to release")
-        newer = newer_run(self.db, self.workspace, run_id)
-        if newer is not None:
-            raise error_for(
-                Reason.SUPERSEDED,
-                f"run {run_id} was superseded by run {newer}; its plan is no longer current",
+    def reject(
+        self,
+        run_id: int,
+        *,
+        target: str | None = None,
+        by: str | None = None,
+        lease: HeldLease | None = None,
+        wait: LeaseWait | None = None,
+    ) -> list[WaitingHold]:
+        """Discard the held plan of a run (`syncd reject --run ID`, the console's Reject).
+
+        Nothing is written remotely and the ledger stays as it is: the next run plans the
+        target again against the rules and data of its time, and the same guard may hold it
+        again. The rejection is recorded with `by` and the time.
+
+        Returns:
+            The holds rejected.
+
+        Raises:
+            ConfigError: Unknown run, or nothing of it waits for a decision.
+            LeaseBusyError: Another writer holds the lease and `wait` gave up.
+        """
+        with self._writing(lease, wait, threading.Event()) as held:
+            return self._decide(held, run_id, target, REJECTED, by)
+
+    def _decide(
+        self,
+        held: HeldLease,
+        run_id: int,
+        target: str | None,
+        decision: HoldStatus,
+        by: str | None,
+    ) -> list[WaitingHold]:
+        who = by or local_user()
+        with fenced(self.db, held) as conn:
+            holds = holds_to_decide(conn, self.workspace, run_id, target)
+            record(conn, self.workspace, holds, decision, who, now=self.clock())
+        self._tell(lambda listener: listener.hold_decided(holds, str(decision), who))
+        for decided in holds:
+            log.info(
+                Event.HOLD_DECIDED,
+                run_id=decided.run_id,
+                target=decided.target,
+                decision=str(decision),
+                by=who,
             )
-        return row
+        return holds
+
+    def _tell(self, call: Callable[[RunListener], None]) -> None:
+        """Tell the listener; an alert that cannot be raised never fails what happened."""
+        if self.listener is None:
+            return
+        try:
+            call(self.listener)
+        except Exception:
+            log.exception(Event.ALERT_FAILED, stage="notify")
 
     # -- the lease ----------------------------------------------------------------------
 
@@ -337,13 +456,14 @@ class Syncer:
     def _cycle(
         self,
         result: RunResult,
-        held: HeldLease,
+        held: Fence,
         *,
         full: bool,
         dry_run: bool,
         stop: threading.Event,
         progress: Callable[[str, int], None] | None,
     ) -> None:
+        failures: dict[str, SyncdError] = {}
         result.pulled = pull_all(
             self.db,
             self.workspace,
@@ -353,64 +473,102 @@ class Syncer:
             clock=self.clock,
             progress=progress,
             fence=held,
+            failures=failures,
         )
-        if full and self.drift_readers and result.run_id is not None:
+        readers = {k: v for k, v in self.drift_readers.items() if k not in failures}
+        if full and readers and result.run_id is not None:
             result.counts.drift = detect_drift(
                 self.db,
                 self.workspace,
                 result.run_id,
-                self.drift_readers,
+                readers,
                 now=self.clock(),
                 fence=held,
                 on_deleted=self.on_deleted_target,
             )
-        reasons = empty_pull_guard(
-            {k: v.records for k, v in result.pulled.items()},
+        empty = empty_pull_guard(
+            {k: v.records for k, v in result.pulled.items() if k not in failures},
             last_full_pull(self.db, self.workspace),
             full=full,
         )
         segmented = segment_store(self.db, self.workspace, self.rules, self.clock())
         result.segmented = segmented
         plan = self._plan(segmented, self.rules)
+        if failures:
+            # Rules read that vendor's last-known values; nothing is removed for lack of data.
+            plan, result.counts.deferred = stale_data_guard(plan)
+            result.counts.stale_sources = sorted(failures)
+        for target, n in plan.deferred.items():
+            result.counts.deferred.setdefault(target, {})["dwell"] = n
         result.plan = plan
-        reasons += removal_guard(plan, max_pct=self.max_removals_pct, max_abs=self.max_removals)
-        result.held_reasons = reasons
+        tripped = removal_guard(plan, max_pct=self.max_removals_pct, max_abs=self.max_removals)
+        if empty:
+            # A pull that lost everything holds every target: its removals cannot be trusted.
+            for target in plan.counts():
+                tripped.setdefault(target, "; ".join(empty))
+        result.held_reasons = list(dict.fromkeys([*empty, *tripped.values()]))
+        if not dry_run and result.run_id is not None:
+            with fenced(self.db, held) as conn:
+                record_segment_history(
+                    conn, self.workspace, result.run_id, self.rules, segmented, self.clock()
+                )
         if dry_run:
-            result.status = RunStatus.HELD if reasons else RunStatus.SUCCESS
+            result.status = RunStatus.HELD if tripped else RunStatus.SUCCESS
             return
-        self._journal_and_apply(result, plan, held, stop=stop, progress=progress)
+        assert isinstance(held, HeldLease)
+        self._journal_and_apply(result, plan, held, tripped, stop=stop, progress=progress)
         note_deleted(result, result.counts.drift)
+        if failures:
+            note_stale(result, failures)
 
     def _journal_and_apply(
         self,
         result: RunResult,
         plan: Plan,
         held: HeldLease,
+        tripped: Mapping[str, str],
         *,
         stop: threading.Event | None,
         progress: Callable[[str, int], None] | None,
     ) -> None:
-        """Write the plan to the outbox, then hold the run or apply it."""
-        assert result.run_id is not None
+        """Write the plan to the outbox, hold the targets guards tripped on, apply the rest.
+
+        Targets already waiting for a decision stay held: their newer plan replaces the
+        waiting one under the run that holds them (`engine/holds.py`). The run is `held` when
+        it holds new targets and has nothing else to apply, `partial` when it holds new
+        targets beside what it applied.
+        """
+        run_id = result.run_id
+        assert run_id is not None
         with fenced(self.db, held) as conn:
             if plan.releases:
                 set_ledger(
                     conn,
                     self.workspace,
                     [(t, c, MembershipState.REMOVED, None) for t, c in plan.releases],
-                    result.run_id,
+                    run_id,
                     now=self.clock(),
                 )
-            write_outbox(conn, self.workspace, result.run_id, plan.changes, now=self.clock())
-        if result.held_reasons:
+            holds = carry(conn, self.workspace, run_id, plan.counts(), tripped, now=self.clock())
+            write_outbox(
+                conn,
+                self.workspace,
+                run_id,
+                plan.changes,
+                now=self.clock(),
+                held={t: h.run_id for t, h in holds.items()},
+            )
+        self._note_holds(result, plan, holds)
+        new = [h for h in holds.values() if h.new]
+        if new and len(result.plan.changes) == sum(
+            1 for c in result.plan.changes if c.target in holds
+        ):
             result.status = RunStatus.HELD
-            for reason in result.held_reasons:
-                log.warning(Event.RUN_HELD, reason=reason)
             return
         result.apply = apply_run(
             self.db,
             self.workspace,
-            result.run_id,
+            run_id,
             self.writers,
             clock=self.clock,
             stop=stop,
@@ -418,100 +576,32 @@ class Syncer:
             create=[ref for st in self._targets(self.rules) for ref in st.refs()],
             fence=held,
         )
-        self._settle(result, result.apply)
+        settle(result, result.apply)
+        if new and result.status is RunStatus.SUCCESS:
+            result.status = RunStatus.PARTIAL
+
+    def _note_holds(self, result: RunResult, plan: Plan, holds: Mapping[str, HeldTarget]) -> None:
+        """Record the run's holds; a carried hold's changes belong to the run holding it."""
+        result.held = dict(holds)
+        result.counts.held = {t: h.reason for t, h in holds.items() if h.new}
+        result.counts.waiting = {t: h.run_id for t, h in holds.items() if not h.new}
+        result.held_reasons = [h.reason for h in holds.values() if h.new]
+        for each in holds.values():
+            if each.new:
+                log.warning(Event.RUN_HELD, target=each.target, reason=each.reason)
+            else:
+                log.info(Event.HOLD_WAITING, target=each.target, since_run=each.run_id)
+        if result.counts.waiting:
+            result.plan = replace(
+                plan, changes=[c for c in plan.changes if c.target not in result.counts.waiting]
+            )
 
     def _plan(self, segmented: Segmented, rules: RuleSet) -> Plan:
         with self.db.begin() as conn:
             ledger = load_ledger(conn, self.workspace)
-        return make_plan(segmented.contacts, self._targets(rules), ledger)
+        return make_plan(segmented.contacts, self._targets(rules), ledger, now=self.clock())
 
     def _targets(self, rules: RuleSet) -> list[SegmentTargets]:
         """The configured targets, less those a person deleted and syncd leaves deleted."""
-        return without(segment_targets(rules), kept_deleted(self.db, self.workspace))
-
-    @staticmethod
-    def _settle(result: RunResult, report: ApplyReport) -> None:
-        """The run's status after apply: a lost lease, a vendor that failed, or leftovers.
-
-        One vendor failing does not hide what the other applied: the report keeps both, the
-        status is `partial` when some vendor finished its part (`failed` when none did), and
-        the error names the vendor that failed.
-        """
-        if report.lost:
-            _interrupted(
-                result,
-                "the apply lease was lost to another writer; what this run had not confirmed "
-                "is left to it",
-            )
-            return
-        if report.failures:
-            finished = [api for api in report.apis if api not in report.failures]
-            result.status = RunStatus.PARTIAL if finished else RunStatus.FAILED
-            # The failure that speaks for the run comes first: its vendor, named at the head of
-            # the message, picks the wording of the run's advice.
-            failures = sorted(
-                report.failures.items(), key=lambda f: (_SEVERITY[classify(f[1])], f[0])
-            )
-            worst = failures[0][1]
-            result.error_class = classify(worst)
-            result.reason = reason_of(worst)
-            result.error = "; ".join(f"{api}: {_describe(exc)}" for api, exc in failures)
-            return
-        if report.stopped:
-            result.status = RunStatus.PARTIAL
-            return
-        troubled = any(c["rejected"] or c["retry"] for c in report.counts.values())
-        result.status = RunStatus.PARTIAL if troubled else RunStatus.SUCCESS
-
-
-#: Which failure speaks for a run when several vendors failed: a person must act first.
-_SEVERITY = {
-    ErrorClass.CONFIG: 0,
-    ErrorClass.SYSTEM: 1,
-    ErrorClass.TRANSIENT: 2,
-    ErrorClass.REJECTED: 3,
-}
-
-
-def _interrupted(result: RunResult, why: str) -> None:
-    result.status = RunStatus.INTERRUPTED
-    result.error_class = ErrorClass.TRANSIENT
-    result.reason = Reason.INTERRUPTED
-    result.error = f"interrupted: {why}"
-    log.error(Event.RUN_INTERRUPTED, error=result.error)
-
-
-def _describe(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, SyncdError) else repr(exc)
-
-
-def _guarded(result: RunResult, lease: HeldLease, body: Callable[[], None]) -> None:
-    """Run `body`; any exception marks the run failed (or interrupted) instead of escaping.
-
-    A failure once the lease is lost (the server may have ended a session that stalled past
-    the TTL) means the run was overtaken: `interrupted`, not a bug. The log gets one line per
-    failure: its class, message and advice. Only a failure inside syncd itself (class
-    `system`) is logged with its stack, for the bug report.
-    """
-    try:
-        body()
-    except LeaseLostError as exc:
-        _interrupted(result, exc.message)
-    except Exception as exc:
-        if not lease.alive():
-            _interrupted(result, f"the apply lease was lost ({type(exc).__name__})")
-            return
-        result.status = RunStatus.FAILED
-        result.error_class = classify(exc)
-        result.reason = reason_of(exc)
-        result.error = _describe(exc)
-        if result.error_class is ErrorClass.SYSTEM:
-            log.exception(Event.RUN_FAILED, error_class=result.error_class, reason=result.reason)
-        else:
-            log.error(
-                Event.RUN_FAILED,
-                error_class=result.error_class,
-                error=result.error,
-                reason=result.reason,
-                hint=stored_advice(result.reason, result.error_class, result.error),
-            )
+        targets = segment_targets(rules, self.min_dwell)
+        return without(targets, kept_deleted(self.db, self.workspace))

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+import numpy as np
 import polars as pl
 
 from syncd.segments import refs
+from syncd.segments.derived import derive
+from syncd.segments.fields import FieldType
+from syncd.segments.holdout import held_out, id_hashes
 from syncd.segments.rules import All, AnyOf, Cmp, Cond, Not, Ref
 from syncd.segments.ruleset import RuleSet
 from syncd.segments.typing_columns import Profiles, columns_of, typed_series
@@ -27,6 +31,16 @@ from syncd.segments.typing_columns import Profiles, columns_of, typed_series
 JOURNEY_SLOT = "@journey"
 #: Placeholder column that gives a frame its height when the rules read no field.
 ROWS_COL = "@rows"
+
+
+def holdout_col(key: str) -> str:
+    """Column of `BatchResult.frame`: the member is held out of the segment's targets."""
+    return f"@holdout:{key}"
+
+
+def success_col(key: str) -> str:
+    """Column of `BatchResult.frame`: the segment's `success.when` holds for the contact."""
+    return f"@success:{key}"
 
 
 def segment_slot(key: str) -> str:
@@ -67,7 +81,11 @@ OPERATORS: dict[str, Callable[[pl.Expr, Any, datetime], pl.Expr]] = {
 
 def compare(cmp: Cmp, now: datetime) -> pl.Expr:
     """One comparison as a null-safe boolean expression over the field's typed column."""
-    expr = OPERATORS[cmp.op](pl.col(cmp.field), cmp.operand, now)
+    if cmp.op == "contains" and cmp.ftype is FieldType.LIST:
+        items = pl.col(cmp.field).list.eval(pl.element().str.to_lowercase())
+        expr = items.list.contains(pl.lit(cmp.operand))
+    else:
+        expr = OPERATORS[cmp.op](pl.col(cmp.field), cmp.operand, now)
     if cmp.op == "exists":
         return expr
     out: pl.Expr = expr.fill_null(False)
@@ -124,8 +142,11 @@ class BatchResult:
     Attributes:
         keys: Segment keys in file order.
         frame: `journey` (String, null when no stage matched) and one Boolean column per
-            segment key holding final membership, one row per input contact, in input order.
-        typed: The typed field columns the rules read (analytics reuses them).
+            segment key holding final membership, one row per input contact, in input order;
+            plus `holdout_col(key)` for segments with a holdout (when ids were given: true for
+            held-out members) and `success_col(key)` for segments with a success condition.
+        typed: The typed field columns the rules, success conditions and KPIs read, and the
+            derived fields they use (analytics and the snapshots reuse them).
     """
 
     keys: tuple[str, ...]
@@ -179,7 +200,13 @@ class BatchResult:
             yield Assignment(stage, segset(tuple(mask)))
 
 
-def assign(rules: RuleSet, profiles: Profiles, now: datetime) -> BatchResult:
+def assign(
+    rules: RuleSet,
+    profiles: Profiles,
+    now: datetime,
+    *,
+    ids: Sequence[int | str] | None = None,
+) -> BatchResult:
     """Assign every profile its journey stage and final segments: the evaluator the sync uses.
 
     Args:
@@ -187,28 +214,59 @@ def assign(rules: RuleSet, profiles: Profiles, now: datetime) -> BatchResult:
         profiles: Canonical profiles (field name -> raw value as the sources send it), as a
             list of rows or a dict of columns; values are typed on the way in.
         now: The clock for relative dates (`within_days`, `older_than_days`).
+        ids: The profiles' stable ids, in the same order; with them, the members each
+            segment's `holdout` keeps out of its targets are marked (see `holdout`).
     """
-    typed = typed_frame(rules, profiles)
+    typed = typed_frame(rules, profiles, now)
+    extra = [
+        condition(s.success.when, now).alias(success_col(s.key))
+        for s in rules.segments
+        if s.success is not None
+    ]
     frame = (
         resolve(rules, typed.lazy(), now)
         .select(
             pl.col(JOURNEY_SLOT).alias("journey"),
             *(pl.col(segment_slot(k)).alias(k) for k in rules.keys),
+            *extra,
         )
         .collect()
     )
+    if ids is not None:
+        if len(ids) != frame.height:
+            raise ValueError(f"{len(ids)} ids for {frame.height} profiles")
+        frame = frame.with_columns(_holdouts(rules, frame, ids))
     return BatchResult(rules.keys, frame, typed)
 
 
-def typed_frame(rules: RuleSet, profiles: Profiles) -> pl.DataFrame:
-    """The typed column of every field the rules read, one row per profile."""
-    names = rules.used_fields
+def _holdouts(rules: RuleSet, frame: pl.DataFrame, ids: Sequence[int | str]) -> list[pl.Series]:
+    """One `holdout_col` per segment with a holdout; only members are hashed."""
+    out: list[pl.Series] = []
+    hashes = None
+    for seg in rules.segments:
+        if not seg.holdout:
+            continue
+        if hashes is None:
+            hashes = id_hashes(ids)
+        members = frame[seg.key].arg_true().to_numpy()
+        held = members[held_out(hashes[members], seg.key, seg.holdout)]
+        mask = np.zeros(frame.height, dtype=np.bool_)
+        mask[held] = True
+        out.append(pl.Series(holdout_col(seg.key), mask))
+    return out
+
+
+def typed_frame(rules: RuleSet, profiles: Profiles, now: datetime) -> pl.DataFrame:
+    """The typed column of every field the rules read, then the derived fields, per profile."""
+    names = rules.typed_fields
     n, cols = columns_of(profiles, names)
     if not names:  # polars frames need a column to have a height
-        return pl.DataFrame({ROWS_COL: pl.repeat(0, n, dtype=pl.Int8, eager=True)})
-    return pl.DataFrame(
-        [typed_series(name, cols[name], rules.fields[name].type, n) for name in names]
-    )
+        frame = pl.DataFrame({ROWS_COL: pl.repeat(0, n, dtype=pl.Int8, eager=True)})
+    else:
+        frame = pl.DataFrame(
+            [typed_series(name, cols[name], rules.fields[name].type, n) for name in names]
+        )
+    return derive(frame, rules.derived_fields, now) if rules.derived_fields else frame
 
 
 def resolve(

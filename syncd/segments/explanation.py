@@ -10,13 +10,14 @@ the typed value seen, the operator, the operand and the result, all read from th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import polars as pl
 
 from syncd.segments.evaluate import JOURNEY_SLOT, resolve, segment_slot, typed_frame
+from syncd.segments.holdout import is_held_out
 from syncd.segments.rules import All, AnyOf, Cmp, Cond, Not, Ref
 from syncd.segments.ruleset import RuleSet
 from syncd.segments.typing_columns import Profiles
@@ -75,10 +76,17 @@ class Verdict:
     trace: Trace
     group: str | None = None
     lost_to: str | None = None
+    #: A member its segment's holdout keeps out of every target (known when the profile's
+    #: stable id was given).
+    held_out: bool = False
+    persona: str | None = None
+    description: str | None = None
 
     @property
     def summary(self) -> str:
         """One line a person reads."""
+        if self.member and self.held_out:
+            return "in segment, held out for measurement (written to no target)"
         if self.member:
             return "in"
         if self.matched and self.lost_to:
@@ -91,6 +99,8 @@ class Verdict:
         """JSON-ready form."""
         return {"key": self.key, "kind": self.kind, "matched": self.matched,
                 "member": self.member, "group": self.group, "lost_to": self.lost_to,
+                "held_out": self.held_out, "persona": self.persona,
+                "description": self.description,
                 "summary": self.summary, "trace": self.trace.to_dict()}  # fmt: skip
 
 
@@ -118,19 +128,40 @@ class Explanation:
             for v in verdicts:
                 mark = "+" if v.member else ("~" if v.matched else "-")
                 lines.append(f"  {mark} {v.key}: {v.summary}")
+                about = " - ".join(x for x in (v.persona, v.description) if x)
+                if about:
+                    lines.append(f"      ({about})")
                 lines.extend(_render(v.trace, 4))
         return "\n".join(lines)
 
 
-def explain(rules: RuleSet, profile: Mapping[str, Any], now: datetime) -> Explanation:
+def explain(
+    rules: RuleSet,
+    profile: Mapping[str, Any],
+    now: datetime,
+    *,
+    profile_id: int | str | None = None,
+) -> Explanation:
     """Every stage's and segment's verdict for one raw profile, with a full condition trace.
 
     Args:
         rules: The loaded rules.
         profile: One canonical profile (field name -> raw value as the sources send it).
         now: The clock for relative dates, as for `evaluate.assign`.
+        profile_id: The profile's stable id; with it, verdicts say who is held out.
     """
-    return explanations(rules, [profile], now)[0]
+    found = explanations(rules, [profile], now)[0]
+    if profile_id is None:
+        return found
+    marked = tuple(
+        replace(v, held_out=True)
+        if v.member
+        and (s := rules.segment_by_key[v.key]).holdout
+        and is_held_out(profile_id, s.key, s.holdout)
+        else v
+        for v in found.segments
+    )
+    return replace(found, segments=marked)
 
 
 def explanations(rules: RuleSet, profiles: Profiles, now: datetime) -> list[Explanation]:
@@ -140,7 +171,7 @@ def explanations(rules: RuleSet, profiles: Profiles, now: datetime) -> list[Expl
     goes through here rather than through `explain` once per profile.
     """
     nodes: dict[str, pl.Expr] = {}  # filled by the evaluator as it builds each rule
-    frame = resolve(rules, typed_frame(rules, profiles).lazy(), now, nodes)
+    frame = resolve(rules, typed_frame(rules, profiles, now).lazy(), now, nodes)
     columns = [expr.alias(_node_col(path)) for path, expr in nodes.items()]
     rows = frame.with_columns(columns).collect().iter_rows(named=True)
     return [_explanation(rules, row) for row in rows]
@@ -167,7 +198,12 @@ def _explanation(rules: RuleSet, row: Mapping[str, Any]) -> Explanation:
         member = bool(row[segment_slot(seg.key)])
         winner = winners.get(seg.exclusive) if seg.exclusive else None
         lost = winner if t.result and not member else None
-        segments.append(Verdict(seg.key, "segment", t.result, member, t, seg.exclusive, lost))
+        segments.append(
+            Verdict(
+                seg.key, "segment", t.result, member, t, seg.exclusive, lost,
+                persona=seg.persona, description=seg.description,
+            )
+        )  # fmt: skip
     values = {n: row[n] for n in rules.used_fields}
     return Explanation(stage, stages, tuple(segments), values)
 

@@ -24,6 +24,8 @@ class FieldType(enum.StrEnum):
     NUMBER = "number"
     BOOLEAN = "boolean"
     DATETIME = "datetime"
+    #: A list of text values (the built-in `mailchimp_tags`); rules use `contains` and `exists`.
+    LIST = "list"
 
 
 class Source(enum.StrEnum):
@@ -159,6 +161,14 @@ def to_datetime(value: Any) -> datetime | None:
     return None
 
 
+def to_list(value: Any) -> list[str] | None:
+    """A list of text values; an empty list, or anything but a list, is missing."""
+    if isinstance(value, list | tuple):
+        items = [v for v in (to_string(x) for x in value) if v is not None]
+        return items or None
+    return None
+
+
 #: The reference typing of one raw value per field type: the typed value, or None when the value
 #: is missing or unusable. Whole columns are typed by `typing_columns`, which agrees with these.
 NORMALISERS: dict[FieldType, Callable[[Any], Any]] = {
@@ -166,4 +176,5 @@ NORMALISERS: dict[FieldType, Callable[[Any], Any]] = {
     FieldType.NUMBER: to_number,
     FieldType.BOOLEAN: to_boolean,
     FieldType.DATETIME: to_datetime,
+    FieldType.LIST: to_list,
 }

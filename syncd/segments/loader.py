@@ -15,10 +15,11 @@ from pydantic import BaseModel, ValidationError
 
 from syncd.errors import ConfigError
 from syncd.segments import refs
-from syncd.segments.fields import FieldCatalog, FieldDef, Source, SourcePath
+from syncd.segments.derived import builtin_fields
+from syncd.segments.fields import FieldCatalog, FieldDef, FieldType, Source, SourcePath
 from syncd.segments.model import FIELD_NAME_RE, FieldSpec, SegmentSpec, StageSpec
 from syncd.segments.rules import Cond, ConditionParser, Ref, refs_used
-from syncd.segments.ruleset import RuleSet, Segment, Stage
+from syncd.segments.ruleset import RuleSet, Segment, Stage, Success
 from syncd.yamlfile import parse_yaml
 
 FIELDS_FILE = "fields.yaml"
@@ -64,10 +65,8 @@ def parse_mappings(
     Returns:
         The rules, or None when a problem was found.
     """
-    fields_raw = parse_yaml(fields_yaml, fields_name, problems) if fields_yaml is not None else None
-    segments_raw = (
-        parse_yaml(segments_yaml, segments_name, problems) if segments_yaml is not None else None
-    )
+    fields_raw = _parse_file(fields_yaml, fields_name, problems)
+    segments_raw = _parse_file(segments_yaml, segments_name, problems)
     fields = parse_fields(fields_raw, fields_name, problems) if fields_raw is not None else None
     if fields is None or segments_raw is None:
         return None
@@ -84,10 +83,17 @@ def parse_fields(raw: Any, filename: str, problems: list[str]) -> FieldCatalog |
         problems.append(f"{filename}: fields: expected a mapping of canonical field names")
         return None
     out: dict[str, FieldDef] = {}
+    builtins = builtin_fields()
     for name, spec_raw in entries.items():
         path = f"fields.{name}"
         if not isinstance(name, str) or not FIELD_NAME_RE.match(name):
             problems.append(f"{filename}: {path}: field names are lowercase snake_case")
+            continue
+        if name in builtins:
+            problems.append(
+                f"{filename}: {path}: {name!r} is a built-in field computed by syncd; "
+                "choose another name"
+            )
             continue
         spec = _validate(FieldSpec, spec_raw, filename, path, problems)
         if spec is None:
@@ -107,7 +113,7 @@ def parse_fields(raw: Any, filename: str, problems: list[str]) -> FieldCatalog |
                 f"{filename}: {path}.hubspot: dotted sources must start with 'deals.' or "
                 f"'company.', got {spec.hubspot!r}"
             )
-    return FieldCatalog(out)
+    return FieldCatalog(out | builtins)
 
 
 def parse_segments(
@@ -196,7 +202,9 @@ def _segments(
     out: list[Segment] = []
     for path, spec in _unique_specs(SegmentSpec, raw, "segments", "segment", filename, problems):
         when: Cond | None = parser.parse(spec.when, f"{path}.when")
-        if when is None:
+        success_ok, success = _success(spec, parser, path)
+        bad_kpis = _kpi_problems(spec, parser, path)
+        if when is None or not success_ok or bad_kpis:
             continue
         out.append(
             Segment(
@@ -211,9 +219,33 @@ def _segments(
                 min_size=spec.min_size,
                 description=spec.description,
                 targets=spec.targets,
+                holdout=spec.holdout,
+                kpis=dict(spec.kpis or {}),
+                success=success,
+                min_dwell=spec.min_dwell,
             )
         )
     return out
+
+
+def _success(spec: SegmentSpec, parser: ConditionParser, path: str) -> tuple[bool, Success | None]:
+    """(valid, the parsed `success:` or None when absent); a problem is recorded when invalid."""
+    if spec.success is None:
+        return True, None
+    cond = parser.parse(spec.success.when, f"{path}.success.when")
+    return cond is not None, None if cond is None else Success(cond, spec.success.within)
+
+
+def _kpi_problems(spec: SegmentSpec, parser: ConditionParser, path: str) -> bool:
+    """Record a problem for each KPI that is not a number field; True when there was one."""
+    bad = False
+    for name in spec.kpis or {}:
+        known = parser.fields.get(name)
+        if known is None or known.type is not FieldType.NUMBER:
+            what = "unknown field" if known is None else f"{known.type.value} field"
+            parser.problem(f"{path}.kpis.{name}", f"KPIs are number fields; {name!r} is {what}")
+            bad = True
+    return bad
 
 
 def _dependency(
@@ -253,6 +285,22 @@ def _dependency(
     return refs.final_unit(ref.target, group_of), None
 
 
+def _success_refs(
+    segments: list[Segment],
+    stage_keys: set[str],
+    group_of: Mapping[str, str | None],
+    declared: set[str],
+    filename: str,
+    problems: list[str],
+) -> None:
+    """Unknown targets in success conditions (evaluated after every unit: any is allowed)."""
+    for s in segments:
+        for ref in refs_used(s.success.when) if s.success else []:
+            _, problem = _dependency(ref, "", stage_keys, group_of, declared)
+            if problem:
+                problems.append(f"{filename}: {ref.path}.segment: {problem}")
+
+
 def _link(
     stages: list[Stage],
     segments: list[Segment],
@@ -270,6 +318,7 @@ def _link(
     deps[refs.JOURNEY] = []
     for s in segments:
         deps[refs.segment_unit(s.key)] = []
+    _success_refs(segments, stage_keys, group_of, declared, filename, problems)
     for unit, own_key, cond in owners:
         for ref in refs_used(cond):
             dep, problem = _dependency(ref, own_key, stage_keys, group_of, declared)
@@ -312,6 +361,20 @@ def _read(path: Path, filename: str, problems: list[str]) -> str | None:
     except OSError as exc:
         problems.append(f"{filename}: cannot read ({exc.strerror or exc})")
         return None
+    except UnicodeDecodeError as exc:
+        problems.append(f"{filename}: not UTF-8 text (byte {exc.start} cannot be decoded)")
+        return None
+
+
+def _parse_file(text: str | None, filename: str, problems: list[str]) -> Any:
+    """The parsed file; an empty one (or only comments) is a problem, never silently nothing."""
+    if text is None:
+        return None
+    before = len(problems)
+    raw = parse_yaml(text, filename, problems)
+    if raw is None and len(problems) == before:
+        problems.append(f"{filename}: the file is empty (it holds no rules)")
+    return raw
 
 
 def _display(directory: Path, name: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -32,6 +33,8 @@ class SegmentModel(enum.StrEnum):
     VALUE = "value"
     FIRMOGRAPHIC = "firmographic"
     ENGAGEMENT = "engagement"
+    #: A segment over the customer-journey stages (`{segment: journey/STAGE}`).
+    JOURNEY = "journey"
 
 
 class Goal(enum.StrEnum):
@@ -77,6 +80,47 @@ class Targets(_Strict):
     mailchimp_tag: bool = False
 
 
+_SPAN_RE = re.compile(r"^\s*([0-9]+)\s*([hdw])\s*$")
+_SPAN_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def parse_span(value: Any) -> timedelta:
+    """`30d`, `12h` or `2w` as a timedelta (the segment files' own small duration grammar).
+
+    Raises:
+        ValueError: Anything else, with the accepted forms.
+    """
+    found = _SPAN_RE.match(value) if isinstance(value, str) else None
+    if found is None or int(found.group(1)) == 0:
+        raise ValueError(f"expected a duration like 30d, 12h or 2w, got {value!r}")
+    return int(found.group(1)) * _SPAN_UNITS[found.group(2)]
+
+
+class KpiTarget(_Strict):
+    """A target for one KPI of a segment: the members' average should stay within it."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> KpiTarget:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min is above max")
+        return self
+
+
+class SuccessSpec(_Strict):
+    """What "worked" means for a segment's goal; `when` is parsed by rules.py."""
+
+    when: Any
+    within: timedelta
+
+    @field_validator("within", mode="before")
+    @classmethod
+    def _span(cls, value: Any) -> timedelta:
+        return value if isinstance(value, timedelta) else parse_span(value)
+
+
 def _check_key(value: str) -> str:
     if not KEY_RE.match(value):
         raise ValueError(f"key {value!r} must be lowercase kebab-case, like 'trial-to-paid'")
@@ -106,6 +150,26 @@ class SegmentSpec(_Strict):
     min_size: int | None = Field(default=None, ge=0)
     when: Any
     targets: Targets = Targets()
+    holdout: float | None = Field(default=None, gt=0, le=50)
+    kpis: dict[str, KpiTarget] | None = None
+    success: SuccessSpec | None = None
+    #: Anti-flapping: a member stays at least this long, a leaver stays out this long.
+    min_dwell: timedelta | None = None
+
+    @field_validator("min_dwell", mode="before")
+    @classmethod
+    def _dwell(cls, value: Any) -> timedelta | None:
+        if value is None or isinstance(value, timedelta):
+            return value
+        return parse_span(value)
+
+    @field_validator("kpis")
+    @classmethod
+    def _kpi_names(cls, value: dict[str, KpiTarget] | None) -> dict[str, KpiTarget] | None:
+        for name in value or {}:
+            if not FIELD_NAME_RE.match(name):
+                raise ValueError(f"KPI {name!r}: KPIs are field names (lowercase snake_case)")
+        return value
 
     @field_validator("key")
     @classmethod

@@ -19,6 +19,7 @@ OPS_BY_TYPE: dict[FieldType, tuple[str, ...]] = {
     FieldType.NUMBER: ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "exists"),
     FieldType.BOOLEAN: ("eq", "ne", "exists"),
     FieldType.DATETIME: ("before", "after", "within_days", "older_than_days", "exists"),
+    FieldType.LIST: ("contains", "exists"),
 }
 ALL_OPS = (
     *("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "contains", "exists"),
@@ -110,6 +111,11 @@ def refs_used(cond: Cond) -> list[Ref]:
     return [n for n in walk(cond) if isinstance(n, Ref)]
 
 
+#: How deep `all`/`any`/`not` may nest. Real rules stay under 10; the limit keeps a generated or
+#: mistaken file from exhausting the interpreter's stack while it is read or evaluated.
+MAX_DEPTH = 32
+
+
 class ConditionParser:
     """Parses `when:` values, appending `path: message` problems instead of raising.
 
@@ -128,8 +134,11 @@ class ConditionParser:
         """Record one problem at `path`."""
         self.problems.append(f"{self.filename}: {path}: {message}")
 
-    def parse(self, raw: Any, path: str) -> Cond | None:
+    def parse(self, raw: Any, path: str, depth: int = 0) -> Cond | None:
         """The condition at `path`, or None after recording why it is invalid."""
+        if depth > MAX_DEPTH:
+            self.problem(path, f"conditions nested deeper than {MAX_DEPTH} levels")
+            return None
         if not isinstance(raw, dict):
             self.problem(path, f"expected a condition mapping, got {_kind(raw)}")
             return None
@@ -148,19 +157,21 @@ class ConditionParser:
             else:
                 self.problem(path, f"expected exactly one of {', '.join(COMBINATORS)}")
             return None
-        key = present[0]
-        value = raw[key]
+        return self._combinator(present[0], raw[present[0]], path, depth)
+
+    def _combinator(self, key: str, value: Any, path: str, depth: int) -> Cond | None:
+        """`all`, `any`, `not`, `segment` or `always` with its value."""
         if key in ("all", "any"):
             if not isinstance(value, list):
                 self.problem(f"{path}.{key}", f"expected a list of conditions, got {_kind(value)}")
                 return None
-            items = [self.parse(v, f"{path}.{key}[{i}]") for i, v in enumerate(value)]
+            items = [self.parse(v, f"{path}.{key}[{i}]", depth + 1) for i, v in enumerate(value)]
             if any(i is None for i in items):
                 return None
             clean = tuple(i for i in items if i is not None)
             return All(clean, path) if key == "all" else AnyOf(clean, path)
         if key == "not":
-            inner = self.parse(value, f"{path}.not")
+            inner = self.parse(value, f"{path}.not", depth + 1)
             return None if inner is None else Not(inner, path)
         if key == "segment":
             if not isinstance(value, str) or not value:
@@ -223,7 +234,7 @@ class ConditionParser:
             return _BAD if any(i is _BAD for i in items) else frozenset(items)
         if op == "between":
             if not isinstance(value, list) or len(value) != 2 or not all(map(_is_number, value)):
-                return self._bad(path, "[low, high] numbers", value)
+                return self._bad(path, "two numbers, low and high", value)
             low, high = float(value[0]), float(value[1])
             if low > high:
                 return self._bad(path, "[low, high] with low <= high", value)

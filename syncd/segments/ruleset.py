@@ -9,11 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from syncd.segments import refs
-from syncd.segments.fields import FieldCatalog
-from syncd.segments.model import Goal, SegmentModel, Targets
+from syncd.segments.derived import closure
+from syncd.segments.fields import FieldCatalog, FieldType
+from syncd.segments.model import Goal, KpiTarget, SegmentModel, Targets
 from syncd.segments.rules import Cond, fields_used
+
+#: The engagement KPIs every segment reports (when fields.yaml defines them).
+CANONICAL_KPIS = ("open_rate", "click_rate", "conversions", "revenue")
+
+
+@dataclass(frozen=True, slots=True)
+class Success:
+    """What "worked" means for a segment: `when` became true within `within` of entering."""
+
+    when: Cond
+    within: timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +54,19 @@ class Segment:
     min_size: int | None = None
     description: str | None = None
     targets: Targets = field(default_factory=Targets)
+    #: Percent of members held out of every target for measurement (None: no holdout).
+    holdout: float | None = None
+    #: KPI field -> target the members' average should meet.
+    kpis: Mapping[str, KpiTarget] = field(default_factory=dict)
+    success: Success | None = None
+    #: Anti-flapping for this segment's targets (None: `safety.min_dwell` applies).
+    min_dwell: timedelta | None = None
+
+    def kpi_fields(self, fields: FieldCatalog) -> tuple[str, ...]:
+        """The KPIs this segment reports: the canonical ones defined, then its own."""
+        out = [k for k in CANONICAL_KPIS if k in fields]
+        out += [k for k in self.kpis if k not in out]
+        return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -57,6 +83,9 @@ class RuleSet:
         keys: Segment keys in file order (derived).
         segment_by_key: Segment key -> segment (derived).
         used_fields: Fields any stage or segment reads, in fields.yaml order (derived).
+        typed_fields: Source fields the evaluator types: those rules, success conditions and
+            KPIs read, and the inputs of the derived fields they read (derived).
+        derived_fields: Built-in derived fields to compute, in dependency order (derived).
         levels: `units` cut into levels whose units need only earlier levels (derived).
     """
 
@@ -69,6 +98,8 @@ class RuleSet:
     keys: tuple[str, ...] = field(init=False)
     segment_by_key: Mapping[str, Segment] = field(init=False)
     used_fields: tuple[str, ...] = field(init=False)
+    typed_fields: tuple[str, ...] = field(init=False)
+    derived_fields: tuple[str, ...] = field(init=False)
     levels: tuple[tuple[str, ...], ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -76,10 +107,20 @@ class RuleSet:
         used: set[str] = set()
         for when in [s.when for s in self.stages] + [s.when for s in self.segments]:
             used |= fields_used(when)
+        read = set(used)
+        for seg in self.segments:
+            if seg.success is not None:
+                read |= fields_used(seg.success.when)
+            read |= {
+                k for k in seg.kpi_fields(self.fields) if self.fields[k].type is FieldType.NUMBER
+            }
+        sources, derived_order = closure(read)
         derived = {
             "keys": tuple(s.key for s in self.segments),
             "segment_by_key": {s.key: s for s in self.segments},
             "used_fields": tuple(f for f in self.fields if f in used),
+            "typed_fields": tuple(f for f in self.fields if f in sources),
+            "derived_fields": derived_order,
             "levels": tuple(tuple(lv) for lv in refs.levels(self.units, self.deps)),
         }
         for name, value in derived.items():

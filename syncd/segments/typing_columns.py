@@ -25,6 +25,7 @@ DTYPES: dict[FieldType, pl.DataType] = {
     FieldType.NUMBER: pl.Float64(),
     FieldType.BOOLEAN: pl.Boolean(),
     FieldType.DATETIME: pl.Datetime("us", "UTC"),
+    FieldType.LIST: pl.List(pl.String()),
 }
 # Formats polars tries, in order, on text that matches fields.ISO_FAST_RE.
 _ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d")

@@ -41,6 +41,13 @@ class RunCounts:
         stage_sizes: Journey stage -> contacts.
         held_reasons: Why guards held the run (empty when they did not).
         drift: Target key -> `removed_by_hand` / `added_by_hand` found by a full pull.
+        held: Target -> guard reason, for the targets this run holds (until decided).
+        waiting: Target -> the run holding it, for holds this run found waiting and kept.
+        decisions: What people decided on this run's holds: `target`, `decision`
+            (`released` / `rejected`), `by`, `at` (ISO time).
+        deferred: Target -> changes left for a later run (`dwell`: `min_dwell` not yet
+            passed; `pull_failed`: removals kept while a vendor's data is stale).
+        stale_sources: Connectors whose pull failed: the run used their last stored data.
         undo_of: The run an undo run reverts.
         interrupted: For a run closed by recovery: outbox rows it left `in_flight`/`pending`.
     """
@@ -53,6 +60,11 @@ class RunCounts:
     stage_sizes: dict[str, int] = field(default_factory=dict)
     held_reasons: list[str] = field(default_factory=list)
     drift: dict[str, dict[str, int]] = field(default_factory=dict)
+    held: dict[str, str] = field(default_factory=dict)
+    waiting: dict[str, int] = field(default_factory=dict)
+    decisions: list[dict[str, str]] = field(default_factory=list)
+    deferred: dict[str, dict[str, int]] = field(default_factory=dict)
+    stale_sources: list[str] = field(default_factory=list)
     undo_of: int | None = None
     interrupted: dict[str, int] | None = None
 
@@ -77,6 +89,11 @@ class RunCounts:
             "stage_sizes": self.stage_sizes,
             "held_reasons": self.held_reasons,
             "drift": self.drift,
+            "held": self.held,
+            "waiting": self.waiting,
+            "decisions": self.decisions,
+            "deferred": self.deferred,
+            "stale_sources": self.stale_sources,
             "undo_of": self.undo_of,
             "interrupted": self.interrupted,
         }
@@ -97,6 +114,11 @@ class RunCounts:
             stage_sizes=_ints(data.get("stage_sizes")),
             held_reasons=[str(r) for r in data.get("held_reasons") or []],
             drift={str(t): _ints(f) for t, f in (data.get("drift") or {}).items()},
+            held={str(t): str(r) for t, r in (data.get("held") or {}).items()},
+            waiting=_ints(data.get("waiting")),
+            decisions=[{str(k): str(v) for k, v in d.items()} for d in data.get("decisions") or []],
+            deferred={str(t): _ints(f) for t, f in (data.get("deferred") or {}).items()},
+            stale_sources=[str(s) for s in data.get("stale_sources") or []],
             undo_of=int(undo_of) if undo_of is not None else None,
             interrupted=_ints(data["interrupted"]) if data.get("interrupted") else None,
         )

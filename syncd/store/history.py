@@ -14,17 +14,24 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 
-from sqlalchemy import ColumnElement, Connection, Engine, func, or_, select, union
+from sqlalchemy import ColumnElement, Connection, Engine, Select, func, or_, select, union
 
 from syncd.errors import ConfigError
 from syncd.failures import stored_advice
 from syncd.store.counts import TARGET_FIGURES, RunCounts
-from syncd.store.models import AuditEvent, Contact, RunStatus, SyncRun
+from syncd.store.models import (
+    AuditEvent,
+    Contact,
+    Membership,
+    RemoteTarget,
+    RunStatus,
+    SyncRun,
+)
 from syncd.store.types import table_of
 from syncd.targets import TargetKind
 
@@ -54,6 +61,9 @@ EVENT_COLUMNS = (
 )
 
 _FAILED_OUTCOMES = ("rejected", "retry")
+#: What a change-log row's `outcome` and `action` can be (see `AuditEvent`), for filter menus.
+EVENT_OUTCOMES = ("applied", "rejected", "retry", "skipped", "detected")
+EVENT_ACTIONS = ("add", "remove", "set", "drift", "reject", "skip")
 _MEMBERSHIP_KINDS = (f"{TargetKind.HUBSPOT_LIST}:", f"{TargetKind.MAILCHIMP_TAG}:")
 
 
@@ -74,6 +84,7 @@ def list_runs(
     *,
     status: str | None = None,
     limit: int = 50,
+    offset: int = 0,
     failures: int = 3,
 ) -> list[dict[str, Any]]:
     """Runs, newest first, with their figures, what failed most, and what to do about it.
@@ -83,6 +94,7 @@ def list_runs(
         workspace: Whose runs.
         status: Only runs with this status (`success`, `partial`, `failed`, `held`, `running`).
         limit: At most this many runs.
+        offset: Skip this many of the newest first (the next page).
         failures: Per run, the most frequent failures (from the audit log) to include.
 
     Returns:
@@ -102,9 +114,21 @@ def list_runs(
     if status is not None:
         query = query.where(r.status == status)
     with db.connect() as conn:
-        rows = conn.execute(query.order_by(r.id.desc()).limit(limit)).mappings().all()
+        rows = (
+            conn.execute(query.order_by(r.id.desc()).limit(limit).offset(offset)).mappings().all()
+        )
         top = run_failures(conn, [row["id"] for row in rows], failures) if failures else {}
     return [_run_dict(row, top.get(row["id"], [])) for row in rows]
+
+
+def count_runs(db: Engine, workspace: str, *, status: str | None = None) -> int:
+    """How many runs `list_runs` would page through with the same filter ("showing N of M")."""
+    r = table_of(SyncRun).c
+    query = select(func.count()).select_from(table_of(SyncRun)).where(r.workspace == workspace)
+    if status is not None:
+        query = query.where(r.status == status)
+    with db.connect() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def get_run(
@@ -121,6 +145,118 @@ def get_run(
     return _run_dict(row, top)
 
 
+@dataclass(frozen=True)
+class RunFilter:
+    """Filters of the run history (the console's runs page); all optional, combined with AND.
+
+    `since` and `until` bound `started_at` (`since` inclusive, `until` exclusive).
+    """
+
+    status: str | None = None
+    trigger: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def _where_runs(query: Select[Any], workspace: str, filters: RunFilter) -> Select[Any]:
+    if filters.status is not None and filters.status not in {s.value for s in RunStatus}:
+        known = ", ".join(s.value for s in RunStatus)
+        raise ConfigError(f"unknown run status {filters.status!r}", hint=f"use one of: {known}")
+    r = table_of(SyncRun).c
+    query = query.where(r.workspace == workspace)
+    if filters.status is not None:
+        query = query.where(r.status == filters.status)
+    if filters.trigger is not None:
+        query = query.where(r.trigger == filters.trigger)
+    if filters.since is not None:
+        query = query.where(r.started_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(r.started_at < filters.until)
+    return query
+
+
+def search_runs(
+    db: Engine, workspace: str, filters: RunFilter, *, failures: int = 3
+) -> list[dict[str, Any]]:
+    """One page of runs matching `filters`, newest first, shaped as `list_runs` shapes them.
+
+    Raises:
+        ConfigError: `filters.status` is not a run status.
+    """
+    r = table_of(SyncRun).c
+    query = _where_runs(select(table_of(SyncRun)), workspace, filters)
+    query = query.order_by(r.id.desc()).limit(filters.limit).offset(filters.offset)
+    with db.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+        top = run_failures(conn, [row["id"] for row in rows], failures) if failures else {}
+    return [_run_dict(row, top.get(row["id"], [])) for row in rows]
+
+
+def count_runs_matching(db: Engine, workspace: str, filters: RunFilter) -> int:
+    """How many runs match `filters` in all (limit and offset ignored)."""
+    query = _where_runs(select(func.count()).select_from(table_of(SyncRun)), workspace, filters)
+    with db.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def run_triggers(db: Engine, workspace: str) -> list[str]:
+    """The triggers the workspace's runs have had (`schedule`, `manual`, ...), sorted."""
+    r = table_of(SyncRun).c
+    query = select(r.trigger).where(r.workspace == workspace).distinct().order_by(r.trigger)
+    with db.connect() as conn:
+        return [str(t) for t in conn.execute(query).scalars()]
+
+
+def undo_runs_of(db: Engine, workspace: str, run_id: int) -> list[int]:
+    """The undo runs that revert run `run_id` (usually none or one), oldest first."""
+    r = table_of(SyncRun).c
+    query = (
+        select(r.id, r.counts)
+        .where(r.workspace == workspace, r.trigger == "undo", r.id > run_id)
+        .order_by(r.id)
+    )
+    with db.connect() as conn:
+        rows = conn.execute(query).all()
+    return [int(rid) for rid, counts in rows if RunCounts.from_json(counts).undo_of == run_id]
+
+
+def event_choices(db: Engine, workspace: str, column: str, *, limit: int = 500) -> list[str]:
+    """The distinct values the change log holds in one column, sorted, for filter menus.
+
+    `column` is `outcome`, `target`, `segment` or `action`.
+    """
+    if column not in ("outcome", "target", "segment", "action"):
+        raise ValueError(f"not a filter column: {column}")
+    a = table_of(AuditEvent).c
+    col = a[column]
+    query = (
+        select(col)
+        .where(a.workspace == workspace, col.is_not(None))
+        .distinct()
+        .order_by(col)
+        .limit(limit)
+    )
+    with db.connect() as conn:
+        return [str(v) for v in conn.execute(query).scalars()]
+
+
+def target_choices(db: Engine, workspace: str) -> list[str]:
+    """The lists, tags and properties syncd owns or wrote (ledger and remote targets), sorted.
+
+    Read from the small tables, not the change log, so a filter menu costs little however
+    long the log is.
+    """
+    m, t = table_of(Membership).c, table_of(RemoteTarget).c
+    query = union(
+        select(m.target).where(m.workspace == workspace),
+        select(t.target).where(t.workspace == workspace),
+    )
+    with db.connect() as conn:
+        return sorted({str(v) for v in conn.execute(query).scalars()})
+
+
 def _run_dict(row: Mapping[Any, Any], failures: list[dict[str, Any]]) -> dict[str, Any]:
     counts = RunCounts.from_json(row["counts"])
     finished, started = row["finished_at"], row["started_at"]
@@ -134,8 +270,14 @@ def _run_dict(row: Mapping[Any, Any], failures: list[dict[str, Any]]) -> dict[st
         "duration_s": round((finished - started).total_seconds(), 3) if finished else None,
         "counts": counts.targets,
         "totals": counts.totals(),
+        "undo_of": counts.undo_of,
         "pulled": counts.pulled,
         "held_reasons": counts.held_reasons,
+        "held_targets": sorted(counts.held),
+        "waiting": counts.waiting,
+        "decisions": counts.decisions,
+        "deferred": counts.deferred,
+        "stale_sources": counts.stale_sources,
         "api_calls": row["api_calls"],
         "http_429": row["http_429"],
         "api_calls_by_api": counts.api_calls,
@@ -144,16 +286,26 @@ def _run_dict(row: Mapping[Any, Any], failures: list[dict[str, Any]]) -> dict[st
         "reason_code": row["reason_code"],
         "error": row["error_message"],
         "failures": failures,
-        "hint": _run_hint(row, failures),
+        "hint": _run_hint(row, counts, failures),
     }
 
 
-def _run_hint(row: Mapping[Any, Any], failures: Sequence[Mapping[str, Any]]) -> str | None:
+def _run_hint(
+    row: Mapping[Any, Any], counts: RunCounts, failures: Sequence[Mapping[str, Any]]
+) -> str | None:
+    if counts.held:
+        run = row["id"]
+        return (
+            f"{', '.join(sorted(counts.held))} held by a safety guard; review with "
+            f"`syncd plan --run {run}`, then `syncd apply --run {run}` or "
+            f"`syncd reject --run {run}`"
+        )
     if row["error_class"] is not None or row["error_message"]:
         return stored_advice(row["reason_code"], row["error_class"], row["error_message"])
-    if row["status"] == RunStatus.HELD:
-        release = f"syncd apply --run {row['id']}"
-        return f"held by a safety guard; review with `syncd plan`, release with `{release}`"
+    if counts.waiting:
+        return "; ".join(
+            f"{t} waits for a decision on run {n}" for t, n in sorted(counts.waiting.items())
+        )
     if failures:
         hint: str | None = failures[0]["hint"]
         return hint
@@ -228,7 +380,12 @@ class AuditFilter:
     target: str | None = None
     outcome: str | None = None
     action: str | None = None
-    limit: int = 1000
+    #: At most this many events; None for all of them (exports).
+    limit: int | None = 1000
+    #: Skip this many of the newest first (the next page).
+    offset: int = 0
+    #: Part of an email, matched case-insensitively anywhere in the address.
+    contact_like: str | None = None
 
 
 def list_events(
@@ -243,10 +400,52 @@ def list_events(
             normalised); `since` is an age relative to `now`.
         now: The clock, so callers and tests agree on what "the last day" means.
     """
+    return list(iter_events(db, workspace, filters, now))
+
+
+def iter_events(
+    db: Engine, workspace: str, filters: AuditFilter, now: datetime, *, batch: int = 1000
+) -> Iterator[dict[str, Any]]:
+    """`list_events` as a stream: rows are fetched `batch` at a time, in constant memory.
+
+    Exports (`syncd audit --csv/--json`) use it with `limit=None` to write every matching row
+    however many there are; PostgreSQL streams them through a server-side cursor.
+    """
+    a = table_of(AuditEvent).c
+    query = _event_query(workspace, filters, now).order_by(a.at.desc(), a.id.desc())
+    if filters.limit is not None:
+        query = query.limit(filters.limit)
+    if filters.offset:
+        query = query.offset(filters.offset)
+    with db.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
+        for row in result.mappings():
+            yield _event_dict(row)
+
+
+def count_events(db: Engine, workspace: str, filters: AuditFilter, now: datetime) -> int:
+    """How many events match `filters`, ignoring `limit` and `offset` ("showing N of M")."""
+    query = _event_query(workspace, filters, now).subquery()
+    with db.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(query)).scalar_one())
+
+
+def audit_has(db: Engine, workspace: str, column: str, value: str) -> bool:
+    """Whether any event of the workspace has `value` in `column` (`segment`, `target`)."""
+    a = table_of(AuditEvent).c
+    query = select(a.id).where(a.workspace == workspace, a[column] == value).limit(1)
+    with db.connect() as conn:
+        return conn.execute(query).first() is not None
+
+
+def _event_query(workspace: str, filters: AuditFilter, now: datetime) -> Select[Any]:
     a = table_of(AuditEvent).c
     query = select(table_of(AuditEvent)).where(a.workspace == workspace)
     if filters.contact is not None:
         query = query.where(person_events(workspace, filters.contact))
+    if filters.contact_like:
+        part = filters.contact_like.strip().lower()
+        query = query.where(a.email.contains(part, autoescape=True))
     if filters.segment is not None:
         query = query.where(a.segment == filters.segment)
     if filters.run_id is not None:
@@ -261,9 +460,7 @@ def list_events(
         query = query.where(a.at >= now - filters.since)
     if filters.until is not None:
         query = query.where(a.at < filters.until)
-    with db.connect() as conn:
-        rows = conn.execute(query.order_by(a.at.desc(), a.id.desc()).limit(filters.limit))
-        return [_event_dict(row) for row in rows.mappings()]
+    return query
 
 
 def _event_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
@@ -275,6 +472,29 @@ def _event_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
         else None
     )
     return out
+
+
+def write_events_csv(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
+    """Write the events as `events_to_csv` would, row by row; returns how many were written."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EVENT_COLUMNS)
+    n = 0
+    for row in rows:
+        writer.writerow([_csv_cell(row.get(col)) for col in EVENT_COLUMNS])
+        n += 1
+    return n
+
+
+def write_events_json(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
+    """Write the events as the JSON array `events_to_json` makes, one row at a time."""
+    out.write("[")
+    n = 0
+    for row in rows:
+        out.write(",\n" if n else "\n")
+        out.write(json.dumps({col: _jsonable(row).get(col) for col in EVENT_COLUMNS}))
+        n += 1
+    out.write("\n]\n" if n else "]\n")
+    return n
 
 
 def events_to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
@@ -290,6 +510,23 @@ def events_to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
     for row in rows:
         writer.writerow([_csv_cell(row.get(col)) for col in EVENT_COLUMNS])
     return buf.getvalue()
+
+
+def iter_events_csv(rows: Iterable[Mapping[str, Any]], *, chunk: int = 200) -> Iterator[str]:
+    """`events_to_csv` in pieces (the header, then `chunk` rows at a time), for streaming."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(EVENT_COLUMNS)
+    pending = 0
+    for row in rows:
+        writer.writerow([_csv_cell(row.get(col)) for col in EVENT_COLUMNS])
+        pending += 1
+        if pending >= chunk:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+            pending = 0
+    yield buf.getvalue()
 
 
 def _csv_cell(value: Any) -> Any:

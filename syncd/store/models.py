@@ -46,6 +46,8 @@ class OutboxState(enum.StrEnum):
     DONE = "done"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
+    #: Planned for a target a guard holds: written only when a person releases the hold.
+    HELD = "held"
 
 
 class MembershipState(enum.StrEnum):
@@ -54,6 +56,15 @@ class MembershipState(enum.StrEnum):
     ADDED = "added"  # syncd added it and the remote confirmed
     REMOVED = "removed"  # syncd removed it and the remote confirmed
     DRIFT_REMOVED = "drift_removed"  # a person removed it by hand; not re-added until re-entry
+
+
+class HoldStatus(enum.StrEnum):
+    """Life of a hold on one target."""
+
+    WAITING = "waiting"  # a person must decide
+    RELEASED = "released"  # a person approved: its plan was applied
+    REJECTED = "rejected"  # a person discarded its plan; the next run plans afresh
+    CLEARED = "cleared"  # a later plan had nothing left to change on the target
 
 
 class Contact(SQLModel, table=True):
@@ -233,3 +244,88 @@ class Lease(SQLModel, table=True):
     fence: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     acquired_at: datetime = _ts()
     expires_at: datetime = _ts()
+
+
+class SegmentSnapshot(SQLModel, table=True):
+    """One segment's figures at the end of one run: the history `segments report` charts."""
+
+    __tablename__ = "segment_snapshots"
+    __table_args__ = (
+        Index("ix_segment_snapshots_workspace_segment_at", "workspace", "segment", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace: str = Field(default="default", max_length=64)
+    run_id: int | None = Field(default=None, foreign_key="sync_runs.id")
+    at: datetime = _ts()
+    segment: str = Field(max_length=128)
+    size: int = 0
+    entered: int = 0
+    exited: int = 0
+    holdout_size: int = 0
+    #: {"members"|"holdout": {kpi: {"n", "mean", "var"}}}: members written to targets and
+    #: held-out members apart, so lift can be computed from any snapshot.
+    kpis: dict[str, Any] = _json()
+
+
+class SegmentStint(SQLModel, table=True):
+    """One stay of one contact in one segment: when it entered, left, and met its success.
+
+    Success tracking reads these: a member counts as a success when the segment's
+    `success.when` held within `success.within` of `entered_at`. `held_out` marks members of
+    the holdout, assigned to the segment but written to no target.
+    """
+
+    __tablename__ = "segment_stints"
+    __table_args__ = (
+        Index("ix_segment_stints_open", "workspace", "segment", "exited_at"),
+        Index("ix_segment_stints_contact", "contact_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace: str = Field(default="default", max_length=64)
+    segment: str = Field(max_length=128)
+    contact_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False)
+    )
+    held_out: bool = False
+    entered_at: datetime = _ts()
+    exited_at: datetime | None = _ts(nullable=True)
+    success_at: datetime | None = _ts(nullable=True)
+
+
+class Hold(SQLModel, table=True):
+    """A guard's hold on one target: its plan waits in the outbox until a person decides.
+
+    One hold per target waits at a time. It stays on the run that first held it (`run_id`):
+    later runs re-plan the target and replace that run's held outbox rows with their newer
+    plan, so a hold never moves or stacks up while it waits.
+    """
+
+    __tablename__ = "holds"
+    __table_args__ = (Index("ix_holds_workspace_status", "workspace", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace: str = Field(default="default", max_length=64)
+    target: str = Field(max_length=128)
+    run_id: int = Field(foreign_key="sync_runs.id")
+    #: The newest run that re-planned the target while the hold waited.
+    planned_by_run: int | None = None
+    reason: str = Field(max_length=512)
+    status: str = Field(default=HoldStatus.WAITING, max_length=16)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    decided_at: datetime | None = _ts(nullable=True)
+    #: Who decided: the OS user for the CLI, the console's user label.
+    decided_by: str | None = Field(default=None, max_length=128)
+
+
+class AlertSent(SQLModel, table=True):
+    """The last time each distinct alert was delivered, so repeats can be suppressed."""
+
+    __tablename__ = "alerts_sent"
+
+    workspace: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=64)
+    event: str = Field(max_length=32)
+    sent_at: datetime = _ts()

@@ -8,8 +8,8 @@ anywhere else a token is required (see `syncd.ui.security`).
 """
 
 from syncd.ui.app import create_app
-from syncd.ui.console import console_for
+from syncd.ui.console import console_for, open_console
 from syncd.ui.server import UiServer, serve
 from syncd.ui.state import ApproveOutcome
 
-__all__ = ["ApproveOutcome", "UiServer", "console_for", "create_app", "serve"]
+__all__ = ["ApproveOutcome", "UiServer", "console_for", "create_app", "open_console", "serve"]

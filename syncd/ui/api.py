@@ -7,18 +7,21 @@ the pages; approving a held run also needs CSRF proof unless the call authentica
 
 from __future__ import annotations
 
-from datetime import UTC, date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from fastapi.security import HTTPBearer
+from pydantic import BeforeValidator, Field
 
 from syncd.errors import ConfigError
 from syncd.store import history
 from syncd.store.lease import LeaseBusyError
 from syncd.ui import models, queries
-from syncd.ui.events import EventSearch, search_events
+from syncd.ui.contacts import search_contacts
+from syncd.ui.events import EventSearch, count_events, export_csv, search_events
 from syncd.ui.state import UiState, ui_state
 
 #: Documents the Bearer scheme in the schema; the check itself is the app's middleware.
@@ -43,41 +46,104 @@ RunId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 NoNul = r"^[^\x00]*$"
 Text = Annotated[str | None, Query(max_length=320, pattern=NoNul)]
 StatusName = Literal["running", "success", "partial", "failed", "held", "interrupted"]
+TriggerName = Literal["schedule", "manual", "reconcile", "undo"]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": models.Problem}}
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="rows skipped, for paging")]
+
+
+def _blank_is_none(value: Any) -> Any:
+    """An empty form field (`?start=&status=`) means "no filter", not a bad value."""
+    return None if value == "" else value
+
+
+#: Applied to every optional filter, so a form submitted with empty fields is not a 422.
+Blank = BeforeValidator(_blank_is_none)
+Day = Annotated[date | None, Blank, Query(description="a UTC day, inclusive")]
+RunNumber = Annotated[int, Field(ge=1, le=2**31 - 1)]
+#: Response header with the number of matching rows in all (the "of M" of a page).
+TOTAL_HEADER = "X-Total-Count"
 
 
 def event_search(
     contact: Text = None,
     segment: Text = None,
     target: Text = None,
-    run_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    run_id: Annotated[RunNumber | None, Blank, Query()] = None,
     outcome: Text = None,
     action: Text = None,
-    start: Annotated[date | None, Query(description="first UTC day, inclusive")] = None,
-    end: Annotated[date | None, Query(description="last UTC day, inclusive")] = None,
+    start: Annotated[date | None, Blank, Query(description="first UTC day, inclusive")] = None,
+    end: Annotated[date | None, Blank, Query(description="last UTC day, inclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+    offset: Offset = 0,
 ) -> EventSearch:
     """The change-log filters of a request (shared by the page, JSON and CSV routes)."""
-    return EventSearch(contact, segment, target, run_id, outcome, action, start, end, limit)
+    return EventSearch(contact, segment, target, run_id, outcome, action, start, end, limit, offset)
 
 
 Search = Annotated[EventSearch, Depends(event_search)]
 
 
-@router.get("/runs", response_model=list[models.Run], summary="Runs, newest first")
-def api_runs(
-    state: State,
-    status: StatusName | None = None,
+@dataclass(frozen=True)
+class RunSearch:
+    """The run-history filters of a request; `start` and `end` are UTC days, inclusive."""
+
+    status: StatusName | None = None
+    trigger: TriggerName | None = None
+    start: date | None = None
+    end: date | None = None
+    limit: int = 50
+    offset: int = 0
+
+    def store_filter(self) -> history.RunFilter:
+        """The store's filter for this search."""
+        since = datetime.combine(self.start, time.min, tzinfo=UTC) if self.start else None
+        until = (
+            datetime.combine(self.end, time.min, tzinfo=UTC) + timedelta(days=1)
+            if self.end
+            else None
+        )
+        return history.RunFilter(self.status, self.trigger, since, until, self.limit, self.offset)
+
+    def query_items(self) -> list[tuple[str, str]]:
+        """The filters as URL query pairs (for paging links; no limit or offset)."""
+        names = ("status", "trigger", "start", "end")
+        return [(n, str(getattr(self, n))) for n in names if getattr(self, n) not in (None, "")]
+
+
+def run_search(
+    status: Annotated[StatusName | None, Blank, Query()] = None,
+    trigger: Annotated[TriggerName | None, Blank, Query()] = None,
+    start: Day = None,
+    end: Day = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> list[dict[str, Any]]:
-    """Runs with their figures, failures and hints."""
-    return history.list_runs(state.ctx.db, state.ctx.workspace, status=status, limit=limit)
+    offset: Offset = 0,
+) -> RunSearch:
+    """The run-history filters of a request (shared by the page and the JSON route)."""
+    return RunSearch(status, trigger, start, end, limit, offset)
+
+
+Runs = Annotated[RunSearch, Depends(run_search)]
+
+
+@router.get("/runs", response_model=list[models.Run], summary="Runs, newest first")
+def api_runs(state: State, search: Runs, response: Response) -> list[dict[str, Any]]:
+    """Runs with their figures, failures and hints; `X-Total-Count` says how many match."""
+    filters = search.store_filter()
+    response.headers[TOTAL_HEADER] = str(
+        history.count_runs_matching(state.ctx.db, state.ctx.workspace, filters)
+    )
+    return history.search_runs(state.ctx.db, state.ctx.workspace, filters)
 
 
 @router.get("/runs/{run_id}", response_model=models.RunDetail, responses=NOT_FOUND)
-def api_run(state: State, run_id: RunId) -> dict[str, Any]:
-    """One run, its latest change-log rows and, when held, its stored plan."""
-    detail = queries.run_detail(state.ctx, run_id)
+def api_run(
+    state: State,
+    run_id: RunId,
+    offset: Offset = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = queries.RUN_EVENTS,
+) -> dict[str, Any]:
+    """One run, a page of its change-log rows (with their total) and, when held, its plan."""
+    detail = queries.run_detail(state.ctx, run_id, offset=offset, limit=limit)
     if detail is None:
         raise HTTPException(404, f"run {run_id} does not exist")
     return detail
@@ -119,6 +185,8 @@ def approve_run(state: UiState, run_id: int) -> dict[str, Any]:
     """
     if queries.get_run(state.ctx, run_id) is None:
         raise HTTPException(404, f"run {run_id} does not exist")
+    if state.approve is None:
+        raise HTTPException(409, f"cannot release run {run_id} here: {state.read_only}")
     try:
         outcome = state.approve(run_id)
     except ConfigError as exc:
@@ -150,8 +218,12 @@ def lease_busy_detail(exc: LeaseBusyError) -> str:
 
 
 @router.get("/events", response_model=list[models.Event], summary="Change-log search")
-def api_events(state: State, search: Search) -> list[dict[str, Any]]:
-    """Audit events matching the filters, newest first."""
+def api_events(state: State, search: Search, response: Response) -> list[dict[str, Any]]:
+    """One page of audit events matching the filters, newest first.
+
+    `contact` matches any part of the email; `X-Total-Count` says how many match in all.
+    """
+    response.headers[TOTAL_HEADER] = str(count_events(state.ctx, search))
     return search_events(state.ctx, search)
 
 
@@ -161,13 +233,28 @@ def api_events(state: State, search: Search) -> list[dict[str, Any]]:
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 def api_events_csv(state: State, search: Search) -> Response:
-    """The same search as CSV (spreadsheet-safe cells), as a download."""
-    body = history.events_to_csv(search_events(state.ctx, search))
-    return Response(
-        body,
+    """Every event the search matches as CSV (spreadsheet-safe cells), streamed as a download.
+
+    `limit` and `offset` are ignored: an export holds every matching row, read from the
+    database a batch at a time, so memory stays flat whatever the count.
+    """
+    return StreamingResponse(
+        export_csv(state.ctx, search),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="syncd-changes.csv"'},
     )
+
+
+@router.get("/contacts", response_model=models.ContactMatches, summary="Contacts search")
+def api_contacts(
+    state: State,
+    q: Annotated[str, Query(max_length=320, pattern=NoNul)] = "",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """Contacts whose email or name contains every word of `q`, by email."""
+    found = search_contacts(state.ctx, q, limit=limit, offset=offset)
+    return {"contacts": found.rows, "total": found.total, "offset": offset, "limit": limit}
 
 
 @router.get("/contacts/{email}", response_model=models.ContactDetail, responses=NOT_FOUND)

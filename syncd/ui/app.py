@@ -28,6 +28,7 @@ from syncd import __version__
 from syncd.segments import RuleSet
 from syncd.store.types import utcnow
 from syncd.ui import api, pages
+from syncd.ui.links import ExternalLinks
 from syncd.ui.queries import Context
 from syncd.ui.security import (
     DEFAULT_SESSION_TTL,
@@ -65,12 +66,14 @@ def create_app(
     rules: RuleSet,
     *,
     token: str | None,
-    approve: Approve,
+    approve: Approve | None,
     clock: Callable[[], datetime] = utcnow,
     allowed_hosts: Sequence[str] = (),
     bind_hosts: Sequence[str] = (),
     session_ttl: timedelta = DEFAULT_SESSION_TTL,
     security_clock: Clock = time.time,
+    read_only: str | None = None,
+    links: ExternalLinks | None = None,
 ) -> FastAPI:
     """Build the console app.
 
@@ -82,12 +85,16 @@ def create_app(
         approve: Releases a held run by id; the same path as `syncd apply --run`
             (`Syncer.release`). It may raise `ConfigError` for a run it cannot release
             and `LeaseBusyError` when another process holds the workspace's apply lease.
+            None makes the console read-only: Approve is shown disabled with `read_only`.
         clock: Time source for date filters, explain traces and analytics.
         allowed_hosts: `ui.allowed_hosts`: the only names the console answers to. Empty
             means the loopback names plus `bind_hosts`.
         bind_hosts: The configured `ui.host` and the address actually bound.
         session_ttl: `ui.session_ttl`: how long a session cookie is valid after issue.
         security_clock: Seconds since the epoch, for session expiry and login throttling.
+        read_only: Why actions that need a connector are off (shown next to them); only
+            used when `approve` is None.
+        links: What vendor links can be built (HubSpot portal id, Mailchimp data centre).
 
     Returns:
         A FastAPI app; its JSON API's schema is at `/api/openapi.json`.
@@ -105,7 +112,12 @@ def create_app(
     hosts = AllowedHosts.resolve(allowed_hosts, bind_hosts)
     guard = Guard(token, hosts=hosts, ttl=session_ttl, now=security_clock)
     limiter = LoginLimiter(now=security_clock)
-    app.state.ui = UiState(Context(db, workspace, rules, clock), guard, approve, limiter)
+    if approve is None:
+        read_only = read_only or "no connector is configured, so this console only reads"
+    else:
+        read_only = None
+    ctx = Context(db, workspace, rules, clock, links or ExternalLinks())
+    app.state.ui = UiState(ctx, guard, approve, limiter, read_only)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

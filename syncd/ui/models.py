@@ -36,6 +36,7 @@ class Run(BaseModel):
     duration_s: float | None
     counts: dict[str, dict[str, int]]
     totals: dict[str, int]
+    undo_of: int | None = None
     pulled: dict[str, int]
     held_reasons: list[str]
     api_calls: int
@@ -94,7 +95,10 @@ class RunDetail(BaseModel):
 
     run: Run
     events: list[Event]
+    events_total: int = 0
+    events_offset: int = 0
     plan: HeldPlan | None
+    undone_by: list[int] = []
 
 
 class Span(BaseModel):
@@ -118,12 +122,44 @@ class ContactDetail(BaseModel):
     email: str
     hubspot_id: str | None
     mailchimp_id: str | None
+    hubspot_url: str | None = None
+    mailchimp_url: str | None = None
     mailchimp_status: str | None
     mailchimp_tags: list[str]
     profile: dict[str, Any]
     explain: dict[str, Any]
     memberships: list[dict[str, Any]]
     history: list[Span]
+
+
+class ContactMatch(BaseModel):
+    """One contact found by the contacts search."""
+
+    id: int
+    email: str
+    name: str | None
+    hubspot_id: str | None
+    mailchimp_id: str | None
+    mailchimp_status: str | None
+    updated_at: str | None
+
+
+class ContactMatches(BaseModel):
+    """One page of the contacts search and how many match in all."""
+
+    contacts: list[ContactMatch]
+    total: int
+    offset: int
+    limit: int
+
+
+class RunPage(BaseModel):
+    """One page of runs and how many match the filters in all."""
+
+    runs: list[Run]
+    total: int
+    offset: int
+    limit: int
 
 
 class SizePoint(BaseModel):

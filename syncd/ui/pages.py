@@ -1,11 +1,13 @@
-"""The HTML pages: runs, one run (with Approve), change log, one contact, segments, login.
+"""The HTML pages: runs, one run (with Approve), change log, contacts, segments, login.
 
 Each page calls the same query function as its `/api/` twin and renders it with Jinja2
-(autoescaping on: every value from the store, the vendors or the mappings is escaped).
+(autoescaping on: every value from the store, the vendors or the mappings is escaped). Times
+read "3 min ago" with the exact time on hover, and figures are rounded (`syncd.ui.humanize`).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -15,9 +17,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from syncd.store import history
-from syncd.ui import charts, queries
-from syncd.ui.api import NoNul, RunId, Search, State, StatusName, approve_run
-from syncd.ui.events import search_events
+from syncd.ui import charts, humanize, queries
+from syncd.ui.api import NoNul, Offset, RunId, Runs, Search, State, approve_run
+from syncd.ui.contacts import search_contacts
+from syncd.ui.events import count_events, search_events
+from syncd.ui.run_charts import run_charts
 from syncd.ui.security import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -30,7 +34,22 @@ from syncd.ui.state import UiState
 
 TEMPLATES = FsPath(__file__).parent / "templates"
 STATUSES = ("running", "success", "partial", "failed", "held", "interrupted")
+TRIGGERS = ("schedule", "manual", "reconcile", "undo")
+#: Runs drawn in the runs page's charts: the newest that match the filters.
+CHART_RUNS = 120
+#: Rows per page of the change log and the contacts search.
+PAGE_SIZE = 100
 NOTICES = {"approved": "Run released: its plan was applied. Figures below are updated."}
+
+#: Figures that are changes (planned or made, failed included); skipping an unsubscribed
+#: member is not one, so a run with only skips "changed nothing".
+CHANGE_FIGURES = tuple(k for k in history.TOTAL_KEYS if k != "skipped_consent")
+
+
+def changed_rows(totals: dict[str, int]) -> int:
+    """How many changes a run planned or made, by its `totals`."""
+    return sum(int(totals.get(k, 0)) for k in CHANGE_FIGURES)
+
 
 env = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -41,6 +60,13 @@ env = Environment(
 env.globals["quote"] = lambda s: quote(str(s), safe="")
 env.globals["colour"] = charts.colour
 env.globals["total_keys"] = history.TOTAL_KEYS
+env.filters["absolute"] = humanize.absolute
+env.filters["duration"] = humanize.duration
+env.filters["number"] = humanize.number
+env.filters["percent"] = humanize.percent
+env.filters["readable"] = humanize.readable
+env.globals["ago"] = humanize.ago
+env.globals["changed"] = changed_rows
 
 router = APIRouter(include_in_schema=False)
 
@@ -88,6 +114,8 @@ def render(
         csrf_field=CSRF_FIELD,
         login_required=state.guard.login_required,
         workspace=state.ctx.workspace,
+        now=state.ctx.clock(),
+        read_only=state.read_only,
         **data,
     )
     response = HTMLResponse(html, status_code=status_code)
@@ -103,21 +131,60 @@ def home() -> RedirectResponse:
 
 
 @router.get("/runs", response_class=HTMLResponse)
-def runs_page(request: Request, state: State, status: StatusName | None = None) -> HTMLResponse:
-    """Sync history, newest first, optionally one status only."""
-    runs = history.list_runs(state.ctx.db, state.ctx.workspace, status=status, limit=100)
-    return render(request, state, "runs.html", runs=runs, status=status, statuses=STATUSES)
+def runs_page(request: Request, state: State, search: Runs) -> HTMLResponse:
+    """Sync history, newest first: charts, filters by status, trigger and date, and paging."""
+    ctx = state.ctx
+    filters = search.store_filter()
+    runs = history.search_runs(ctx.db, ctx.workspace, filters)
+    total = history.count_runs_matching(ctx.db, ctx.workspace, filters)
+    drawn = replace(filters, limit=CHART_RUNS, offset=0)
+    charted = list(reversed(history.search_runs(ctx.db, ctx.workspace, drawn, failures=0)))
+    return render(
+        request, state, "runs.html",
+        runs=runs, total=total, search=search, statuses=STATUSES, triggers=TRIGGERS,
+        status=search.status, charts=run_charts(charted) if charted else None,
+        charted=len(charted), pager=pager("/runs", search.query_items(), search.offset,
+                                          search.limit, len(runs), total),
+    )  # fmt: skip
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(
-    request: Request, state: State, run_id: RunId, notice: str | None = None
+    request: Request, state: State, run_id: RunId, notice: str | None = None, offset: Offset = 0
 ) -> HTMLResponse:
-    """One run: changes per target, failures with hints, and the held plan."""
-    detail = queries.run_detail(state.ctx, run_id)
+    """One run: changes per target, failures with hints, the held plan, its change log paged."""
+    detail = queries.run_detail(state.ctx, run_id, offset=offset)
     if detail is None:
         raise HTTPException(404, f"run {run_id} does not exist")
-    return render(request, state, "run.html", notice=NOTICES.get(notice or ""), **detail)
+    return render(request, state, "run.html", notice=NOTICES.get(notice or ""),
+                  **run_context(state, detail))  # fmt: skip
+
+
+def run_context(state: UiState, detail: dict[str, Any]) -> dict[str, Any]:
+    """A run page's data: the run's detail, its events with vendor links, and their pager."""
+    run_id = detail["run"]["id"]
+    queries.with_links(state.ctx, detail["events"])
+    events_pager = pager(f"/runs/{run_id}", [], detail["events_offset"], queries.RUN_EVENTS,
+                         len(detail["events"]), detail["events_total"])  # fmt: skip
+    return {**detail, "pager": events_pager}
+
+
+def pager(
+    path: str, items: list[tuple[str, str]], offset: int, limit: int, shown: int, total: int
+) -> dict[str, Any]:
+    """The "showing a to b of N" line and the links to the newer and older pages of a listing."""
+
+    def link(at: int) -> str:
+        pairs = [*items, *([("offset", str(at))] if at else [])]
+        return path + (f"?{urlencode(pairs)}" if pairs else "")
+
+    return {
+        "first": offset + 1 if shown else 0,
+        "last": offset + shown,
+        "total": total,
+        "newer": link(max(0, offset - limit)) if offset > 0 else None,
+        "older": link(offset + limit) if offset + shown < total else None,
+    }
 
 
 @router.post("/runs/{run_id}/approve", response_model=None)
@@ -135,32 +202,60 @@ def approve_page(
     except HTTPException as exc:
         if exc.status_code != 409:
             raise
-        detail = queries.run_detail(state.ctx, run_id) or {}
-        return render(request, state, "run.html", 409, error=exc.detail, **detail)
+        detail = queries.run_detail(state.ctx, run_id)
+        context = run_context(state, detail) if detail else {}
+        return render(request, state, "run.html", 409, error=exc.detail, **context)
     if outcome["error"]:
-        detail = queries.run_detail(state.ctx, run_id) or {}
-        return render(request, state, "run.html", error=outcome["error"], **detail)
+        detail = queries.run_detail(state.ctx, run_id)
+        context = run_context(state, detail) if detail else {}
+        return render(request, state, "run.html", error=outcome["error"], **context)
     return RedirectResponse(f"/runs/{run_id}?notice=approved", status_code=303)
 
 
 @router.get("/changes", response_class=HTMLResponse)
 def changes_page(request: Request, state: State, search: Search) -> HTMLResponse:
-    """Change-log search with a CSV link for the same filters."""
-    events = search_events(state.ctx, search)
-    csv_url = "/api/events.csv?" + urlencode(search.query_items())
-    return render(request, state, "changes.html", events=events, search=search, csv_url=csv_url)
+    """Change-log search: filters, "showing a to b of N", paging and a CSV of every match."""
+    if "limit" not in request.query_params:
+        search = replace(search, limit=PAGE_SIZE)
+    events = queries.with_links(state.ctx, search_events(state.ctx, search))
+    total = count_events(state.ctx, search)
+    items = search.query_items()
+    csv_url = "/api/events.csv" + (f"?{urlencode(items)}" if items else "")
+    ctx = state.ctx
+    choices = {
+        "outcome": history.EVENT_OUTCOMES,
+        "action": history.EVENT_ACTIONS,
+        "segment": history.event_choices(ctx.db, ctx.workspace, "segment"),
+        "target": history.target_choices(ctx.db, ctx.workspace),
+    }
+    return render(
+        request, state, "changes.html",
+        events=events, search=search, csv_url=csv_url, total=total, choices=choices,
+        pager=pager("/changes", items, search.offset, search.limit, len(events), total),
+    )  # fmt: skip
 
 
 @router.get("/contacts", response_model=None)
-def contact_lookup(
+def contacts_page(
     request: Request,
     state: State,
+    q: Annotated[str, Query(max_length=320, pattern=NoNul)] = "",
     email: Annotated[str, Query(max_length=320, pattern=NoNul)] = "",
+    offset: Offset = 0,
 ) -> Response:
-    """The search box: jump to a contact's page."""
-    if not email.strip():
-        return render(request, state, "contact_missing.html", 200, email="")
-    return RedirectResponse(f"/contacts/{quote(email.strip().lower(), safe='@')}", 303)
+    """The contacts search: part of an email or a name; `?email=` opens one contact."""
+    if email.strip() and not q.strip():
+        return RedirectResponse(f"/contacts/{quote(email.strip().lower(), safe='@')}", 303)
+    found = search_contacts(state.ctx, q, limit=PAGE_SIZE, offset=offset)
+    for row in found.rows:
+        row["hubspot_url"] = state.ctx.links.hubspot_contact(row["hubspot_id"])
+        row["mailchimp_url"] = state.ctx.links.mailchimp_member(row["mailchimp_contact_id"])
+    items = [("q", q)] if q.strip() else []
+    return render(
+        request, state, "contacts.html",
+        q=q, contacts=found.rows, total=found.total,
+        pager=pager("/contacts", items, offset, PAGE_SIZE, len(found.rows), found.total),
+    )  # fmt: skip
 
 
 @router.get("/contacts/{email}", response_class=HTMLResponse)

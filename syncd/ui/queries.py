@@ -9,17 +9,20 @@ plan, one contact with its explain trace, and segment sizes over time.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, or_, select
 
 from syncd.engine.profiles.read import iter_contacts
+from syncd.engine.segmentation import holdout_identity
 from syncd.segments import RuleSet, analyse, explain
 from syncd.store import history
 from syncd.store.models import Contact, Membership, OutboxEntry, OutboxState, SyncRun
+from syncd.store.segment_history import first_snapshots
 from syncd.store.types import table_of
+from syncd.ui.links import ExternalLinks
 
 #: Sample contacts shown per target of a held plan.
 PLAN_SAMPLES = 10
@@ -33,12 +36,13 @@ TOP_OVERLAP = 15
 
 @dataclass(frozen=True)
 class Context:
-    """What every query needs: the store, whose data, the rules and the clock."""
+    """What every query needs: the store, whose data, the rules, the clock and vendor links."""
 
     db: Engine
     workspace: str
     rules: RuleSet
     clock: Callable[[], datetime]
+    links: ExternalLinks = field(default_factory=ExternalLinks)
 
 
 def get_run(ctx: Context, run_id: int) -> dict[str, Any] | None:
@@ -55,7 +59,7 @@ def held_plan(ctx: Context, run_id: int, samples: int = PLAN_SAMPLES) -> dict[st
     """
     o = table_of(OutboxEntry).c
     c = table_of(Contact).c
-    pending = (o.workspace == ctx.workspace, o.run_id == run_id, o.state == OutboxState.PENDING)
+    pending = (o.workspace == ctx.workspace, o.run_id == run_id, o.state == OutboxState.HELD)
     targets: dict[str, dict[str, int]] = {}
     picked: dict[str, list[dict[str, Any]]] = {}
     with ctx.db.connect() as conn:
@@ -93,19 +97,53 @@ def _value(payload: Mapping[str, Any] | None) -> str | None:
     return None if value is None else str(value)
 
 
-def run_detail(ctx: Context, run_id: int) -> dict[str, Any] | None:
-    """A run, its change log (newest first) and, when held, its stored plan."""
+def run_detail(
+    ctx: Context, run_id: int, *, offset: int = 0, limit: int = RUN_EVENTS
+) -> dict[str, Any] | None:
+    """A run, one page of its change log (newest first) and, when held, its stored plan.
+
+    Also how many change-log rows the run has in all (`events_total`, with `events_offset`),
+    and the undo runs that revert it (`undone_by`); an undo run names its run in `undo_of`.
+    """
     run = get_run(ctx, run_id)
     if run is None:
         return None
-    events = history.list_events(
-        ctx.db,
-        ctx.workspace,
-        history.AuditFilter(run_id=run_id, limit=RUN_EVENTS),
-        ctx.clock(),
-    )
-    plan = held_plan(ctx, run_id) if run["status"] == "held" else None
-    return {"run": run, "events": events, "plan": plan}
+    now = ctx.clock()
+    filters = history.AuditFilter(run_id=run_id, limit=limit, offset=offset)
+    events = history.list_events(ctx.db, ctx.workspace, filters, now)
+    total = history.count_events(ctx.db, ctx.workspace, filters, now)
+    plan = held_plan(ctx, run_id) if run["held_targets"] else None
+    return {
+        "run": run,
+        "events": events,
+        "events_total": total,
+        "events_offset": offset,
+        "plan": plan,
+        "undone_by": history.undo_runs_of(ctx.db, ctx.workspace, run_id),
+    }
+
+
+def with_links(ctx: Context, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events with `hubspot_url` and `mailchimp_url` of their contact (None if unknown).
+
+    Ids come from the contact as stored now (one query for the whole page), else from the
+    event: the Mailchimp link needs the member's `contact_id` (`mailchimp_key`), which only the
+    contact holds.
+    """
+    ids = {e["contact_id"] for e in events if e.get("contact_id") is not None}
+    known: dict[int, tuple[str | None, str | None]] = {}
+    links = ctx.links
+    if ids and (links.hubspot_portal_id is not None or links.mailchimp_dc):
+        c = table_of(Contact).c
+        query = select(c.id, c.hubspot_id, c.mailchimp_key).where(c.id.in_(sorted(ids)))
+        with ctx.db.connect() as conn:
+            rows = conn.execute(query).all()
+        known = {int(cid): (hid, key) for cid, hid, key in rows}
+    for e in events:
+        hubspot_id, member = known.get(e.get("contact_id") or -1, (None, None))
+        e["hubspot_url"] = links.hubspot_contact(hubspot_id or e.get("hubspot_id"))
+        e["mailchimp_url"] = links.mailchimp_member(member)
+    return events
 
 
 def contact_detail(ctx: Context, email: str) -> dict[str, Any] | None:
@@ -139,11 +177,14 @@ def contact_detail(ctx: Context, email: str) -> dict[str, Any] | None:
         owned = [_jsonable(x) for x in ledger]
     stored = next(iter_contacts(ctx.db, ctx.workspace, ctx.rules.fields, email=email), None)
     profile = stored.profile if stored is not None else {"email": email}
-    explanation = explain(ctx.rules, profile, ctx.clock()).to_dict()
+    pid = holdout_identity(stored) if stored is not None else None
+    explanation = explain(ctx.rules, profile, ctx.clock(), profile_id=pid).to_dict()
     attrs: dict[str, Any] = row["attributes"] or {}
     return {
         "id": row["id"],
         "email": row["email"],
+        "hubspot_url": ctx.links.hubspot_contact(row["hubspot_id"]),
+        "mailchimp_url": ctx.links.mailchimp_member(row["mailchimp_key"]),
         "hubspot_id": row["hubspot_id"],
         "mailchimp_id": row["mailchimp_id"],
         "mailchimp_status": (attrs.get("mailchimp") or {}).get("_status"),
@@ -163,7 +204,8 @@ def segments_overview(ctx: Context) -> dict[str, Any]:
     """
     now = ctx.clock()
     profiles = [s.profile for s in iter_contacts(ctx.db, ctx.workspace, ctx.rules.fields)]
-    report = analyse(ctx.rules, profiles, now).to_dict()
+    born = first_snapshots(ctx.db, ctx.workspace)
+    report = analyse(ctx.rules, profiles, now, first_seen=born).to_dict()
     r = table_of(SyncRun).c
     with ctx.db.connect() as conn:
         rows = conn.execute(

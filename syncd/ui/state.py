@@ -37,8 +37,10 @@ class UiState:
 
     ctx: Context
     guard: Guard
-    approve: Approve
+    approve: Approve | None
     limiter: LoginLimiter
+    #: Why actions that need a connector (Approve) are off; None when they are on.
+    read_only: str | None = None
 
 
 def ui_state(request: Request) -> UiState:

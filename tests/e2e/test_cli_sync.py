@@ -87,25 +87,47 @@ def test_plan_previews_a_rule_change(sandbox: Sandbox, config: Path, tmp_path: P
     assert writes(sandbox) == before
 
 
-def test_held_run_exits_3_and_apply_releases_it(sandbox: Sandbox, config: Path) -> None:
+def test_held_targets_are_reviewed_rejected_and_released(sandbox: Sandbox, config: Path) -> None:
     assert invoke("sync", "--config", str(config))[0] == 0
     with sandbox.state_lock():
         for contact in sandbox.hubspot.contacts.values():
             contact.props.pop("lifecyclestage", None)
-    before = writes(sandbox)
     code, text = invoke("sync", "--config", str(config), "--full")
-    assert code == 3, text
-    assert "syncd apply --run" in text
+    assert code == 4, text  # the other targets were applied
+    assert "syncd plan --run" in text and "syncd reject --run" in text
+    run = json.loads(invoke("runs", "--config", str(config), "--json")[1])[0]
+    held = run["held_targets"]
+    assert len(held) >= 2, run
+    code, text = invoke("plan", "--run", str(run["id"]), "--json", "--config", str(config))
+    assert code == 0, text
+    holds = {h["target"]: h for h in json.loads(text)["holds"]}
+    assert sorted(holds) == held
+    for hold in holds.values():
+        assert hold["status"] == "waiting" and hold["reason"]
+        assert len(hold["changes"]) == hold["total"] == sum(hold["counts"].values()) > 5
+        assert all(c["reason"] and c["action"] == "remove" for c in hold["changes"])
+    code, text = invoke("plan", "--run", str(run["id"]), "--limit", "2", "--config", str(config))
+    assert code == 0 and "showing 1-2 of" in text, text
+
+    before = writes(sandbox)
+    # Off a terminal nobody can confirm: refused without --yes, nothing written.
+    code, text = invoke("apply", "--run", str(run["id"]), "--config", str(config))
+    assert code == 2 and "--yes" in text, text
+    first, rest = held[0], held[1:]
+    code, text = invoke(
+        "reject", "--run", str(run["id"]), "--target", first, "--yes", "--config", str(config)
+    )
+    assert code == 0 and f"rejected {first}" in text, text
     assert writes(sandbox) == before
-    runs = json.loads(invoke("runs", "--config", str(config), "--json", "--status", "held")[1])
-    [held] = runs
-    assert held["held_reasons"]
-    code, text = invoke("apply", "--run", str(held["id"]), "--config", str(config))
+    code, text = invoke("apply", "--run", str(run["id"]), "--yes", "--config", str(config))
     assert code == 0, text
     assert writes(sandbox) > before
-    code, text = invoke("apply", "--run", str(held["id"]), "--config", str(config))
-    assert code == 2
-    assert "not held" in text, text
+    after = json.loads(invoke("runs", "--config", str(config), "--json")[1])[0]
+    decisions = {d["target"]: d["decision"] for d in after["decisions"]}
+    assert decisions == {first: "rejected", **dict.fromkeys(rest, "released")}
+    assert after["held_targets"] == []
+    code, text = invoke("apply", "--run", str(run["id"]), "--yes", "--config", str(config))
+    assert code == 2 and "waits for a decision" in text, text
 
 
 def test_bad_token_exits_2_with_an_actionable_message(sandbox: Sandbox, config: Path) -> None:
@@ -114,8 +136,11 @@ def test_bad_token_exits_2_with_an_actionable_message(sandbox: Sandbox, config: 
     code, out = invoke("sync", "--config", str(config), "--json")
     assert code == 2, out
     result = json.loads(out)
-    assert result["status"] == "failed"
+    # Mailchimp's side still ran: the run is partial, and exit 2 says a person must act.
+    assert result["status"] == "partial"
     assert result["error_class"] == "config"
+    assert result["error"].startswith("hubspot:") and "401" in result["error"]
+    assert result["counts"]["stale_sources"] == ["hubspot"]
     assert "wrong-token-123" not in out
 
 
@@ -130,3 +155,56 @@ def test_check_probes_both_apis(sandbox: Sandbox, config: Path) -> None:
     assert result.exit_code == 2
     assert "mailchimp" in result.stderr
     assert "nope-key" not in result.stdout + result.stderr
+
+
+def _snapshot(db_url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, sorted: what "changed nothing" is checked against."""
+    from sqlalchemy import MetaData, create_engine, select
+
+    from syncd.store.db import normalise_url
+
+    engine = create_engine(normalise_url(db_url))
+    try:
+        meta = MetaData()
+        meta.reflect(engine)
+        with engine.connect() as conn:
+            return {
+                name: sorted(tuple(map(repr, row)) for row in conn.execute(select(table)))
+                for name, table in meta.tables.items()
+            }
+    finally:
+        engine.dispose()
+
+
+def test_a_dry_run_changes_nothing_anywhere(sandbox: Sandbox, config: Path, db_url: str) -> None:
+    assert invoke("sync", "--config", str(config))[0] == 0
+    with sandbox.state_lock():
+        contacts = list(sandbox.hubspot.contacts.values())
+        for contact in contacts[:40]:
+            contact.props["lifecyclestage"] = "customer"
+        contacts[41].props["email"] = ""  # a record the pull rejects (audit row, normally)
+    before, writes_before = _snapshot(db_url), writes(sandbox)
+    code, text = invoke("sync", "--config", str(config), "--dry-run", "--full", "--json")
+    assert code in (0, 3), text
+    plan = json.loads(text)
+    changed = {t: r for t, r in plan["targets"].items() if r["add"] or r["remove"] or r["set"]}
+    assert changed, "the dry run saw none of the edits"
+    assert all(plan["samples"][t][0]["contact"] for t in changed)
+    assert _snapshot(db_url) == before
+    assert writes(sandbox) == writes_before
+
+
+def test_a_missing_audience_during_sync_is_a_configuration_error(
+    sandbox: Sandbox, config: Path
+) -> None:
+    assert invoke("db", "upgrade", "--config", str(config))[0] == 0
+    wrong = config.read_text(encoding="utf-8").replace(sandbox.audience_id, "nosuchlist")
+    config.write_text(wrong, encoding="utf-8")
+    result = runner.invoke(app, ["sync", "--config", str(config), "--json"])
+    assert result.exit_code == 2, result.stdout + result.stderr
+    run = json.loads(result.stdout)
+    assert run["error_class"] == "config"
+    assert "audience" in run["error"]
+    checked = runner.invoke(app, ["check", "--config", str(config)])
+    assert checked.exit_code == 2
+    assert "audience" in checked.stderr

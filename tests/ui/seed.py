@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from syncd.store.models import (
     AuditEvent,
     Contact,
+    Hold,
     Membership,
     OutboxEntry,
     RunStatus,
@@ -127,6 +128,7 @@ def seed(db: Engine) -> Seeded:
             {
                 "targets": {tag: {"planned_remove": 9}},
                 "held_reasons": [f"would remove 9 of 10 members of {tag} (90% > 20%) {XSS}"],
+                "held": {tag: f"would remove 9 of 10 members of {tag} (90% > 20%) {XSS}"},
                 "segment_sizes": {"newsletter": 1, "high-value": 2},
             },
         )
@@ -160,6 +162,11 @@ def seed(db: Engine) -> Seeded:
         for cid in [alice, evil, *others[:7]]:
             _insert(
                 conn, OutboxEntry, workspace=WS, run_id=held, target=tag, contact_id=cid,
-                action="remove", payload={}, reason="left rule 'newsletter'", state="pending",
+                action="remove", payload={}, reason="left rule 'newsletter'", state="held",
             )  # fmt: skip
+        _insert(
+            conn, Hold, workspace=WS, target=tag, run_id=held, planned_by_run=held,
+            reason=f"would remove 9 of 10 members of {tag}", status="waiting",
+            created_at=NOW - timedelta(hours=1), updated_at=NOW - timedelta(hours=1),
+        )  # fmt: skip
     return Seeded(ok, partial, held)

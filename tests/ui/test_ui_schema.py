@@ -44,6 +44,7 @@ OPERATIONS = [
     ("POST", "/api/runs/{run_id}/approve"),
     ("GET", "/api/events"),
     ("GET", "/api/events.csv"),
+    ("GET", "/api/contacts"),
     ("GET", "/api/contacts/{email}"),
     ("GET", "/api/segments"),
 ]

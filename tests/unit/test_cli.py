@@ -37,11 +37,13 @@ def test_db_upgrade_then_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("SYNCD_DATABASE_URL", f"sqlite:///{tmp_path / 'c.db'}")
     monkeypatch.setenv("SYNCD_MAPPINGS", str(Path(__file__).resolve().parents[2] / "mappings"))
     before = runner.invoke(app, ["check"])
-    assert before.exit_code == 0
-    assert "run `syncd db upgrade`" in before.stdout
+    assert before.exit_code == 2
+    assert "syncd db upgrade" in before.stdout
+    assert not (tmp_path / "c.db").exists()  # check never creates the database it checks
     upgraded = runner.invoke(app, ["db", "upgrade"])
     assert upgraded.exit_code == 0, upgraded.stderr
     after = runner.invoke(app, ["check"])
+    assert after.exit_code == 0, after.stdout
     assert "up to date" in after.stdout
 
 
@@ -105,7 +107,7 @@ def test_runs_refuses_an_unknown_status_in_one_line(
     assert result.exit_code == 2
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert result.stderr.strip().splitlines() == [
-        "error: unknown run status 'bogus' "
+        "error: --status: unknown run status 'bogus' "
         "(use one of: running, success, partial, failed, held, interrupted)"
     ]
 

@@ -146,10 +146,20 @@ def test_advice_comes_from_the_code_not_the_message(db: Engine) -> None:
 
 
 def test_held_run_says_how_to_release_it(db: Engine) -> None:
-    add_run(db, 4, "held", counts={"held_reasons": ["hubspot_list:vip: 50 removals"]})
+    add_run(
+        db,
+        4,
+        "held",
+        counts={
+            "held_reasons": ["hubspot_list:vip: 50 removals"],
+            "held": {"hubspot_list:vip": "hubspot_list:vip: 50 removals"},
+        },
+    )
     (run,) = list_runs(db, WS)
     assert run["held_reasons"] == ["hubspot_list:vip: 50 removals"]
-    assert "syncd apply --run 4" in run["hint"]
+    assert run["held_targets"] == ["hubspot_list:vip"]
+    assert "syncd plan --run 4" in run["hint"]
+    assert "syncd apply --run 4" in run["hint"] and "syncd reject --run 4" in run["hint"]
 
 
 def test_partial_run_lists_its_most_frequent_failures(db: Engine) -> None:

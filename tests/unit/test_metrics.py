@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from syncd.daemon.metrics import Metrics, MetricsServer, RunFigures
 from syncd.errors import ConfigError
+from syncd.store.held import HealthFacts
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -115,7 +116,10 @@ def test_metrics_counters_move_after_record(server: MetricsServer, metrics: Metr
     assert after[("syncd_http_429_total", frozenset({("api", "hubspot")}))] == 3
     assert after[("syncd_last_run_duration_seconds", frozenset())] == 12.5
     last = (T0 + timedelta(seconds=12.5)).timestamp()
-    assert after[("syncd_last_success_timestamp_seconds", frozenset())] == last
+    assert (
+        after[("syncd_last_success_timestamp_seconds", frozenset({("workspace", "default")}))]
+        == last
+    )
 
 
 def test_failed_run_counts_error_class_and_keeps_last_success(
@@ -131,7 +135,7 @@ def test_failed_run_counts_error_class_and_keeps_last_success(
     )
     assert after[("syncd_errors_total", frozenset({("error_class", "config")}))] == 1
     assert (
-        after[("syncd_last_success_timestamp_seconds", frozenset())]
+        after[("syncd_last_success_timestamp_seconds", frozenset({("workspace", "default")}))]
         == (T0 + timedelta(seconds=12.5)).timestamp()
     )
 
@@ -156,21 +160,26 @@ def test_healthz_is_503_while_the_scheduler_is_stopped(
 def test_healthz_ok_then_stale(server: MetricsServer, metrics: Metrics, clock: Clock) -> None:
     metrics.set_scheduler_running(True)
     status, _, body = get(server.url + "/healthz")  # no run yet, but just started
-    assert status == 200 and json.loads(body)["last_success"] is None
+    assert status == 200 and json.loads(body)["last_success_at"] is None
     metrics.record(figures(finished_at=T0 + timedelta(minutes=1)))
     clock.at = T0 + timedelta(minutes=31)
     status, _, body = get(server.url + "/healthz")
     assert status == 200
     assert json.loads(body) == {
         "status": "ok",
-        "last_success": "2026-01-01T12:01:00+00:00",
+        "reasons": [],
+        "last_success_at": "2026-01-01T12:01:00+00:00",
+        "held_targets": [],
         "last_run_status": "success",
     }
     metrics.record(figures(status="failed"))  # failures do not refresh the last success
     clock.at = T0 + timedelta(minutes=31, seconds=1)
     status, _, body = get(server.url + "/healthz")
-    assert status == 503
-    assert json.loads(body)["status"] == "stale" and json.loads(body)["last_run_status"] == "failed"
+    # Degraded, not down: the daemon still works and a person should look.
+    assert status == 200
+    answer = json.loads(body)
+    assert answer["status"] == "degraded" and answer["last_run_status"] == "failed"
+    assert answer["reasons"] == ["no completed run for over 30m"]
 
 
 def test_healthz_stale_when_no_run_completes_after_start(
@@ -178,7 +187,8 @@ def test_healthz_stale_when_no_run_completes_after_start(
 ) -> None:
     metrics.set_scheduler_running(True)
     clock.at = T0 + timedelta(minutes=31)
-    assert get(server.url + "/healthz")[0] == 503
+    status, _, body = get(server.url + "/healthz")
+    assert status == 200 and json.loads(body)["status"] == "degraded"
 
 
 def test_partial_run_counts_as_completed(metrics: Metrics, clock: Clock) -> None:
@@ -201,3 +211,29 @@ def test_stop_closes_the_port(metrics: Metrics) -> None:
     srv.stop()  # idempotent
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url + "/healthz", timeout=5)  # noqa: S310 - loopback http
+
+
+def test_healthz_tells_held_targets_failures_and_an_unreachable_store(clock: Clock) -> None:
+    facts = HealthFacts(["hubspot_list:vip"], 3, T0)
+
+    def read() -> HealthFacts:
+        if facts is None:
+            raise OSError("connection refused")
+        return facts
+
+    metrics = Metrics(staleness=timedelta(minutes=30), clock=clock, facts=read)
+    metrics.set_scheduler_running(True)
+    ok, body = metrics.health()
+    assert ok and body["status"] == "degraded"
+    assert body["held_targets"] == ["hubspot_list:vip"]
+    assert body["reasons"] == [
+        "1 target(s) held for a decision: hubspot_list:vip",
+        "3 failed runs in a row",
+    ]
+    assert body["last_success_at"] == T0.isoformat()
+    exposed = metrics.exposition().decode()
+    assert 'syncd_held_targets{workspace="default"} 1.0' in exposed
+    facts = None  # type: ignore[assignment]
+    ok, body = metrics.health()
+    assert not ok and body["status"] == "unavailable"
+    assert body["reasons"] == ["database unreachable (OSError)"]

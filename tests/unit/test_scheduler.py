@@ -250,7 +250,7 @@ def test_daemon_serves_healthz_after_the_first_run(db: tuple[str, Engine]) -> No
         with urllib.request.urlopen(url_, timeout=5) as resp:
             body: dict[str, Any] = json.loads(resp.read())
         assert resp.status == 200 and body["status"] == "ok"
-        assert body["last_run_status"] == "success" and body["last_success"] is not None
+        assert body["last_run_status"] == "success" and body["last_success_at"] is not None
     finally:
         daemon.shutdown()
 

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, or_, select
 
 from syncd.engine.profiles.identity import merge_fields
 from syncd.segments import FieldCatalog
+from syncd.segments.derived import MAILCHIMP_TAGS
 from syncd.store.models import Contact
 from syncd.store.types import table_of
 
@@ -48,6 +49,9 @@ def merge_profile(
     out.pop(STATUS_KEY, None)
     out.pop(TAGS_KEY, None)
     out["email"] = email
+    tags = (attributes.get("mailchimp") or {}).get(TAGS_KEY) or []
+    # The built-in `mailchimp_tags` field: a person's own tags, never syncd's.
+    out[MAILCHIMP_TAGS] = [t for t in tags if isinstance(t, str) and not t.startswith("syncd:")]
     return out
 
 
@@ -68,7 +72,8 @@ def iter_contacts(
         query = query.where(or_(c.email == email, c.mailchimp_email == email))
     prefer = preferences(fields)
     with db.connect() as conn:
-        result = conn.execution_options(yield_per=5000).execute(query.order_by(c.id))
+        # A statement option, not a connection option: it must not outlive this query.
+        result = conn.execute(query.order_by(c.id).execution_options(yield_per=5000))
         for row in result:
             attrs = row.attributes or {}
             mailchimp = attrs.get("mailchimp") or {}

@@ -15,7 +15,7 @@ def test_merge_applies_prefer_and_falls_back() -> None:
     # `prefer` orders a field's sources; the engine's merge takes the first one with a value.
     assert [s.system for s in fm["n"].sources()] == [Source.MAILCHIMP, Source.HUBSPOT]
     assert [s.system for s in fm["e"].sources()] == [Source.HUBSPOT]
-    prefer = {name: str(f.sources()[0].system) for name, f in fm.items()}
+    prefer = {name: str(f.sources()[0].system) for name, f in fm.items() if f.sources()}
     merged = merge_fields(
         {"hubspot": {"s": "a", "n": "1", "e": "2026-01-01"}, "mailchimp": {"n": 2, "t": ""}},
         prefer,

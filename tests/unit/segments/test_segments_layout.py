@@ -15,7 +15,7 @@ PACKAGE = "syncd.segments"
 ROOT = Path(syncd.segments.__file__).parent
 MODULES = {p.stem: p for p in sorted(ROOT.glob("*.py")) if p.stem != "__init__"}
 ALLOWED_SYNCD = {"syncd.errors", "syncd.yamlfile"}
-ALLOWED_OUTSIDE = {"polars", "pydantic", "__future__"}
+ALLOWED_OUTSIDE = {"polars", "pydantic", "numpy", "scipy", "__future__"}
 IO_MODULES = {"os", "io", "shutil", "socket", "subprocess", "time", "tempfile", "urllib", "http"}
 CLOCK_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"}
 

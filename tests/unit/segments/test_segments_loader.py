@@ -56,7 +56,7 @@ def test_default_mappings_load_with_the_contract_fields() -> None:
 def test_unknown_field_names_file_path_and_known_fields() -> None:
     [p] = problems([seg("a", {"all": [{"field": "n", "gt": 1}, {"field": "opn_rate", "gt": 1}]})])
     assert p.startswith("segments.yaml: segments[0].when.all[1].field: unknown field 'opn_rate'")
-    assert "(known: b, d, e, m, n, s, t)" in p
+    assert "(known: b, d, e, m, n, s, t, recency_days, " in p  # then the built-in fields
 
 
 def test_all_problems_reported_at_once() -> None:
