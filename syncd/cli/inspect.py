@@ -36,6 +36,7 @@ from syncd.engine.segmentation import holdout_identity, segment_targets
 from syncd.errors import ConfigError, ExitCode
 from syncd.segments import analyse, explain
 from syncd.store.history import (
+    EVENT_OUTCOMES,
     AuditFilter,
     audit_has,
     count_events,
@@ -52,7 +53,7 @@ from syncd.store.segment_history import first_snapshots
 from syncd.store.types import utcnow
 
 #: What `--outcome` may be: the outcomes the change log records.
-OUTCOMES = ("applied", "rejected", "retry", "skipped", "detected", "closed", "decided")
+OUTCOMES = EVENT_OUTCOMES
 #: Events the table shows when `--limit` is not given (exports write all of them).
 TABLE_ROWS = 100
 

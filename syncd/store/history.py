@@ -62,8 +62,10 @@ EVENT_COLUMNS = (
 
 _FAILED_OUTCOMES = ("rejected", "retry")
 #: What a change-log row's `outcome` and `action` can be (see `AuditEvent`), for filter menus.
-EVENT_OUTCOMES = ("applied", "rejected", "retry", "skipped", "detected")
-EVENT_ACTIONS = ("add", "remove", "set", "drift", "reject", "skip")
+#: Every outcome an audit event can have: `closed` when a membership ended with its person or
+#: member, `decided` for a person's decision on a hold.
+EVENT_OUTCOMES = ("applied", "rejected", "retry", "skipped", "detected", "closed", "decided")
+EVENT_ACTIONS = ("add", "remove", "set", "drift", "reject", "skip", "release")
 _MEMBERSHIP_KINDS = (f"{TargetKind.HUBSPOT_LIST}:", f"{TargetKind.MAILCHIMP_TAG}:")
 
 
