@@ -242,14 +242,21 @@ class MailchimpConnector:
 
     def _find_segment(self, name: str) -> dict[str, Any] | None:
         def fetch(at: Offset) -> dict[str, Any]:
-            return self.client.send(
-                SEGMENTS,
-                self.client.lists.list_segments,
-                self.audience_id,
-                type="static",
-                count=PAGE_MAX,
-                offset=at.offset,
-            )
+            try:
+                return self.client.send(
+                    SEGMENTS,
+                    self.client.lists.list_segments,
+                    self.audience_id,
+                    type="static",
+                    count=PAGE_MAX,
+                    offset=at.offset,
+                )
+            except Exception as exc:
+                # The audience's own segment list is missing: the audience id is wrong.
+                if status_of(exc) == 404:
+                    missing = f"Mailchimp audience {self.audience_id!r} does not exist"
+                    raise error_for(Reason.AUDIENCE_MISSING, missing, api=self.name) from None
+                raise
 
         for page in paginate(SEGMENTS, fetch, OffsetPaging("segments")):
             for seg in page.data.get("segments") or []:
