@@ -308,7 +308,7 @@ class _Applier:
             conn.execute(
                 rt.update()
                 .where(rt.c.workspace == workspace, rt.c.target == ref.key)
-                .values(remote_id=remote_id)
+                .values(remote_id=remote_id, deleted_at=None)
             )
             reset = close_memberships(
                 conn,
