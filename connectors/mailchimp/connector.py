@@ -211,6 +211,13 @@ class MailchimpConnector:
                 if status_of(exc) != 404:
                     raise
             log.warning(Event.MAILCHIMP_TAG_GONE, segment_id=target.remote_id, target=target.key)
+            if not target.recreate:
+                raise error_for(
+                    Reason.TARGET_DELETED_KEPT,
+                    f"Mailchimp tag {target.name!r} (id {target.remote_id}) was deleted by a "
+                    "person; on_deleted_target is stop",
+                    api="mailchimp",
+                )
         else:
             found = self._find_segment(target.name)
             if found is not None:
