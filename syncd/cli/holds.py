@@ -119,6 +119,7 @@ def confirm(verb: str, holds: list[HeldTargetView], yes: bool) -> None:
 
 
 def _to_decide(rt: Any, run: int, target: str | None) -> list[HeldTargetView]:
+    require_run(rt.db, rt.syncer.workspace, run)
     with rt.db.connect() as conn:
         holds = [
             h
