@@ -100,7 +100,7 @@ def build_report(
         _targets(seg, history, trend)
         if seg.success is not None:
             _success(seg, outcomes.get(seg.key, {}), trend)
-        if history and seg.holdout:
+        if history and history[-1].kpis.get(HOLDOUT):  # measured with a holdout
             _lift(history[-1], trend)
         untested = seg.goal and not seg.holdout and not seg.kpis
         if untested and history and now - history[0].at > UNTESTED_AFTER:
