@@ -6,7 +6,8 @@ moments (`segment_snapshots`), and keeps `segment_stints` current: a row per sta
 in a segment, opened when it enters and closed when it leaves, with `success_at` stamped the
 first run on which the segment's `success.when` holds within `success.within` of entering —
 also after the contact left, since meeting the goal often moves it out of the segment (a trial
-that converts leaves the trial segment). Timestamps come from the run's clock.
+that converts leaves the trial segment). A member entering a holdout also gets a line in the
+change log (`skip`, "held out for measurement"). Timestamps come from the run's clock.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from sqlalchemy import Connection, Row, Table, and_, insert, or_, select, update
 
 from syncd.engine.segmentation import Segmented
 from syncd.segments import RuleSet
-from syncd.segments.kpis import HOLDOUT, MEMBERS
-from syncd.store.models import SegmentSnapshot, SegmentStint
+from syncd.segments.kpis import HOLDOUT, MEMBERS, RULE_KEY
+from syncd.segments.rules import fingerprint
+from syncd.store.models import AuditEvent, Contact, SegmentSnapshot, SegmentStint
 from syncd.store.types import table_of
 
 _CHUNK = 5000
@@ -90,6 +92,8 @@ def record_segment_history(
             ],
         )  # fmt: skip
         _set(conn, stints, exited, exited_at=now)
+        if seg.holdout:
+            _held_out_events(conn, workspace, run_id, seg.key, seg.holdout, entered & held, now)
         for value in (True, False):
             _set(conn, stints, [s for s, h in flipped if h is value], held_out=value)
         moments = segmented.kpis.get(seg.key, {})
@@ -104,9 +108,12 @@ def record_segment_history(
                 "exited": len(exited),
                 "holdout_size": len(held),
                 "kpis": {
-                    g: {k: m.to_dict() for k, m in moments.get(g, {}).items()}
-                    for g in (MEMBERS, HOLDOUT)
-                    if g in moments
+                    **{
+                        g: {k: m.to_dict() for k, m in moments.get(g, {}).items()}
+                        for g in (MEMBERS, HOLDOUT)
+                        if g in moments
+                    },
+                    RULE_KEY: fingerprint(seg.when),
                 },
             }
         )
@@ -140,6 +147,39 @@ def _successes(
         if r.contact_id in segmented.succeeded.get(seg.key, ()):
             hits.append(r.id)
     _set(conn, table, hits, success_at=now)
+
+
+def _held_out_events(
+    conn: Connection,
+    workspace: str,
+    run_id: int | None,
+    key: str,
+    percent: float,
+    contact_ids: set[int],
+    now: datetime,
+) -> None:
+    """One change-log line per member entering its segment's holdout (written nowhere)."""
+    if not contact_ids:
+        return
+    c = table_of(Contact).c
+    people: list[Row[Any]] = []
+    ids = sorted(contact_ids)
+    for i in range(0, len(ids), _CHUNK):
+        people += conn.execute(
+            select(c.id, c.email, c.hubspot_id, c.mailchimp_id).where(c.id.in_(ids[i : i + _CHUNK]))
+        ).all()
+    reason = f"in segment {key}, held out for measurement (holdout {percent:g}%)"
+    _insert(
+        conn,
+        table_of(AuditEvent),
+        [
+            {"workspace": workspace, "run_id": run_id, "at": now, "contact_id": p.id,
+             "email": p.email, "hubspot_id": p.hubspot_id, "mailchimp_id": p.mailchimp_id,
+             "segment": key, "target": None, "action": "skip", "reason": reason,
+             "outcome": "skipped"}
+            for p in people
+        ],
+    )  # fmt: skip
 
 
 def _insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -23,7 +23,7 @@ from syncd.runtime import Runtime, open_runtime
 from syncd.sandbox import Sandbox
 from syncd.segments import load_mappings
 from syncd.store import Contact, RunStatus, make_engine
-from syncd.store.models import SegmentSnapshot, SegmentStint
+from syncd.store.models import AuditEvent, SegmentSnapshot, SegmentStint
 from syncd.store.types import table_of, utcnow
 from tests.e2e.helpers import MAPPINGS, ledger_members, make_settings, remote_lists, remote_tags
 
@@ -94,6 +94,16 @@ def test_history_success_and_holdout_over_simulated_days(
         assert not {r.mailchimp_id for r in held} & tagged
         assert not {r.hubspot_id for r in held} & ledger_members(rt, "hubspot_list:trial-to-paid")
         assert {r.hubspot_id for r in kept if r.hubspot_id} <= listed
+        # ...and the change log says so, once per held-out member.
+        a = table_of(AuditEvent).c
+        with rt.db.connect() as conn:
+            logged = conn.execute(
+                select(a.contact_id, a.reason).where(
+                    a.segment == "trial-to-paid", a.action == "skip", a.outcome == "skipped"
+                )
+            ).all()
+        assert {r.contact_id for r in logged} == {r.contact_id for r in held}
+        assert all("held out for measurement" in r.reason for r in logged)
 
         # Three days later, some members of each group convert.
         converts = [r for r in kept[:3] + held[:1] if r.hubspot_id]
@@ -149,6 +159,7 @@ def test_kpi_below_target_warns_after_three_runs(
             trial = next(s for s in report.segments if s.key == "trial-to-paid")
             warned = [w for w in trial.warnings if "open_rate missed its target" in w]
             assert bool(warned) is (day == 2), (day, trial.warnings)
+        assert "its rule has not changed meanwhile (never refined)" in warned[0]
     finally:
         rt.close()
 

@@ -10,10 +10,12 @@ import pytest
 import yaml
 from segkit import NOW, loads_mappings, seg
 
+from syncd.engine.profiles.read import merge_profile
 from syncd.errors import ConfigError
 from syncd.segments import assign
 from syncd.segments.evaluate import holdout_col, success_col
 from syncd.segments.holdout import is_held_out
+from syncd.segments.rules import fingerprint
 
 FIELDS: dict[str, Any] = {
     "fields": {
@@ -165,3 +167,20 @@ def test_mailchimp_tags_are_a_list_field() -> None:
     assert problems([seg("x", {"field": "mailchimp_tags", "eq": "vip"})])[0].endswith(
         "(allowed: contains, exists)"
     )
+
+
+def test_rule_fingerprint_ignores_position_but_not_content() -> None:
+    one = rules([seg("a", {"field": "open_rate", "gte": 0.5})])
+    moved = rules([seg("z", {"always": True}), seg("a", {"field": "open_rate", "gte": 0.5})])
+    edited = rules([seg("a", {"field": "open_rate", "gte": 0.6})])
+    first = fingerprint(one.segment_by_key["a"].when)
+    assert fingerprint(moved.segment_by_key["a"].when) == first
+    assert fingerprint(edited.segment_by_key["a"].when) != first
+
+
+def test_the_engine_fills_mailchimp_tags_without_syncds_own() -> None:
+    attrs = {"mailchimp": {"_tags": ["VIP", "syncd:newsletter", "beta"], "_status": "subscribed"}}
+    profile = merge_profile({}, "a@example.com", attrs)
+    assert profile["mailchimp_tags"] == ["VIP", "beta"]
+    rs = rules([seg("vip", {"field": "mailchimp_tags", "contains": "vip"})])
+    assert assign(rs, [profile], NOW).frame["vip"].to_list() == [True]
