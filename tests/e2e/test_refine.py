@@ -84,6 +84,15 @@ def test_history_success_and_holdout_over_simulated_days(
             ).all()
             n_snaps = conn.execute(select(snaps.id).where(snaps.run_id == first.run_id)).all()
         assert len(n_snaps) == len(rt.rules.segments)  # one snapshot per segment per run
+        with rt.db.connect() as conn:
+            news = conn.execute(
+                select(snaps.size, snaps.entered, snaps.exited).where(
+                    snaps.run_id == first.run_id, snaps.segment == "newsletter"
+                )
+            ).one()
+            untracked = conn.execute(select(stints.id).where(stints.segment == "newsletter")).all()
+        assert news.size > 0 and news.entered == news.size and news.exited == 0
+        assert untracked == []  # no per-member rows where nothing is measured
         held = [r for r in rows if r.held_out]
         kept = [r for r in rows if not r.held_out]
         assert held and kept
@@ -130,6 +139,8 @@ def test_history_success_and_holdout_over_simulated_days(
             clock[0].date().isoformat(),
         ]
         assert trial.points[1]["exited"] >= len(converts)
+        news_now = next(s for s in report.segments if s.key == "newsletter").points[-1]
+        assert news_now["entered"] < news.size  # counted against the last run, not from zero
         success = trial.success
         assert success is not None
         assert success["succeeded"] == len(converts)
