@@ -156,8 +156,9 @@ def test_rfm_scores_are_quintiles_and_recency_counts_days() -> None:
 def test_rfm_treats_a_missing_score_as_one_and_all_missing_as_missing() -> None:
     rs = rules([seg("x", {"field": "rfm_score", "exists": True})])
     typed = assign(rs, [{"revenue": 5}, {}], NOW).typed
-    # recency and frequency missing -> 1 each; monetary alone -> quintile 5 of one value
-    assert typed["rfm_score"].to_list() == [7, None]
+    # recency and frequency missing -> 1 each; monetary alone: every breakpoint equals the
+    # one value, and a value on a breakpoint takes the lower score -> 1
+    assert typed["rfm_score"].to_list() == [3, None]
 
 
 def test_mailchimp_tags_are_a_list_field() -> None:
@@ -184,3 +185,13 @@ def test_the_engine_fills_mailchimp_tags_without_syncds_own() -> None:
     assert profile["mailchimp_tags"] == ["VIP", "beta"]
     rs = rules([seg("vip", {"field": "mailchimp_tags", "contains": "vip"})])
     assert assign(rs, [profile], NOW).frame["vip"].to_list() == [True]
+
+
+def test_quintiles_of_many_contacts_come_from_a_sample_and_stay_balanced() -> None:
+    rs = rules([seg("x", {"field": "monetary_score", "gte": 5})])
+    n = 120_000  # more than QUANTILE_SAMPLE: breakpoints from every k-th value
+    profiles = {"revenue": [float((i * 7919) % n) for i in range(n)]}
+    scores = assign(rs, profiles, NOW).typed["monetary_score"].value_counts().sort("monetary_score")
+    shares = [c / n for c in scores["count"].to_list()]
+    assert scores["monetary_score"].to_list() == [1, 2, 3, 4, 5]
+    assert all(abs(s - 0.2) < 0.005 for s in shares), shares
