@@ -151,5 +151,6 @@ def open_runtime(
         clock=utcnow,
         on_deleted_target=settings.on_deleted_target,
         listener=notifier,
+        min_dwell=settings.safety.min_dwell,
     )
     return Runtime(settings, db, rules, built, syncer, notifier)
