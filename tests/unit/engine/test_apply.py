@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from syncd.engine.apply import ItemOutcome, apply_run
 from syncd.engine.ledger import OutboxItem, load_ledger, write_outbox
 from syncd.engine.plan import Action, Change
-from syncd.errors import ConfigError, TransientError
+from syncd.errors import ConfigError, TransientError, error_for
 from syncd.failures import ErrorClass, Reason
 from syncd.store import (
     AuditEvent,
@@ -385,3 +385,41 @@ def test_a_remote_id_kept_for_another_target_is_never_adopted(db: Engine) -> Non
         rt = table_of(RemoteTarget).c
         kept = dict(conn.execute(core_select(rt.target, rt.remote_id)).all())
     assert kept == {"mailchimp_tag:vip": "one-remote-list"}
+
+
+class KeepsDeletedWriter(FakeWriter):
+    """A writer whose `vip` target a person deleted, with `on_deleted_target: stop`."""
+
+    def ensure(self, ref: TargetRef, known_remote_id: str | None) -> str:
+        if ref.name == "vip" and known_remote_id:
+            raise error_for(
+                Reason.TARGET_DELETED_KEPT, "tag 'syncd:vip' was deleted", api="mailchimp"
+            )
+        return super().ensure(ref, known_remote_id)
+
+
+def test_a_target_left_deleted_is_recorded_and_the_others_are_written(db: Engine) -> None:
+    run_id = seed(db, 2)
+    apply_run(db, "default", run_id, {"mailchimp": FakeWriter("mailchimp")}, clock=utcnow)
+    second = new_run(db)
+    changes = [
+        Change("mailchimp_tag:vip", 1, Action.REMOVE, "r"),
+        Change("mailchimp_tag:other", 2, Action.ADD, "r"),
+    ]
+    with db.begin() as conn:
+        write_outbox(conn, "default", second, changes, now=utcnow())
+    writer = KeepsDeletedWriter("mailchimp")
+    report = apply_run(db, "default", second, {"mailchimp": writer}, clock=utcnow)
+    assert report.kept_deleted == ["mailchimp_tag:vip"] and not report.failures
+    assert writer.batches == [[2]]  # the other tag was written
+    with session_scope(db) as session:
+        vip = session.exec(select(RemoteTarget).where(RemoteTarget.target == "mailchimp_tag:vip"))
+        assert vip.one().deleted_at is not None
+        events = session.exec(
+            select(AuditEvent).where(AuditEvent.reason_code == "target_deleted_kept")
+        ).all()
+    assert {(e.action, e.outcome) for e in events} == {("drift", "detected"), ("remove", "closed")}
+    with db.begin() as conn:
+        assert all(
+            e.state == "removed" for e in load_ledger(conn, "default")["mailchimp_tag:vip"].values()
+        )
