@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import Field
 
 from syncd.store import held, history
 from syncd.ui import charts, humanize, queries
@@ -31,6 +32,7 @@ from syncd.ui.security import (
     safe_next,
     same_secret,
 )
+from syncd.ui.segment_trends import MAX_SHOWN, segment_trends, trend_colour
 from syncd.ui.state import UiState
 
 TEMPLATES = FsPath(__file__).parent / "templates"
@@ -65,6 +67,7 @@ env = Environment(
 )
 env.globals["quote"] = lambda s: quote(str(s), safe="")
 env.globals["colour"] = charts.colour
+env.globals["trend_colour"] = trend_colour
 env.globals["total_keys"] = history.TOTAL_KEYS
 env.filters["absolute"] = humanize.absolute
 env.filters["duration"] = humanize.duration
@@ -320,12 +323,24 @@ def contact_page(request: Request, state: State, email: str) -> HTMLResponse:
 
 
 @router.get("/segments", response_class=HTMLResponse)
-def segments_page(request: Request, state: State) -> HTMLResponse:
-    """Segment sizes over time, coverage, overlap, KPIs and warnings."""
+def segments_page(
+    request: Request,
+    state: State,
+    show: Annotated[list[Annotated[str, Field(max_length=128)]] | None, Query()] = None,
+    metric: Annotated[str, Query(max_length=64, pattern=NoNul)] = "size",
+) -> HTMLResponse:
+    """Segment sizes over time, coverage, overlap, KPIs and warnings.
+
+    `show` (repeatable) and `metric` pick the segments and the measure of the history chart.
+    """
     data = queries.segments_overview(state.ctx)
     keys = [s["key"] for s in data["report"]["segments"]]
     chart = charts.size_chart(data["history"], keys)
-    return render(request, state, "segments.html", chart=chart, keys=keys, **data)
+    trends = segment_trends(state.ctx, show or [], metric)
+    return render(
+        request, state, "segments.html", chart=chart, keys=keys, trends=trends,
+        max_shown=MAX_SHOWN, **data,
+    )  # fmt: skip
 
 
 # --- login ------------------------------------------------------------------------------------
