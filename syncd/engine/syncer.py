@@ -112,6 +112,9 @@ class Syncer:
             tag a person deleted (`syncd.engine.deleted_targets`).
         listener: Told of finished runs and decisions (the alerts); its failures are logged,
             never raised.
+        write_properties: `hubspot.write_properties`: plan the `syncd_segments` /
+            `syncd_journey_stage` contact properties (off: lists and tags only, and no echo of
+            property writes for the next incremental pull to re-read).
     """
 
     def __init__(
@@ -132,6 +135,7 @@ class Syncer:
         lease_heartbeat_s: float | None = None,
         on_deleted_target: OnDeleted = "recreate",
         listener: RunListener | None = None,
+        write_properties: bool = True,
     ) -> None:
         self.db = db
         self.workspace = workspace
@@ -148,6 +152,7 @@ class Syncer:
         self.lease_heartbeat_s = lease_heartbeat_s
         self.on_deleted_target: OnDeleted = on_deleted_target
         self.listener = listener
+        self.write_properties = write_properties
 
     # -- public entry points -------------------------------------------------------------
 
@@ -556,7 +561,12 @@ class Syncer:
     def _plan(self, segmented: Segmented, rules: RuleSet) -> Plan:
         with self.db.begin() as conn:
             ledger = load_ledger(conn, self.workspace)
-        return make_plan(segmented.contacts, self._targets(rules), ledger)
+        return make_plan(
+            segmented.contacts,
+            self._targets(rules),
+            ledger,
+            write_properties=self.write_properties,
+        )
 
     def _targets(self, rules: RuleSet) -> list[SegmentTargets]:
         """The configured targets, less those a person deleted and syncd leaves deleted."""
