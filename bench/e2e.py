@@ -17,7 +17,9 @@ Figures (last line, JSON):
   properties on, by the cheaper of search (200 per call, 4/s) and a full list scan (100 per
   call at the rolling rate), named in `second_run_floor_method`.
 
-Usage: python bench/e2e.py [--contacts 20000] [--seed 1] [--no-write-properties]
+`--latency-ms L` makes the sandbox hold every vendor request L ms (a network's round trip).
+
+Usage: python bench/e2e.py [--contacts 20000] [--seed 1] [--latency-ms 0] [--no-write-properties]
 """
 
 from __future__ import annotations
@@ -52,12 +54,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--contacts", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--write-properties", action=argparse.BooleanOptionalAction,
                         default=True, help="hubspot.write_properties")  # fmt: skip
     args = parser.parse_args()
     configure_logging("warning", "json")
     phases = Phases()
-    with sandbox_process(args.contacts, args.seed) as info, phases.installed():
+    with sandbox_process(args.contacts, args.seed, args.latency_ms) as info, phases.installed():
         rt = open_runtime(settings_for(info, write_properties=args.write_properties))
         before = stats(info)
         cpu0, t0 = time.process_time(), time.perf_counter()
@@ -88,6 +91,7 @@ def main() -> None:
         "status": str(first.status),
         "second_run_status": str(second.status),
         "write_properties": args.write_properties,
+        "latency_ms": args.latency_ms,
         "api_calls": calls["total"],
         "hubspot_calls": calls["hubspot"],
         "mailchimp_calls": calls["mailchimp"],

@@ -68,14 +68,22 @@ def _serve(contacts: int, seed: int, queue: Any, stop: Any) -> None:
 
 
 @contextmanager
-def sandbox_process(contacts: int, seed: int) -> Iterator[dict[str, Any]]:
-    """A sandbox in a child process; yields its info (urls, credentials, data sizes)."""
+def sandbox_process(contacts: int, seed: int, latency_ms: float = 0) -> Iterator[dict[str, Any]]:
+    """A sandbox in a child process; yields its info (urls, credentials, data sizes).
+
+    `latency_ms` holds every vendor request that long, as a network to the vendors would.
+    """
     ctx = mp.get_context("spawn")
     queue, stop = ctx.Queue(), ctx.Event()
     child = ctx.Process(target=_serve, args=(contacts, seed, queue, stop), daemon=True)
     child.start()
     try:
-        yield queue.get(timeout=900)
+        info = queue.get(timeout=900)
+        if latency_ms:
+            requests.post(
+                f"{info['base_url']}/_sandbox/faults", json={"latency_ms": latency_ms}, timeout=30
+            ).raise_for_status()
+        yield info
     finally:
         stop.set()
         child.join(timeout=60)
