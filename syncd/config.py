@@ -168,6 +168,9 @@ class SafetySettings(_Section):
     max_removals: int = Field(default=1000, ge=0)
     #: How long the apply lease outlives a writer that stopped renewing it (killed, paused).
     lease_ttl: Duration = timedelta(seconds=60)
+    #: Anti-flapping: a contact added to a target is not removed before this, nor re-added
+    #: this soon after a removal (consent and deletions always win). `0` is off.
+    min_dwell: Duration = timedelta(0)
 
     @field_validator("lease_ttl")
     @classmethod

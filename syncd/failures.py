@@ -125,15 +125,18 @@ FAILURES: Mapping[Reason, Failure] = {
         _C,
         "missing scope or permission for this call",
         {
-            "hubspot": "the HubSpot private app lacks a scope this call needs "
-            "(crm.objects.contacts.read/write, crm.lists.read/write, crm.schemas.contacts.write, "
-            "deals and companies read); add it and update the token",
-            "mailchimp": "Mailchimp refused access: check the API key's permissions, or "
-            "Mailchimp's firewall blocked the request",
+            "hubspot": "HubSpot accepted the token, but the private app lacks a scope this call "
+            "needs: `syncd check` lists every scope syncd needs (README: Connect HubSpot and "
+            "Mailchimp); add the missing ones in the app's Scopes tab and commit the change",
+            "mailchimp": "Mailchimp accepted the API key but refused the request: the account "
+            "is disabled or suspended (e.g. a compliance review), or Mailchimp's firewall "
+            "blocked the traffic; log in to Mailchimp to see the account's status",
         },
     ),
     Reason.AUDIENCE_MISSING: Failure(
-        _C, "set mailchimp.audience_id to an id from Audience > Settings in Mailchimp"
+        _C,
+        "set mailchimp.audience_id to the Audience ID Mailchimp shows under Audience > All "
+        "contacts > Settings > Audience name and defaults (not the audience's name)",
     ),
     Reason.TARGET_KIND_CONFLICT: Failure(
         _C,

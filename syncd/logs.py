@@ -41,6 +41,27 @@ def _processors() -> list[Processor]:
     ]
 
 
+class _StderrHandler(logging.StreamHandler[TextIO]):
+    """A handler that writes to whatever `sys.stderr` is at the moment of each line.
+
+    A progress display on the terminal (rich's live bars) swaps `sys.stderr` for a proxy that
+    prints lines above the bars; holding the stream from start-up would write underneath them
+    and garble the display. Logs never go to stdout, which carries data (tables, JSON, CSV).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        """The current standard error."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        """Ignored: the stream is always the current standard error."""
+
+
 def configure_logging(
     level: str = "info", fmt: LogFormat = "auto", stream: TextIO | None = None
 ) -> None:
@@ -63,7 +84,7 @@ def configure_logging(
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(out)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -42,6 +42,7 @@ def drain(
     depth: int,
     *,
     on_done: Callable[[str], None] | None = None,
+    on_error: Callable[[str, BaseException], bool] | None = None,
     thread_prefix: str = "producer",
 ) -> Iterator[tuple[str, T]]:
     """Yield `(source name, item)` from every source, each iterated on its own thread.
@@ -51,11 +52,13 @@ def drain(
             there, not in the caller).
         depth: Items that may wait in the queue (all sources together).
         on_done: Called in the consumer's thread when a source is exhausted.
+        on_error: Called in the consumer's thread with a source's error; returning True
+            isolates it (that source ends, the others go on) instead of raising it.
         thread_prefix: Thread names are `<prefix>-<source name>`.
 
     Raises:
-        BaseException: The first error any source raised, in the consumer's thread; the other
-            producers stop after their current item.
+        BaseException: The first error any source raised that `on_error` did not isolate, in
+            the consumer's thread; the other producers stop after their current item.
     """
     box: queue.Queue[_Item[T]] = queue.Queue(maxsize=max(1, depth))
     stop = threading.Event()
@@ -72,7 +75,10 @@ def drain(
         while running:
             item = box.get()
             if item.error is not None:
-                raise item.error
+                if on_error is None or not on_error(item.name, item.error):
+                    raise item.error
+                running -= 1
+                continue
             if item.done:
                 running -= 1
                 if on_done is not None:

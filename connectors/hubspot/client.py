@@ -99,6 +99,7 @@ class HubSpotClient:
         self.associations = crm.associations.v4.batch_api
         self.deals_batch = crm.deals.batch_api
         self.companies_batch = crm.companies.batch_api
+        self.object_search = {"deals": crm.deals.search_api, "companies": crm.companies.search_api}
         self.lists = crm.lists.lists_api
         self.memberships = crm.lists.memberships_api
         self.properties = crm.properties.core_api
@@ -172,6 +173,15 @@ class HubSpotClient:
             search=True,
         )
 
+    def search_objects(self, object_type: str, body: dict[str, Any]) -> Any:
+        """One page of `POST /crm/v3/objects/{deals|companies}/search` (search's limiter)."""
+        return self.send(
+            f"POST /crm/v3/objects/{object_type}/search",
+            self.object_search[object_type].do_search,
+            public_object_search_request=body,
+            search=True,
+        )
+
     def read_contacts(self, ids: Sequence[str], properties: Sequence[str]) -> Any:
         """`POST /crm/v3/objects/contacts/batch/read` (<= 100)."""
         return self.send(
@@ -192,18 +202,23 @@ class HubSpotClient:
     # -- associations, deals, companies -----------------------------------------------------
 
     def read_associations(
-        self, to_type: str, ids: Sequence[str], after: Mapping[str, str] | None = None
+        self,
+        to_type: str,
+        ids: Sequence[str],
+        after: Mapping[str, str] | None = None,
+        *,
+        from_type: str = CONTACTS,
     ) -> Any:
-        """One page of `POST /crm/v4/associations/contacts/{to_type}/batch/read` (<= 1,000).
+        """One page of `POST /crm/v4/associations/{from_type}/{to_type}/batch/read` (<= 1,000).
 
-        `after` holds, per contact id, the `paging.next.after` token its previous page named
+        `after` holds, per input id, the `paging.next.after` token its previous page named
         (each result pages on its own; see `enrich.read_all_associations`).
         """
         cursors = after or {}
         return self.send(
-            f"POST /crm/v4/associations/contacts/{to_type}/batch/read",
+            f"POST /crm/v4/associations/{from_type}/{to_type}/batch/read",
             self.associations.get_page,
-            CONTACTS,
+            from_type,
             to_type,
             batch_input_public_fetch_associations_batch_request={
                 "inputs": [

@@ -210,9 +210,9 @@ class AssociationPaging:
 
 
 def read_all_associations(
-    client: HubSpotClient, to_type: str, ids: Sequence[str]
+    client: HubSpotClient, to_type: str, ids: Sequence[str], *, from_type: str = "contacts"
 ) -> list[tuple[str, list[dict[str, Any]]]]:
-    """`(contact id, targets)` of every contact in `ids`, each read to its last page.
+    """`(from id, targets)` of every object in `ids` (contacts by default), each to its last page.
 
     A contact with more deals or companies than one page holds would otherwise be undercounted
     without any error. The pager's guard stops a read whose cursor comes back unchanged.
@@ -220,9 +220,12 @@ def read_all_associations(
 
     def fetch(position: AssocPosition) -> Any:
         after = {cid: token for cid, token in position if token is not None}
-        return client.read_associations(to_type, [cid for cid, _ in position], after)
+        ids = [cid for cid, _ in position]
+        if from_type == "contacts":
+            return client.read_associations(to_type, ids, after)
+        return client.read_associations(to_type, ids, after, from_type=from_type)
 
-    endpoint = f"POST /crm/v4/associations/contacts/{to_type}/batch/read"
+    endpoint = f"POST /crm/v4/associations/{from_type}/{to_type}/batch/read"
     found: dict[str, list[dict[str, Any]]] = {}
     for page in paginate(endpoint, fetch, AssociationPaging(tuple(ids))):
         for cid, targets in _associations(page.data):

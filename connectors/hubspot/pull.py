@@ -3,8 +3,10 @@
 Full: `GET /crm/v3/objects/contacts` with the `after` cursor, 100 per page, no result cap.
 Incremental: search on `lastmodifieddate` (api-facts 1.2), ascending, from the cursor minus an
 overlap window (search indexing lags) up to the run's start, re-anchored before the 10,000-result
-cap (`connectors.hubspot.search`). The cursor is epoch milliseconds as text, never later than the
-run's start, and never past a contact not yet handed on. Both go through `paginate`.
+cap (`connectors.hubspot.search`); then the contacts of deals and companies changed in the same
+window are read again (`connectors.hubspot.related`). The cursor is epoch milliseconds as text,
+never later than the run's start, and never past a contact not yet handed on. Both go through
+`paginate`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 from connectors.base import FieldSource, Page, SourceRecord
 from connectors.hubspot.client import LIST_CONTACTS, PAGING, SEARCH_CONTACTS, HubSpotClient
 from connectors.hubspot.enrich import Enricher, Item, associated_values, iso_ms
-from connectors.hubspot.limits import PAGE_MAX, SEARCH_PAGE_MAX
+from connectors.hubspot.limits import BATCH_MAX, PAGE_MAX, SEARCH_PAGE_MAX
+from connectors.hubspot.related import touched_contacts
 from connectors.hubspot.search import SearchQuery, SearchWindow
 from syncd.http import PageToken, paginate
 from syncd.producers import prefetch
@@ -117,16 +120,42 @@ class Puller:
             return self._client.search_contacts(self._search_body(query, start_ms, window.limit))
 
         ready: list[Item] = []
+        seen: set[str] = set()
         for page in paginate(SEARCH_CONTACTS, fetch, window):
-            ready = enricher.feed([Item.of(r) for r in window.unseen(page.position, page.data)])
+            items = [Item.of(r) for r in window.unseen(page.position, page.data)]
+            seen.update(str(i.raw.get("id")) for i in items)
+            ready = enricher.feed(items)
             if page.last:
                 break
             held = enricher.held_min_modified()
             safe = window.top_ms if held is None else min(held, window.top_ms)
             if ready:
                 yield Page([self._record(i) for i in ready], str(min(safe, start_ms)))
+        # Deals and companies changed in the same window: their contacts are read again, so
+        # revenue and company fields do not wait for the nightly full pull.
+        related = self._related_types()
+        if related:
+            touched = touched_contacts(self._client, related, window.first().anchor, start_ms)
+            ready += enricher.feed(self._read_contacts(sorted(touched - seen)))
         ready += enricher.finish()
         yield Page([self._record(i) for i in ready], str(start_ms))
+
+    def _related_types(self) -> list[str]:
+        """The associated objects whose changes matter: those the field map reads."""
+        types = []
+        if self._plan.deal_fields:
+            types.append("deals")
+        if self._plan.company_properties:
+            types.append("companies")
+        return types
+
+    def _read_contacts(self, ids: Sequence[str]) -> list[Item]:
+        """Contacts by id, 100 per batch read; deleted or merged-away ids are just absent."""
+        out: list[Item] = []
+        for start in range(0, len(ids), BATCH_MAX):
+            data = self._client.read_contacts(ids[start : start + BATCH_MAX], self._plan.properties)
+            out += [Item.of(r) for r in data.get("results") or [] if isinstance(r, dict)]
+        return out
 
     def _search_body(self, query: SearchQuery, start_ms: int, limit: int) -> dict[str, Any]:
         prop = "lastmodifieddate"

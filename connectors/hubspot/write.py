@@ -52,7 +52,8 @@ class HubSpotWriter:
         """
         if target.remote_id:
             found = self._get_or_none(lambda: self._client.get_list(str(target.remote_id)))
-            if found is not None:
+            # A deleted list may still answer for 90 days (restorable), marked `deletedAt`.
+            if found is not None and not found.get("deletedAt"):
                 return _checked(found, target.name)
             log.warning(Event.HUBSPOT_LIST_GONE, list_id=target.remote_id, target=target.key)
         else:

@@ -146,15 +146,23 @@ class MailchimpConnector:
                 }
 
         def fetch(at: Offset) -> dict[str, Any]:
-            return self.client.send(
-                MEMBERS,
-                self.client.lists.get_list_members_info,
-                self.audience_id,
-                count=self._page,
-                offset=at.offset,
-                fields=self._fields,
-                **window,
-            )
+            try:
+                return self.client.send(
+                    MEMBERS,
+                    self.client.lists.get_list_members_info,
+                    self.audience_id,
+                    count=self._page,
+                    offset=at.offset,
+                    fields=self._fields,
+                    **window,
+                )
+            except Exception as exc:
+                # The audience's own member list is missing: the audience id is wrong (the
+                # same configuration error `check` reports), not one refused record.
+                if status_of(exc) == 404:
+                    missing = f"Mailchimp audience {self.audience_id!r} does not exist"
+                    raise error_for(Reason.AUDIENCE_MISSING, missing, api=self.name) from None
+                raise
 
         # Members that change mid-pull leave the frozen window: the total drops, and the
         # offset steps back by as much so the next page re-reads rather than skips.

@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from syncd.cli.common import one_line, require_database
+from syncd.cli.refine import mapping_warnings
 from syncd.cli.text import line
 from syncd.config import Settings
 from syncd.errors import ConfigError, SyncdError
@@ -24,7 +25,9 @@ from syncd.segments import RuleSet, load_mappings
 from syncd.store import current_revision, head_revision, make_engine, safe_url
 
 OK, FAILED, SKIPPED, ABSENT = "ok", "FAILED", "skipped", "not configured"
-_STYLES = {OK: "green", FAILED: "bold red", SKIPPED: "yellow", ABSENT: "dim"}
+#: Not a failure: the segments on the stored contacts show a classic mistake or more.
+WARN = "warnings"
+_STYLES = {OK: "green", FAILED: "bold red", SKIPPED: "yellow", ABSENT: "dim", WARN: "yellow"}
 
 
 @dataclass
@@ -43,7 +46,10 @@ def check_all(settings: Settings, config: Path | None, *, probe: bool) -> list[V
     verdicts = [Verdict("config", OK, f"read from {source}")]
     rules, mappings = _mappings(settings)
     verdicts.append(mappings)
-    verdicts.append(_database(settings))
+    database = _database(settings)
+    verdicts.append(database)
+    if rules is not None and database.state == OK:
+        verdicts.append(_segments(settings, rules))
     for name in ("hubspot", "mailchimp"):
         verdicts.append(_vendor(settings, name, rules, probe=probe))
     return verdicts
@@ -108,6 +114,16 @@ def _database(settings: Settings) -> Verdict:
         return Verdict("database", OK, f"{where}: schema up to date ({head})")
     state = "has no syncd schema" if at is None else f"is at revision {at}, needs {head}"
     return Verdict("database", FAILED, f"{where} {state}; run `syncd db upgrade`")
+
+
+def _segments(settings: Settings, rules: RuleSet) -> Verdict:
+    """The classic segmentation mistakes on the stored contacts (`syncd segments list`'s)."""
+    found = mapping_warnings(settings, rules)
+    if not found:
+        return Verdict("segments", OK, "no warnings on the stored contacts")
+    return Verdict(
+        "segments", WARN, f"{len(found)} warning(s) on the stored contacts", "\n".join(found)
+    )
 
 
 def _vendor(settings: Settings, name: str, rules: RuleSet | None, *, probe: bool) -> Verdict:

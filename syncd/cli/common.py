@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -48,6 +48,17 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 #: The largest run id a database can hold (a signed 64-bit integer); larger ones are refused
 #: as a usage error instead of overflowing inside the driver.
 RUN_ID_MAX = 2**63 - 1
+
+
+def run_id_option(help_text: str) -> Any:
+    """A `--run ID` option: a positive id a database can hold (bigger is a usage error).
+
+    Use as `run: Annotated[int, run_id_option("The run to revert.")]`; check that the run
+    exists with `require_run` before building anything else.
+    """
+    return typer.Option("--run", min=1, max=RUN_ID_MAX, help=help_text)
+
+
 LimitOpt = Annotated[int, typer.Option("--limit", min=1, help="Most rows to show.")]
 OffsetOpt = Annotated[
     int, typer.Option("--offset", min=0, help="Rows to skip first (for the next page).")

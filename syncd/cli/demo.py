@@ -10,6 +10,7 @@ verbatim from this directory. With `--serve` the emulator stays up at that addre
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -116,7 +117,7 @@ def command_prefix() -> str:
     if script.name != "syncd" or not script.is_file():
         return "syncd"
     try:
-        relative = script.resolve().relative_to(Path.cwd().resolve())
+        relative = Path(os.path.abspath(script)).relative_to(Path.cwd())
     except ValueError:
         return "syncd"
     return str(relative)

@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 
 from syncd.cli import refine
 from syncd.cli.common import (
-    RUN_ID_MAX,
     ConfigOpt,
     JsonOpt,
     OffsetOpt,
@@ -24,17 +23,20 @@ from syncd.cli.common import (
     open_db,
     out,
     require_run,
+    run_id_option,
     runtime,
     settings_for,
 )
 from syncd.cli.render import print_events, print_history, print_page, print_runs
 from syncd.cli.text import line
 from syncd.config import Settings, parse_duration
+from syncd.engine.dwell import deferred_for
 from syncd.engine.profiles.read import iter_contacts
 from syncd.engine.segmentation import holdout_identity, segment_targets
 from syncd.errors import ConfigError, ExitCode
 from syncd.segments import analyse, explain
 from syncd.store.history import (
+    EVENT_OUTCOMES,
     AuditFilter,
     audit_has,
     count_events,
@@ -47,10 +49,11 @@ from syncd.store.history import (
     write_events_json,
 )
 from syncd.store.models import RunStatus
+from syncd.store.segment_history import first_snapshots
 from syncd.store.types import utcnow
 
 #: What `--outcome` may be: the outcomes the change log records.
-OUTCOMES = ("applied", "rejected", "retry", "skipped", "detected")
+OUTCOMES = EVENT_OUTCOMES
 #: Events the table shows when `--limit` is not given (exports write all of them).
 TABLE_ROWS = 100
 
@@ -62,9 +65,10 @@ def segments_list(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     store = open_db(settings)
     try:
         profiles = [c.profile for c in iter_contacts(store, settings.workspace, rules.fields)]
+        born = first_snapshots(store, settings.workspace)
     finally:
         store.dispose()
-    report = analyse(rules, profiles, utcnow())
+    report = analyse(rules, profiles, utcnow(), first_seen=born)
     if json_:
         out.print_json(data=report.to_dict())
     else:
@@ -89,12 +93,30 @@ def segments_explain(email: str, config: ConfigOpt = None, json_: JsonOpt = Fals
             "(`syncd audit` or the console's contacts page shows who is there)",
             ExitCode.USAGE,
         )
-    explanation = explain(rules, found[0].profile, utcnow(), profile_id=holdout_identity(found[0]))
+    now = utcnow()
+    explanation = explain(rules, found[0].profile, now, profile_id=holdout_identity(found[0]))
+    members = {v.key: v.member for v in explanation.segments}
+    store = open_db(settings)
+    try:
+        targets = segment_targets(rules, settings.safety.min_dwell)
+        waiting = deferred_for(store, settings.workspace, found[0].id, targets, members, now)
+    finally:
+        store.dispose()
     if json_:
-        out.print_json(data={**explanation.to_dict(), "membership_history": history})
-    else:
-        out.print(line(explanation.render_text(), multiline=True))
-        print_history(out, history)
+        data = {**explanation.to_dict(), "membership_history": history, "deferred": waiting}
+        out.print_json(data=data)
+        return
+    out.print(line(explanation.render_text(), multiline=True))
+    for item in waiting:
+        out.print(
+            line(
+                ("deferred by min_dwell: ", "yellow"),
+                f"{item['change']} on ",
+                item["target"],
+                f" not before {item['until'][:16].replace('T', ' ')} UTC",
+            )
+        )
+    print_history(out, history)
 
 
 def runs(
@@ -127,7 +149,7 @@ def audit(
     segment: Annotated[str | None, typer.Option(help="Segment key.")] = None,
     target: Annotated[str | None, typer.Option(help="Target, e.g. hubspot_list:KEY.")] = None,
     outcome: Annotated[str | None, typer.Option(help=f"One of: {', '.join(OUTCOMES)}.")] = None,
-    run: Annotated[int | None, typer.Option("--run", min=1, max=RUN_ID_MAX, help="Run id.")] = None,
+    run: Annotated[int | None, run_id_option("Only this run's events.")] = None,
     since: Annotated[str | None, typer.Option(help="Age, such as 1d or 12h.")] = None,
     limit: Annotated[
         int | None,

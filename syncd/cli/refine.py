@@ -14,10 +14,14 @@ import typer
 
 from syncd.cli.common import ConfigOpt, JsonOpt, fail, load_rules, open_db, out, settings_for
 from syncd.cli.text import line
-from syncd.config import parse_duration
+from syncd.config import Settings, parse_duration
+from syncd.engine.profiles.read import iter_contacts
 from syncd.engine.segment_report import SegmentReportHistory, SegmentTrend, load_report
 from syncd.errors import ConfigError, ExitCode
+from syncd.segments import RuleSet, analyse
 from syncd.segments.templates import catalogue, choose, starter_files
+from syncd.store import open_store
+from syncd.store.segment_history import first_snapshots
 from syncd.store.types import utcnow
 
 
@@ -149,6 +153,19 @@ def _pct(value: float | None) -> str:
 
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
+
+
+def mapping_warnings(settings: Settings, rules: RuleSet) -> list[str]:
+    """The classic mistakes on the stored contacts, for `syncd check` (none without contacts)."""
+    store = open_store(settings.database_url)
+    try:
+        profiles = [c.profile for c in iter_contacts(store, settings.workspace, rules.fields)]
+        born = first_snapshots(store, settings.workspace)
+    finally:
+        store.dispose()
+    if not profiles:
+        return []
+    return analyse(rules, profiles, utcnow(), first_seen=born).warnings
 
 
 def register(app: typer.Typer) -> None:

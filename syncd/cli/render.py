@@ -5,17 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine, select
+from rich.text import Text
+from sqlalchemy import Engine
 
 from syncd.cli.text import cell, clip, line
-from syncd.engine.plan import Plan
+from syncd.engine.review import sample_changes
 from syncd.engine.run_record import RunResult
-from syncd.store.models import Contact
-from syncd.store.types import table_of
-
-SAMPLES_PER_TARGET = 5
 
 # Budgets of values in tables and summary lines, in terminal cells. Each is wide enough for
 # real data; together they keep a table inside the 160 columns the CLI uses off a terminal.
@@ -35,33 +33,9 @@ _STATUS_STYLES = {
 }
 
 
-def plan_samples(
-    db: Engine, plan: Plan, per_target: int = SAMPLES_PER_TARGET
-) -> dict[str, list[dict[str, Any]]]:
-    """A few changes per target with the contact's email and the reason, for review."""
-    picked: dict[str, list[Any]] = {}
-    for change in plan.changes:
-        rows = picked.setdefault(change.target, [])
-        if len(rows) < per_target:
-            rows.append(change)
-    ids = {c.contact_id for rows in picked.values() for c in rows}
-    emails: dict[int, str] = {}
-    if ids:
-        c = table_of(Contact).c
-        with db.connect() as conn:
-            emails = dict(conn.execute(select(c.id, c.email).where(c.id.in_(ids))).all())  # type: ignore[arg-type]
-    return {
-        target: [
-            {
-                "contact": emails.get(ch.contact_id, str(ch.contact_id)),
-                "action": str(ch.action),
-                "value": ch.value,
-                "reason": ch.reason,
-            }
-            for ch in rows
-        ]
-        for target, rows in sorted(picked.items())
-    }
+def _samples(db: Engine, result: RunResult) -> dict[str, list[dict[str, Any]]]:
+    """The run's own samples (a dry run's contacts may exist only in its scratch store)."""
+    return result.samples if result.samples is not None else sample_changes(db, result.plan)
 
 
 def plan_json(db: Engine, result: RunResult) -> dict[str, Any]:
@@ -70,7 +44,7 @@ def plan_json(db: Engine, result: RunResult) -> dict[str, Any]:
         "held": bool(result.held_reasons),
         "held_reasons": result.held_reasons,
         "targets": result.plan.counts(),
-        "samples": plan_samples(db, result.plan),
+        "samples": _samples(db, result),
         "segment_sizes": dict(sorted(result.segmented.sizes.items())) if result.segmented else {},
     }
 
@@ -91,7 +65,7 @@ def print_plan(console: Console, db: Engine, result: RunResult) -> None:
     if not counts:
         table.add_row("(nothing to change)", "", "", "", "")
     console.print(table)
-    for target, samples in plan_samples(db, result.plan).items():
+    for target, samples in _samples(db, result).items():
         console.print(line((clip(target, TARGET_BUDGET), "bold")))
         for s in samples:
             value = f" = {clip(repr(s['value']), VALUE_BUDGET)}" if s["value"] is not None else ""
@@ -108,48 +82,66 @@ def print_plan(console: Console, db: Engine, result: RunResult) -> None:
         console.print(line(("would be held:", "bold yellow"), " ", reason))
 
 
+#: Below this many columns, tables drop their low-value columns (and never cut a status).
+NARROW = 120
+
+
+def _narrow(console: Console) -> bool:
+    return console.width < NARROW
+
+
+def _when(value: str | None, narrow: bool) -> str:
+    """`2026-11-28T13:06:06+00:00` as `2026-11-28 13:06:06`, or `11-28 13:06` when narrow."""
+    text = (value or "")[:19].replace("T", " ")
+    return text[5:16] if narrow else text
+
+
 def print_runs(console: Console, runs: Sequence[Mapping[str, Any]]) -> None:
-    """The run history as a table, then each run's most frequent failures, one per line."""
-    table = Table(title="Sync runs (newest first)")
-    _columns(
-        table,
-        "id",
-        "status",
-        "trigger",
-        "started",
-        "duration",
-        "added",
-        "removed",
-        "set",
-        "rejected",
-        "retry",
-        "API calls",
-        "429s",
-        wrap=("what to do",),
+    """The run history as a table, then each run's advice and most frequent failures.
+
+    At 120 columns and more every figure has a column; narrower, the low-value ones (trigger,
+    values set, API calls, 429s) are dropped and the advice moves below the table, so the
+    status and the changes stay whole at 80 columns.
+    """
+    narrow = _narrow(console)
+    table = Table(
+        title="Sync runs (newest first)", box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD
     )
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True, min_width=len("interrupted"))
+    if not narrow:
+        _columns(table, "trigger")
+    _columns(table, "started", right=("took", "added", "removed"))
+    if not narrow:
+        _columns(table, right=("set",))
+    _columns(table, right=("failed",))
+    if not narrow:
+        _columns(table, right=("API calls", "429s"), wrap=("what to do",))
     for run in runs:
-        totals: dict[str, int] = {}
-        for row in run["counts"].values():
-            for key, value in row.items():
-                totals[key] = totals.get(key, 0) + value
-        advice = run.get("hint") or (run["error"] or "; ".join(run["held_reasons"]))
-        table.add_row(
+        totals = _run_totals(run)
+        row: list[str | Text] = [
             str(run["id"]),
             cell(run["status"], 16, _STATUS_STYLES.get(run["status"], "white")),
-            cell(run["trigger"], 16),
-            clip((run["started_at"] or "")[:19], 19),
+        ]
+        if not narrow:
+            row.append(cell(run["trigger"], 16))
+        row += [
+            _when(run["started_at"], narrow),
             f"{run['duration_s'] or 0:.1f}s",
             str(totals.get("added", 0)),
             str(totals.get("removed", 0)),
-            str(totals.get("set", 0)),
-            str(totals.get("rejected", 0)),
-            str(totals.get("retry", 0)),
-            str(run["api_calls"]),
-            str(run["http_429"]),
-            cell(advice, 80),
-        )
+        ]
+        if not narrow:
+            row.append(str(totals.get("set", 0)))
+        row.append(str(totals.get("rejected", 0) + totals.get("retry", 0)))
+        if not narrow:
+            row += [str(run["api_calls"]), str(run["http_429"]), cell(_run_advice(run), 80)]
+        table.add_row(*row)
     console.print(table)
     for run in runs:
+        advice = _run_advice(run)
+        if narrow and advice:
+            console.print(line(f"run {run['id']}: ", clip(advice, MESSAGE_BUDGET)))
         for failure in run.get("failures") or []:
             console.print(
                 line(
@@ -159,6 +151,18 @@ def print_runs(console: Console, runs: Sequence[Mapping[str, Any]]) -> None:
                     clip(failure.get("hint"), MESSAGE_BUDGET),
                 )
             )
+
+
+def _run_totals(run: Mapping[str, Any]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for row in run["counts"].values():
+        for key, value in row.items():
+            totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+def _run_advice(run: Mapping[str, Any]) -> str:
+    return str(run.get("hint") or (run["error"] or "; ".join(run["held_reasons"])))
 
 
 def run_json(result: RunResult) -> dict[str, Any]:
@@ -219,17 +223,43 @@ def print_result(console: Console, result: RunResult) -> None:
 
 
 def print_events(console: Console, rows: Sequence[Mapping[str, Any]]) -> None:
-    """The change log as a table."""
-    table = Table(title="Change log (newest first)")
-    _columns(
-        table, "time", "run", "contact", "target", "action", "outcome", wrap=("reason / error",)
+    """The change log as a table.
+
+    Narrower than 120 columns, the run and the reason of applied changes are left out (the
+    JSON and CSV exports have them) and each failure's message follows the table, so contact,
+    target, action and outcome stay readable at 80 columns.
+    """
+    narrow = _narrow(console)
+    table = Table(
+        title="Change log (newest first)", box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD
     )
+    if narrow:
+        table.add_column("time", no_wrap=True)
+        table.add_column("contact", overflow="fold", ratio=3)
+        table.add_column("target", overflow="fold", ratio=2)
+        _columns(table, "action")
+        table.add_column("outcome", no_wrap=True, min_width=len("rejected"))
+    else:
+        _columns(
+            table, "time", "run", "contact", "target", "action", "outcome", wrap=("reason / error",)
+        )
+    failed: list[Mapping[str, Any]] = []
     for row in rows:
         detail = row.get("reason") or ""
         if row.get("message"):
             detail = f"{row['message']} ({row['hint']})" if row.get("hint") else row["message"]
+            failed.append(row)
+        if narrow:
+            table.add_row(
+                _when(row.get("at"), narrow),
+                cell(row.get("email"), EMAIL_BUDGET),
+                cell(row.get("target"), TARGET_BUDGET),
+                cell(row.get("action"), 16),
+                cell(row.get("outcome"), 16),
+            )
+            continue
         table.add_row(
-            clip((row.get("at") or "")[:19], 19),
+            _when(row.get("at"), narrow),
             str(row.get("run_id") or ""),
             cell(row.get("email"), EMAIL_BUDGET),
             cell(row.get("target"), TARGET_BUDGET),
@@ -238,6 +268,17 @@ def print_events(console: Console, rows: Sequence[Mapping[str, Any]]) -> None:
             cell(detail, REASON_BUDGET),
         )
     console.print(table)
+    if narrow:
+        for row in failed:
+            hint = f" -> {row['hint']}" if row.get("hint") else ""
+            console.print(
+                line(
+                    f"{_when(row.get('at'), narrow)} ",
+                    clip(row.get("email"), EMAIL_BUDGET),
+                    ": ",
+                    clip(f"{row['message']}{hint}", MESSAGE_BUDGET),
+                )
+            )
 
 
 def print_page(console: Console, what: str, shown: int, total: int, offset: int) -> None:

@@ -22,6 +22,7 @@ from syncd.cli.common import (
     open_db,
     out,
     require_run,
+    run_id_option,
     runtime,
     settings_for,
 )
@@ -108,7 +109,7 @@ def apply(
 
 
 def undo(
-    run: Annotated[int, typer.Option("--run", min=1, max=RUN_ID_MAX, help="The run to revert.")],
+    run: Annotated[int, run_id_option("The run to revert.")],
     config: ConfigOpt = None,
     json_: JsonOpt = False,
 ) -> None:

@@ -28,8 +28,9 @@ from typing import Protocol
 
 from sqlalchemy import Engine, select
 
+from syncd.engine.closing import close_memberships
 from syncd.engine.ledger import OutboxItem, mark, mark_each, pending_items, set_ledger
-from syncd.engine.outcomes import ItemOutcome, Tally
+from syncd.engine.tally import ItemOutcome, Tally
 from syncd.errors import ConfigError, SyncdError, TransientError, classify, error_for
 from syncd.events import Event
 from syncd.failures import ErrorClass, Reason
@@ -37,8 +38,6 @@ from syncd.logs import get_logger
 from syncd.store.lease import UNFENCED, Clock, Fence, LeaseLostError, fenced
 from syncd.store.models import (
     AuditEvent,
-    Membership,
-    MembershipState,
     OutboxState,
     RemoteTarget,
 )
@@ -138,7 +137,7 @@ def apply_run(
     """
     with db.begin() as conn:
         items = pending_items(conn, workspace, run_id, [OutboxState.PENDING, OutboxState.IN_FLIGHT])
-    applier = _Applier(db, workspace, fence, clock, max_attempts)
+    applier = _Applier(db, workspace, fence, clock, max_attempts, run_id=run_id)
     by_api: dict[str, dict[TargetRef, list[OutboxItem]]] = defaultdict(lambda: defaultdict(list))
     for ref in create:
         if ref.key not in applier.known:
@@ -171,9 +170,17 @@ class _Applier:
     """One apply pass: the store, the fence, the clock and the report its API threads share."""
 
     def __init__(
-        self, db: Engine, workspace: str, fence: Fence, clock: Clock, max_attempts: int
+        self,
+        db: Engine,
+        workspace: str,
+        fence: Fence,
+        clock: Clock,
+        max_attempts: int,
+        *,
+        run_id: int | None = None,
     ) -> None:
         self.db = db
+        self.run_id = run_id
         self.workspace = workspace
         self.fence = fence
         self.clock = clock
@@ -291,17 +298,15 @@ class _Applier:
                 .where(rt.c.workspace == workspace, rt.c.target == ref.key)
                 .values(remote_id=remote_id)
             )
-            m = table_of(Membership).c
-            reset = conn.execute(
-                table_of(Membership)
-                .update()
-                .where(
-                    m.workspace == workspace,
-                    m.target == ref.key,
-                    m.state == MembershipState.ADDED,
-                )
-                .values(state=MembershipState.REMOVED, updated_at=now)
-            ).rowcount
+            reset = close_memberships(
+                conn,
+                workspace,
+                target=ref.key,
+                reason=f"{ref.remote_name!r} (id {known}) was deleted by a person; recreated",
+                code=Reason.TARGET_DELETED,
+                run_id=self.run_id,
+                now=now,
+            )
         log.warning(
             Event.APPLY_TARGET_RECREATED,
             target=ref.key,

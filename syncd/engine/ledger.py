@@ -28,10 +28,12 @@ def load_ledger(conn: Connection, workspace: str) -> dict[str, dict[int, LedgerE
     ledger: dict[str, dict[int, LedgerEntry]] = defaultdict(dict)
     m = table_of(Membership).c
     rows = conn.execute(
-        select(m.target, m.contact_id, m.state, m.value).where(m.workspace == workspace)
+        select(m.target, m.contact_id, m.state, m.value, m.updated_at).where(
+            m.workspace == workspace
+        )
     )
-    for target, contact_id, state, value in rows:
-        ledger[target][contact_id] = LedgerEntry(state, value)
+    for target, contact_id, state, value, since in rows:
+        ledger[target][contact_id] = LedgerEntry(state, value, since)
     return dict(ledger)
 
 

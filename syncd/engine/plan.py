@@ -16,6 +16,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from syncd.store.models import MembershipState
 from syncd.targets import (
@@ -54,6 +55,8 @@ class LedgerEntry:
 
     state: str
     value: str | None = None
+    #: When the row last changed state (what `min_dwell` counts from).
+    since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,8 @@ class SegmentTargets:
     key: str
     hubspot_list: bool
     mailchimp_tag: bool
+    #: Anti-flapping for these targets (zero: off).
+    min_dwell: timedelta = timedelta(0)
 
     def refs(self) -> list[TargetRef]:
         """The list and tag refs this segment owns."""
@@ -95,6 +100,8 @@ class Plan:
     skipped_consent: Counter[str] = field(default_factory=Counter)
     #: Memberships syncd owns per target before this plan (the guards' denominator).
     owned: Counter[str] = field(default_factory=Counter)
+    #: Changes left for a later run because `min_dwell` has not passed, per target.
+    deferred: Counter[str] = field(default_factory=Counter)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Per target: adds, removes, sets and consent skips."""
@@ -104,6 +111,8 @@ class Plan:
             row[change.action] += 1
         for target, skipped in self.skipped_consent.items():
             out.setdefault(target, {"add": 0, "remove": 0, "set": 0})["skipped_consent"] = skipped
+        for target, waiting in self.deferred.items():
+            out.setdefault(target, {"add": 0, "remove": 0, "set": 0})["deferred_dwell"] = waiting
         return dict(sorted(out.items()))
 
 
@@ -127,6 +136,7 @@ def make_plan(
     ledger: Ledger,
     *,
     write_properties: bool = True,
+    now: datetime | None = None,
 ) -> Plan:
     """Diff what the rules want against what syncd owns.
 
@@ -135,6 +145,7 @@ def make_plan(
         segment_targets: The configured segments that write lists or tags.
         ledger: `target key -> contact id -> LedgerEntry` for the workspace.
         write_properties: Plan `syncd_segments` / `syncd_journey_stage` for HubSpot contacts.
+        now: The run's clock, for `min_dwell` (without it no change is deferred).
 
     Returns:
         The plan; targets in the ledger that are no longer configured are emptied.
@@ -142,6 +153,7 @@ def make_plan(
     plan = Plan()
     refs = [ref for st in segment_targets for ref in st.refs()]
     configured = {ref.key for ref in refs}
+    dwell = {ref.key: st.min_dwell for st in segment_targets for ref in st.refs() if st.min_dwell}
     stale = [TargetRef.parse(k) for k in ledger if k not in configured]
     membership_refs = refs + [r for r in stale if r.kind is not TargetKind.HUBSPOT_PROPERTY]
     for ref in membership_refs:
@@ -155,10 +167,36 @@ def make_plan(
                 continue
             entry = ledger.get(ref.key, empty).get(contact.contact_id)
             wanted = ref.key in configured and ref.name in contact.segments
+            if (
+                now is not None
+                and ref.key in dwell
+                and _dwelling(ref, contact, entry, wanted, now - dwell[ref.key])
+            ):
+                plan.deferred[ref.key] += 1
+                continue
             _plan_membership(plan, ref, contact, entry, wanted=wanted)
         if write_properties and contact.hubspot_id is not None:
             _plan_properties(plan, contact, ledger)
     return plan
+
+
+def _dwelling(
+    ref: TargetRef, contact: ContactView, entry: LedgerEntry | None, wanted: bool, cutoff: datetime
+) -> bool:
+    """Whether `min_dwell` defers this contact's change on `ref` (it changed after `cutoff`).
+
+    A member added is not removed, and one removed is not re-added, until it has stayed so
+    for the dwell. Consent always wins: a Mailchimp member who is no longer subscribed loses
+    the tag at once, and no one is added without consent (the planner checks that anyway).
+    """
+    if entry is None or entry.since is None or entry.since <= cutoff:
+        return False
+    if wanted:
+        return entry.state == MembershipState.REMOVED
+    if entry.state != MembershipState.ADDED:
+        return False
+    consenting = contact.mailchimp_status in CONSENTING_STATUSES
+    return ref.kind is not TargetKind.MAILCHIMP_TAG or consenting
 
 
 def _plan_membership(

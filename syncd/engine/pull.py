@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, select
 from connectors.base import ContactSource, SourceRecord
 from syncd.engine.profiles.departure import depart, unseen_ids
 from syncd.engine.profiles.merge import PullFigures, merge_page
+from syncd.errors import SyncdError
 from syncd.events import Event
 from syncd.logs import get_logger
 from syncd.producers import drain
@@ -43,14 +44,43 @@ def pull_all(
     clock: Clock,
     progress: Callable[[str, int], None] | None = None,
     fence: Fence = UNFENCED,
+    failures: dict[str, SyncdError] | None = None,
 ) -> dict[str, PullFigures]:
     """Pull every connector at once; pages are stored one at a time, each with its cursor.
 
     Each connector fetches on its own thread (their rate limits are independent), while this
     thread merges pages into the store in arrival order, so merging by email never races.
     A small bounded queue keeps memory flat whatever the audience size.
+
+    Args:
+        db: The store.
+        workspace: Whose contacts.
+        pullers: Connector name -> its read side.
+        full: Pull everything (and sweep what was not seen) instead of changes.
+        run_id: The run, for audit rows.
+        clock: The run's clock.
+        progress: Called with `(phase, rows)` per stored page.
+        fence: The run's lease.
+        failures: When given, a connector whose pull fails after its retries is recorded
+            here and the others go on: the run then works from that vendor's last stored
+            data (its cursor stays where its last stored page left it, and a full pull's
+            sweep is skipped, since an interrupted pull proves nothing about who left).
+            Without it, the first failure raises. Failures inside syncd always raise.
+
+    Raises:
+        SyncdError: A connector failed and `failures` was not given, or every one failed.
     """
     out = {name: PullFigures() for name in pullers}
+
+    def isolate(name: str, exc: BaseException) -> bool:
+        if failures is None or not isinstance(exc, SyncdError):
+            return False
+        if len(failures) + 1 >= len(pullers):
+            return False  # nothing left to work from: the run fails as before
+        failures[name] = exc
+        log.error(Event.PULL_SOURCE_FAILED, connector=name, error=str(exc), reason=exc.reason)
+        return True
+
     sources = {
         name: puller.pull(None if full else read_cursor(db, workspace, name, STREAM), full=full)
         for name, puller in pullers.items()
@@ -59,6 +89,7 @@ def pull_all(
         sources,
         PAGES_IN_MEMORY,
         on_done=lambda name: _log_done(name, full, out[name]),
+        on_error=isolate,
         thread_prefix="pull",
     )
     for name, page in stream:
@@ -77,6 +108,8 @@ def pull_all(
             progress(f"pull:{name}", len(page.records))
     if full:
         for name, figures in out.items():
+            if failures and name in failures:
+                continue
             _sweep(db, workspace, name, figures, run_id, clock(), fence)
     return out
 

@@ -52,6 +52,8 @@ class RunResult:
     pulled: dict[str, PullFigures] = field(default_factory=dict)
     apply: ApplyReport | None = None
     held_reasons: list[str] = field(default_factory=list)
+    #: Target -> sample changes for review, taken where the plan was made (dry runs).
+    samples: dict[str, list[dict[str, Any]]] | None = None
     #: Target -> how this run holds it (new holds and holds carried from earlier runs).
     held: dict[str, HeldTarget] = field(default_factory=dict)
     error_class: str | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -49,10 +49,22 @@ def holdout_identity(contact: StoredContact) -> int | str:
     return contact.id
 
 
-def segment_targets(rules: RuleSet) -> list[SegmentTargets]:
-    """The segments that write somewhere, as the planner wants them."""
+def segment_targets(
+    rules: RuleSet, default_dwell: timedelta = timedelta(0)
+) -> list[SegmentTargets]:
+    """The segments that write somewhere, as the planner wants them.
+
+    Args:
+        rules: The mappings.
+        default_dwell: `safety.min_dwell`, for segments that set no `min_dwell` of their own.
+    """
     return [
-        SegmentTargets(s.key, s.targets.hubspot_list, s.targets.mailchimp_tag)
+        SegmentTargets(
+            s.key,
+            s.targets.hubspot_list,
+            s.targets.mailchimp_tag,
+            s.min_dwell if s.min_dwell is not None else default_dwell,
+        )
         for s in rules.segments
         if s.targets.hubspot_list or s.targets.mailchimp_tag
     ]

@@ -12,26 +12,29 @@ closes whatever run a killed writer left `running` (see `syncd.engine.recovery`)
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Protocol
 
 from sqlalchemy import Engine, select
 
 from connectors.base import ContactSource, MemberReader
-from syncd.engine.apply import ApplyReport, Writer, apply_run
+from syncd.engine.apply import Writer, apply_run
 from syncd.engine.decisions import REJECTED, RELEASED, holds_to_decide, local_user, record
 from syncd.engine.deleted_targets import OnDeleted, kept_deleted, note_deleted, without
 from syncd.engine.drift import detect_drift
-from syncd.engine.guards import empty_pull_guard, removal_guard
+from syncd.engine.guards import empty_pull_guard, removal_guard, stale_data_guard
 from syncd.engine.holds import HeldTarget, WaitingHold, carry
 from syncd.engine.ledger import load_ledger, set_ledger, write_outbox
+from syncd.engine.outcome import guarded, note_stale, settle
 from syncd.engine.plan import Plan, SegmentTargets, make_plan
 from syncd.engine.pull import pull_all
 from syncd.engine.recovery import recover_interrupted
+from syncd.engine.review import sample_changes
 from syncd.engine.run_record import (
     RunResult,
     finish_run,
@@ -41,24 +44,25 @@ from syncd.engine.run_record import (
 from syncd.engine.segmentation import Segmented, segment_store, segment_targets
 from syncd.engine.snapshots import record_segment_history
 from syncd.engine.undo import undo_changes
-from syncd.errors import SyncdError, classify, reason_of
+from syncd.errors import SyncdError
 from syncd.events import Event
-from syncd.failures import ErrorClass, Reason, stored_advice
 from syncd.logs import get_logger, run_context
 from syncd.segments import RuleSet
 from syncd.store.counts import RunCounts
 from syncd.store.lease import (
     APPLY_LEASE_TTL,
+    UNFENCED,
     Clock,
+    Fence,
     HeldLease,
     LeaseInfo,
-    LeaseLostError,
     apply_lease_name,
     fenced,
     hold,
     make_holder_id,
 )
 from syncd.store.models import HoldStatus, MembershipState, RunStatus, SyncRun
+from syncd.store.scratch import scratch
 from syncd.store.types import table_of
 
 log = get_logger(__name__)
@@ -112,6 +116,7 @@ class Syncer:
             tag a person deleted (`syncd.engine.deleted_targets`).
         listener: Told of finished runs and decisions (the alerts); its failures are logged,
             never raised.
+        min_dwell: `safety.min_dwell`: anti-flapping for segments that set none.
         write_properties: `hubspot.write_properties`: plan the `syncd_segments` /
             `syncd_journey_stage` contact properties (off: lists and tags only, and no echo of
             property writes for the next incremental pull to re-read).
@@ -135,6 +140,7 @@ class Syncer:
         lease_heartbeat_s: float | None = None,
         on_deleted_target: OnDeleted = "recreate",
         listener: RunListener | None = None,
+        min_dwell: timedelta = timedelta(0),
         write_properties: bool = True,
     ) -> None:
         self.db = db
@@ -152,6 +158,7 @@ class Syncer:
         self.lease_heartbeat_s = lease_heartbeat_s
         self.on_deleted_target: OnDeleted = on_deleted_target
         self.listener = listener
+        self.min_dwell = min_dwell
         self.write_properties = write_properties
 
     # -- public entry points -------------------------------------------------------------
@@ -183,17 +190,15 @@ class Syncer:
             LeaseBusyError: Another writer holds the lease and `wait` gave up.
         """
         stop = stop or threading.Event()
+        if dry_run:
+            return self._dry_run(full=full, stop=stop, progress=progress)
         with self._writing(lease, wait, stop) as held:
             started = self.clock()
             before = dict(self.api_counters())
-            run_id = (
-                None
-                if dry_run
-                else start_run(self.db, held, self.workspace, trigger, full, started)
-            )
+            run_id = start_run(self.db, held, self.workspace, trigger, full, started)
             result = RunResult(run_id, RunStatus.RUNNING, trigger, Plan(), started_at=started)
             with run_context(run_id=run_id, trigger=trigger, workspace=self.workspace):
-                _guarded(
+                guarded(
                     result,
                     held,
                     lambda: self._cycle(
@@ -205,12 +210,41 @@ class Syncer:
         self._tell(lambda listener: listener.run_finished(result))
         return result
 
+    def _dry_run(
+        self,
+        *,
+        full: bool,
+        stop: threading.Event,
+        progress: Callable[[str, int], None] | None,
+    ) -> RunResult:
+        """A whole cycle but the journal and apply, on a scratch copy of the store.
+
+        It takes no lease and records no run: nothing it does is kept (`store/scratch.py`),
+        not even crash recovery or a lease row.
+        """
+        started = self.clock()
+        result = RunResult(None, RunStatus.RUNNING, "dry-run", Plan(), started_at=started)
+        with scratch(self.db) as db, run_context(trigger="dry-run", workspace=self.workspace):
+            dry = copy.copy(self)
+            dry.db = db
+            guarded(
+                result,
+                None,
+                lambda: dry._cycle(
+                    result, UNFENCED, full=full, dry_run=True, stop=stop, progress=progress
+                ),
+            )
+            result.samples = sample_changes(db, result.plan)
+        result.finished_at = self.clock()
+        return result
+
     def plan_only(self, rules: RuleSet | None = None) -> RunResult:
         """What would change against the stored data, without pulling or writing."""
         rules = rules or self.rules
         segmented = segment_store(self.db, self.workspace, rules, self.clock())
         plan = self._plan(segmented, rules)
         result = RunResult(None, RunStatus.SUCCESS, "plan", plan, segmented=segmented)
+        result.samples = sample_changes(self.db, plan)
         result.held_reasons = list(
             removal_guard(plan, max_pct=self.max_removals_pct, max_abs=self.max_removals).values()
         )
@@ -252,7 +286,7 @@ class Syncer:
             result.held_reasons = list(tripped.values())
             with run_context(run_id=new_id, trigger="undo", workspace=self.workspace):
                 log.info(Event.RUN_UNDO, undo_of=run_id, changes=len(changes))
-                _guarded(
+                guarded(
                     result,
                     held,
                     lambda: self._journal_and_apply(
@@ -316,7 +350,7 @@ class Syncer:
                         stop=stop,
                         fence=held,
                     )
-                    self._settle(result, result.apply)
+                    settle(result, result.apply)
                     if result.status is RunStatus.SUCCESS and row["error_class"]:
                         # What the run failed at before is not undone by the release.
                         result.status = RunStatus.PARTIAL
@@ -326,7 +360,7 @@ class Syncer:
                     if result.counts.held and result.status is RunStatus.SUCCESS:
                         result.status = RunStatus(row["status"])
 
-                _guarded(result, held, body)
+                guarded(result, held, body)
                 result.finished_at = self.clock()
                 finish_run(self.db, held, result, before, self.api_counters())
         self._tell(lambda listener: listener.run_finished(result))
@@ -427,13 +461,14 @@ class Syncer:
     def _cycle(
         self,
         result: RunResult,
-        held: HeldLease,
+        held: Fence,
         *,
         full: bool,
         dry_run: bool,
         stop: threading.Event,
         progress: Callable[[str, int], None] | None,
     ) -> None:
+        failures: dict[str, SyncdError] = {}
         result.pulled = pull_all(
             self.db,
             self.workspace,
@@ -443,25 +478,33 @@ class Syncer:
             clock=self.clock,
             progress=progress,
             fence=held,
+            failures=failures,
         )
-        if full and self.drift_readers and result.run_id is not None:
+        readers = {k: v for k, v in self.drift_readers.items() if k not in failures}
+        if full and readers and result.run_id is not None:
             result.counts.drift = detect_drift(
                 self.db,
                 self.workspace,
                 result.run_id,
-                self.drift_readers,
+                readers,
                 now=self.clock(),
                 fence=held,
                 on_deleted=self.on_deleted_target,
             )
         empty = empty_pull_guard(
-            {k: v.records for k, v in result.pulled.items()},
+            {k: v.records for k, v in result.pulled.items() if k not in failures},
             last_full_pull(self.db, self.workspace),
             full=full,
         )
         segmented = segment_store(self.db, self.workspace, self.rules, self.clock())
         result.segmented = segmented
         plan = self._plan(segmented, self.rules)
+        if failures:
+            # Rules read that vendor's last-known values; nothing is removed for lack of data.
+            plan, result.counts.deferred = stale_data_guard(plan)
+            result.counts.stale_sources = sorted(failures)
+        for target, n in plan.deferred.items():
+            result.counts.deferred.setdefault(target, {})["dwell"] = n
         result.plan = plan
         tripped = removal_guard(plan, max_pct=self.max_removals_pct, max_abs=self.max_removals)
         if empty:
@@ -477,8 +520,11 @@ class Syncer:
         if dry_run:
             result.status = RunStatus.HELD if tripped else RunStatus.SUCCESS
             return
+        assert isinstance(held, HeldLease)
         self._journal_and_apply(result, plan, held, tripped, stop=stop, progress=progress)
         note_deleted(result, result.counts.drift)
+        if failures:
+            note_stale(result, failures)
 
     def _journal_and_apply(
         self,
@@ -535,7 +581,7 @@ class Syncer:
             create=[ref for st in self._targets(self.rules) for ref in st.refs()],
             fence=held,
         )
-        self._settle(result, result.apply)
+        settle(result, result.apply)
         if new and result.status is RunStatus.SUCCESS:
             result.status = RunStatus.PARTIAL
 
@@ -551,11 +597,8 @@ class Syncer:
             else:
                 log.info(Event.HOLD_WAITING, target=each.target, since_run=each.run_id)
         if result.counts.waiting:
-            result.plan = Plan(
-                changes=[c for c in plan.changes if c.target not in result.counts.waiting],
-                releases=plan.releases,
-                skipped_consent=plan.skipped_consent,
-                owned=plan.owned,
+            result.plan = replace(
+                plan, changes=[c for c in plan.changes if c.target not in result.counts.waiting]
             )
 
     def _plan(self, segmented: Segmented, rules: RuleSet) -> Plan:
@@ -565,96 +608,11 @@ class Syncer:
             segmented.contacts,
             self._targets(rules),
             ledger,
+            now=self.clock(),
             write_properties=self.write_properties,
         )
 
     def _targets(self, rules: RuleSet) -> list[SegmentTargets]:
         """The configured targets, less those a person deleted and syncd leaves deleted."""
-        return without(segment_targets(rules), kept_deleted(self.db, self.workspace))
-
-    @staticmethod
-    def _settle(result: RunResult, report: ApplyReport) -> None:
-        """The run's status after apply: a lost lease, a vendor that failed, or leftovers.
-
-        One vendor failing does not hide what the other applied: the report keeps both, the
-        status is `partial` when some vendor finished its part (`failed` when none did), and
-        the error names the vendor that failed.
-        """
-        if report.lost:
-            _interrupted(
-                result,
-                "the apply lease was lost to another writer; what this run had not confirmed "
-                "is left to it",
-            )
-            return
-        if report.failures:
-            finished = [api for api in report.apis if api not in report.failures]
-            result.status = RunStatus.PARTIAL if finished else RunStatus.FAILED
-            # The failure that speaks for the run comes first: its vendor, named at the head of
-            # the message, picks the wording of the run's advice.
-            failures = sorted(
-                report.failures.items(), key=lambda f: (_SEVERITY[classify(f[1])], f[0])
-            )
-            worst = failures[0][1]
-            result.error_class = classify(worst)
-            result.reason = reason_of(worst)
-            result.error = "; ".join(f"{api}: {_describe(exc)}" for api, exc in failures)
-            return
-        if report.stopped:
-            result.status = RunStatus.PARTIAL
-            return
-        troubled = any(c["rejected"] or c["retry"] for c in report.counts.values())
-        result.status = RunStatus.PARTIAL if troubled else RunStatus.SUCCESS
-
-
-#: Which failure speaks for a run when several vendors failed: a person must act first.
-_SEVERITY = {
-    ErrorClass.CONFIG: 0,
-    ErrorClass.SYSTEM: 1,
-    ErrorClass.TRANSIENT: 2,
-    ErrorClass.REJECTED: 3,
-}
-
-
-def _interrupted(result: RunResult, why: str) -> None:
-    result.status = RunStatus.INTERRUPTED
-    result.error_class = ErrorClass.TRANSIENT
-    result.reason = Reason.INTERRUPTED
-    result.error = f"interrupted: {why}"
-    log.error(Event.RUN_INTERRUPTED, error=result.error)
-
-
-def _describe(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, SyncdError) else repr(exc)
-
-
-def _guarded(result: RunResult, lease: HeldLease, body: Callable[[], None]) -> None:
-    """Run `body`; any exception marks the run failed (or interrupted) instead of escaping.
-
-    A failure once the lease is lost (the server may have ended a session that stalled past
-    the TTL) means the run was overtaken: `interrupted`, not a bug. The log gets one line per
-    failure: its class, message and advice. Only a failure inside syncd itself (class
-    `system`) is logged with its stack, for the bug report.
-    """
-    try:
-        body()
-    except LeaseLostError as exc:
-        _interrupted(result, exc.message)
-    except Exception as exc:
-        if not lease.alive():
-            _interrupted(result, f"the apply lease was lost ({type(exc).__name__})")
-            return
-        result.status = RunStatus.FAILED
-        result.error_class = classify(exc)
-        result.reason = reason_of(exc)
-        result.error = _describe(exc)
-        if result.error_class is ErrorClass.SYSTEM:
-            log.exception(Event.RUN_FAILED, error_class=result.error_class, reason=result.reason)
-        else:
-            log.error(
-                Event.RUN_FAILED,
-                error_class=result.error_class,
-                error=result.error,
-                reason=result.reason,
-                hint=stored_advice(result.reason, result.error_class, result.error),
-            )
+        targets = segment_targets(rules, self.min_dwell)
+        return without(targets, kept_deleted(self.db, self.workspace))

@@ -17,8 +17,8 @@ from connectors.base import (
     Target,
 )
 from syncd.engine.ledger import OutboxItem
-from syncd.engine.outcomes import ItemOutcome
 from syncd.engine.plan import decode_properties
+from syncd.engine.tally import ItemOutcome
 from syncd.failures import ErrorClass, Reason
 from syncd.targets import TargetKind, TargetRef
 

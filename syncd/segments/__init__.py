@@ -23,7 +23,8 @@ segment keys after exclusive groups (the higher `priority` wins; ties go to the 
 first).
 """
 
-from syncd.segments.analytics import FieldCoverage, SegmentReport, SegmentStats, analyse
+from syncd.segments.analytics import SegmentReport, SegmentStats, analyse
+from syncd.segments.checks import FieldCoverage
 from syncd.segments.evaluate import Assignment, BatchResult, assign
 from syncd.segments.explanation import Explanation, Trace, Verdict, explain
 from syncd.segments.fields import FieldCatalog, FieldDef, FieldType, Source, SourcePath

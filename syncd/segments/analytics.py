@@ -7,13 +7,15 @@ page.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 import polars as pl
 
-from syncd.segments.evaluate import ROWS_COL, BatchResult, assign
+from syncd.segments.checks import FieldCoverage, mistakes
+from syncd.segments.evaluate import BatchResult, assign
 from syncd.segments.ruleset import RuleSet
 from syncd.segments.typing_columns import Profiles
 
@@ -40,15 +42,10 @@ class SegmentStats:
     customer_share: float | None = None
     score: float | None = None
     rank: int | None = None
-
-
-@dataclass(frozen=True)
-class FieldCoverage:
-    """Share of contacts with a value for one field a rule reads."""
-
-    field: str
-    share: float
-    low: bool
+    #: What `rank` is within: `goal:<goal>` or `model:<model>` (KPIs compare within it).
+    rank_group: str | None = None
+    persona: str | None = None
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,8 @@ class SegmentReport:
     Attributes:
         contacts: Contacts analysed.
         journey: Contacts per journey stage (`(none)` for no stage).
-        segments: Per-segment size and KPIs, in file order; `rank` 1 is the best performer.
+        segments: Per-segment size and KPIs, in file order; `rank` 1 is the best performer
+            among the segments of the same goal (or, outside goals, the same model).
         coverage: Per used field, lowest first.
         overlap: Pairwise shared members {a: {b: count}} for a != b with count > 0.
         jaccard: The same pairs as |a and b| / |a or b|.
@@ -81,15 +79,22 @@ class SegmentReport:
         """A compact table a person reads in a terminal."""
         lines = [f"{self.contacts} contacts", "journey:"]
         lines += [f"  {_fit(k, 24):<24} {v:>9}" for k, v in self.journey.items()]
-        lines.append("segments (rank by KPI score; 1 is best):")
-        lines.append(f"  {'key':<28} {'size':>9} {'share':>6} {'open':>6} {'click':>6} "
-                     f"{'rev/avg':>9} {'cust':>5} {'rank':>4}")  # fmt: skip
+        lines.append("segments (rank by KPI score within the same goal or model; 1 is best):")
+        lines.append(
+            f"  {'key':<28} {'goal/model':<20} {'size':>9} {'share':>6} {'open':>6} "
+            f"{'click':>6} {'conv':>6} {'rev/avg':>9} {'cust':>5} {'rank':>4}"
+        )
         for s in self.segments:
+            kind = f"goal {s.goal}" if s.goal else s.model
             lines.append(
-                f"  {_fit(s.key, 28):<28} {s.size:>9} {s.share:>6.1%} {_pct(s.avg_open_rate):>6} "
-                f"{_pct(s.avg_click_rate):>6} {_num(s.revenue_avg):>9} "
+                f"  {_fit(s.key, 28):<28} {_fit(kind, 20):<20} {s.size:>9} {s.share:>6.1%} "
+                f"{_pct(s.avg_open_rate):>6} {_pct(s.avg_click_rate):>6} "
+                f"{_num(s.conversions_avg, 2):>6} {_num(s.revenue_avg):>9} "
                 f"{_pct(s.customer_share):>5} {s.rank or '-':>4}"
             )
+            about = " - ".join(x for x in (s.persona, s.description) if x)
+            if about:
+                lines.append(f"    {about}")
         lines.append("field coverage:")
         lines += [f"  {_fit(c.field, 24):<24} {c.share:>6.1%}{'  not enough data' if c.low else ''}"
                   for c in self.coverage]  # fmt: skip
@@ -107,6 +112,7 @@ def analyse(
     coverage_threshold: float = 0.5,
     tiny_share: float = 0.01,
     max_tiny: int = 5,
+    first_seen: Mapping[str, datetime] | None = None,
 ) -> SegmentReport:
     """Evaluate the rules on a batch of profiles and report on the result.
 
@@ -118,6 +124,8 @@ def analyse(
             "not enough data".
         tiny_share: A segment below this share of contacts counts as tiny.
         max_tiny: More tiny segments than this is an over-segmentation warning.
+        first_seen: Segment -> its first snapshot in the history, when known; a goal segment
+            older than `UNTESTED_AFTER` with no holdout and no KPI target is then flagged.
     """
     result = assign(rules, profiles, now)
     n = len(result)
@@ -125,26 +133,14 @@ def analyse(
     typed = typed.rename({c: f"@f:{c}" for c in typed.columns})
     frame = pl.concat([result.frame, typed], how="horizontal")
     sizes = result.sizes()
-    warnings: list[str] = []
     stats = _kpis(rules, frame, sizes, n)
-    coverage = _coverage(result.typed.drop(ROWS_COL, strict=False), n, coverage_threshold)
-    for c in coverage:
-        if c.low:
-            warnings.append(f"field {c.field}: only {c.share:.0%} of contacts have a value "
-                            "(not enough data for reliable segments)")  # fmt: skip
-    tiny = []
-    for seg in rules.segments:
-        size = sizes[seg.key]
-        if size == 0:
-            warnings.append(f"segment {seg.key}: empty")
-        elif seg.min_size is not None and size < seg.min_size:
-            warnings.append(f"segment {seg.key}: {size} members, under its min_size {seg.min_size}")
-        if n and size / n < tiny_share:
-            tiny.append(seg.key)
-    if len(tiny) > max_tiny:
-        warnings.append(f"over-segmentation: {len(tiny)} segments hold under {tiny_share:.0%} "
-                        f"of contacts each ({', '.join(tiny)})")  # fmt: skip
+    read = result.typed.select(f for f in rules.used_fields if f in result.typed.columns)
+    coverage = _coverage(read, n, coverage_threshold)
     overlap, jaccard = _overlap(result, sizes)
+    warnings = mistakes(
+        rules, sizes, n, coverage, overlap, now,
+        first_seen=first_seen or {}, tiny_share=tiny_share, max_tiny=max_tiny,
+    )  # fmt: skip
     journey = {
         (k if k is not None else "(none)"): int(v)
         for k, v in result.frame["journey"].value_counts(sort=True).iter_rows()
@@ -185,6 +181,9 @@ def _kpis(rules: RuleSet, frame: pl.DataFrame, sizes: dict[str, int], n: int) ->
             revenue_sum=get(s.key, "revenue", "sum"),
             revenue_avg=get(s.key, "revenue", "avg"),
             customer_share=get(s.key, "customer", "avg"),
+            rank_group=f"goal:{s.goal.value}" if s.goal else f"model:{s.model.value}",
+            persona=s.persona,
+            description=s.description,
         )
         for s in rules.segments
     ]
@@ -192,10 +191,20 @@ def _kpis(rules: RuleSet, frame: pl.DataFrame, sizes: dict[str, int], n: int) ->
 
 
 def _rank(stats: list[SegmentStats]) -> list[SegmentStats]:
+    """Rank each segment among those of its own goal (or model); see `_rank_group`."""
+    groups: dict[str | None, list[SegmentStats]] = {}
+    for s in stats:
+        groups.setdefault(s.rank_group, []).append(s)
+    ranked = {s.key: s for group in groups.values() for s in _rank_group(group)}
+    return [ranked[s.key] for s in stats]
+
+
+def _rank_group(stats: list[SegmentStats]) -> list[SegmentStats]:
     """Score = mean percentile rank across the KPIs a segment has; rank 1 is the best.
 
     Percentile ranks make KPIs with different units (rates, counts, money) comparable, and a
-    segment strong on several of them rises to the top.
+    segment strong on several of them rises to the top. Segments are compared only within one
+    goal: a trial segment has no revenue yet, and ranking it against renewals says nothing.
     """
     metrics = ("avg_open_rate", "avg_click_rate", "conversions_avg", "revenue_avg",
                "customer_share")  # fmt: skip
@@ -260,5 +269,5 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
+def _num(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"

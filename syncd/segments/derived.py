@@ -136,9 +136,19 @@ def closure(names: set[str]) -> tuple[set[str], tuple[str, ...]]:
 
 
 def derive(frame: pl.DataFrame, names: tuple[str, ...], now: datetime) -> pl.DataFrame:
-    """`frame` plus the derived columns `names` (in `DERIVED` order), one column at a time."""
-    for name in names:
-        spec = DERIVED_BY_NAME[name]
-        present = tuple(c for c in spec.inputs if c in frame.columns)
-        frame = frame.with_columns(spec.build(present, now).cast(pl.Float64).alias(name))
+    """`frame` plus the derived columns `names` (in `DERIVED` order).
+
+    Fields that read only columns already present are computed together in one pass (polars
+    runs them in parallel), then the fields that read those, and so on.
+    """
+    todo = list(names)
+    while todo:
+        ready = [n for n in todo if not set(DERIVED_BY_NAME[n].inputs) & set(todo)]
+        exprs = []
+        for name in ready:
+            spec = DERIVED_BY_NAME[name]
+            present = tuple(c for c in spec.inputs if c in frame.columns)
+            exprs.append(spec.build(present, now).cast(pl.Float64).alias(name))
+        frame = frame.with_columns(exprs)
+        todo = [n for n in todo if n not in ready]
     return frame

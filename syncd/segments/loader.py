@@ -222,6 +222,7 @@ def _segments(
                 holdout=spec.holdout,
                 kpis=dict(spec.kpis or {}),
                 success=success,
+                min_dwell=spec.min_dwell,
             )
         )
     return out

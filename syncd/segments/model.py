@@ -153,6 +153,15 @@ class SegmentSpec(_Strict):
     holdout: float | None = Field(default=None, gt=0, le=50)
     kpis: dict[str, KpiTarget] | None = None
     success: SuccessSpec | None = None
+    #: Anti-flapping: a member stays at least this long, a leaver stays out this long.
+    min_dwell: timedelta | None = None
+
+    @field_validator("min_dwell", mode="before")
+    @classmethod
+    def _dwell(cls, value: Any) -> timedelta | None:
+        if value is None or isinstance(value, timedelta):
+            return value
+        return parse_span(value)
 
     @field_validator("kpis")
     @classmethod

@@ -59,6 +59,8 @@ class Segment:
     #: KPI field -> target the members' average should meet.
     kpis: Mapping[str, KpiTarget] = field(default_factory=dict)
     success: Success | None = None
+    #: Anti-flapping for this segment's targets (None: `safety.min_dwell` applies).
+    min_dwell: timedelta | None = None
 
     def kpi_fields(self, fields: FieldCatalog) -> tuple[str, ...]:
         """The KPIs this segment reports: the canonical ones defined, then its own."""

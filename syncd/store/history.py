@@ -24,7 +24,14 @@ from sqlalchemy import ColumnElement, Connection, Engine, Select, func, or_, sel
 from syncd.errors import ConfigError
 from syncd.failures import stored_advice
 from syncd.store.counts import TARGET_FIGURES, RunCounts
-from syncd.store.models import AuditEvent, Contact, RunStatus, SyncRun
+from syncd.store.models import (
+    AuditEvent,
+    Contact,
+    Membership,
+    RemoteTarget,
+    RunStatus,
+    SyncRun,
+)
 from syncd.store.types import table_of
 from syncd.targets import TargetKind
 
@@ -54,6 +61,11 @@ EVENT_COLUMNS = (
 )
 
 _FAILED_OUTCOMES = ("rejected", "retry")
+#: What a change-log row's `outcome` and `action` can be (see `AuditEvent`), for filter menus.
+#: Every outcome an audit event can have: `closed` when a membership ended with its person or
+#: member, `decided` for a person's decision on a hold.
+EVENT_OUTCOMES = ("applied", "rejected", "retry", "skipped", "detected", "closed", "decided")
+EVENT_ACTIONS = ("add", "remove", "set", "drift", "reject", "skip", "release")
 _MEMBERSHIP_KINDS = (f"{TargetKind.HUBSPOT_LIST}:", f"{TargetKind.MAILCHIMP_TAG}:")
 
 
@@ -230,6 +242,21 @@ def event_choices(db: Engine, workspace: str, column: str, *, limit: int = 500) 
     )
     with db.connect() as conn:
         return [str(v) for v in conn.execute(query).scalars()]
+
+
+def target_choices(db: Engine, workspace: str) -> list[str]:
+    """The lists, tags and properties syncd owns or wrote (ledger and remote targets), sorted.
+
+    Read from the small tables, not the change log, so a filter menu costs little however
+    long the log is.
+    """
+    m, t = table_of(Membership).c, table_of(RemoteTarget).c
+    query = union(
+        select(m.target).where(m.workspace == workspace),
+        select(t.target).where(t.workspace == workspace),
+    )
+    with db.connect() as conn:
+        return sorted({str(v) for v in conn.execute(query).scalars()})
 
 
 def _run_dict(row: Mapping[Any, Any], failures: list[dict[str, Any]]) -> dict[str, Any]:
@@ -541,7 +568,8 @@ def membership_history(db: Engine, workspace: str, email: str) -> list[dict[str,
             a.workspace == workspace,
             person_events(workspace, email),
             a.action.in_(("add", "remove", "drift")),
-            a.outcome.in_(("applied", "detected")),
+            # `closed`: it ended with its contact, member or target, without a write.
+            a.outcome.in_(("applied", "detected", "closed")),
         )
         .order_by(a.at, a.id)
     )

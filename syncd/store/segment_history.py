@@ -108,3 +108,13 @@ def read_outcomes(
                 )
             out[key] = groups
     return out
+
+
+def first_snapshots(db: Engine, workspace: str) -> dict[str, datetime]:
+    """Segment -> when its first snapshot was taken (how long it has been synced)."""
+    s = table_of(SegmentSnapshot).c
+    with db.connect() as conn:
+        rows = conn.execute(
+            select(s.segment, func.min(s.at)).where(s.workspace == workspace).group_by(s.segment)
+        ).all()
+    return {seg: at for seg, at in rows}

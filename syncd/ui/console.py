@@ -29,11 +29,16 @@ CONSOLE_LEASE_WAIT_S = 10.0
 
 
 def links_for(settings: Settings) -> ExternalLinks:
-    """Vendor links from `ui.hubspot_portal_id` and `ui.mailchimp_dc` (else the key's suffix)."""
+    """Vendor links from `ui.hubspot_portal_id` and `ui.mailchimp_dc`.
+
+    Without `ui.mailchimp_dc` the data centre comes from the API key, but only when syncd talks
+    to Mailchimp itself: against the emulator (another `base_url`) a link would lead nowhere.
+    """
     dc = settings.ui.mailchimp_dc
-    if dc is None and settings.mailchimp is not None:
-        mc = settings.mailchimp
-        dc = datacenter(mc.api_key.get_secret_value(), mc.base_url)
+    mc = settings.mailchimp
+    if dc is None and mc is not None:
+        real = mc.base_url is None or ".api.mailchimp.com" in mc.base_url
+        dc = datacenter(mc.api_key.get_secret_value(), mc.base_url) if real else None
     return ExternalLinks(settings.ui.hubspot_portal_id, dc)
 
 

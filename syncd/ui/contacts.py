@@ -1,5 +1,8 @@
 """The contacts search: part of an email or a name, matched case-insensitively, paged.
 
+The email is HubSpot's address or the Mailchimp member's own (`mailchimp_email`), so a person
+whose addresses differ is found by either.
+
 Names are the canonical `first_name` and `last_name` fields (`mappings/fields.yaml`) as each
 source stored them in the contact's attributes; every word of the query must match the email or
 one of those names, so "ann smi" finds Ann Smith.
@@ -35,7 +38,10 @@ def _name(source: str, field: str) -> ColumnElement[str]:
 
 def _matches(word: str) -> ColumnElement[bool]:
     c = table_of(Contact).c
-    found: list[ColumnElement[bool]] = [c.email.contains(word, autoescape=True)]
+    found: list[ColumnElement[bool]] = [
+        c.email.contains(word, autoescape=True),
+        func.coalesce(c.mailchimp_email, "").contains(word, autoescape=True),
+    ]
     for source in SOURCES:
         for field in NAME_FIELDS:
             found.append(_name(source, field).contains(word, autoescape=True))
@@ -56,7 +62,8 @@ def search_contacts(ctx: Context, query: str, *, limit: int = 50, offset: int = 
         total = int(conn.execute(select(func.count()).select_from(table_of(Contact)).where(where))
                     .scalar_one())  # fmt: skip
         rows = conn.execute(
-            select(c.id, c.email, c.hubspot_id, c.mailchimp_id, c.attributes, c.updated_at)
+            select(c.id, c.email, c.hubspot_id, c.mailchimp_id, c.mailchimp_key)
+            .add_columns(c.attributes, c.updated_at)
             .where(where)
             .order_by(c.email)
             .limit(limit)
@@ -84,7 +91,7 @@ def _row(r: Any) -> dict[str, Any]:
         "name": display_name(attrs),
         "hubspot_id": r["hubspot_id"],
         "mailchimp_id": r["mailchimp_id"],
-        "mailchimp_contact_id": (attrs.get("mailchimp") or {}).get("_contact_id"),
+        "mailchimp_contact_id": r["mailchimp_key"],
         "mailchimp_status": (attrs.get("mailchimp") or {}).get("_status"),
         "updated_at": r["updated_at"].isoformat() if r["updated_at"] else None,
     }

@@ -75,3 +75,28 @@ def percent(share: float | None, digits: int = 0) -> str:
     if share is None:
         return DASH
     return f"{share * 100:.{digits}f}%"
+
+
+def readable(value: object) -> str:
+    """A profile value for reading: times as `absolute`, fractions rounded, `DASH` for none.
+
+    Whole numbers get thousands separators; other numbers keep at most three decimals
+    (0.123456 -> "0.123"); an ISO 8601 time becomes "2025-03-14 12:00:05 UTC".
+    """
+    if value is None or value == "":
+        return DASH
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value.is_integer() else f"{value:,.3f}".rstrip("0")
+    if isinstance(value, datetime):
+        return absolute(value)
+    text = str(value)
+    if len(text) >= 19 and text[4:5] == "-" and text[10:11] == "T":
+        try:
+            return absolute(text)
+        except ValueError:
+            return text
+    return text

@@ -2,16 +2,14 @@
 
 HubSpot's contact record URL needs the portal (hub) id, which the CRM API's records do not
 carry: it comes from `ui.hubspot_portal_id`. Mailchimp's admin pages live on the account's data
-centre (`us21` in the API key) and open a member by its Mailchimp `contact_id`; the store keeps
-it as `_contact_id` among the member's Mailchimp attributes when the connector recorded it.
+centre (`us21` in the API key) and open a member by its Mailchimp `contact_id`, which the store
+keeps as `contacts.mailchimp_key`.
 A link whose parts are unknown is left out rather than guessed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote, urlencode
 
 HUBSPOT_APP = "https://app.hubspot.com"
@@ -36,13 +34,6 @@ class ExternalLinks:
             return None
         query = urlencode({"contact_id": contact_id})
         return f"https://{self.mailchimp_dc}.admin.mailchimp.com/audience/contact-profile?{query}"
-
-
-def mailchimp_contact_id(attributes: Mapping[str, Any] | None) -> str | None:
-    """The Mailchimp `contact_id` stored with a contact's Mailchimp attributes, if any."""
-    member = (attributes or {}).get("mailchimp") or {}
-    value = member.get("_contact_id") if isinstance(member, Mapping) else None
-    return str(value) if value else None
 
 
 def datacenter(api_key: str | None, base_url: str | None = None) -> str | None:

@@ -64,6 +64,7 @@ env.filters["absolute"] = humanize.absolute
 env.filters["duration"] = humanize.duration
 env.filters["number"] = humanize.number
 env.filters["percent"] = humanize.percent
+env.filters["readable"] = humanize.readable
 env.globals["ago"] = humanize.ago
 env.globals["changed"] = changed_rows
 
@@ -222,8 +223,10 @@ def changes_page(request: Request, state: State, search: Search) -> HTMLResponse
     csv_url = "/api/events.csv" + (f"?{urlencode(items)}" if items else "")
     ctx = state.ctx
     choices = {
-        col: history.event_choices(ctx.db, ctx.workspace, col)
-        for col in ("outcome", "target", "segment", "action")
+        "outcome": history.EVENT_OUTCOMES,
+        "action": history.EVENT_ACTIONS,
+        "segment": history.event_choices(ctx.db, ctx.workspace, "segment"),
+        "target": history.target_choices(ctx.db, ctx.workspace),
     }
     return render(
         request, state, "changes.html",

@@ -16,11 +16,13 @@ from typing import Any
 from sqlalchemy import Engine, func, or_, select
 
 from syncd.engine.profiles.read import iter_contacts
+from syncd.engine.segmentation import holdout_identity
 from syncd.segments import RuleSet, analyse, explain
 from syncd.store import history
 from syncd.store.models import Contact, Membership, OutboxEntry, OutboxState, SyncRun
+from syncd.store.segment_history import first_snapshots
 from syncd.store.types import table_of
-from syncd.ui.links import ExternalLinks, mailchimp_contact_id
+from syncd.ui.links import ExternalLinks
 
 #: Sample contacts shown per target of a held plan.
 PLAN_SAMPLES = 10
@@ -125,17 +127,18 @@ def with_links(ctx: Context, events: list[dict[str, Any]]) -> list[dict[str, Any
     """The events with `hubspot_url` and `mailchimp_url` of their contact (None if unknown).
 
     Ids come from the contact as stored now (one query for the whole page), else from the
-    event: the Mailchimp link needs the member's `contact_id`, which only the contact holds.
+    event: the Mailchimp link needs the member's `contact_id` (`mailchimp_key`), which only the
+    contact holds.
     """
     ids = {e["contact_id"] for e in events if e.get("contact_id") is not None}
     known: dict[int, tuple[str | None, str | None]] = {}
     links = ctx.links
     if ids and (links.hubspot_portal_id is not None or links.mailchimp_dc):
         c = table_of(Contact).c
-        query = select(c.id, c.hubspot_id, c.attributes).where(c.id.in_(sorted(ids)))
+        query = select(c.id, c.hubspot_id, c.mailchimp_key).where(c.id.in_(sorted(ids)))
         with ctx.db.connect() as conn:
             rows = conn.execute(query).all()
-        known = {int(cid): (hid, mailchimp_contact_id(attrs)) for cid, hid, attrs in rows}
+        known = {int(cid): (hid, key) for cid, hid, key in rows}
     for e in events:
         hubspot_id, member = known.get(e.get("contact_id") or -1, (None, None))
         e["hubspot_url"] = links.hubspot_contact(hubspot_id or e.get("hubspot_id"))
@@ -174,13 +177,14 @@ def contact_detail(ctx: Context, email: str) -> dict[str, Any] | None:
         owned = [_jsonable(x) for x in ledger]
     stored = next(iter_contacts(ctx.db, ctx.workspace, ctx.rules.fields, email=email), None)
     profile = stored.profile if stored is not None else {"email": email}
-    explanation = explain(ctx.rules, profile, ctx.clock()).to_dict()
+    pid = holdout_identity(stored) if stored is not None else None
+    explanation = explain(ctx.rules, profile, ctx.clock(), profile_id=pid).to_dict()
     attrs: dict[str, Any] = row["attributes"] or {}
     return {
         "id": row["id"],
         "email": row["email"],
         "hubspot_url": ctx.links.hubspot_contact(row["hubspot_id"]),
-        "mailchimp_url": ctx.links.mailchimp_member(mailchimp_contact_id(attrs)),
+        "mailchimp_url": ctx.links.mailchimp_member(row["mailchimp_key"]),
         "hubspot_id": row["hubspot_id"],
         "mailchimp_id": row["mailchimp_id"],
         "mailchimp_status": (attrs.get("mailchimp") or {}).get("_status"),
@@ -200,7 +204,8 @@ def segments_overview(ctx: Context) -> dict[str, Any]:
     """
     now = ctx.clock()
     profiles = [s.profile for s in iter_contacts(ctx.db, ctx.workspace, ctx.rules.fields)]
-    report = analyse(ctx.rules, profiles, now).to_dict()
+    born = first_snapshots(ctx.db, ctx.workspace)
+    report = analyse(ctx.rules, profiles, now, first_seen=born).to_dict()
     r = table_of(SyncRun).c
     with ctx.db.connect() as conn:
         rows = conn.execute(

@@ -33,6 +33,28 @@ class Series:
     value: Figure
 
 
+PLANNED = ("planned_add", "planned_remove", "planned_set")
+
+
+def held(run: Mapping[str, Any]) -> bool:
+    """Whether a guard holds any of the run's targets (or, in older rows, the whole run)."""
+    return bool(run.get("held_targets")) or run.get("status") == "held"
+
+
+def _held_plan(run: Mapping[str, Any]) -> float:
+    """The changes planned for the run's held targets (not written while they wait)."""
+    if run.get("status") == "held" and not run.get("held_targets"):
+        return _total(run, *PLANNED)
+    counts: Mapping[str, Mapping[str, int]] = run.get("counts") or {}
+    return float(
+        sum(
+            int((counts.get(t) or {}).get(n, 0))
+            for t in run.get("held_targets") or ()
+            for n in PLANNED
+        )
+    )
+
+
 def _total(run: Mapping[str, Any], *names: str) -> float:
     totals: Mapping[str, int] = run.get("totals") or {}
     return float(sum(int(totals.get(n, 0)) for n in names))
@@ -42,10 +64,8 @@ CHANGES = (
     Series("added", "#16a34a", lambda r: _total(r, "added")),
     Series("removed", "#dc2626", lambda r: _total(r, "removed")),
     Series("set", "#2563eb", lambda r: _total(r, "set")),
-    Series("planned (held)", "#a78bfa",
-           lambda r: _total(r, "planned_add", "planned_remove", "planned_set")
-           if r.get("status") == "held" else 0.0),
-)  # fmt: skip
+    Series("planned (held)", "#a78bfa", lambda r: _held_plan(r)),
+)
 DURATION = (Series("duration", "#4b5563", lambda r: float(r.get("duration_s") or 0.0)),)
 FAILURES = (
     Series("rejected", "#b91c1c", lambda r: _total(r, "rejected")),
@@ -139,12 +159,13 @@ def bar_chart(
                 ).format(x0, y(base + v), bar, max(0.5, y(base) - y(base + v)), s.colour)
             )
             base += v
-        colour = MARKED.get(str(run.get("status"))) if marks else None
+        kind = "held" if held(run) else str(run.get("status"))
+        colour = MARKED.get(kind) if marks else None
         if colour:
             parts.append(
                 Markup(
                     '<circle class="mark mark-{}" cx="{:.1f}" cy="{:.1f}" r="4" fill="{}"/>'
-                ).format(run["status"], x0 + bar / 2, TOP + 4, colour)
+                ).format(kind, x0 + bar / 2, TOP + 4, colour)
             )
         else:  # an invisible hit area, so the tooltip works on an empty bar too
             parts.append(
@@ -153,7 +174,7 @@ def bar_chart(
                 ).format(x0, TOP, bar, plot_h)
             )
         parts.append(Markup("</a>"))
-    flagged = marks and any(str(r.get("status")) in MARKED for r in runs)
+    flagged = marks and any(held(r) or str(r.get("status")) in MARKED for r in runs)
     if not any(sum(v) for v in stacks) and not flagged:
         note = Markup('<text class="empty" x="{:.1f}" y="{:.1f}" text-anchor="middle">{}</text>')
         parts.append(note.format(LEFT + plot_w / 2, TOP + plot_h / 2, empty))

@@ -1,10 +1,5 @@
-"""A person editing the CRM between runs, through the vendors' APIs on the sandbox.
-
-Each action goes to the real path first. Where the emulator does not serve that path yet
-(contact delete and merge, a member's permanent deletion or address change are being added to
-it), the same change is made to the sandbox's state the way the vendor documents it, so the
-product is tested against the change either way; the fallback goes once the path answers.
-"""
+"""A person editing the CRM between runs, through the vendors' APIs on the sandbox, at the real
+paths (`X-Sandbox-Actor: person` marks the calls as a person's, not syncd's)."""
 
 from __future__ import annotations
 
@@ -13,7 +8,6 @@ from typing import Any
 import requests
 
 from syncd.sandbox import Sandbox
-from syncd.sandbox.hubspot.objects import apply_properties
 from syncd.sandbox.mailchimp.state import subscriber_hash
 
 PERSON = {"X-Sandbox-Actor": "person"}
@@ -51,40 +45,38 @@ class Person:
 
     def delete_contact(self, contact_id: int) -> None:
         resp = self.hubspot("DELETE", f"/crm/v3/objects/contacts/{contact_id}")
-        if resp.status_code == 204:
-            return
-        with self.sb.state_lock():
-            self._drop_contact(contact_id)
+        assert resp.status_code == 204, resp.text
 
-    def merge_contacts(self, primary: int, merged: int) -> None:
+    def archive_contacts(self, *contact_ids: int) -> None:
+        body = {"inputs": [{"id": str(i)} for i in contact_ids]}
+        resp = self.hubspot("POST", "/crm/v3/objects/contacts/batch/archive", json=body)
+        assert resp.status_code == 204, resp.text
+
+    def gdpr_delete(self, contact_id: int) -> None:
+        body = {"objectId": str(contact_id)}
+        resp = self.hubspot("POST", "/crm/v3/objects/contacts/gdpr-delete", json=body)
+        assert resp.status_code == 204, resp.text
+
+    def create_contact(self, email: str, **props: str) -> int:
+        body = {"properties": {"email": email, **props}}
+        resp = self.hubspot("POST", "/crm/v3/objects/contacts", json=body)
+        assert resp.status_code == 201, resp.text
+        return int(resp.json()["id"])
+
+    def merge_contacts(self, primary: int, merged: int) -> int:
+        """The merged record's id (HubSpot gives it a new one)."""
         body = {"primaryObjectId": str(primary), "objectIdToMerge": str(merged)}
         resp = self.hubspot("POST", "/crm/v3/objects/contacts/merge", json=body)
-        if resp.status_code == 200:
-            return
-        with self.sb.state_lock():
-            hs = self.sb.hubspot
-            winner = hs.contacts[primary]
-            ids = [i for i in winner.props.get("hs_merged_object_ids", "").split(";") if i]
-            apply_properties(hs, winner, {"hs_merged_object_ids": ";".join([*ids, str(merged)])})
-            self._drop_contact(merged)
+        assert resp.status_code == 200, resp.text
+        return int(resp.json()["id"])
+
+    def edit_deal(self, deal_id: int, **props: str) -> None:
+        resp = self.hubspot("PATCH", f"/crm/v3/objects/deals/{deal_id}", json={"properties": props})
+        assert resp.status_code == 200, resp.text
 
     def delete_list(self, list_id: int) -> None:
         resp = self.hubspot("DELETE", f"/crm/v3/lists/{list_id}")
         assert resp.status_code == 204, resp.text
-
-    def _drop_contact(self, contact_id: int) -> None:
-        hs = self.sb.hubspot
-        gone = hs.contacts.pop(contact_id)
-        hs.contact_ids.remove(contact_id)
-        email = gone.props.get("email", "").strip().lower()
-        if hs.email_index.get(email) == contact_id:
-            del hs.email_index[email]
-        for lst in hs.lists.values():
-            lst.members.pop(contact_id, None)
-        hs.contact_deals.pop(contact_id, None)
-        hs.contact_companies.pop(contact_id, None)
-        hs.version += 1
-        hs.search_cache.clear()
 
     # -- Mailchimp ------------------------------------------------------------------------
 
@@ -94,29 +86,19 @@ class Person:
 
     def delete_member_permanently(self, h: str) -> None:
         resp = self.mailchimp("POST", f"/members/{h}/actions/delete-permanent")
-        if resp.status_code == 204:
-            return
-        with self.sb.state_lock():
-            mc = self.sb.mailchimp
-            del mc.members[h]
-            mc.members_version += 1
-            mc.members_cache.clear()
+        assert resp.status_code == 204, resp.text
 
     def change_member_email(self, h: str, email: str) -> str:
         """The member's new subscriber hash."""
         resp = self.mailchimp("PATCH", f"/members/{h}", json={"email_address": email})
-        new = subscriber_hash(email)
-        if resp.status_code == 200 and new in self.sb.mailchimp.members:
-            return new
-        with self.sb.state_lock():
-            mc = self.sb.mailchimp
-            member = mc.members.pop(h)
-            member.email = email
-            member.last_changed_ms = mc.clock.write_ms()
-            mc.members[new] = member
-            mc.members_version += 1
-            mc.members_cache.clear()
-        return new
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["id"] == subscriber_hash(email)
+        return str(resp.json()["id"])
+
+    def resubscribe(self, h: str) -> None:
+        """The member subscribes again themselves (their own sign-up form)."""
+        resp = self.mailchimp("PATCH", f"/members/{h}", json={"status": "subscribed"})
+        assert resp.status_code == 200, resp.text
 
     def delete_tag(self, segment_id: int) -> None:
         resp = self.mailchimp("DELETE", f"/segments/{segment_id}")

@@ -136,8 +136,11 @@ def test_bad_token_exits_2_with_an_actionable_message(sandbox: Sandbox, config: 
     code, out = invoke("sync", "--config", str(config), "--json")
     assert code == 2, out
     result = json.loads(out)
-    assert result["status"] == "failed"
+    # Mailchimp's side still ran: the run is partial, and exit 2 says a person must act.
+    assert result["status"] == "partial"
     assert result["error_class"] == "config"
+    assert result["error"].startswith("hubspot:") and "401" in result["error"]
+    assert result["counts"]["stale_sources"] == ["hubspot"]
     assert "wrong-token-123" not in out
 
 
@@ -152,3 +155,56 @@ def test_check_probes_both_apis(sandbox: Sandbox, config: Path) -> None:
     assert result.exit_code == 2
     assert "mailchimp" in result.stderr
     assert "nope-key" not in result.stdout + result.stderr
+
+
+def _snapshot(db_url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, sorted: what "changed nothing" is checked against."""
+    from sqlalchemy import MetaData, create_engine, select
+
+    from syncd.store.db import normalise_url
+
+    engine = create_engine(normalise_url(db_url))
+    try:
+        meta = MetaData()
+        meta.reflect(engine)
+        with engine.connect() as conn:
+            return {
+                name: sorted(tuple(map(repr, row)) for row in conn.execute(select(table)))
+                for name, table in meta.tables.items()
+            }
+    finally:
+        engine.dispose()
+
+
+def test_a_dry_run_changes_nothing_anywhere(sandbox: Sandbox, config: Path, db_url: str) -> None:
+    assert invoke("sync", "--config", str(config))[0] == 0
+    with sandbox.state_lock():
+        contacts = list(sandbox.hubspot.contacts.values())
+        for contact in contacts[:40]:
+            contact.props["lifecyclestage"] = "customer"
+        contacts[41].props["email"] = ""  # a record the pull rejects (audit row, normally)
+    before, writes_before = _snapshot(db_url), writes(sandbox)
+    code, text = invoke("sync", "--config", str(config), "--dry-run", "--full", "--json")
+    assert code in (0, 3), text
+    plan = json.loads(text)
+    changed = {t: r for t, r in plan["targets"].items() if r["add"] or r["remove"] or r["set"]}
+    assert changed, "the dry run saw none of the edits"
+    assert all(plan["samples"][t][0]["contact"] for t in changed)
+    assert _snapshot(db_url) == before
+    assert writes(sandbox) == writes_before
+
+
+def test_a_missing_audience_during_sync_is_a_configuration_error(
+    sandbox: Sandbox, config: Path
+) -> None:
+    assert invoke("db", "upgrade", "--config", str(config))[0] == 0
+    wrong = config.read_text(encoding="utf-8").replace(sandbox.audience_id, "nosuchlist")
+    config.write_text(wrong, encoding="utf-8")
+    result = runner.invoke(app, ["sync", "--config", str(config), "--json"])
+    assert result.exit_code == 2, result.stdout + result.stderr
+    run = json.loads(result.stdout)
+    assert run["error_class"] == "config"
+    assert "audience" in run["error"]
+    checked = runner.invoke(app, ["check", "--config", str(config)])
+    assert checked.exit_code == 2
+    assert "audience" in checked.stderr

@@ -176,7 +176,7 @@ def test_deleted_merged_archived_and_erased_people_leave_without_drift(
     loser_events = events(rt, contact_id=loser_row.id)
     assert loser_events
     person.delete_contact(gone)
-    person.merge_contacts(winner, loser)
+    merged_id = person.merge_contacts(winner, loser)
     tagged = sorted(
         h
         for n, m in remote_tags(sandbox).items()
@@ -189,19 +189,148 @@ def test_deleted_merged_archived_and_erased_people_leave_without_drift(
     person.delete_member_permanently(erased)
     result = rt.syncer.sync(trigger="reconcile", full=True)
     assert result.exit_code in (0, 4), result.error
-    assert contact(rt, id=contact(rt, email=loser_row.email).id) is not None
-    left = contact(rt, id=loser_row.id)
-    assert left.hubspot_id is None
+    assert contact(rt, hubspot_id=str(loser)) is None
+    assert contact(rt, hubspot_id=str(winner)) is None
     # Memberships ended with their contact or member, with the reason; none "by hand".
     assert not [e for e in events(rt, action="drift") if (e.reason or "").startswith("removed")]
     closed = {e.reason_code for e in events(rt, outcome=CLOSED)}
-    assert {Reason.CONTACT_GONE, Reason.CONTACT_MERGED, Reason.MEMBER_GONE} <= closed
-    assert Reason.MEMBER_ARCHIVED in closed
-    # The merged record's history is the winner's now.
-    merged = contact(rt, hubspot_id=str(winner))
-    assert {e.id for e in loser_events} <= {e.id for e in events(rt, contact_id=merged.id)}
+    assert {Reason.CONTACT_GONE, Reason.MEMBER_GONE, Reason.MEMBER_ARCHIVED} <= closed
+    # The merged record (a new id) is one profile with both histories and both memberships.
+    merged = contact(rt, hubspot_id=str(merged_id))
+    history = {e.id for e in events(rt, contact_id=merged.id)}
+    assert {e.id for e in loser_events} <= history
+    assert events(rt, contact_id=merged.id, action="merge", reason_code=Reason.CONTACT_MERGED)
     # Nothing was written to the archived member, and nobody was re-subscribed.
     assert sandbox.mailchimp.members[archived].status == "archived"
     converged(sandbox, rt)
     again = rt.syncer.sync(trigger="reconcile", full=True)
     assert again.status is RunStatus.SUCCESS, again.error
+
+
+def test_deal_and_company_edits_reach_their_contacts_in_the_next_incremental_run(
+    sandbox: Sandbox, make_runtime: RuntimeFactory
+) -> None:
+    rt = make_runtime()
+    assert rt.syncer.sync(trigger="manual", full=True).status is RunStatus.SUCCESS
+    person = Person(sandbox)
+    with sandbox.state_lock():
+        hs = sandbox.hubspot
+        cid, deal_id = next(
+            (c, d)
+            for c, deals in sorted(hs.contact_deals.items())
+            for d in deals
+            if c in hs.contacts and hs.deals[d].props.get("dealstage") != "closedwon"
+        )
+        company_contact, company_id = next(
+            (c, cos[0])
+            for c, cos in sorted(hs.contact_companies.items())
+            if c in hs.contacts and cos
+        )
+    before = contact(rt, hubspot_id=str(cid)).attributes["hubspot"]
+    person.edit_deal(deal_id, dealstage="closedwon", amount="987654")
+    resp = person.hubspot(
+        "PATCH",
+        f"/crm/v3/objects/companies/{company_id}",
+        json={"properties": {"industry": "Aerospace"}},
+    )
+    assert resp.status_code == 200, resp.text
+    result = rt.syncer.sync(trigger="schedule")
+    assert result.status is RunStatus.SUCCESS, result.error
+    after = contact(rt, hubspot_id=str(cid)).attributes["hubspot"]
+    assert float(after["deals_won"]) == float(before.get("deals_won") or 0) + 1
+    assert float(after["revenue"]) >= 987654
+    touched = contact(rt, hubspot_id=str(company_contact)).attributes["hubspot"]
+    assert touched["industry"] == "Aerospace"
+    converged(sandbox, rt)
+
+
+def living_segments_hold(sb: Sandbox, rt: Runtime) -> None:
+    """Owned lists hold exactly the living contacts of their segment; tags the consenting ones."""
+    planned = rt.syncer.plan_only()
+    assert planned.plan.changes == []
+    assert planned.segmented is not None
+    lists, tags = remote_lists(sb), remote_tags(sb)
+    with sb.state_lock():
+        status = {h: m.status for h, m in sb.mailchimp.members.items()}
+        living = set(sb.hubspot.contacts)
+    for seg in rt.rules.segments:
+        members = [c for c in planned.segmented.contacts if seg.key in c.segments]
+        if seg.targets.hubspot_list:
+            want = {c.hubspot_id for c in members if c.hubspot_id}
+            assert {int(i) for i in want} <= living
+            assert lists.get(f"syncd: {seg.key}", set()) == want, seg.key
+        if seg.targets.mailchimp_tag:
+            have = {h for h in tags.get(f"syncd:{seg.key}", set()) if status[h] != "archived"}
+            ours = {c.mailchimp_id for c in members if c.mailchimp_id}
+            consenting = {h for h in ours if status.get(h) in ("subscribed", "pending")}
+            assert consenting <= have <= ours, seg.key
+
+
+def test_a_life_of_crm_edits_converges_and_loses_no_history(
+    sandbox: Sandbox, make_runtime: RuntimeFactory
+) -> None:
+    rt = make_runtime()
+    person = Person(sandbox)
+    history: dict[int, Any] = {}
+
+    def run(full: bool) -> None:
+        result = rt.syncer.sync(trigger="reconcile" if full else "schedule", full=full)
+        assert result.exit_code in (0, 4), (result.status, result.error)
+        now = {e.id: (e.action, e.target, e.outcome) for e in events(rt)}
+        assert {k: v for k, v in now.items() if k in history} == history  # nothing lost
+        history.update(now)
+
+    run(full=True)
+    listed = sorted({int(i) for m in remote_lists(sandbox).values() for i in m})
+    tagged = sorted(
+        h
+        for n, m in remote_tags(sandbox).items()
+        if n.startswith("syncd:")
+        for h in m
+        if sandbox.mailchimp.members[h].status == "subscribed"
+    )
+    # Day 1: contacts deleted, archived, GDPR-deleted and merged; an address changed and
+    # taken by a new contact; a deal won.
+    person.delete_contact(listed[0])
+    person.archive_contacts(listed[1], listed[2])
+    person.gdpr_delete(listed[3])
+    merged = person.merge_contacts(listed[4], listed[5])
+    old = sandbox.hubspot.contacts[listed[6]].props["email"]
+    person.change_email(listed[6], "moved-on@example.org")
+    newcomer = person.create_contact(old, lifecyclestage="customer")
+    with sandbox.state_lock():
+        deal = next(
+            d
+            for c, ds in sorted(sandbox.hubspot.contact_deals.items())
+            for d in ds
+            if c in sandbox.hubspot.contacts
+        )
+    person.edit_deal(deal, dealstage="closedwon", amount="250000")
+    run(full=False)
+    # Day 2: Mailchimp members archived and erased; an owned list and an owned tag deleted.
+    person.archive_member(tagged[0])
+    person.delete_member_permanently(tagged[-1])
+    lists = remote_lists(sandbox)
+    list_name = next(n for n, m in sorted(lists.items()) if m)
+    tag_name = next(
+        n for n, m in sorted(remote_tags(sandbox).items()) if m and n.startswith("syncd:")
+    )
+    with sandbox.state_lock():
+        list_id = next(x.list_id for x in sandbox.hubspot.lists.values() if x.name == list_name)
+        seg_id = next(s.id for s in sandbox.mailchimp.segments.values() if s.name == tag_name)
+    person.delete_list(list_id)
+    person.delete_tag(seg_id)
+    run(full=False)
+    run(full=True)
+    # Day 3: the archived member subscribes again themselves; another deal edit.
+    person.resubscribe(tagged[0])
+    person.edit_deal(deal, amount="260000")
+    run(full=False)
+    run(full=True)
+    run(full=True)
+    assert contact(rt, hubspot_id=str(merged)) is not None
+    assert contact(rt, hubspot_id=str(newcomer)).email == old.lower()
+    assert not [e for e in events(rt, action="drift") if (e.reason or "").startswith("removed")]
+    living_segments_hold(sandbox, rt)
+    final = rt.syncer.sync(trigger="reconcile", full=True)
+    assert (final.status, final.exit_code) == (RunStatus.SUCCESS, 0), final.error

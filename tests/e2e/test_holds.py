@@ -80,6 +80,16 @@ def test_a_mass_removal_holds_only_its_targets_until_a_person_decides(
     rejected_target = sorted(held)[0]
     decided = strict.syncer.reject(first.run_id or 0, target=rejected_target, by="ana")
     assert [d.target for d in decided] == [rejected_target]
+    o = table_of(OutboxEntry).c
+    with strict.db.connect() as conn:
+        codes = set(
+            conn.execute(
+                select(o.reason_code).where(
+                    o.target == rejected_target, o.state == OutboxState.CANCELLED
+                )
+            ).scalars()
+        )
+    assert "hold_rejected" in codes
     row = next(h for h in _holds(strict) if h["target"] == rejected_target)
     assert row["status"] == HoldStatus.REJECTED and row["decided_by"] == "ana"
     assert row["decided_at"] is not None

@@ -6,6 +6,7 @@ that days pass between runs while contacts convert in HubSpot through its API.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,13 +14,15 @@ from typing import Any
 import requests
 import yaml
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from syncd.cli import app
 from syncd.engine.segment_report import load_report
 from syncd.http import RetrySettings
 from syncd.runtime import Runtime, open_runtime
 from syncd.sandbox import Sandbox
 from syncd.segments import load_mappings
-from syncd.store import Contact, RunStatus
+from syncd.store import Contact, RunStatus, make_engine
 from syncd.store.models import SegmentSnapshot, SegmentStint
 from syncd.store.types import table_of, utcnow
 from tests.e2e.helpers import MAPPINGS, ledger_members, make_settings, remote_lists, remote_tags
@@ -148,3 +151,55 @@ def test_kpi_below_target_warns_after_three_runs(
             assert bool(warned) is (day == 2), (day, trial.warnings)
     finally:
         rt.close()
+
+
+def test_init_sync_convert_sync_report_from_the_command_line(
+    sandbox: Sandbox, db_url: str, tmp_path: Path
+) -> None:
+    """The issue's acceptance flow: init, sync, contacts convert, sync, report --json."""
+    runner = CliRunner()
+    made = runner.invoke(app, ["init", "--dir", str(tmp_path / "m")])
+    assert made.exit_code == 0, made.stderr
+    config = tmp_path / "syncd.yaml"
+    config.write_text(
+        f"database_url: {db_url}\nmappings: {tmp_path / 'm'}\n"
+        f"hubspot: {{access_token: {sandbox.hubspot_token}, base_url: '{sandbox.hubspot_url}'}}\n"
+        f"mailchimp: {{api_key: {sandbox.mailchimp_key}, audience_id: {sandbox.audience_id},"
+        f" base_url: '{sandbox.mailchimp_url}'}}\n"
+        "retry: {initial_wait_s: 0, max_wait_s: 0, jitter_s: 0, max_retry_after_s: 0}\n",
+        encoding="utf-8",
+    )
+    first = runner.invoke(app, ["sync", "--config", str(config), "--full"])
+    assert first.exit_code in (0, 4), first.stderr
+    stints, c = table_of(SegmentStint).c, table_of(Contact).c
+    db = make_engine(db_url)
+    try:
+        with db.connect() as conn:
+            trials = conn.execute(
+                select(c.hubspot_id, stints.held_out)
+                .join_from(table_of(SegmentStint), table_of(Contact), stints.contact_id == c.id)
+                .where(stints.segment == "trial-to-paid", c.hubspot_id.is_not(None))
+            ).all()
+    finally:
+        db.dispose()
+    for r in trials[:4]:
+        convert(sandbox, r.hubspot_id)
+    second = runner.invoke(app, ["sync", "--config", str(config)])
+    assert second.exit_code in (0, 4), second.stderr
+    shown = runner.invoke(app, ["segments", "report", "--config", str(config), "--json"])
+    assert shown.exit_code == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    trial = next(s for s in report["segments"] if s["key"] == "trial-to-paid")
+    assert trial["points"] and trial["points"][-1]["size"] > 0
+    assert trial["persona"].startswith("New Trial Nancy")
+    assert trial["success"]["succeeded"] == 4
+    assert trial["success"]["median_days_to_success"] is not None
+    lift = trial["lift"]["success_rate"]
+    assert {"lift", "ci_low", "ci_high", "p_value", "verdict"} <= set(lift)
+    assert lift["verdict"]
+    # Held-out members of every segment with a holdout are in no target.
+    held = {r.hubspot_id for r in trials if r.held_out}
+    listed = remote_lists(sandbox).get("syncd: trial-to-paid", set())
+    assert held and not held & listed
+    text = runner.invoke(app, ["segments", "report", "--config", str(config)])
+    assert "lift on success_rate:" in text.stdout

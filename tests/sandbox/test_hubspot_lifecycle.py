@@ -292,3 +292,39 @@ def test_deal_and_company_to_contact_associations(sb: Sandbox) -> None:
     expected = sorted(c for c, comps in hs.contact_companies.items() if company in comps)
     got = [int(t.to_object_id) for t in res.results[0].to]
     assert got == expected[: len(got)] and str(cid) in {t.to_object_id for t in res.results[0].to}
+
+
+def test_a_gdpr_blocked_address_is_refused_by_every_write(fresh: Sandbox) -> None:
+    email = fresh.hubspot.contacts[30].props["email"].strip()
+    hubspot(fresh).crm.contacts.basic_api.purge({"objectId": "30"})
+    r = _call(fresh, "PATCH", "/crm/v3/objects/contacts/31", {"properties": {"email": email}})
+    assert r.status_code == 400
+    r = _call(
+        fresh,
+        "POST",
+        "/crm/v3/objects/contacts/batch/update",
+        {"inputs": [{"id": "31", "properties": {"email": email.upper()}}]},
+    )
+    assert r.status_code == 207 and r.json()["errors"][0]["context"]["ids"] == ["31"]
+    r = _call(
+        fresh,
+        "POST",
+        "/crm/v3/objects/contacts/batch/upsert",
+        {"inputs": [{"id": email, "idProperty": "email", "properties": {}}]},
+    )
+    assert r.status_code == 207 and r.json()["results"] == []
+    assert fresh.hubspot.contact_by_email(email) is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/crm/v3/objects/contacts/batch/read",
+        "/crm/v3/objects/contacts/batch/update",
+        "/crm/v3/objects/deals/batch/read",
+        "/crm/v4/associations/contacts/deals/batch/read",
+    ],
+)
+def test_batch_inputs_with_number_ids_are_refused(sb: Sandbox, path: str) -> None:
+    assert _call(sb, "POST", path, {"inputs": [{"id": 1}], "properties": []}).status_code == 400
+    assert _call(sb, "POST", path, {"inputs": [{"id": "1"}], "properties": []}).status_code < 300

@@ -50,6 +50,7 @@ class Synced:
     first: int
     noop: int
     undo: int
+    member: tuple[str, str]  # a Mailchimp member's email and contact_id, as the emulator has them
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,9 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
             assert noop.status is RunStatus.SUCCESS and noop.run_id, noop.error
             undo = rt.syncer.undo(first.run_id)
             assert undo.status is RunStatus.SUCCESS and undo.run_id, undo.error
+            with sb.state_lock():
+                m = next(m for m in sb.mailchimp.members.values() if "@" in m.email)
+                member = (m.email.strip().lower(), m.contact_id)
             links = ExternalLinks(hubspot_portal_id=PORTAL, mailchimp_dc="us21")
             for token in (None, TOKEN):
                 app = create_app(
@@ -77,7 +81,9 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
                     links=links,
                 )  # fmt: skip
                 servers.append(serve(app, "127.0.0.1", 0, token, background=True))
-            yield Synced(servers[0].url, servers[1].url, first.run_id, noop.run_id, undo.run_id)
+            yield Synced(
+                servers[0].url, servers[1].url, first.run_id, noop.run_id, undo.run_id, member
+            )
         finally:
             for server in servers:
                 server.stop()
@@ -188,6 +194,18 @@ def test_contacts_search_by_name_links_to_hubspot(synced: Synced, page: object) 
     expect(link).to_have_attribute(
         "href", re.compile(rf"^https://app\.hubspot\.com/contacts/{PORTAL}/record/0-1/\d+$")
     )
+
+
+def test_a_mailchimp_member_links_to_its_contact_profile(synced: Synced, page: object) -> None:
+    expect = playwright_sync.expect
+    p: object = page
+    email, contact_id = synced.member
+    p.goto(f"{synced.url}/contacts?q={email}")  # type: ignore[attr-defined]
+    row = p.locator("table.contacts tbody tr").first  # type: ignore[attr-defined]
+    profile = f"https://us21.admin.mailchimp.com/audience/contact-profile?contact_id={contact_id}"
+    expect(row.locator("a.ext", has_text="Mailchimp")).to_have_attribute("href", profile)
+    row.locator("a[href^='/contacts/']").click()
+    expect(p.locator("main a.ext", has_text="Mailchimp")).to_have_attribute("href", profile)  # type: ignore[attr-defined]
 
 
 def test_login_page_has_no_navigation_until_logged_in(synced: Synced, page: object) -> None:

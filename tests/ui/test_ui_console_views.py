@@ -22,7 +22,7 @@ from syncd.cli import app as cli
 from syncd.segments import RuleSet
 from syncd.store.models import AuditEvent, RunStatus
 from syncd.ui.links import ExternalLinks
-from tests.ui.conftest import FakeRelease, make_app
+from tests.ui.conftest import MAPPINGS, FakeRelease, make_app
 from tests.ui.seed import NOW, WS, Seeded, _insert, _run
 
 
@@ -197,6 +197,7 @@ def test_csv_export_has_every_row_and_as_many_as_syncd_audit_json(
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SYNCD_DATABASE_URL", db_url)
+    monkeypatch.setenv("SYNCD_MAPPINGS", str(MAPPINGS))
     for flags, params in (
         (["--outcome", "applied"], {"outcome": "applied"}),
         (["--segment", "bulk"], {"segment": "bulk"}),
@@ -262,13 +263,11 @@ def linked(db: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded) -> 
 
     contacts = table_of(Contact)
     with db.begin() as conn:  # alice's member carries Mailchimp's contact_id
-        attrs = conn.execute(
-            contacts.select().with_only_columns(contacts.c.attributes)
+        conn.execute(
+            contacts.update()
             .where(contacts.c.email == seeded.alice)
-        ).scalar_one()  # fmt: skip
-        attrs = {**attrs, "mailchimp": {**attrs["mailchimp"], "_contact_id": "c0ffee42"}}
-        conn.execute(contacts.update().where(contacts.c.email == seeded.alice).values(
-            attributes=attrs))  # fmt: skip
+            .values(mailchimp_key="c0ffee42")
+        )
     links = ExternalLinks(hubspot_portal_id=4242, mailchimp_dc="us21")
     return TestClient(make_app(db, rules, release, None, links=links), follow_redirects=False)
 
@@ -325,7 +324,6 @@ def test_open_console_reads_any_migrated_store_without_connector_settings(
 ) -> None:
     from syncd.config import Settings
     from syncd.ui import open_console
-    from tests.ui.conftest import MAPPINGS
 
     settings = Settings(database_url=db_url, mappings=MAPPINGS)
     app, token, close = open_console(settings)
@@ -365,3 +363,33 @@ def test_forms_submitted_with_empty_fields_do_not_filter(client: TestClient) -> 
     changes = client.get("/changes", params=empty)
     assert changes.status_code == 200 and len(rows_of(changes.text, "events")) == 5
     assert client.get("/changes", params={"run_id": "0"}).status_code == 422
+
+
+def test_csv_export_streams_in_pieces(client: TestClient, db: Engine, seeded: Seeded) -> None:
+    from syncd.store.history import iter_events_csv
+
+    pieces = list(iter_events_csv(({"id": i, "email": f"=x{i}"} for i in range(450)), chunk=200))
+    assert [p.count("\n") for p in pieces] == [201, 200, 50]  # header + rows, 200 at a time
+    assert "'=x0" in pieces[0]  # spreadsheet-safe, as events_to_csv
+    add_events(db, seeded.ok_run, 450)
+    with client.stream("GET", "/api/events.csv") as response:
+        assert "content-length" not in response.headers  # streamed, not built in memory
+        chunks = list(response.iter_text())
+    assert sum(c.count("\n") for c in chunks) == 1 + 450 + 5
+
+
+def test_contacts_search_finds_the_mailchimp_address_too(
+    client: TestClient, db: Engine, seeded: Seeded
+) -> None:
+    from syncd.store.models import Contact
+    from syncd.store.types import table_of
+
+    contacts = table_of(Contact)
+    with db.begin() as conn:
+        conn.execute(
+            contacts.update()
+            .where(contacts.c.email == seeded.alice)
+            .values(mailchimp_email="ada.lovelace@mail.example")
+        )
+    page = client.get("/contacts", params={"q": "lovelace"}).text
+    assert re.findall(r'<td><a href="/contacts/([^"]+)">', page) == ["alice%40example.com"]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from syncd.ui.humanize import DASH, absolute, ago, duration, number, percent
+from syncd.ui.humanize import DASH, absolute, ago, duration, number, percent, readable
 from syncd.ui.links import ExternalLinks, datacenter
 
 NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
@@ -65,3 +65,27 @@ def test_datacenter_from_key_or_url() -> None:
     assert datacenter("nodc", "https://us6.api.mailchimp.com/3.0") == "us6"
     assert datacenter("nodc", "http://127.0.0.1:8080/mailchimp") is None
     assert datacenter(None) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(None, DASH), ("", DASH), (True, "yes"), (12345, "12,345"), (0.123456, "0.123"),
+     (2.0, "2"), (1234.5, "1,234.5"), ("2025-03-14T13:00:05+01:00", "2025-03-14 12:00:05 UTC"),
+     ("2025-13-45T00:00:00", "2025-13-45T00:00:00"), ("customer", "customer")],
+)  # fmt: skip
+def test_readable_profile_values(value: object, text: str) -> None:
+    assert readable(value) == text
+
+
+def test_console_links_from_settings_skip_the_emulator() -> None:
+    from syncd.config import Settings
+    from syncd.ui.console import links_for
+
+    real = Settings(mailchimp={"api_key": "k-us21", "audience_id": "a"})
+    assert links_for(real) == ExternalLinks(None, "us21")
+    emulated = Settings(
+        mailchimp={"api_key": "k-us1", "audience_id": "a", "base_url": "http://127.0.0.1:8765/3.0"}
+    )
+    assert links_for(emulated) == ExternalLinks(None, None)
+    chosen = Settings(ui={"hubspot_portal_id": 9, "mailchimp_dc": "us6"})
+    assert links_for(chosen) == ExternalLinks(9, "us6")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from syncd.cli import app
@@ -267,3 +268,27 @@ def _assert_one_clear_line(result: object, case: Mistake) -> None:
     assert case.says in stderr, shown
     if case.one_line:
         assert len(lines) == 1, shown
+
+
+def _command_paths() -> list[list[str]]:
+    root = typer.main.get_command(app)
+    paths: list[list[str]] = []
+
+    def walk(command: object, path: list[str]) -> None:
+        children = getattr(command, "commands", None)
+        if not children:
+            paths.append(path)
+            return
+        for name, child in children.items():
+            walk(child, [*path, name])
+
+    walk(root, [])
+    return paths
+
+
+def test_every_command_answers_help() -> None:
+    paths = _command_paths()
+    assert len(paths) >= 14
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.stdout, result.stderr)

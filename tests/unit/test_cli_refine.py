@@ -6,11 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
 from typer.testing import CliRunner
 
 from syncd.cli import app
 from syncd.segments import Goal, SegmentModel, load_mappings
 from syncd.segments.templates import catalogue, choose, starter_files
+from syncd.store import Contact, make_engine
+from syncd.store.types import table_of
 
 runner = CliRunner()
 
@@ -48,9 +51,10 @@ def test_init_writes_mappings_that_pass_check(
         t.key for t in choose(["convert", "renew"], ["value"])
     ]
     monkeypatch.setenv("SYNCD_MAPPINGS", str(tmp_path / "mappings"))
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     checked = runner.invoke(app, ["check", "--no-probe"])
     assert checked.exit_code == 0, checked.stderr
-    assert "mappings" in checked.stdout
+    assert "all checks passed" in checked.stdout
     again = runner.invoke(app, ["init"])
     assert again.exit_code == 2
     assert "exists; pass --force" in again.stderr
@@ -94,3 +98,36 @@ def test_report_without_history_and_with_a_bad_since(
     unknown = runner.invoke(app, ["segments", "report", "--segment", "nope"])
     assert unknown.exit_code == 2
     assert "no segment 'nope'" in unknown.stderr
+
+
+def test_check_shows_the_classic_mistakes_on_stored_contacts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    monkeypatch.setenv("SYNCD_DATABASE_URL", url)
+    monkeypatch.setenv("SYNCD_MAPPINGS", str(Path(__file__).resolve().parents[2] / "mappings"))
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    clean = runner.invoke(app, ["check", "--no-probe"])
+    assert "no warnings on the stored contacts" in clean.stdout  # no contacts: nothing to judge
+    db = make_engine(url)
+    with db.begin() as conn:
+        conn.execute(
+            insert(table_of(Contact)),
+            [
+                {"workspace": "default", "email": f"p{i}@example.com", "hubspot_id": str(i),
+                 "attributes": {"hubspot": {"lifecycle_stage": "lead"}}}
+                for i in range(30)
+            ],
+        )  # fmt: skip
+    db.dispose()
+    result = runner.invoke(app, ["check", "--no-probe"])
+    assert result.exit_code == 0, result.stderr  # warnings are not failures
+    assert "warning(s) on the stored contacts" in result.stdout
+    assert "segments for 30 contacts" in result.stderr
+
+
+def test_the_catalogue_ships_the_default_field_map() -> None:
+    root = Path(__file__).resolve().parents[2]
+    shipped = root / "syncd" / "segments" / "catalogue" / "fields.yaml"
+    assert shipped.read_text() == (root / "mappings" / "fields.yaml").read_text()

@@ -21,9 +21,9 @@ from connectors.mailchimp import MailchimpConnector
 from connectors.mailchimp.failures import PHRASES, detect, member_reason
 from syncd.engine.apply import ApplyReport
 from syncd.engine.ledger import OutboxItem
+from syncd.engine.outcome import settle
 from syncd.engine.plan import Plan
 from syncd.engine.run_record import RunResult
-from syncd.engine.syncer import Syncer
 from syncd.engine.writers import MembershipWriter
 from syncd.errors import ConfigError, TransientError, error_for
 from syncd.failures import Reason
@@ -68,6 +68,9 @@ PRODUCERS: dict[Reason, list[str]] = {
     ],
     Reason.DATABASE_UNREACHABLE: [f"{HERE}::test_an_unreachable_database_is_named"],
     Reason.SUPERSEDED: [f"{APPLY}::test_newer_plan_supersedes_pending_rows"],
+    Reason.HOLD_REJECTED: [
+        "tests/e2e/test_holds.py::test_a_mass_removal_holds_only_its_targets_until_a_person_decides"
+    ],
     Reason.CONFIG_INVALID: [
         "tests/unit/engine/test_runner_failures.py::"
         "test_the_run_row_and_its_log_line_carry_the_failure_s_reason"
@@ -128,11 +131,9 @@ PRODUCERS: dict[Reason, list[str]] = {
         f"{PULL}::test_invalid_emails_are_rejected_and_recorded",
         f"{HERE}::test_a_mailchimp_member_without_an_address_is_refused_as_no_email",
     ],
-    # No longer produced (two records may share an address since identity follows record ids);
-    # kept for the rows stored before, which the legacy mapping gives this code.
-    Reason.DUPLICATE_EMAIL: [
-        "tests/unit/test_legacy_reasons.py::test_every_old_message_maps_to_the_code_of_its_advice"
-    ],
+    # The store no longer refuses a shared address (identity follows record ids); a vendor's
+    # 409 still names this code.
+    Reason.DUPLICATE_EMAIL: [f"{CLASSIFY}::test_status_table"],
     Reason.BAD_RECORD_ID: [f"{HERE}::test_a_malformed_hubspot_id_is_refused_without_a_call"],
     Reason.BATCH_TOO_LARGE: [
         f"{CLASSIFY}::test_status_table",
@@ -266,7 +267,7 @@ def test_a_contact_without_an_id_in_the_target_system_is_deleted_there() -> None
 
 def settled(report: ApplyReport) -> RunResult:
     result = RunResult(run_id=1, status=RunStatus.RUNNING, trigger="manual", plan=Plan([], []))
-    Syncer._settle(result, report)
+    settle(result, report)
     return result
 
 

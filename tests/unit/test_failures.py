@@ -105,7 +105,7 @@ def test_advice_without_a_vendor_is_neutral() -> None:
 
 
 def test_a_missing_scope_is_advised_per_vendor() -> None:
-    assert "crm.lists.read/write" in advice(Reason.SCOPE_MISSING, "hubspot")
+    assert "`syncd check` lists every scope" in advice(Reason.SCOPE_MISSING, "hubspot")
     assert "firewall" in advice(Reason.SCOPE_MISSING, "mailchimp")
 
 

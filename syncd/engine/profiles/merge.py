@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, or_, select
+from sqlalchemy import Connection, bindparam, or_, select
 
 from connectors.base import SourceRecord
 from syncd.engine.closing import close_memberships
+from syncd.engine.profiles.folding import fold_history
 from syncd.engine.profiles.identity import (
     Decision,
     Profile,
@@ -30,7 +31,7 @@ from syncd.engine.profiles.read import STATUS_KEY, TAGS_KEY
 from syncd.events import Event
 from syncd.failures import Reason
 from syncd.logs import get_logger
-from syncd.store.models import AuditEvent, Contact, Membership
+from syncd.store.models import AuditEvent, Contact
 from syncd.store.types import table_of
 from syncd.targets import TargetKind
 
@@ -48,7 +49,6 @@ class PullFigures:
     linked: int = 0
     folded: int = 0
     rejected: int = 0
-    duplicates: int = 0
     departed: int = 0
     pages: int = 0
     contact_ids: set[int] = field(default_factory=set)
@@ -73,6 +73,7 @@ class _Candidates:
     by_key: dict[str, Key] = field(default_factory=dict)
     #: Profiles without a record of `source`, by the other source's address (lowest id first).
     partners: dict[str, list[Key]] = field(default_factory=dict)
+    partner_at: dict[Key, str] = field(default_factory=dict)
 
     def put(self, key: Key, p: Profile) -> None:
         old = self.profiles.get(key)
@@ -81,9 +82,9 @@ class _Candidates:
         self.profiles[key] = p
         if self.source in p.ids:
             self.by_id[p.ids[self.source]] = key
-            for keys in self.partners.values():
-                if key in keys:
-                    keys.remove(key)
+            address = self.partner_at.pop(key, None)
+            if address is not None:
+                self.partners[address].remove(key)
         if self.source in p.keys:
             self.by_key[p.keys[self.source]] = key
 
@@ -124,6 +125,10 @@ def merge_page(
         holder_key = cands.by_id.get(source_id)
         if holder_key is None and rec.key:
             holder_key = cands.by_key.get(rec.key)
+        if holder_key is None and rec.merged_ids:
+            # HubSpot gives a merged record a new id: the oldest profile of its parts holds it.
+            parts = [k for i in rec.merged_ids if isinstance(k := cands.by_id.get(str(i)), int)]
+            holder_key = min(parts, default=None)
         partner_key = None if holder_key is not None else cands.partner(normalise_email(rec.email))
         holder = cands.profiles[holder_key] if holder_key is not None else None
         partner = cands.profiles[partner_key] if partner_key is not None else None
@@ -149,7 +154,7 @@ def merge_page(
     row_id = write_profiles(conn, workspace, cands.profiles, changed, now)
     figures.contact_ids.update(row_id[k] for k in changed if cands.profiles[k].active)
     for loser, winner, moved in folds:
-        _fold_history(conn, workspace, row_id[loser], row_id[winner], moved, run_id, now)
+        fold_history(conn, workspace, row_id[loser], row_id[winner], moved, run_id, now)
     if archived:
         close_memberships(
             conn,
@@ -256,6 +261,7 @@ def _load(
         other = _OTHER[source]
         if source not in p.ids and other in p.ids and p.emails.get(other):
             out.partners.setdefault(p.emails[other], []).append(row.id)
+            out.partner_at[row.id] = p.emails[other]
     return out
 
 
@@ -316,51 +322,6 @@ def write_profiles(
         ids = conn.execute(table.insert().returning(c.id, sort_by_parameter_order=True), rows)
         row_id.update(zip(fresh, ids.scalars(), strict=True))
     return row_id
-
-
-def _fold_history(
-    conn: Connection,
-    workspace: str,
-    loser: int,
-    winner: int,
-    member_moved: bool,
-    run_id: int | None,
-    now: datetime,
-) -> None:
-    """One history for two profiles whose HubSpot records were merged.
-
-    The loser's HubSpot list memberships end (its record is gone; the winner is planned on its
-    own merits); when its Mailchimp member moved to the winner, so do the member's tags'
-    ledger rows; every audit event of the loser is re-pointed to the winner.
-    """
-    close_memberships(
-        conn,
-        workspace,
-        contact_ids=[loser],
-        kinds=(TargetKind.HUBSPOT_LIST,),
-        reason="contact merged into another HubSpot record",
-        code=Reason.CONTACT_MERGED,
-        run_id=run_id,
-        now=now,
-    )
-    m = table_of(Membership)
-    if member_moved:
-        tags = select(m.c.target).where(
-            m.c.contact_id == loser, m.c.target.like(f"{TargetKind.MAILCHIMP_TAG}:%")
-        )
-        conn.execute(delete(m).where(m.c.contact_id == winner, m.c.target.in_(tags)))
-        conn.execute(
-            m.update()
-            .where(m.c.contact_id == loser, m.c.target.like(f"{TargetKind.MAILCHIMP_TAG}:%"))
-            .values(contact_id=winner)
-        )
-    a = table_of(AuditEvent)
-    conn.execute(
-        a.update()
-        .where(a.c.workspace == workspace, a.c.contact_id == loser)
-        .values(contact_id=winner)
-    )
-    log.info(Event.CONTACT_MERGED, contact_id=winner, merged_contact_id=loser)
 
 
 def _refusal(email: str | None) -> tuple[Reason, str]:

@@ -72,7 +72,8 @@ def iter_contacts(
         query = query.where(or_(c.email == email, c.mailchimp_email == email))
     prefer = preferences(fields)
     with db.connect() as conn:
-        result = conn.execution_options(yield_per=5000).execute(query.order_by(c.id))
+        # A statement option, not a connection option: it must not outlive this query.
+        result = conn.execute(query.order_by(c.id).execution_options(yield_per=5000))
         for row in result:
             attrs = row.attributes or {}
             mailchimp = attrs.get("mailchimp") or {}

@@ -93,11 +93,6 @@ def create_contact_endpoint(state: HubSpotState, req: Request) -> Response:
     conflict = email_conflict(state, None, props)
     if conflict is not None:
         raise conflict
-    email = str(props.get("email") or "").strip().lower()
-    if email and email in state.gdpr_blocklist:
-        raise hubspot_error(
-            400, f"{email} was permanently deleted (GDPR) and cannot be used again."
-        )
     links = _create_associations(state, body.get("associations"))
     o = create_contact(state, props)
     for kind, target in links:

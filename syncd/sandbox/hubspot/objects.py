@@ -195,6 +195,11 @@ def email_conflict(
     email = props.get("email")
     if not email:
         return None
+    if str(email).strip().lower() in state.gdpr_blocklist:
+        # "prevent it from being used in the future" (GDPR delete); the wording is the sandbox's.
+        return hubspot_error(
+            400, f"{str(email).strip()} was permanently deleted (GDPR) and cannot be used again."
+        )
     other = state.contact_by_email(str(email))
     if other is None or (o is not None and other.id == o.id):
         return None
@@ -282,7 +287,7 @@ def batch_update(state: HubSpotState, req: Request) -> Response:
             errors.append(
                 {
                     "status": "error",
-                    "category": "CONFLICT",
+                    "category": conflict.body["category"],
                     "message": conflict.body["message"],
                     "context": {"ids": [str(o.id)]},
                     "errors": [],
@@ -327,6 +332,14 @@ def batch_upsert(state: HubSpotState, req: Request) -> Response:
                 {
                     "error": "INVALID_EMAIL",
                     "message": f"Email address {raw} is invalid",
+                    "name": "email",
+                }
+            )
+        elif state.contact_by_email(raw) is None and raw.strip().lower() in state.gdpr_blocklist:
+            problems.append(
+                {
+                    "error": "INVALID_EMAIL",
+                    "message": f"{raw.strip()} was permanently deleted (GDPR)",
                     "name": "email",
                 }
             )

@@ -160,6 +160,13 @@ def batch_inputs(req: Request, maximum: int) -> tuple[dict[str, Any], list[dict[
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or not all(isinstance(i, dict) for i in inputs):
         raise hubspot_error(400, "inputs is required and must be a list of objects")
+    # Every batch input's `id` is a string in the specs (`SimplePublicObjectId`,
+    # `PublicFetchAssociationsBatchRequest`, ...): a number is refused as HubSpot's
+    # validation refuses a body that does not match its schema.
+    require(
+        all(isinstance(i.get("id"), str) for i in inputs if "id" in i),
+        hubspot_error(400, "inputs[].id must be a string"),
+    )
     require(
         len(inputs) <= maximum,
         hubspot_error(

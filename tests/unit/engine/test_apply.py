@@ -281,6 +281,12 @@ def test_a_recreated_target_resets_what_the_ledger_says_was_added(db: Engine) ->
     assert ledger[2].state == "removed"  # the next plan adds it to the new tag again
     with session_scope(db) as session:
         assert session.exec(select(RemoteTarget)).one().remote_id == "remote-recreated"
+        closed = session.exec(select(AuditEvent).where(AuditEvent.outcome == "closed")).all()
+    # The membership that vanished with the tag is recorded as such, with its reason.
+    assert sorted((e.contact_id, e.run_id, e.reason_code) for e in closed) == [
+        (1, second, "target_deleted"),
+        (2, second, "target_deleted"),
+    ]
 
 
 class Clock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from syncd.engine.guards import empty_pull_guard, removal_guard
 from syncd.engine.plan import (
+    Action,
     Change,
     ContactView,
     LedgerEntry,
@@ -151,3 +152,37 @@ def test_empty_pull_guard_only_for_full_pulls() -> None:
         "hubspot: the full pull returned 0 contacts; the previous full pull returned 10"
     ]
     assert empty_pull_guard({"hubspot": 0}, None, full=True) == []
+    # A connector whose pull failed is left out: its stored data is used, not an empty pull.
+    assert empty_pull_guard({"hubspot": 5}, {"hubspot": 10, "mailchimp": 3}, full=True) == []
+
+
+def test_min_dwell_defers_removal_and_readding_but_not_consent() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    dwell = [SegmentTargets("vip", True, True, timedelta(hours=2))]
+    recent, old = now - timedelta(hours=1), now - timedelta(hours=3)
+    ledger = {
+        LIST: {
+            1: LedgerEntry(MembershipState.ADDED, since=recent),
+            2: LedgerEntry(MembershipState.ADDED, since=old),
+            3: LedgerEntry(MembershipState.REMOVED, since=recent),
+        },
+        TAG: {4: LedgerEntry(MembershipState.ADDED, since=recent)},
+    }
+    people = [
+        contact(1, frozenset()),  # left 1 h after joining: stays until the dwell passes
+        contact(2, frozenset()),  # joined 3 h ago: removed now
+        contact(3, frozenset({"vip"}), mailchimp=False),  # removed 1 h ago: not re-added yet
+        contact(4, frozenset(), status="unsubscribed"),  # consent wins: tag removed now
+    ]
+    plan = make_plan(people, dwell, ledger, write_properties=False, now=now)
+    changes = {(c.target, c.contact_id, c.action) for c in plan.changes}
+    assert changes == {(LIST, 2, Action.REMOVE), (TAG, 4, Action.REMOVE)}
+    assert plan.deferred == {LIST: 2}
+    assert plan.counts()[LIST]["deferred_dwell"] == 2
+    # Without a clock nothing is deferred.
+    plain = make_plan(people, dwell, ledger, write_properties=False)
+    assert {(c.contact_id, c.action) for c in plain.changes if c.target == LIST} == {
+        (1, Action.REMOVE), (2, Action.REMOVE), (3, Action.ADD)
+    }  # fmt: skip

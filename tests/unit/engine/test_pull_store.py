@@ -158,15 +158,26 @@ def test_a_merge_folds_two_profiles_with_both_histories(db: Engine) -> None:
     with session_scope(db) as session:
         rows = {(m.target, m.contact_id, m.state) for m in session.exec(select(Membership))}
         events = session.exec(select(AuditEvent)).all()
+    # HubSpot keeps the merged records' list memberships: so does the ledger.
     assert rows == {
-        ("hubspot_list:vip", loser.id, "removed"),
+        ("hubspot_list:vip", winner.id, "added"),
         ("mailchimp_tag:vip", winner.id, "added"),
     }
     assert {e.contact_id for e in events} == {winner.id}
     assert sorted((e.action, e.outcome, e.reason_code) for e in events) == [
         ("add", "applied", None),
-        ("remove", "closed", "contact_merged"),
+        ("merge", "detected", "contact_merged"),
     ]
+
+
+def test_a_merged_record_with_a_new_id_keeps_the_oldest_profile(db: Engine) -> None:
+    store(db, "hubspot", [Rec("1", "a@example.com"), Rec("2", "b@example.com")])
+    first, _ = contacts(db)
+    figures = store(db, "hubspot", [Rec("9", "a@example.com", merged_ids=("1", "2"))])
+    assert (figures.created, figures.folded) == (0, 1)
+    kept = next(c for c in contacts(db) if c.hubspot_id == "9")
+    assert kept.id == first.id
+    assert not [c for c in contacts(db) if c.hubspot_id in ("1", "2")]
 
 
 def test_an_archived_member_has_its_tags_closed(db: Engine) -> None:
