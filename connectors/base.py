@@ -113,12 +113,15 @@ class Target:
         name: The remote name (`syncd: <key>` list, `syncd:<key>` tag).
         remote_id: The id stored from an earlier `ensure_target`, if any. Once known, the
             target is found by this id only, never by name.
+        recreate: What to do when the known id is gone (a person deleted the list or tag):
+            make it again (True), or raise the `target_deleted_kept` error (False).
     """
 
     kind: TargetKind
     key: str
     name: str
     remote_id: str | None = None
+    recreate: bool = True
 
 
 @dataclass(frozen=True, slots=True)

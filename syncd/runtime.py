@@ -102,8 +102,13 @@ def build_connectors(
     return built
 
 
-def build_writers(rules: RuleSet, built: Mapping[str, Connector]) -> dict[str, Writer]:
-    """One routing writer per API; HubSpot also writes syncd's own contact properties."""
+def build_writers(
+    rules: RuleSet, built: Mapping[str, Connector], *, recreate: bool = True
+) -> dict[str, Writer]:
+    """One routing writer per API; HubSpot also writes syncd's own contact properties.
+
+    `recreate`: make an owned list or tag a person deleted again (`on_deleted_target`).
+    """
     writers: dict[str, Writer] = {}
     for name, connector in built.items():
         props = None
@@ -113,7 +118,7 @@ def build_writers(rules: RuleSet, built: Mapping[str, Connector]) -> dict[str, W
                 [s.key for s in rules.segments],
                 [s.key for s in rules.stages],
             )
-        writers[name] = RoutingWriter(name, MembershipWriter(connector), props)
+        writers[name] = RoutingWriter(name, MembershipWriter(connector, recreate=recreate), props)
     return writers
 
 
@@ -142,7 +147,7 @@ def open_runtime(
         settings.workspace,
         rules,
         pullers=built,
-        writers=build_writers(rules, built),
+        writers=build_writers(rules, built, recreate=settings.on_deleted_target == "recreate"),
         drift_readers=built,
         max_removals_pct=settings.safety.max_removals_pct,
         max_removals=settings.safety.max_removals,

@@ -56,6 +56,13 @@ class HubSpotWriter:
             if found is not None and not found.get("deletedAt"):
                 return _checked(found, target.name)
             log.warning(Event.HUBSPOT_LIST_GONE, list_id=target.remote_id, target=target.key)
+            if not target.recreate:
+                raise error_for(
+                    Reason.TARGET_DELETED_KEPT,
+                    f"HubSpot list {target.name!r} (id {target.remote_id}) was deleted by a "
+                    "person; on_deleted_target is stop",
+                    api="hubspot",
+                )
         else:
             found = self._by_name(target.name)
             if found is not None:

@@ -32,7 +32,7 @@ from connectors.mailchimp.client import MailchimpClient, base_url_for
 from connectors.mailchimp.failures import member_reason
 from connectors.mailchimp.limits import PAGE_MAX, SEGMENT_BATCH_MAX
 from connectors.split import send_split
-from syncd.errors import error_for
+from syncd.errors import SyncdError, error_for
 from syncd.events import Event
 from syncd.failures import Reason
 from syncd.http import (
@@ -157,11 +157,8 @@ class MailchimpConnector:
                     **window,
                 )
             except Exception as exc:
-                # The audience's own member list is missing: the audience id is wrong (the
-                # same configuration error `check` reports), not one refused record.
                 if status_of(exc) == 404:
-                    missing = f"Mailchimp audience {self.audience_id!r} does not exist"
-                    raise error_for(Reason.AUDIENCE_MISSING, missing, api=self.name) from None
+                    raise self._missing_audience() from None
                 raise
 
         # Members that change mid-pull leave the frozen window: the total drops, and the
@@ -214,6 +211,13 @@ class MailchimpConnector:
                 if status_of(exc) != 404:
                     raise
             log.warning(Event.MAILCHIMP_TAG_GONE, segment_id=target.remote_id, target=target.key)
+            if not target.recreate:
+                raise error_for(
+                    Reason.TARGET_DELETED_KEPT,
+                    f"Mailchimp tag {target.name!r} (id {target.remote_id}) was deleted by a "
+                    "person; on_deleted_target is stop",
+                    api="mailchimp",
+                )
         else:
             found = self._find_segment(target.name)
             if found is not None:
@@ -233,16 +237,30 @@ class MailchimpConnector:
         )
         return str(seg.get("id"))
 
+    def _missing_audience(self) -> SyncdError:
+        """The error for a 404 on the audience's own member or segment list.
+
+        It means the audience id is wrong (the configuration error `check` reports), not that
+        one record was refused.
+        """
+        missing = f"Mailchimp audience {self.audience_id!r} does not exist"
+        return error_for(Reason.AUDIENCE_MISSING, missing, api=self.name)
+
     def _find_segment(self, name: str) -> dict[str, Any] | None:
         def fetch(at: Offset) -> dict[str, Any]:
-            return self.client.send(
-                SEGMENTS,
-                self.client.lists.list_segments,
-                self.audience_id,
-                type="static",
-                count=PAGE_MAX,
-                offset=at.offset,
-            )
+            try:
+                return self.client.send(
+                    SEGMENTS,
+                    self.client.lists.list_segments,
+                    self.audience_id,
+                    type="static",
+                    count=PAGE_MAX,
+                    offset=at.offset,
+                )
+            except Exception as exc:
+                if status_of(exc) == 404:
+                    raise self._missing_audience() from None
+                raise
 
         for page in paginate(SEGMENTS, fetch, OffsetPaging("segments")):
             for seg in page.data.get("segments") or []:

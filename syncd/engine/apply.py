@@ -29,6 +29,7 @@ from typing import Protocol
 from sqlalchemy import Engine, select
 
 from syncd.engine.closing import close_memberships
+from syncd.engine.deleted_targets import record_deleted
 from syncd.engine.ledger import OutboxItem, mark, mark_each, pending_items, set_ledger
 from syncd.engine.tally import ItemOutcome, Tally
 from syncd.errors import ConfigError, SyncdError, TransientError, classify, error_for
@@ -84,6 +85,8 @@ class ApplyReport:
         batches: API batches sent.
         apis: The APIs that had work.
         failures: API -> the error that ended its part early; the other APIs went on.
+        kept_deleted: Targets found deleted by a person and left so (`on_deleted_target:
+            stop`); their rows stay unsent and the other targets went on.
     """
 
     counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
@@ -92,6 +95,7 @@ class ApplyReport:
     batches: int = 0
     apis: list[str] = field(default_factory=list)
     failures: dict[str, Exception] = field(default_factory=dict)
+    kept_deleted: list[str] = field(default_factory=list)
 
     def add(self, target: str, key: str, n: int = 1) -> None:
         """Count `n` under `target` / `key`."""
@@ -236,10 +240,26 @@ class _Applier:
         """`(target, remote id, batch)` in target order; each target ensured when reached."""
         for ref, target_items in sorted(targets.items()):
             self.fence.ensure_alive()
-            remote_id = self._ensure(writer, ref, self.known.get(ref.key))
+            try:
+                remote_id = self._ensure(writer, ref, self.known.get(ref.key))
+            except SyncdError as exc:
+                if exc.reason is not Reason.TARGET_DELETED_KEPT:
+                    raise
+                self._keep_deleted(ref)
+                continue
             size = max(1, writer.batch_size(ref))
             for start in range(0, len(target_items), size):
                 yield ref, remote_id, target_items[start : start + size]
+
+    def _keep_deleted(self, ref: TargetRef) -> None:
+        """A person deleted `ref` and syncd leaves it so: recorded, the other targets go on."""
+        known = self.known.get(ref.key) or ""
+        run_id = self.run_id if self.run_id is not None else 0
+        record_deleted(
+            self.db, self.workspace, run_id, ref, known, "stop", now=self.clock(), fence=self.fence
+        )
+        with self.lock:
+            self.report.kept_deleted.append(ref.key)
 
     def _lost(self) -> bool:
         try:
@@ -296,7 +316,7 @@ class _Applier:
             conn.execute(
                 rt.update()
                 .where(rt.c.workspace == workspace, rt.c.target == ref.key)
-                .values(remote_id=remote_id)
+                .values(remote_id=remote_id, deleted_at=None)
             )
             reset = close_memberships(
                 conn,

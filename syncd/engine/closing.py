@@ -37,7 +37,10 @@ def close_memberships(
     run_id: int | None,
     now: datetime,
 ) -> int:
-    """Move `added` (and hand-removed) ledger rows to `removed` and record why.
+    """Move `added` ledger rows to `removed` and record why.
+
+    Rows a person removed by hand (`drift_removed`) stay so: the person's choice outlives the
+    contact's, member's or target's absence.
 
     Args:
         conn: A transaction of the caller (fenced when the caller writes for a run).
@@ -61,11 +64,11 @@ def close_memberships(
     closed = 0
     for start in range(0, len(ids), _CHUNK):
         query = (
-            select(m.id, m.target, m.contact_id, m.state, c.email, c.hubspot_id, c.mailchimp_id)
+            select(m.id, m.target, m.contact_id, c.email, c.hubspot_id, c.mailchimp_id)
             .join_from(table_of(Membership), table_of(Contact), m.contact_id == c.id)
             .where(
                 m.workspace == workspace,
-                m.state.in_((MembershipState.ADDED, MembershipState.DRIFT_REMOVED)),
+                m.state == MembershipState.ADDED,
                 or_(*(m.target.like(p) for p in prefixes)),
             )
         )
@@ -100,7 +103,6 @@ def close_memberships(
                 "reason_code": code,
             }
             for r in rows
-            if r.state == MembershipState.ADDED  # a hand-made removal was recorded already
         ]
         if events:
             conn.execute(table_of(AuditEvent).insert(), events)

@@ -16,13 +16,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import Engine, delete, select, update
 
 from syncd.engine.closing import close_memberships
 from syncd.engine.plan import SegmentTargets
-from syncd.engine.run_record import RunResult
 from syncd.events import Event
 from syncd.failures import ErrorClass, Reason
 from syncd.logs import get_logger
@@ -30,6 +29,9 @@ from syncd.store.lease import UNFENCED, Fence, fenced
 from syncd.store.models import AuditEvent, RemoteTarget, RunStatus
 from syncd.store.types import table_of
 from syncd.targets import TargetKind, TargetRef
+
+if TYPE_CHECKING:  # the run record imports the apply step, which records deleted targets
+    from syncd.engine.run_record import RunResult
 
 OnDeleted = Literal["recreate", "stop"]
 #: The drift figures a deleted target is counted under (recreated, or left deleted).
@@ -97,11 +99,13 @@ def note_deleted(result: RunResult, drift: Mapping[str, Mapping[str, int]]) -> N
     A run that otherwise succeeded ends `partial` (exit 4), so the deletion is seen.
     """
     deleted = sorted(t for t, f in drift.items() if f.get(DELETED) or f.get(DELETED_KEPT))
+    found_by_apply = result.apply.kept_deleted if result.apply is not None else []
+    deleted += sorted(set(found_by_apply) - set(deleted))
     if not deleted or result.reason is not None:
         return
     if result.status not in (RunStatus.SUCCESS, RunStatus.PARTIAL):
         return
-    kept = any(drift[t].get(DELETED_KEPT) for t in deleted)
+    kept = bool(found_by_apply) or any(drift[t].get(DELETED_KEPT) for t in drift)
     result.status = RunStatus.PARTIAL
     result.reason = Reason.TARGET_DELETED_KEPT if kept else Reason.TARGET_DELETED
     result.error_class = ErrorClass.TRANSIENT

@@ -46,12 +46,11 @@ def detect_drift(
     Targets already known deleted and left so (`on_deleted_target: stop`) are not read.
     """
     rt, c, m = table_of(RemoteTarget).c, table_of(Contact).c, table_of(Membership).c
+    query = select(rt.target, rt.remote_id).where(rt.workspace == workspace)
+    if on_deleted == "stop":
+        query = query.where(rt.deleted_at.is_(None))
     with db.begin() as conn:
-        targets = conn.execute(
-            select(rt.target, rt.remote_id).where(
-                rt.workspace == workspace, rt.deleted_at.is_(None)
-            )
-        ).all()
+        targets = conn.execute(query).all()
     out: dict[str, dict[str, int]] = {}
     for target, remote_id in targets:
         ref = TargetRef.parse(target)

@@ -615,4 +615,6 @@ class Syncer:
     def _targets(self, rules: RuleSet) -> list[SegmentTargets]:
         """The configured targets, less those a person deleted and syncd leaves deleted."""
         targets = segment_targets(rules, self.min_dwell)
+        if self.on_deleted_target != "stop":  # switched back: they are made again
+            return targets
         return without(targets, kept_deleted(self.db, self.workspace))

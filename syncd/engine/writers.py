@@ -73,14 +73,19 @@ def _outcomes(
 class MembershipWriter:
     """Lists (HubSpot) or tags (Mailchimp) through `Connector.apply`."""
 
-    def __init__(self, connector: Connector) -> None:
+    def __init__(self, connector: Connector, *, recreate: bool = True) -> None:
         self.connector = connector
         self.api = connector.name
+        self.recreate = recreate
 
     def ensure(self, ref: TargetRef, known_remote_id: str | None) -> str:
-        """Find or create the list or tag; a known id is verified, never re-found by name."""
+        """Find or create the list or tag; a known id is verified, never re-found by name.
+
+        A known id that is gone is made again, unless `recreate` is off
+        (`on_deleted_target: stop`): then the connector raises `target_deleted_kept`.
+        """
         return self.connector.ensure_target(
-            Target(ref.kind, ref.name, ref.remote_name, known_remote_id)
+            Target(ref.kind, ref.name, ref.remote_name, known_remote_id, self.recreate)
         )
 
     def batch_size(self, ref: TargetRef) -> int:

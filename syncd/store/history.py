@@ -65,7 +65,10 @@ _FAILED_OUTCOMES = ("rejected", "retry")
 #: Every outcome an audit event can have: `closed` when a membership ended with its person or
 #: member, `decided` for a person's decision on a hold.
 EVENT_OUTCOMES = ("applied", "rejected", "retry", "skipped", "detected", "closed", "decided")
-EVENT_ACTIONS = ("add", "remove", "set", "drift", "reject", "skip", "release")
+#: `ingest`: a record the pull refused; `merge`: two profiles folded after a HubSpot merge.
+EVENT_ACTIONS = (
+    "add", "remove", "set", "drift", "reject", "skip", "release", "ingest", "merge",
+)  # fmt: skip
 _MEMBERSHIP_KINDS = (f"{TargetKind.HUBSPOT_LIST}:", f"{TargetKind.MAILCHIMP_TAG}:")
 
 

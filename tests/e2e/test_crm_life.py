@@ -161,6 +161,17 @@ def test_on_deleted_target_stop_leaves_it_deleted(sandbox: Sandbox, db_url: str)
         assert name not in remote_lists(sandbox)
     finally:
         rt.close()
+    # Switched back to `recreate`: the list is made again with its members.
+    rt = open_runtime(
+        make_settings(sandbox, db_url), retry=RetrySettings.immediate(max_attempts=6, timeout_s=2.0)
+    )
+    try:
+        back = rt.syncer.sync(trigger="reconcile", full=True)
+        assert back.exit_code in (0, 4), back.error
+        assert remote_lists(sandbox)[name] == lists[name]
+        converged(sandbox, rt)
+    finally:
+        rt.close()
 
 
 def test_deleted_merged_archived_and_erased_people_leave_without_drift(

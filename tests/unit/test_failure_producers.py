@@ -118,7 +118,12 @@ PRODUCERS: dict[Reason, list[str]] = {
     Reason.TARGET_DELETED: [
         f"{LIFE}::test_a_deleted_owned_list_and_tag_are_recorded_then_recreated_with_their_members"
     ],
-    Reason.TARGET_DELETED_KEPT: [f"{LIFE}::test_on_deleted_target_stop_leaves_it_deleted"],
+    Reason.TARGET_DELETED_KEPT: [
+        f"{LIFE}::test_on_deleted_target_stop_leaves_it_deleted",
+        f"{APPLY}::test_a_target_left_deleted_is_recorded_and_the_others_are_written",
+        "tests/integration/test_connector_deleted_targets.py::"
+        "test_a_deleted_target_is_made_again_or_refused_as_kept_deleted",
+    ],
     Reason.NOT_IN_AUDIENCE: [
         f"{CONTRACT}::test_partial_failures_come_back_per_member",
         f"{HERE}::test_mailchimp_words_name_their_reason",

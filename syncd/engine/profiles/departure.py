@@ -87,7 +87,7 @@ def depart(
             now=now,
         )
         left: dict[Key, Profile] = {r.id: leave(profile_of(r), source) for r in rows}
-        write_profiles(conn, workspace, left, dict.fromkeys(left), now)
+        write_profiles(conn, workspace, left, dict.fromkeys(left), now, reshuffle=False)
         done += len(rows)
     if done:
         log.info(Event.PULL_DEPARTED, source=source, count=done)

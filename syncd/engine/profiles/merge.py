@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, or_, select
+from sqlalchemy import Connection, bindparam, select
 
 from connectors.base import SourceRecord
 from syncd.engine.closing import close_memberships
@@ -117,6 +117,7 @@ def merge_page(
     folds: list[tuple[Key, Key, bool]] = []  # (loser, winner, the loser's member moved)
     archived: set[Key] = set()
     rejects = []
+    reshuffle = False  # whether record ids move between stored rows in this page
     for source_id, rec in latest.items():
         fields = dict(rec.fields)
         if source == "mailchimp":
@@ -125,6 +126,7 @@ def merge_page(
         holder_key = cands.by_id.get(source_id)
         if holder_key is None and rec.key:
             holder_key = cands.by_key.get(rec.key)
+            reshuffle |= holder_key is not None  # the member's new hash may be another's old
         if holder_key is None and rec.merged_ids:
             # HubSpot gives a merged record a new id: the oldest profile of its parts holds it.
             parts = [k for i in rec.merged_ids if isinstance(k := cands.by_id.get(str(i)), int)]
@@ -151,7 +153,8 @@ def merge_page(
         if rec.status == ARCHIVED:
             archived.add(key)
         folds += _fold_merged(cands, key, rec.merged_ids, changed, figures)
-    row_id = write_profiles(conn, workspace, cands.profiles, changed, now)
+    reshuffle |= bool(folds)
+    row_id = write_profiles(conn, workspace, cands.profiles, changed, now, reshuffle=reshuffle)
     figures.contact_ids.update(row_id[k] for k in changed if cands.profiles[k].active)
     for loser, winner, moved in folds:
         fold_history(conn, workspace, row_id[loser], row_id[winner], moved, run_id, now)
@@ -239,19 +242,20 @@ def _load(
     merged = [str(m) for r in latest.values() for m in r.merged_ids]
     own = c[_ID_COLUMN[source]]
     if source == "hubspot":
-        partner = (c.hubspot_id.is_(None)) & c.mailchimp_id.is_not(None)
-        partner = partner & c.mailchimp_email.in_(emails)
+        partner = c.mailchimp_email.in_(emails) & c.hubspot_id.is_(None)
+        partner = partner & c.mailchimp_id.is_not(None)
     else:
-        partner = c.mailchimp_id.is_(None) & c.hubspot_id.is_not(None) & c.email.in_(emails)
+        partner = c.email.in_(emails) & c.mailchimp_id.is_(None) & c.hubspot_id.is_not(None)
     conds = [own.in_(list(latest) + merged), partner]
     if keys:
         conds.append(c.mailchimp_key.in_(keys))
-    query = (
-        select(*(c[n] for n in COLUMNS), c.attributes)
-        .where(c.workspace == workspace, or_(*conds))
-        .order_by(c.id)
-    )
-    for row in conn.execute(query):
+    # One query per way of finding a profile, each on its own (workspace, column) index: an
+    # OR of them makes SQLite scan the table.
+    rows: dict[int, Any] = {}
+    for cond in conds:
+        query = select(*(c[n] for n in COLUMNS), c.attributes).where(c.workspace == workspace, cond)
+        rows.update((row.id, row) for row in conn.execute(query))
+    for _, row in sorted(rows.items()):
         p = profile_of(row)
         out.profiles[row.id] = p
         if source in p.ids:
@@ -283,19 +287,23 @@ def write_profiles(
     profiles: Mapping[Key, Profile],
     changed: Mapping[Key, None],
     now: datetime,
+    *,
+    reshuffle: bool = True,
 ) -> dict[Key, int]:
     """Update changed profiles, insert new ones; returns each key's row id.
 
-    Record ids may move between changed rows (a member taken over by a merge), so the changed
-    rows give up their ids first and take the final ones back in one statement.
+    Record ids may move between changed rows (a member taken over by a merge, a member found
+    by its key), so with `reshuffle` the changed rows give up their ids first and take the final
+    ones back in one statement; without it every row keeps or loses its own ids only.
     """
     table = table_of(Contact)
     c = table.c
     existing = sorted(k for k in changed if isinstance(k, int))
-    if existing:
+    if existing and reshuffle:
         conn.execute(
             table.update().where(c.id.in_(existing)).values(hubspot_id=None, mailchimp_id=None)
         )
+    if existing:
         conn.execute(
             table.update()
             .where(c.id == bindparam("_id"))

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from syncd.engine.apply import ItemOutcome, apply_run
 from syncd.engine.ledger import OutboxItem, load_ledger, write_outbox
 from syncd.engine.plan import Action, Change
-from syncd.errors import ConfigError, TransientError
+from syncd.errors import ConfigError, TransientError, error_for
 from syncd.failures import ErrorClass, Reason
 from syncd.store import (
     AuditEvent,
@@ -434,3 +434,41 @@ def test_a_crash_leaves_at_most_the_window_in_flight_and_it_alone_is_resent(db: 
     # What was done is not sent again; the window in flight and what never left are.
     assert sorted(resumed.batches) == [[4], [5], [6], [7]]
     assert outbox_states(db) == {"done": 7}
+
+
+class KeepsDeletedWriter(FakeWriter):
+    """A writer whose `vip` target a person deleted, with `on_deleted_target: stop`."""
+
+    def ensure(self, ref: TargetRef, known_remote_id: str | None) -> str:
+        if ref.name == "vip" and known_remote_id:
+            raise error_for(
+                Reason.TARGET_DELETED_KEPT, "tag 'syncd:vip' was deleted", api="mailchimp"
+            )
+        return super().ensure(ref, known_remote_id)
+
+
+def test_a_target_left_deleted_is_recorded_and_the_others_are_written(db: Engine) -> None:
+    run_id = seed(db, 2)
+    apply_run(db, "default", run_id, {"mailchimp": FakeWriter("mailchimp")}, clock=utcnow)
+    second = new_run(db)
+    changes = [
+        Change("mailchimp_tag:vip", 1, Action.REMOVE, "r"),
+        Change("mailchimp_tag:other", 2, Action.ADD, "r"),
+    ]
+    with db.begin() as conn:
+        write_outbox(conn, "default", second, changes, now=utcnow())
+    writer = KeepsDeletedWriter("mailchimp")
+    report = apply_run(db, "default", second, {"mailchimp": writer}, clock=utcnow)
+    assert report.kept_deleted == ["mailchimp_tag:vip"] and not report.failures
+    assert writer.batches == [[2]]  # the other tag was written
+    with session_scope(db) as session:
+        vip = session.exec(select(RemoteTarget).where(RemoteTarget.target == "mailchimp_tag:vip"))
+        assert vip.one().deleted_at is not None
+        events = session.exec(
+            select(AuditEvent).where(AuditEvent.reason_code == "target_deleted_kept")
+        ).all()
+    assert {(e.action, e.outcome) for e in events} == {("drift", "detected"), ("remove", "closed")}
+    with db.begin() as conn:
+        assert all(
+            e.state == "removed" for e in load_ledger(conn, "default")["mailchimp_tag:vip"].values()
+        )
