@@ -216,10 +216,12 @@ class _Applier:
     ) -> None:
         """Every target of one API, a window of batches at a time, until done or stopped."""
         window = max(1, int(getattr(writer, "in_flight", 1)))
-        batches = self._batches(writer, targets)
-        left = sum(-(-len(rows) // max(1, writer.batch_size(ref))) for ref, rows in targets.items())
+        left = {
+            ref: -(-len(rows) // max(1, writer.batch_size(ref))) for ref, rows in targets.items()
+        }
+        batches = self._batches(writer, targets, left)
         with ThreadPoolExecutor(window, thread_name_prefix=f"send-{writer.api}") as pool:
-            while left:
+            while any(left.values()):
                 if stop.is_set():
                     self.report.stopped = True
                     return
@@ -227,7 +229,8 @@ class _Applier:
                 if not sends:
                     return
                 self._send_window(writer, pool, sends)
-                left -= len(sends)
+                for ref, _, _ in sends:
+                    left[ref] -= 1
                 if on_batch is not None:
                     for _, _, batch in sends:
                         on_batch(writer.api, len(batch))
@@ -235,9 +238,15 @@ class _Applier:
                 pass
 
     def _batches(
-        self, writer: Writer, targets: Mapping[TargetRef, Sequence[OutboxItem]]
+        self,
+        writer: Writer,
+        targets: Mapping[TargetRef, Sequence[OutboxItem]],
+        left: dict[TargetRef, int],
     ) -> Iterator[_Send]:
-        """`(target, remote id, batch)` in target order; each target ensured when reached."""
+        """`(target, remote id, batch)` in target order; each target ensured when reached.
+
+        A target left deleted is skipped, and its batches no longer count in `left`.
+        """
         for ref, target_items in sorted(targets.items()):
             self.fence.ensure_alive()
             try:
@@ -246,6 +255,7 @@ class _Applier:
                 if exc.reason is not Reason.TARGET_DELETED_KEPT:
                     raise
                 self._keep_deleted(ref)
+                left[ref] = 0
                 continue
             size = max(1, writer.batch_size(ref))
             for start in range(0, len(target_items), size):
