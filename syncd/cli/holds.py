@@ -119,6 +119,7 @@ def confirm(verb: str, holds: list[HeldTargetView], yes: bool) -> None:
 
 
 def _to_decide(rt: Any, run: int, target: str | None) -> list[HeldTargetView]:
+    require_run(rt.db, rt.syncer.workspace, run)
     with rt.db.connect() as conn:
         holds = [
             h
@@ -133,16 +134,22 @@ def _to_decide(rt: Any, run: int, target: str | None) -> list[HeldTargetView]:
     return holds
 
 
-def apply_held(config: ConfigOpt, run: int, target: str | None, yes: bool) -> None:
-    """`syncd apply --run ID`: release a held plan after confirmation, then apply it."""
+def _decided(config: ConfigOpt, run: int, target: str | None, yes: bool, verb: str) -> Any:
+    """Confirm, then release or reject under the lease; a refusal is one line, exit 2."""
     settings = settings_for(config)
     with runtime(settings) as rt:
-        confirm("release", _to_decide(rt, run, target), yes)
+        confirm(verb, _to_decide(rt, run, target), yes)
+        decide = rt.syncer.release if verb == "release" else rt.syncer.reject
         try:
-            result = rt.syncer.release(run, target=target, wait=lease_wait())
+            return decide(run, target=target, wait=lease_wait())
         except ConfigError as exc:
             fail(str(exc), ExitCode.USAGE)
-        print_result(out, result)
+
+
+def apply_held(config: ConfigOpt, run: int, target: str | None, yes: bool) -> None:
+    """`syncd apply --run ID`: release a held plan after confirmation, then apply it."""
+    result = _decided(config, run, target, yes, "release")
+    print_result(out, result)
     raise typer.Exit(result.exit_code)
 
 
@@ -154,13 +161,7 @@ def reject(
     json_: JsonOpt = False,
 ) -> None:
     """Discard a held plan; the next run plans the target again from the data of its time."""
-    settings = settings_for(config)
-    with runtime(settings) as rt:
-        confirm("reject", _to_decide(rt, run, target), yes)
-        try:
-            decided = rt.syncer.reject(run, target=target, wait=lease_wait())
-        except ConfigError as exc:
-            fail(str(exc), ExitCode.USAGE)
+    decided = _decided(config, run, target, yes, "reject")
     if json_:
         out.print_json(
             data={"rejected": [{"target": h.target, "run_id": h.run_id} for h in decided]}

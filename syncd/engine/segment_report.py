@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from syncd.segments import RuleSet, Segment
-from syncd.segments.kpis import HOLDOUT, MEMBERS, Moments
+from syncd.segments.kpis import HOLDOUT, MEMBERS, RULE_KEY, Moments
 from syncd.segments.lift import Comparison, compare_means, compare_rates
 from syncd.store.segment_history import Outcomes, Snapshot, read_outcomes, read_snapshots
 
@@ -100,7 +100,7 @@ def build_report(
         _targets(seg, history, trend)
         if seg.success is not None:
             _success(seg, outcomes.get(seg.key, {}), trend)
-        if history and seg.holdout:
+        if history and history[-1].kpis.get(HOLDOUT):  # measured with a holdout
             _lift(history[-1], trend)
         untested = seg.goal and not seg.holdout and not seg.kpis
         if untested and history and now - history[0].at > UNTESTED_AFTER:
@@ -152,9 +152,13 @@ def _targets(seg: Segment, history: list[Snapshot], trend: SegmentTrend) -> None
                                   "missed_runs": streak}  # fmt: skip
         if streak >= BELOW_TARGET_RUNS:
             bound = f"min {target.min}" if target.min is not None else f"max {target.max}"
+            rules = {s.kpis.get(RULE_KEY) for s in history[-streak:]}
+            same = len(rules) == 1 and None not in rules
             trend.warnings.append(
                 f"segment {seg.key}: {kpi} missed its target ({bound}) on the last {streak} "
-                f"runs (now {latest:.4g}); refine the rule or the campaign, or revise the target"
+                f"runs (now {latest:.4g})"
+                + ("; its rule has not changed meanwhile (never refined)" if same else "")
+                + "; refine the rule or the campaign, or revise the target"
             )
 
 

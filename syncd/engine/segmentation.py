@@ -38,11 +38,6 @@ class Segmented:
     succeeded: dict[str, set[int]] = field(default_factory=dict)
     kpis: KpiMoments = field(default_factory=dict)
 
-    def members(self, key: str) -> set[int]:
-        """Every contact id in segment `key`, held out or not."""
-        found = {c.contact_id for c in self.contacts if key in c.segments}
-        return found | self.held_out.get(key, set())
-
 
 def holdout_identity(contact: StoredContact) -> int | str:
     """The stable id a holdout is hashed from (the one place to re-point when ids change)."""

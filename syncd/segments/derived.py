@@ -38,25 +38,31 @@ class Derived:
     Attributes:
         name: The field name rules use.
         inputs: Fields it reads (source fields, or derived fields listed before it).
-        build: (inputs available, clock) -> its expression over the typed columns.
+        build: (inputs available, clock, the frame so far) -> its expression over the typed
+            columns (the frame gives the quintile scores their breakpoints).
         doc: One line for `fields.yaml` and `syncd segments templates`.
     """
 
     name: str
     inputs: tuple[str, ...]
-    build: Callable[[tuple[str, ...], datetime], pl.Expr]
+    build: Callable[[tuple[str, ...], datetime, pl.DataFrame], pl.Expr]
     doc: str
 
 
-def _recency(present: tuple[str, ...], now: datetime) -> pl.Expr:
+def _days_since(col: pl.Expr, now: datetime) -> pl.Expr:
+    """Days from a UTC datetime column to `now` (integer microseconds, then one division)."""
+    now_us = int(now.timestamp() * 1_000_000)
+    return (pl.lit(now_us) - col.dt.epoch("us")).cast(pl.Float64) / _DAY_US
+
+
+def _recency(present: tuple[str, ...], now: datetime, frame: pl.DataFrame | None = None) -> pl.Expr:
     if not present:
         return pl.lit(None, dtype=pl.Float64)
-    latest = pl.max_horizontal(*(pl.col(c) for c in present))
-    age_us = (pl.lit(now) - latest).dt.total_microseconds()
-    return (age_us.cast(pl.Float64) / _DAY_US).clip(lower_bound=0.0)
+    latest = pl.col(present[0]) if len(present) == 1 else pl.max_horizontal(*map(pl.col, present))
+    return _days_since(latest, now).clip(lower_bound=0.0)
 
 
-def _summed(present: tuple[str, ...], now: datetime) -> pl.Expr:
+def _summed(present: tuple[str, ...], now: datetime, frame: pl.DataFrame) -> pl.Expr:
     if not present:
         return pl.lit(None, dtype=pl.Float64)
     cols = [pl.col(c) for c in present]
@@ -65,35 +71,51 @@ def _summed(present: tuple[str, ...], now: datetime) -> pl.Expr:
     return pl.when(any_value).then(total).otherwise(None)
 
 
-def _quintile(source: str, *, low_is_best: bool) -> Callable[[tuple[str, ...], datetime], pl.Expr]:
-    def build(present: tuple[str, ...], now: datetime) -> pl.Expr:
-        col = pl.col(source)
-        rank = col.rank("average", descending=low_is_best)
-        score = (rank * 5.0 / col.count()).ceil().clip(1.0, 5.0)
-        return score.cast(pl.Float64)
+#: Breakpoints come from at most this many values (every k-th one beyond it): exact for a
+#: sync batch, and within a fraction of a percentile for a million contacts, at a fraction of
+#: the cost of ranking them all.
+QUANTILE_SAMPLE = 50_000
+
+
+def _quintile(
+    source: str, *, low_is_best: bool
+) -> Callable[[tuple[str, ...], datetime, pl.DataFrame], pl.Expr]:
+    def build(present: tuple[str, ...], now: datetime, frame: pl.DataFrame) -> pl.Expr:
+        values = frame[source].drop_nulls()
+        if not len(values):
+            return pl.lit(None, dtype=pl.Float64)
+        if len(values) > QUANTILE_SAMPLE:
+            values = values.gather_every(len(values) // QUANTILE_SAMPLE)
+        cuts = [values.quantile(q, "linear") for q in (0.2, 0.4, 0.6, 0.8)]
+        above = [(pl.col(source) > cut).cast(pl.Float64) for cut in cuts]
+        count = above[0] + above[1] + above[2] + above[3]  # null stays null
+        return (5.0 - count) if low_is_best else (1.0 + count)
 
     return build
 
 
-def _rfm(present: tuple[str, ...], now: datetime) -> pl.Expr:
+def _rfm(present: tuple[str, ...], now: datetime, frame: pl.DataFrame) -> pl.Expr:
     cols = [pl.col(c) for c in present]
     any_value = pl.any_horizontal(*(c.is_not_null() for c in cols))
     return pl.when(any_value).then(pl.sum_horizontal(*(c.fill_null(1.0) for c in cols)))
 
 
-def _engagement(present: tuple[str, ...], now: datetime) -> pl.Expr:
+def _engagement(present: tuple[str, ...], now: datetime, frame: pl.DataFrame) -> pl.Expr:
     parts: list[pl.Expr] = []
     if "open_rate" in present:
-        parts.append(40.0 * (pl.col("open_rate") / 0.5).clip(0.0, 1.0))
+        parts.append((pl.col("open_rate") * 80.0).clip(0.0, 40.0))
     if "click_rate" in present:
-        parts.append(40.0 * (pl.col("click_rate") / 0.1).clip(0.0, 1.0))
+        parts.append((pl.col("click_rate") * 400.0).clip(0.0, 40.0))
     if "last_email_open" in present:
-        days = _recency(("last_email_open",), now)
-        parts.append(20.0 * (1.0 - days / 365.0).clip(0.0, 1.0))
+        days = _days_since(pl.col("last_email_open"), now)
+        parts.append((20.0 - days * (20.0 / 365.0)).clip(0.0, 20.0))
     if not parts:
         return pl.lit(None, dtype=pl.Float64)
-    any_value = pl.any_horizontal(*(p.is_not_null() for p in parts))
-    return pl.when(any_value).then(pl.sum_horizontal(*(p.fill_null(0.0) for p in parts)))
+    total = parts[0].fill_null(0.0)
+    for part in parts[1:]:
+        total = total + part.fill_null(0.0)
+    any_value = pl.any_horizontal(*(pl.col(c).is_not_null() for c in present))
+    return pl.when(any_value).then(total)
 
 
 #: Every derived field, in dependency order (a field reads only fields listed before it).
@@ -148,7 +170,7 @@ def derive(frame: pl.DataFrame, names: tuple[str, ...], now: datetime) -> pl.Dat
         for name in ready:
             spec = DERIVED_BY_NAME[name]
             present = tuple(c for c in spec.inputs if c in frame.columns)
-            exprs.append(spec.build(present, now).cast(pl.Float64).alias(name))
+            exprs.append(spec.build(present, now, frame).cast(pl.Float64).alias(name))
         frame = frame.with_columns(exprs)
         todo = [n for n in todo if n not in ready]
     return frame

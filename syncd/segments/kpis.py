@@ -19,6 +19,8 @@ from syncd.segments.ruleset import RuleSet
 #: Groups of a segment's members: written to its targets, or held out for measurement.
 MEMBERS = "members"
 HOLDOUT = "holdout"
+#: Beside the groups in a snapshot's KPIs: the fingerprint of the segment's rule at the time.
+RULE_KEY = "rule"
 
 
 @dataclass

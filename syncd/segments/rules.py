@@ -8,6 +8,8 @@ never meets a type question. Nothing is ever evaluated as code.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Union
@@ -104,6 +106,29 @@ def walk(cond: Cond) -> list[Cond]:
 def fields_used(cond: Cond) -> set[str]:
     """Canonical fields a condition reads (not through references)."""
     return {n.field for n in walk(cond) if isinstance(n, Cmp)}
+
+
+def fingerprint(cond: Cond) -> str:
+    """A short hash of what a condition says, ignoring where it sits in the file.
+
+    Equal for the same rule after unrelated edits (which shift paths), different after any
+    change to the rule itself; the segment history uses it to tell a refined rule.
+    """
+
+    def canonical(c: Cond) -> Any:
+        if isinstance(c, Cmp):
+            operand = sorted(map(str, c.operand)) if isinstance(c.operand, frozenset) else c.operand
+            return ["field", c.field, c.op, str(operand)]
+        if isinstance(c, All | AnyOf):
+            return ["all" if isinstance(c, All) else "any", [canonical(i) for i in c.items]]
+        if isinstance(c, Not):
+            return ["not", canonical(c.item)]
+        if isinstance(c, Ref):
+            return ["segment", c.target]
+        return ["always", c.value]
+
+    text = json.dumps(canonical(cond), separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def refs_used(cond: Cond) -> list[Ref]:

@@ -10,7 +10,15 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from syncd.store.types import JsonType, UTCDateTime, utcnow
@@ -329,3 +337,19 @@ class AlertSent(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=64)
     event: str = Field(max_length=32)
     sent_at: datetime = _ts()
+
+
+class SegmentMemberSet(SQLModel, table=True):
+    """Every segment's members at the last run, compressed, to count who entered and left.
+
+    One row per segment (sorted contact ids, int64, zlib), so a run compares memberships of
+    millions of contacts without a row per member; per-member stays are kept only where a
+    segment measures something (`SegmentStint`).
+    """
+
+    __tablename__ = "segment_member_sets"
+
+    workspace: str = Field(primary_key=True, max_length=64)
+    segment: str = Field(primary_key=True, max_length=128)
+    ids: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    updated_at: datetime = _ts()

@@ -7,9 +7,10 @@ the pages; approving a held run also needs CSRF proof unless the call authentica
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
@@ -203,50 +204,46 @@ def api_reject(
     return reject_run(state, run_id)
 
 
-def reject_run(state: UiState, run_id: int) -> dict[str, Any]:
-    """Call the reject path and shape its outcome.
+#: What a decision path returns (the release's result, or the holds rejected).
+T = TypeVar("T")
 
-    Raises:
-        HTTPException: 404 for an unknown run; 409 when nothing of it waits for a decision,
-            or another process held the apply lease for longer than the console waits.
-    """
-    if queries.get_run(state.ctx, run_id) is None:
-        raise HTTPException(404, f"run {run_id} does not exist")
-    if state.reject is None:
-        why = state.read_only or "this console cannot write"
-        raise HTTPException(409, f"cannot reject run {run_id} here: {why}")
-    try:
-        state.reject(run_id)
-    except ConfigError as exc:
-        raise HTTPException(409, str(exc)) from None
-    except LeaseBusyError as exc:
-        raise HTTPException(409, lease_busy_detail(exc)) from None
+
+def reject_run(state: UiState, run_id: int) -> dict[str, Any]:
+    """Call the reject path and shape its outcome (errors as `decide` raises them)."""
+    decide(state, run_id, state.reject, "reject")
     return {"run_id": run_id, "decision": "rejected"}
 
 
 def approve_run(state: UiState, run_id: int) -> dict[str, Any]:
-    """Call the approve path and shape its outcome.
-
-    Raises:
-        HTTPException: 404 for an unknown run; 409 for a run it cannot release, or when
-            another process held the apply lease for longer than the release would wait.
-    """
-    if queries.get_run(state.ctx, run_id) is None:
-        raise HTTPException(404, f"run {run_id} does not exist")
-    if state.approve is None:
-        raise HTTPException(409, f"cannot release run {run_id} here: {state.read_only}")
-    try:
-        outcome = state.approve(run_id)
-    except ConfigError as exc:
-        raise HTTPException(409, str(exc)) from None
-    except LeaseBusyError as exc:
-        raise HTTPException(409, lease_busy_detail(exc)) from None
+    """Call the approve path and shape its outcome (errors as `decide` raises them)."""
+    outcome = decide(state, run_id, state.approve, "release")
     return {
         "run_id": run_id,
         "status": str(outcome.status),
         "exit_code": outcome.exit_code,
         "error": outcome.error,
     }
+
+
+def decide(state: UiState, run_id: int, path: Callable[[int], T] | None, verb: str) -> T:
+    """Run a decision path (Approve or Reject) on a run, turning refusals into answers.
+
+    Raises:
+        HTTPException: 404 for an unknown run; 409 for a run with nothing to decide, a
+            console that cannot write, or another process holding the apply lease for
+            longer than the console waits.
+    """
+    if queries.get_run(state.ctx, run_id) is None:
+        raise HTTPException(404, f"run {run_id} does not exist")
+    if path is None:
+        why = state.read_only or "this console cannot write"
+        raise HTTPException(409, f"cannot {verb} run {run_id} here: {why}")
+    try:
+        return path(run_id)
+    except ConfigError as exc:
+        raise HTTPException(409, str(exc)) from None
+    except LeaseBusyError as exc:
+        raise HTTPException(409, lease_busy_detail(exc)) from None
 
 
 def lease_busy_detail(exc: LeaseBusyError) -> str:

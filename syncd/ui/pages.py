@@ -7,6 +7,7 @@ read "3 min ago" with the exact time on hover, and figures are rounded (`syncd.u
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
@@ -15,6 +16,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import Field
 
 from syncd.store import held, history
 from syncd.ui import charts, humanize, queries
@@ -30,6 +32,7 @@ from syncd.ui.security import (
     safe_next,
     same_secret,
 )
+from syncd.ui.segment_trends import MAX_SHOWN, segment_trends, trend_colour
 from syncd.ui.state import UiState
 
 TEMPLATES = FsPath(__file__).parent / "templates"
@@ -64,6 +67,7 @@ env = Environment(
 )
 env.globals["quote"] = lambda s: quote(str(s), safe="")
 env.globals["colour"] = charts.colour
+env.globals["trend_colour"] = trend_colour
 env.globals["total_keys"] = history.TOTAL_KEYS
 env.filters["absolute"] = humanize.absolute
 env.filters["duration"] = humanize.duration
@@ -219,17 +223,7 @@ def reject_page(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Reject button (on the confirmation page): the same path as `syncd reject --run`."""
-    if not state.guard.csrf_ok(request, csrf_token):
-        raise HTTPException(403, "CSRF check failed; reload the page and try again")
-    try:
-        reject_run(state, run_id)
-    except HTTPException as exc:
-        if exc.status_code != 409:
-            raise
-        detail = queries.run_detail(state.ctx, run_id)
-        context = run_context(state, detail) if detail else {}
-        return render(request, state, "run.html", 409, error=exc.detail, **context)
-    return RedirectResponse(f"/runs/{run_id}?notice=rejected", status_code=303)
+    return _decision(request, state, run_id, csrf_token, reject_run, "rejected")
 
 
 @router.post("/runs/{run_id}/approve", response_model=None)
@@ -240,21 +234,37 @@ def approve_page(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Approve button: CSRF-checked, then the same release path as `syncd apply --run`."""
+    return _decision(request, state, run_id, csrf_token, approve_run, "approved")
+
+
+def _decision(
+    request: Request,
+    state: UiState,
+    run_id: int,
+    csrf_token: str,
+    decide: Callable[[UiState, int], dict[str, Any]],
+    notice: str,
+) -> Response:
+    """A decision form posted: CSRF-checked, decided, then back to the run with a notice.
+
+    A refusal (409: nothing to decide, or another writer holds the lease) or a release that
+    failed is shown on the run page itself, with the run as it now stands.
+    """
     if not state.guard.csrf_ok(request, csrf_token):
         raise HTTPException(403, "CSRF check failed; reload the page and try again")
     try:
-        outcome = approve_run(state, run_id)
+        outcome = decide(state, run_id)
     except HTTPException as exc:
         if exc.status_code != 409:
             raise
         detail = queries.run_detail(state.ctx, run_id)
         context = run_context(state, detail) if detail else {}
         return render(request, state, "run.html", 409, error=exc.detail, **context)
-    if outcome["error"]:
+    if outcome.get("error"):
         detail = queries.run_detail(state.ctx, run_id)
         context = run_context(state, detail) if detail else {}
         return render(request, state, "run.html", error=outcome["error"], **context)
-    return RedirectResponse(f"/runs/{run_id}?notice=approved", status_code=303)
+    return RedirectResponse(f"/runs/{run_id}?notice={notice}", status_code=303)
 
 
 @router.get("/changes", response_class=HTMLResponse)
@@ -313,12 +323,24 @@ def contact_page(request: Request, state: State, email: str) -> HTMLResponse:
 
 
 @router.get("/segments", response_class=HTMLResponse)
-def segments_page(request: Request, state: State) -> HTMLResponse:
-    """Segment sizes over time, coverage, overlap, KPIs and warnings."""
+def segments_page(
+    request: Request,
+    state: State,
+    show: Annotated[list[Annotated[str, Field(max_length=128)]] | None, Query()] = None,
+    metric: Annotated[str, Query(max_length=64, pattern=NoNul)] = "size",
+) -> HTMLResponse:
+    """Segment sizes over time, coverage, overlap, KPIs and warnings.
+
+    `show` (repeatable) and `metric` pick the segments and the measure of the history chart.
+    """
     data = queries.segments_overview(state.ctx)
     keys = [s["key"] for s in data["report"]["segments"]]
     chart = charts.size_chart(data["history"], keys)
-    return render(request, state, "segments.html", chart=chart, keys=keys, **data)
+    trends = segment_trends(state.ctx, show or [], metric)
+    return render(
+        request, state, "segments.html", chart=chart, keys=keys, trends=trends,
+        max_shown=MAX_SHOWN, **data,
+    )  # fmt: skip
 
 
 # --- login ------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from syncd.runtime import Runtime, open_runtime
 from syncd.sandbox import Sandbox
 from syncd.segments import load_mappings
 from syncd.store import Contact, RunStatus, make_engine
-from syncd.store.models import SegmentSnapshot, SegmentStint
+from syncd.store.models import AuditEvent, SegmentSnapshot, SegmentStint
 from syncd.store.types import table_of, utcnow
 from tests.e2e.helpers import MAPPINGS, ledger_members, make_settings, remote_lists, remote_tags
 
@@ -84,6 +84,15 @@ def test_history_success_and_holdout_over_simulated_days(
             ).all()
             n_snaps = conn.execute(select(snaps.id).where(snaps.run_id == first.run_id)).all()
         assert len(n_snaps) == len(rt.rules.segments)  # one snapshot per segment per run
+        with rt.db.connect() as conn:
+            news = conn.execute(
+                select(snaps.size, snaps.entered, snaps.exited).where(
+                    snaps.run_id == first.run_id, snaps.segment == "newsletter"
+                )
+            ).one()
+            untracked = conn.execute(select(stints.id).where(stints.segment == "newsletter")).all()
+        assert news.size > 0 and news.entered == news.size and news.exited == 0
+        assert untracked == []  # no per-member rows where nothing is measured
         held = [r for r in rows if r.held_out]
         kept = [r for r in rows if not r.held_out]
         assert held and kept
@@ -94,6 +103,16 @@ def test_history_success_and_holdout_over_simulated_days(
         assert not {r.mailchimp_id for r in held} & tagged
         assert not {r.hubspot_id for r in held} & ledger_members(rt, "hubspot_list:trial-to-paid")
         assert {r.hubspot_id for r in kept if r.hubspot_id} <= listed
+        # ...and the change log says so, once per held-out member.
+        a = table_of(AuditEvent).c
+        with rt.db.connect() as conn:
+            logged = conn.execute(
+                select(a.contact_id, a.reason).where(
+                    a.segment == "trial-to-paid", a.action == "skip", a.outcome == "skipped"
+                )
+            ).all()
+        assert {r.contact_id for r in logged} == {r.contact_id for r in held}
+        assert all("held out for measurement" in r.reason for r in logged)
 
         # Three days later, some members of each group convert.
         converts = [r for r in kept[:3] + held[:1] if r.hubspot_id]
@@ -120,6 +139,8 @@ def test_history_success_and_holdout_over_simulated_days(
             clock[0].date().isoformat(),
         ]
         assert trial.points[1]["exited"] >= len(converts)
+        news_now = next(s for s in report.segments if s.key == "newsletter").points[-1]
+        assert news_now["entered"] < news.size  # counted against the last run, not from zero
         success = trial.success
         assert success is not None
         assert success["succeeded"] == len(converts)
@@ -149,6 +170,7 @@ def test_kpi_below_target_warns_after_three_runs(
             trial = next(s for s in report.segments if s.key == "trial-to-paid")
             warned = [w for w in trial.warnings if "open_rate missed its target" in w]
             assert bool(warned) is (day == 2), (day, trial.warnings)
+        assert "its rule has not changed meanwhile (never refined)" in warned[0]
     finally:
         rt.close()
 

@@ -120,8 +120,10 @@ def test_each_page_loads(console: Console, page: object) -> None:
     expect(p.locator(".badge-partial")).to_have_count(1)  # type: ignore[attr-defined]
     _shot(p, "01-runs")
     p.goto(f"{console.url}/segments")  # type: ignore[attr-defined]
-    expect(p.locator("svg.chart")).to_be_visible()  # type: ignore[attr-defined]
-    assert p.locator("svg.chart circle").count() > 0  # type: ignore[attr-defined]
+    sizes = 'svg.chart[aria-labelledby="chart-title"]'  # the history chart is a second one
+    expect(p.locator(sizes)).to_be_visible()  # type: ignore[attr-defined]
+    assert p.locator(f"{sizes} circle").count() > 0  # type: ignore[attr-defined]
+    expect(p.locator('svg.chart[aria-labelledby="trend-title"]')).to_be_visible()  # type: ignore[attr-defined]
     _shot(p, "02-segments")
     p.goto(f"{console.url}/changes")  # type: ignore[attr-defined]
     expect(p.locator("table.events tbody tr").first).to_be_visible()  # type: ignore[attr-defined]

@@ -10,10 +10,12 @@ import pytest
 import yaml
 from segkit import NOW, loads_mappings, seg
 
+from syncd.engine.profiles.read import merge_profile
 from syncd.errors import ConfigError
 from syncd.segments import assign
 from syncd.segments.evaluate import holdout_col, success_col
 from syncd.segments.holdout import is_held_out
+from syncd.segments.rules import fingerprint
 
 FIELDS: dict[str, Any] = {
     "fields": {
@@ -154,8 +156,9 @@ def test_rfm_scores_are_quintiles_and_recency_counts_days() -> None:
 def test_rfm_treats_a_missing_score_as_one_and_all_missing_as_missing() -> None:
     rs = rules([seg("x", {"field": "rfm_score", "exists": True})])
     typed = assign(rs, [{"revenue": 5}, {}], NOW).typed
-    # recency and frequency missing -> 1 each; monetary alone -> quintile 5 of one value
-    assert typed["rfm_score"].to_list() == [7, None]
+    # recency and frequency missing -> 1 each; monetary alone: every breakpoint equals the
+    # one value, and a value on a breakpoint takes the lower score -> 1
+    assert typed["rfm_score"].to_list() == [3, None]
 
 
 def test_mailchimp_tags_are_a_list_field() -> None:
@@ -165,3 +168,30 @@ def test_mailchimp_tags_are_a_list_field() -> None:
     assert problems([seg("x", {"field": "mailchimp_tags", "eq": "vip"})])[0].endswith(
         "(allowed: contains, exists)"
     )
+
+
+def test_rule_fingerprint_ignores_position_but_not_content() -> None:
+    one = rules([seg("a", {"field": "open_rate", "gte": 0.5})])
+    moved = rules([seg("z", {"always": True}), seg("a", {"field": "open_rate", "gte": 0.5})])
+    edited = rules([seg("a", {"field": "open_rate", "gte": 0.6})])
+    first = fingerprint(one.segment_by_key["a"].when)
+    assert fingerprint(moved.segment_by_key["a"].when) == first
+    assert fingerprint(edited.segment_by_key["a"].when) != first
+
+
+def test_the_engine_fills_mailchimp_tags_without_syncds_own() -> None:
+    attrs = {"mailchimp": {"_tags": ["VIP", "syncd:newsletter", "beta"], "_status": "subscribed"}}
+    profile = merge_profile({}, "a@example.com", attrs)
+    assert profile["mailchimp_tags"] == ["VIP", "beta"]
+    rs = rules([seg("vip", {"field": "mailchimp_tags", "contains": "vip"})])
+    assert assign(rs, [profile], NOW).frame["vip"].to_list() == [True]
+
+
+def test_quintiles_of_many_contacts_come_from_a_sample_and_stay_balanced() -> None:
+    rs = rules([seg("x", {"field": "monetary_score", "gte": 5})])
+    n = 120_000  # more than QUANTILE_SAMPLE: breakpoints from every k-th value
+    profiles = {"revenue": [float((i * 7919) % n) for i in range(n)]}
+    scores = assign(rs, profiles, NOW).typed["monetary_score"].value_counts().sort("monetary_score")
+    shares = [c / n for c in scores["count"].to_list()]
+    assert scores["monetary_score"].to_list() == [1, 2, 3, 4, 5]
+    assert all(abs(s - 0.2) < 0.005 for s in shares), shares

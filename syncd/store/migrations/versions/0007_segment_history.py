@@ -5,8 +5,10 @@ Revises: 0006
 Create Date: 2026-11-28 13:00:00.000000
 
 `segment_snapshots` keeps, per run and segment, size, entered, exited, holdout size and KPI
-moments (members and holdout apart); `segment_stints` keeps each contact's stays in each
-segment, whether it was held out, and when it met the segment's success condition.
+moments (members and holdout apart); `segment_member_sets` each segment's members at the last
+run (compressed ids, one row per segment); `segment_stints` each contact's stays in the
+segments that measure something (success or holdout), whether it was held out, and when it met
+the segment's success condition.
 (down_revision points at 0005 on the branch; the merge re-points it at 0006.)
 """
 
@@ -66,9 +68,18 @@ def upgrade() -> None:
             "ix_segment_stints_open", ["workspace", "segment", "exited_at"], unique=False
         )
         batch_op.create_index("ix_segment_stints_contact", ["contact_id"], unique=False)
+    op.create_table(
+        "segment_member_sets",
+        sa.Column("workspace", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("segment", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("ids", sa.LargeBinary(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace", "segment"),
+    )
 
 
 def downgrade() -> None:
 
+    op.drop_table("segment_member_sets")
     op.drop_table("segment_stints")
     op.drop_table("segment_snapshots")
