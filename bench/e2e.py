@@ -1,98 +1,52 @@
-"""End-to-end benchmark: a full sync of N contacts at vendor limits, then a no-op run.
+"""End-to-end benchmark: a full sync of N contacts at vendor limits, then a second run.
 
-The sandbox runs in a child process with HubSpot's and Mailchimp's default limits (190
-requests per rolling 10 s, search 5/s, 10 concurrent Mailchimp connections), so its own CPU
-does not count against syncd's.
+The sandbox runs in a child process (see `bench/harness.py`), so CPU and peak RSS are
+syncd's alone. The second run is the incremental run that follows at once: it writes nothing
+but re-reads what the first run's property writes touched (the echo).
 
 Figures (last line, JSON):
-- `api_calls`: calls the full sync made (both APIs, every attempt).
-- `lower_bound`: the fewest calls the APIs allow for the same work: HubSpot list pages of 100,
-  association reads of 1,000 (deals and companies), deal and company reads of 100, one list
-  create per owned list and one membership call per 1,000 ids, two property creates and one
-  batch update per 100 contacts; Mailchimp member pages of 1,000, one segment create per tag
-  and one batch call per 500 members.
+- `api_calls`, `hubspot_calls`, `mailchimp_calls`, `http_429`: the full sync, every attempt.
+- `lower_bound` (with `lower_bound_assumes`, the API options it counts on) and `calls_ratio`.
 - `rate_floor_s`: the least time HubSpot's rolling window allows for its share of the lower
-  bound (190 calls at once, then 190 more every 10 s).
-- `noop_write_calls`: write calls of the second, incremental run (nothing changed: 0).
+  bound (190 calls at once, then 190 more every 10 s); `wall_over_floor`.
+- `phases_s`: seconds per engine phase of the full sync (pull less merge, merge, drift,
+  segment, plan, journal, apply); pull and apply overlap their own API threads.
+- `cpu_s`, `cpu_s_per_1k_contacts`, `peak_rss_mb`: syncd's process only.
+- `second_run_calls`, `second_run_s`, `second_run_phases_s`, `second_run_write_calls` (0),
+  and `second_run_floor_s`: the least time to re-read the contacts the first run wrote
+  properties on, by the cheaper of search (200 per call, 4/s) and a full list scan (100 per
+  call at the rolling rate), named in `second_run_floor_method`.
 
-Usage: python bench/e2e.py [--contacts 20000] [--seed 1]
+`--latency-ms L` makes the sandbox hold every vendor request L ms (a network's round trip).
+
+Usage: python bench/e2e.py [--contacts 20000] [--seed 1] [--latency-ms 0] [--no-write-properties]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
-import multiprocessing as mp
 import resource
-import tempfile
+import sys
 import time
 from pathlib import Path
-from typing import Any
 
-import requests
-from pydantic import SecretStr
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from syncd.config import HubSpotSettings, MailchimpSettings, Settings
+from harness import (
+    LOWER_BOUND_ASSUMES,
+    Phases,
+    calls_between,
+    echo_floor,
+    lower_bound,
+    rate_floor,
+    sandbox_process,
+    settings_for,
+    stats,
+)
+
 from syncd.logs import configure_logging
 from syncd.runtime import open_runtime
-from syncd.store import upgrade
-
-MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"
-HS_PER_WINDOW, WINDOW_S = 190, 10.0
-
-
-def _serve(contacts: int, seed: int, queue: Any, stop: Any) -> None:
-    from syncd.sandbox import Sandbox
-
-    sb = Sandbox(contacts, seed)
-    crm, audience = sb.hubspot, sb.mailchimp
-    queue.put(
-        {
-            **sb.info(),
-            "base_url": sb.base_url,
-            "n_contacts": len(crm.contact_ids),
-            "n_deals": len({d for ids in crm.contact_deals.values() for d in ids}),
-            "n_companies": len({c for ids in crm.contact_companies.values() for c in ids}),
-            "n_members": len(audience.members),
-        }
-    )
-    sb.start()
-    stop.wait()
-    sb.stop()
-
-
-def _stats(base_url: str) -> dict[str, Any]:
-    stats: dict[str, Any] = requests.get(f"{base_url}/_sandbox/stats", timeout=30).json()
-    return stats
-
-
-def lower_bound(info: dict[str, Any], targets: dict[str, dict[str, int]]) -> tuple[int, int]:
-    """`(hubspot, mailchimp)` fewest calls for the data and the changes actually planned."""
-    n = info["n_contacts"]
-    hubspot = (
-        math.ceil(n / 100)
-        + 2 * math.ceil(n / 1000)
-        + math.ceil(info["n_deals"] / 100)
-        + math.ceil(info["n_companies"] / 100)
-    )
-    mailchimp = math.ceil(info["n_members"] / 1000)
-    for target, row in targets.items():
-        changes = row.get("planned_add", 0) + row.get("planned_remove", 0)
-        if target.startswith("hubspot_list:"):
-            hubspot += 1 + math.ceil(changes / 1000)
-        elif target.startswith("mailchimp_tag:"):
-            mailchimp += 1 + math.ceil(
-                max(row.get("planned_add", 0), row.get("planned_remove", 0)) / 500
-            )
-        elif target.startswith("hubspot_property:"):
-            hubspot += 2 + math.ceil(row.get("planned_set", 0) / 100)
-    return hubspot, mailchimp
-
-
-def rate_floor(hubspot_calls: int) -> float:
-    """Least seconds a rolling 190-per-10-s window allows for this many calls."""
-    return max(0, math.ceil(hubspot_calls / HS_PER_WINDOW) - 1) * WINDOW_S
 
 
 def main() -> None:
@@ -100,64 +54,67 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--contacts", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--write-properties", action=argparse.BooleanOptionalAction,
+                        default=True, help="hubspot.write_properties")  # fmt: skip
     args = parser.parse_args()
     configure_logging("warning", "json")
-
-    ctx = mp.get_context("spawn")
-    queue, stop = ctx.Queue(), ctx.Event()
-    child = ctx.Process(target=_serve, args=(args.contacts, args.seed, queue, stop), daemon=True)
-    child.start()
-    info = queue.get(timeout=900)
-    db = Path(tempfile.mkdtemp()) / "bench.db"
-    upgrade(f"sqlite:///{db}")
-    settings = Settings(
-        database_url=f"sqlite:///{db}",
-        mappings=MAPPINGS,
-        hubspot=HubSpotSettings(
-            access_token=SecretStr(info["hubspot_token"]), base_url=info["hubspot_url"]
-        ),
-        mailchimp=MailchimpSettings(
-            api_key=SecretStr(info["mailchimp_key"]),
-            audience_id=info["audience_id"],
-            base_url=info["mailchimp_url"],
-        ),
-    )
-    try:
-        rt = open_runtime(settings)
-        before = _stats(info["base_url"])
+    phases = Phases()
+    with sandbox_process(args.contacts, args.seed, args.latency_ms) as info, phases.installed():
+        rt = open_runtime(settings_for(info, write_properties=args.write_properties))
+        before = stats(info)
         cpu0, t0 = time.process_time(), time.perf_counter()
         first = rt.syncer.sync(trigger="manual", full=True)
         wall = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
-        middle = _stats(info["base_url"])
+        first_phases = phases.take()
+        middle = stats(info)
+        t1 = time.perf_counter()
         second = rt.syncer.sync(trigger="schedule")
-        after = _stats(info["base_url"])
+        second_s = time.perf_counter() - t1
+        second_phases = phases.take()
+        after = stats(info)
         rt.close()
-    finally:
-        stop.set()
-        child.join(timeout=60)
 
-    calls = middle["requests"] - before["requests"]
-    hs_calls = middle["hubspot"]["requests"] - before["hubspot"]["requests"]
+    calls = calls_between(before, middle)
     hs_lb, mc_lb = lower_bound(info, first.counts.targets)
-    noop_writes = sum(after[a]["writes"] - middle[a]["writes"] for a in ("hubspot", "mailchimp"))
+    floor = rate_floor(hs_lb)
+    echoed = max(
+        (row.get("set", 0) for t, row in first.counts.targets.items()
+         if t.startswith("hubspot_property:")),
+        default=0,
+    )  # fmt: skip
+    second_floor, method = echo_floor(info["n_contacts"], echoed)
+    n = info["n_contacts"]
     figures = {
-        "contacts": info["n_contacts"],
+        "contacts": n,
         "status": str(first.status),
-        "noop_status": str(second.status),
-        "api_calls": calls,
-        "hubspot_calls": hs_calls,
-        "mailchimp_calls": calls - hs_calls,
+        "second_run_status": str(second.status),
+        "write_properties": args.write_properties,
+        "latency_ms": args.latency_ms,
+        "api_calls": calls["total"],
+        "hubspot_calls": calls["hubspot"],
+        "mailchimp_calls": calls["mailchimp"],
         "lower_bound": hs_lb + mc_lb,
-        "calls_ratio": round(calls / (hs_lb + mc_lb), 4),
+        "lower_bound_assumes": LOWER_BOUND_ASSUMES,
+        "calls_ratio": round(calls["total"] / (hs_lb + mc_lb), 4),
         "http_429": middle["http_429"] - before["http_429"],
         "wall_s": round(wall, 2),
-        "rate_floor_s": rate_floor(hs_lb),
-        "wall_over_floor": round(wall / rate_floor(hs_lb), 3) if rate_floor(hs_lb) else None,
+        "rate_floor_s": floor,
+        "wall_over_floor": round(wall / floor, 3) if floor else None,
+        "phases_s": first_phases,
         "cpu_s": round(cpu, 2),
+        "cpu_s_per_1k_contacts": round(cpu / (n / 1000), 3) if n else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "noop_api_calls": after["requests"] - middle["requests"],
-        "noop_write_calls": noop_writes,
+        "second_run_calls": calls_between(middle, after)["total"],
+        "second_run_s": round(second_s, 2),
+        "second_run_phases_s": second_phases,
+        "second_run_echoed_contacts": echoed,
+        "second_run_floor_s": round(second_floor, 2),
+        "second_run_floor_method": method,
+        "second_run_write_calls": sum(
+            after[a]["writes"] - middle[a]["writes"] for a in ("hubspot", "mailchimp")
+        ),
     }
     print(json.dumps(figures))
 

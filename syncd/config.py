@@ -96,6 +96,9 @@ class HubSpotSettings(_Section):
     access_token: Annotated[SecretStr, AfterValidator(_secret_set)]
     base_url: str = "https://api.hubapi.com"
     timeout_s: float = Field(default=30.0, gt=0)
+    #: Write `syncd_segments` / `syncd_journey_stage` on contacts. Off: lists only, and the
+    #: next incremental pull does not re-read every contact those writes touched.
+    write_properties: bool = True
 
     @field_validator("base_url")
     @classmethod

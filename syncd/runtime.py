@@ -157,5 +157,6 @@ def open_runtime(
         on_deleted_target=settings.on_deleted_target,
         listener=notifier,
         min_dwell=settings.safety.min_dwell,
+        write_properties=settings.hubspot is None or settings.hubspot.write_properties,
     )
     return Runtime(settings, db, rules, built, syncer, notifier)

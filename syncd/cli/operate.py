@@ -91,13 +91,17 @@ def sandbox_serve(
         str | None,
         typer.Option(help="API key to accept [default: sandbox-mailchimp-key-us1]."),
     ] = None,
+    latency_ms: Annotated[
+        float,
+        typer.Option(min=0, max=60_000, help="Added to every vendor request, as a network would."),
+    ] = 0,
 ) -> None:
     """Run the HubSpot + Mailchimp emulator in the foreground until SIGTERM.
 
     Prints the settings (environment variables or syncd.yaml keys) that point syncd at it.
     """
     # Imported here, not at the top: no other command loads the emulator (import contract).
-    from syncd.sandbox import DEFAULT_HUBSPOT_TOKEN, DEFAULT_MAILCHIMP_KEY, Sandbox
+    from syncd.sandbox import DEFAULT_HUBSPOT_TOKEN, DEFAULT_MAILCHIMP_KEY, FaultConfig, Sandbox
 
     try:
         sb = Sandbox(
@@ -107,6 +111,7 @@ def sandbox_serve(
             port=port,
             hubspot_token=hubspot_token or DEFAULT_HUBSPOT_TOKEN,
             mailchimp_key=mailchimp_key or DEFAULT_MAILCHIMP_KEY,
+            faults=FaultConfig(latency_ms=latency_ms) if latency_ms else None,
         )
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", ExitCode.USAGE)

@@ -1,11 +1,15 @@
-"""Apply: push a run's outbox to the remote systems, batch by batch, durably.
+"""Apply: push a run's outbox to the remote systems, window by window, durably.
 
-For every batch: rows are marked in flight (committed), the API is called, and then, in one
-transaction, each confirmed change updates the ledger and writes its audit event. A crash
-leaves at most the batch in flight to be sent again (every write syncd makes is idempotent
-remotely: adding a present member or setting the same value changes nothing). HubSpot and
-Mailchimp are written in parallel, each on its own thread, because their limits are separate;
-one of them failing never stops the other or hides what the other applied.
+Each API sends its batches in windows of up to `in_flight` batches at once (the writer's
+figure; 1 when it has none): the window's rows are marked in flight in one transaction, its
+API calls go out together on a small thread pool, and then, in one transaction, each
+confirmed change updates the ledger and writes its audit event. A crash leaves at most the
+batches in flight (one window) to be sent again (every write syncd makes is idempotent
+remotely: adding a present member or setting the same value changes nothing). Sending several
+batches at once hides the network's round trip; the HTTP layer still holds each API to its
+budget (HubSpot's rolling window, Mailchimp's connection limit). HubSpot and Mailchimp are
+written in parallel, each on its own thread, because their limits are separate; one of them
+failing never stops the other or hides what the other applied.
 
 Each of those transactions is fenced by the apply lease, and before each API call the lease
 must still be alive: a writer that lost it (paused past its TTL, say) stops at once and
@@ -14,57 +18,44 @@ commits nothing more.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
 from sqlalchemy import Engine, select
 
 from syncd.engine.closing import close_memberships
 from syncd.engine.deleted_targets import record_deleted
 from syncd.engine.ledger import OutboxItem, mark, mark_each, pending_items, set_ledger
+from syncd.engine.tally import ItemOutcome, Tally
 from syncd.errors import ConfigError, SyncdError, TransientError, classify, error_for
 from syncd.events import Event
-from syncd.failures import ErrorClass, Reason, fallback, gave_up
+from syncd.failures import ErrorClass, Reason
 from syncd.logs import get_logger
 from syncd.store.lease import UNFENCED, Clock, Fence, LeaseLostError, fenced
 from syncd.store.models import (
     AuditEvent,
-    MembershipState,
     OutboxState,
     RemoteTarget,
 )
 from syncd.store.types import table_of
-from syncd.targets import TargetKind, TargetRef
+from syncd.targets import TargetRef
+
+__all__ = ["ApplyReport", "ItemOutcome", "Writer", "apply_run"]
 
 log = get_logger(__name__)
 
-Outcome = Literal["applied", "rejected", "retry"]
-
-
-@dataclass(frozen=True, slots=True)
-class ItemOutcome:
-    """What the remote said about one outbox row.
-
-    Attributes:
-        outcome: `applied`, `rejected` or `retry`.
-        error_class: The failure's class; None when applied.
-        message: The vendor's words or syncd's, redacted; None when applied.
-        reason: Why it was not applied (stored as the audit row's `reason_code`).
-    """
-
-    outcome: Outcome
-    error_class: str | None = None
-    message: str | None = None
-    reason: Reason | None = None
-
 
 class Writer(Protocol):
-    """The engine's view of one connector's write side (see `syncd.engine.writers`)."""
+    """The engine's view of one connector's write side (see `syncd.engine.writers`).
+
+    A writer may also carry `in_flight: int`, the batches it may have in flight at once (its
+    calls must then be safe from several threads); without it, one batch at a time.
+    """
 
     api: str
 
@@ -111,8 +102,8 @@ class ApplyReport:
         self.counts[target][key] += n
 
 
-_LEDGER_STATE = {"add": MembershipState.ADDED, "remove": MembershipState.REMOVED, "set": "set"}
-_COUNT_KEY = {"add": "added", "remove": "removed", "set": "set"}
+#: One batch to send: its target, the target's remote id and its rows.
+_Send = tuple[TargetRef, str, Sequence[OutboxItem]]
 
 
 def apply_run(
@@ -223,7 +214,39 @@ class _Applier:
         stop: threading.Event,
         on_batch: Callable[[str, int], None] | None,
     ) -> None:
-        """Every target of one API, batch by batch, until done or stopped."""
+        """Every target of one API, a window of batches at a time, until done or stopped."""
+        window = max(1, int(getattr(writer, "in_flight", 1)))
+        left = {
+            ref: -(-len(rows) // max(1, writer.batch_size(ref))) for ref, rows in targets.items()
+        }
+        batches = self._batches(writer, targets, left)
+        with ThreadPoolExecutor(window, thread_name_prefix=f"send-{writer.api}") as pool:
+            while any(left.values()):
+                if stop.is_set():
+                    self.report.stopped = True
+                    return
+                sends = list(itertools.islice(batches, window))
+                if not sends:
+                    return
+                self._send_window(writer, pool, sends)
+                for ref, _, _ in sends:
+                    left[ref] -= 1
+                if on_batch is not None:
+                    for _, _, batch in sends:
+                        on_batch(writer.api, len(batch))
+            for _ in batches:  # targets with nothing to send are still ensured (created)
+                pass
+
+    def _batches(
+        self,
+        writer: Writer,
+        targets: Mapping[TargetRef, Sequence[OutboxItem]],
+        left: dict[TargetRef, int],
+    ) -> Iterator[_Send]:
+        """`(target, remote id, batch)` in target order; each target ensured when reached.
+
+        A target left deleted is skipped, and its batches no longer count in `left`.
+        """
         for ref, target_items in sorted(targets.items()):
             self.fence.ensure_alive()
             try:
@@ -232,16 +255,11 @@ class _Applier:
                 if exc.reason is not Reason.TARGET_DELETED_KEPT:
                     raise
                 self._keep_deleted(ref)
+                left[ref] = 0
                 continue
             size = max(1, writer.batch_size(ref))
             for start in range(0, len(target_items), size):
-                if stop.is_set():
-                    self.report.stopped = True
-                    return
-                batch = target_items[start : start + size]
-                self._send(writer, ref, remote_id, batch)
-                if on_batch is not None:
-                    on_batch(writer.api, len(batch))
+                yield ref, remote_id, target_items[start : start + size]
 
     def _keep_deleted(self, ref: TargetRef) -> None:
         """A person deleted `ref` and syncd leaves it so: recorded, the other targets go on."""
@@ -328,122 +346,94 @@ class _Applier:
         )
         return remote_id
 
-    def _send(
-        self, writer: Writer, ref: TargetRef, remote_id: str, batch: Sequence[OutboxItem]
+    def _send_window(
+        self, writer: Writer, pool: ThreadPoolExecutor, sends: Sequence[_Send]
     ) -> None:
-        ids = [i.id for i in batch]
+        """Mark the window in flight, send its batches at once, record every outcome.
+
+        A batch refused for a reason a person must fix goes back to pending and its error is
+        raised once the others' outcomes are recorded: what did reach the API is never lost.
+        """
         with fenced(self.db, self.fence) as conn:
-            mark(conn, ids, OutboxState.IN_FLIGHT, now=self.clock())
+            mark(conn, [i.id for _, _, b in sends for i in b], OutboxState.IN_FLIGHT,
+                 now=self.clock())  # fmt: skip
         self.fence.ensure_alive()  # paused between the two statements: the takeover may be done
+        if len(sends) == 1:
+            results = [self._call(writer, *sends[0])]
+        else:
+            results = list(pool.map(lambda send: self._call(writer, *send), sends))
+        recorded: list[tuple[TargetRef, Sequence[OutboxItem], dict[int, ItemOutcome]]] = []
+        unsent: list[int] = []
+        raised: BaseException | None = None
+        for (ref, _, batch), result in zip(sends, results, strict=True):
+            if isinstance(result, ConfigError):
+                unsent.extend(i.id for i in batch)
+                raised = raised or result
+            elif isinstance(result, BaseException):
+                # Lease lost, or a bug: its rows stay in flight and are resent by the next run.
+                raised = raised or result
+            else:
+                recorded.append((ref, batch, result))
+        with self.lock:
+            self.report.batches += len(recorded)
+        if recorded or unsent:
+            self._record(recorded, unsent)
+        if raised is not None:
+            raise raised
+
+    def _call(
+        self, writer: Writer, ref: TargetRef, remote_id: str, batch: Sequence[OutboxItem]
+    ) -> dict[int, ItemOutcome] | BaseException:
+        """One API call for one batch: an outcome for every row, or what stops the API."""
+        ids = [i.id for i in batch]
         try:
+            self.fence.ensure_alive()
             outcomes = dict(writer.write(ref, remote_id, batch))
-        except ConfigError:
-            with fenced(self.db, self.fence) as conn:
-                mark(conn, ids, OutboxState.PENDING, now=self.clock())
-            raise
+        except (ConfigError, LeaseLostError) as exc:
+            return exc
         except TransientError as exc:
             retry = ItemOutcome("retry", ErrorClass.TRANSIENT, exc.message, exc.reason)
             outcomes = dict.fromkeys(ids, retry)
         except SyncdError as exc:
             refused = ItemOutcome("rejected", exc.error_class, exc.message, exc.reason)
             outcomes = dict.fromkeys(ids, refused)
+        except Exception as exc:  # noqa: BLE001 - re-raised once the window is recorded
+            return exc
         silent = ItemOutcome(
             "retry", ErrorClass.SYSTEM, "no outcome reported for this row", Reason.NO_OUTCOME
         )
         for item_id in ids:
             outcomes.setdefault(item_id, silent)
-        with self.lock:
-            self.report.batches += 1
-        self._record(ref, batch, outcomes)
+        return outcomes
 
     def _record(
-        self, ref: TargetRef, batch: Sequence[OutboxItem], outcomes: Mapping[int, ItemOutcome]
+        self,
+        recorded: Sequence[tuple[TargetRef, Sequence[OutboxItem], Mapping[int, ItemOutcome]]],
+        unsent: Sequence[int],
     ) -> None:
-        now = self.clock()
-        ledger_rows: list[tuple[str, int, str, str | None]] = []
-        done: list[int] = []
-        rejected: list[tuple[int, str | None, Reason | None]] = []
-        retry: list[tuple[int, str | None, Reason | None]] = []
-        stopped: list[int] = []
-        events = []
-        for item in batch:
-            result = outcomes[item.id]
-            outcome: str = result.outcome
-            message = result.message
-            if outcome == "retry" and item.attempts + 1 >= self.max_attempts:
-                outcome = "rejected"  # its reason stays the last attempt's
-                message = gave_up(self.max_attempts, message)
-                stopped.append(item.id)
-            if outcome == "applied":
-                done.append(item.id)
-                ledger_rows.append(
-                    (item.target, item.contact_id, _LEDGER_STATE[item.action], item.value)
-                )
-            elif outcome == "rejected":
-                rejected.append((item.id, message, result.reason))
-            else:
-                retry.append((item.id, "retryable failure", result.reason))
-            events.append(_event(self.workspace, ref, item, result, outcome, message, now))
+        """Every batch of a window in one transaction: ledger, outbox states, audit rows."""
+        tally = Tally(self.workspace, self.clock(), self.max_attempts)
+        for ref, batch, outcomes in recorded:
+            tally.add(ref, batch, outcomes)
+        now = tally.now
         with fenced(self.db, self.fence) as conn:
-            if ledger_rows:
-                set_ledger(conn, self.workspace, ledger_rows, batch[0].run_id, now=now)
-            if done:
-                mark(conn, done, OutboxState.DONE, now=now)
-            if rejected:
-                mark_each(conn, rejected, OutboxState.REJECTED, now=now)
-            if retry:
-                mark_each(conn, retry, OutboxState.PENDING, now=now)
-            conn.execute(table_of(AuditEvent).insert(), events)
+            if unsent:
+                mark(conn, unsent, OutboxState.PENDING, now=now)
+            by_run: dict[int, list[tuple[str, int, str, str | None]]] = defaultdict(list)
+            for run_id, row in tally.ledger:
+                by_run[run_id].append(row)
+            for run_id, rows in by_run.items():
+                set_ledger(conn, self.workspace, rows, run_id, now=now)
+            if tally.done:
+                mark(conn, tally.done, OutboxState.DONE, now=now)
+            if tally.rejected:
+                mark_each(conn, tally.rejected, OutboxState.REJECTED, now=now)
+            if tally.retry:
+                mark_each(conn, tally.retry, OutboxState.PENDING, now=now)
+            if tally.events:
+                conn.execute(table_of(AuditEvent).insert(), tally.events)
         with self.lock:  # counted once recorded: a write the fence refused did not happen for us
-            for item, event in zip(batch, events, strict=True):
-                final = str(event["outcome"])
-                self.report.add(
-                    item.target, _COUNT_KEY[item.action] if final == "applied" else final
-                )
-        if rejected or retry:
-            log.warning(
-                Event.APPLY_BATCH_PARTIAL,
-                target=ref.key,
-                applied=len(done),
-                rejected=len(rejected),
-                retry=len(retry),
-                gave_up=len(stopped),
-            )
-
-
-def _event(
-    workspace: str,
-    ref: TargetRef,
-    item: OutboxItem,
-    result: ItemOutcome,
-    outcome: str,
-    message: str | None,
-    now: datetime,
-) -> dict[str, object]:
-    """The audit row of one outbox row's outcome."""
-    applied = outcome == "applied"
-    return {
-        "workspace": workspace,
-        "run_id": item.run_id,
-        "at": now,
-        "contact_id": item.contact_id,
-        "email": item.email,
-        "hubspot_id": item.hubspot_id,
-        "mailchimp_id": item.mailchimp_id,
-        "segment": ref.name if ref.kind is not TargetKind.HUBSPOT_PROPERTY else None,
-        "target": item.target,
-        "action": item.action,
-        "reason": item.reason,
-        "outcome": outcome,
-        "error_class": None if applied else result.error_class,
-        "message": None if applied else message,
-        "reason_code": None if applied else _reason(result),
-        "value": item.value if item.action == "set" else None,
-    }
-
-
-def _reason(result: ItemOutcome) -> Reason:
-    """The reason of a row that was not applied: its own, else its class's general one."""
-    if result.reason is not None:
-        return result.reason
-    return fallback(ErrorClass(result.error_class or ErrorClass.SYSTEM))
+            for target, key in tally.counted:
+                self.report.add(target, key)
+        for figures in tally.partial:
+            log.warning(Event.APPLY_BATCH_PARTIAL, **figures)

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from syncd.engine.plan import Change, LedgerEntry
+from syncd.errors import InternalError
 from syncd.failures import Reason
 from syncd.store.models import Contact, Membership, OutboxEntry, OutboxState
 from syncd.store.types import table_of
@@ -43,26 +45,16 @@ def set_ledger(
     *,
     now: datetime,
 ) -> int:
-    """Upsert `(target, contact id, state, value)` rows; returns how many were written."""
-    table = table_of(Membership)
+    """Upsert `(target, contact id, state, value)` rows; returns how many were written.
+
+    One `INSERT ... ON CONFLICT DO UPDATE` per chunk of rows (both SQLite and PostgreSQL
+    take it), so a run that confirms 20,000 changes to rows that already exist costs a few
+    statements, not 20,000. The last row for a key wins, as the plan has at most one.
+    """
     by_key = {(t, c): (s, v) for t, c, s, v in rows}
     if not by_key:
         return 0
-    m = table.c
-    existing: set[tuple[str, int]] = set()
-    keys = list(by_key)
-    for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start : start + _CHUNK]
-        contact_ids = {c for _, c in chunk}
-        found = conn.execute(
-            select(m.target, m.contact_id).where(
-                m.workspace == workspace,
-                m.target.in_({t for t, _ in chunk}),
-                m.contact_id.in_(contact_ids),
-            )
-        )
-        existing.update((t, c) for t, c in found if (t, c) in by_key)
-    inserts = [
+    values = [
         {
             "workspace": workspace,
             "target": t,
@@ -73,18 +65,30 @@ def set_ledger(
             "updated_at": now,
         }
         for (t, c), (s, v) in by_key.items()
-        if (t, c) not in existing
     ]
-    if inserts:
-        conn.execute(table.insert(), inserts)
-    for t, c in existing:
-        s, v = by_key[(t, c)]
-        conn.execute(
-            update(table)
-            .where(m.workspace == workspace, m.target == t, m.contact_id == c)
-            .values(state=s, value=v, run_id=run_id, updated_at=now)
-        )
-    return len(by_key)
+    stmt = _insert_memberships(conn)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["workspace", "target", "contact_id"],
+        set_={
+            "state": stmt.excluded.state,
+            "value": stmt.excluded.value,
+            "run_id": stmt.excluded.run_id,
+            "updated_at": stmt.excluded.updated_at,
+        },
+    )
+    for start in range(0, len(values), _CHUNK):
+        conn.execute(stmt, values[start : start + _CHUNK])
+    return len(values)
+
+
+def _insert_memberships(conn: Connection) -> postgresql.Insert | sqlite.Insert:
+    """The dialect's INSERT on the ledger, the form that offers `on_conflict_do_update`."""
+    table = table_of(Membership)
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise InternalError(f"the ledger needs SQLite or PostgreSQL, not {conn.dialect.name}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,18 +254,44 @@ def mark_each(
     *,
     now: datetime,
 ) -> None:
-    """Move outbox rows to `state` after an attempt, each with its own error and reason."""
+    """Move outbox rows to `state` after an attempt, each with its own error and reason.
+
+    Rows are grouped by their (error, reason) pair, which a batch's failures mostly share
+    ("retryable failure", one vendor refusal): each shared pair is one UPDATE over its ids,
+    and the rows whose words are their own go in one executemany.
+    """
     table = table_of(OutboxEntry)
     o = table.c
-    conn.execute(
-        update(table)
-        .where(o.id == bindparam("_id"))
-        .values(
-            state=state,
-            last_error=bindparam("_error"),
-            reason_code=bindparam("_reason"),
-            attempts=o.attempts + 1,
-            updated_at=now,
-        ),
-        [{"_id": row_id, "_error": error, "_reason": reason} for row_id, error, reason in rows],
-    )
+    groups: dict[tuple[str | None, Reason | None], list[int]] = defaultdict(list)
+    for row_id, error, reason in rows:
+        groups[(error, reason)].append(row_id)
+    singles: list[dict[str, object]] = []
+    for (error, reason), ids in groups.items():
+        if len(ids) == 1:
+            singles.append({"_id": ids[0], "_error": error, "_reason": reason})
+            continue
+        for start in range(0, len(ids), _CHUNK):
+            conn.execute(
+                update(table)
+                .where(o.id.in_(ids[start : start + _CHUNK]))
+                .values(
+                    state=state,
+                    last_error=error,
+                    reason_code=reason,
+                    attempts=o.attempts + 1,
+                    updated_at=now,
+                )
+            )
+    if singles:
+        conn.execute(
+            update(table)
+            .where(o.id == bindparam("_id"))
+            .values(
+                state=state,
+                last_error=bindparam("_error"),
+                reason_code=bindparam("_reason"),
+                attempts=o.attempts + 1,
+                updated_at=now,
+            ),
+            singles,
+        )

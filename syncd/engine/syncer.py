@@ -117,6 +117,9 @@ class Syncer:
         listener: Told of finished runs and decisions (the alerts); its failures are logged,
             never raised.
         min_dwell: `safety.min_dwell`: anti-flapping for segments that set none.
+        write_properties: `hubspot.write_properties`: plan the `syncd_segments` /
+            `syncd_journey_stage` contact properties (off: lists and tags only, and no echo of
+            property writes for the next incremental pull to re-read).
     """
 
     def __init__(
@@ -138,6 +141,7 @@ class Syncer:
         on_deleted_target: OnDeleted = "recreate",
         listener: RunListener | None = None,
         min_dwell: timedelta = timedelta(0),
+        write_properties: bool = True,
     ) -> None:
         self.db = db
         self.workspace = workspace
@@ -155,6 +159,7 @@ class Syncer:
         self.on_deleted_target: OnDeleted = on_deleted_target
         self.listener = listener
         self.min_dwell = min_dwell
+        self.write_properties = write_properties
 
     # -- public entry points -------------------------------------------------------------
 
@@ -599,7 +604,13 @@ class Syncer:
     def _plan(self, segmented: Segmented, rules: RuleSet) -> Plan:
         with self.db.begin() as conn:
             ledger = load_ledger(conn, self.workspace)
-        return make_plan(segmented.contacts, self._targets(rules), ledger, now=self.clock())
+        return make_plan(
+            segmented.contacts,
+            self._targets(rules),
+            ledger,
+            now=self.clock(),
+            write_properties=self.write_properties,
+        )
 
     def _targets(self, rules: RuleSet) -> list[SegmentTargets]:
         """The configured targets, less those a person deleted and syncd leaves deleted."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
+from syncd.engine.writers import BATCHES_IN_FLIGHT
 from syncd.http import RetrySettings
 from syncd.runtime import open_runtime
 from syncd.sandbox import Sandbox
@@ -114,10 +115,10 @@ def test_sigkill_mid_apply_then_resume(db_url: str, tmp_path: Path) -> None:
             converged_writes = write_calls(sb)
             # An interrupted run can be undone like any other (through the same guards).
             undone = rt.syncer.undo(killed)
-            assert undone.status in (RunStatus.SUCCESS, RunStatus.HELD, RunStatus.PARTIAL), (
-                undone.error
-            )
+            # (Partial: guards held some targets and the others were applied.)
+            held_some = undone.status is RunStatus.PARTIAL and bool(undone.counts.held)
+            assert undone.status in (RunStatus.SUCCESS, RunStatus.HELD) or held_some, undone.error
         finally:
             rt.close()
-        # At most the batch in flight on each API (two threads) was sent again.
-        assert converged_writes <= reference + 2
+        # At most the batches in flight on each API (one window per API thread) were sent again.
+        assert converged_writes <= reference + sum(BATCHES_IN_FLIGHT.values())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,19 +26,23 @@ class FaultConfig:
         mailchimp: Fault kind → probability for Mailchimp requests.
         seed: Seed of the per-API random streams.
         timeout_s: How long a "timeout" fault holds the response (past the client's timeout).
+        latency_ms: Added to every vendor request before it is served, as a network round
+            trip to the real vendors would (100-300 ms); the request holds its rate and
+            connection slots meanwhile. 0: none.
     """
 
     hubspot: dict[str, float] = field(default_factory=dict)
     mailchimp: dict[str, float] = field(default_factory=dict)
     seed: int = 0
     timeout_s: float = 30.0
+    latency_ms: float = 0.0
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultConfig:
         """Parse the `POST /_sandbox/faults` body; raises ValueError on bad input."""
         if not isinstance(data, dict):
             raise ValueError("faults body must be a JSON object")
-        unknown = set(data) - {*APIS, "seed", "timeout_s"}
+        unknown = set(data) - {*APIS, "seed", "timeout_s", "latency_ms"}
         if unknown:
             raise ValueError(f"unknown keys: {sorted(unknown)}")
         probs: dict[str, dict[str, float]] = {}
@@ -59,7 +64,12 @@ class FaultConfig:
         timeout_s = data.get("timeout_s", 30.0)
         if not isinstance(seed, int) or not isinstance(timeout_s, int | float):
             raise ValueError("seed must be an integer and timeout_s a number")
-        return cls(probs["hubspot"], probs["mailchimp"], seed, float(timeout_s))
+        latency_ms = data.get("latency_ms", 0.0)
+        if isinstance(latency_ms, bool) or not isinstance(latency_ms, int | float):
+            raise ValueError("latency_ms must be a number of milliseconds")
+        if not 0 <= latency_ms <= 60_000:
+            raise ValueError("latency_ms must be between 0 and 60000")
+        return cls(probs["hubspot"], probs["mailchimp"], seed, float(timeout_s), float(latency_ms))
 
     def to_json(self) -> dict[str, Any]:
         """The configuration as served by `GET /_sandbox/faults`."""
@@ -68,6 +78,7 @@ class FaultConfig:
             "mailchimp": dict(self.mailchimp),
             "seed": self.seed,
             "timeout_s": self.timeout_s,
+            "latency_ms": self.latency_ms,
         }
 
 
@@ -83,6 +94,12 @@ class FaultInjector:
         with self._lock:
             self.config = config
             self._rngs = {api: random.Random(f"{config.seed}:{api}") for api in APIS}
+
+    def delay(self) -> None:
+        """Hold the calling request for the configured latency (no-op when it is 0)."""
+        latency_ms = self.config.latency_ms
+        if latency_ms > 0:
+            time.sleep(latency_ms / 1000)
 
     def draw(self, api: str) -> str | None:
         """The fault kind for the next request of `api`, or None to serve it normally."""

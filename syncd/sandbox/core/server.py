@@ -113,6 +113,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 route = self._route(vendor, req)
                 if not person:
                     release = vendor.admit(req, route)
+                    host.faults.delay()
                     fault = host.faults.draw(api)
                     if fault in ("timeout", "reset"):
                         count(0)

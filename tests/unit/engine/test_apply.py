@@ -387,6 +387,55 @@ def test_a_remote_id_kept_for_another_target_is_never_adopted(db: Engine) -> Non
     assert kept == {"mailchimp_tag:vip": "one-remote-list"}
 
 
+class WindowWriter(FakeWriter):
+    """A writer with several batches in flight: its first `meet` calls wait for each other."""
+
+    def __init__(self, in_flight: int, meet: int, crash_from: int | None = None) -> None:
+        super().__init__("mailchimp", size=1)
+        self.in_flight = in_flight
+        self.barrier = threading.Barrier(meet, timeout=10)
+        self.meet = meet
+        self.calls = 0
+        self.lock = threading.Lock()
+        self.crash_from = crash_from
+
+    def write(
+        self, ref: TargetRef, remote_id: str, items: Sequence[OutboxItem]
+    ) -> Mapping[int, ItemOutcome]:
+        with self.lock:
+            self.calls += 1
+            call = self.calls
+        if call <= self.meet:
+            self.barrier.wait()  # breaks (and fails the test) unless `meet` calls overlap
+        if self.crash_from is not None and call >= self.crash_from:
+            raise RuntimeError("the process died here")
+        return super().write(ref, remote_id, items)
+
+
+def test_several_batches_are_in_flight_at_once_and_recorded_together(db: Engine) -> None:
+    run_id = seed(db, 7)
+    writer = WindowWriter(in_flight=3, meet=3)
+    report = apply_run(db, "default", run_id, {"mailchimp": writer}, clock=utcnow)
+    assert sorted(writer.batches) == [[i] for i in range(1, 8)]
+    assert report.batches == 7 and report.counts["mailchimp_tag:vip"]["added"] == 7
+    assert outbox_states(db) == {"done": 7}
+    with db.begin() as conn:
+        assert set(load_ledger(conn, "default")["mailchimp_tag:vip"]) == set(range(1, 8))
+
+
+def test_a_crash_leaves_at_most_the_window_in_flight_and_it_alone_is_resent(db: Engine) -> None:
+    run_id = seed(db, 7)
+    crashing = WindowWriter(in_flight=3, meet=3, crash_from=4)  # the second window dies
+    report = apply_run(db, "default", run_id, {"mailchimp": crashing}, clock=utcnow)
+    assert isinstance(report.failures["mailchimp"], RuntimeError)
+    assert outbox_states(db) == {"done": 3, "in_flight": 3, "pending": 1}
+    resumed = FakeWriter("mailchimp", size=1)
+    apply_run(db, "default", run_id, {"mailchimp": resumed}, clock=utcnow)
+    # What was done is not sent again; the window in flight and what never left are.
+    assert sorted(resumed.batches) == [[4], [5], [6], [7]]
+    assert outbox_states(db) == {"done": 7}
+
+
 class KeepsDeletedWriter(FakeWriter):
     """A writer whose `vip` target a person deleted, with `on_deleted_target: stop`."""
 

@@ -1,0 +1,231 @@
+"""What the sync benchmarks share: a sandbox in a child process, a runtime, phases and floors.
+
+The sandbox runs in its own process with HubSpot's and Mailchimp's default limits (190
+requests per rolling 10 s, search 4-5/s, 10 concurrent Mailchimp connections), so its CPU and
+memory do not count against syncd's: `resource.getrusage(RUSAGE_SELF)` and
+`time.process_time()` in the benchmark are syncd's alone.
+
+`Phases` times the real engine functions of a run (pull, merge, drift, segment, plan,
+journal, apply) by wrapping them where the engine looks them up; nothing in the product
+changes. `lower_bound` and `rate_floor` state the API options they assume.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+from pydantic import SecretStr
+
+from syncd.config import HubSpotSettings, MailchimpSettings, Settings
+from syncd.store import upgrade
+
+MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"
+HS_PER_WINDOW, WINDOW_S = 190, 10.0
+#: HubSpot search: 4 per second is the stricter of the two documented figures.
+SEARCH_PER_S = 4
+SEARCH_PAGE, LIST_PAGE = 200, 100
+
+#: The API options `lower_bound` assumes, printed beside it.
+LOWER_BOUND_ASSUMES = (
+    "HubSpot: contact list pages of 100 (GET /crm/v3/objects/contacts), association batch "
+    "reads of 1,000 inputs per direction (deals, companies), deal and company batch reads of "
+    "100, one list create per owned list and one membership call per 1,000 record ids, two "
+    "property creates and one batch update per 100 contacts; Mailchimp: member pages of "
+    "1,000, one segment create per tag and one batch call per 500 members. Not assumed: "
+    "the list endpoint's inline associations option (which could fold the association reads "
+    "into the contact pages)."
+)
+
+
+def _serve(contacts: int, seed: int, queue: Any, stop: Any) -> None:
+    from syncd.sandbox import Sandbox
+
+    sb = Sandbox(contacts, seed)
+    crm, audience = sb.hubspot, sb.mailchimp
+    queue.put(
+        {
+            **sb.info(),
+            "base_url": sb.base_url,
+            "n_contacts": len(crm.contact_ids),
+            "n_deals": len({d for ids in crm.contact_deals.values() for d in ids}),
+            "n_companies": len({c for ids in crm.contact_companies.values() for c in ids}),
+            "n_members": len(audience.members),
+        }
+    )
+    sb.start()
+    stop.wait()
+    sb.stop()
+
+
+@contextmanager
+def sandbox_process(contacts: int, seed: int, latency_ms: float = 0) -> Iterator[dict[str, Any]]:
+    """A sandbox in a child process; yields its info (urls, credentials, data sizes).
+
+    `latency_ms` holds every vendor request that long, as a network to the vendors would.
+    """
+    ctx = mp.get_context("spawn")
+    queue, stop = ctx.Queue(), ctx.Event()
+    child = ctx.Process(target=_serve, args=(contacts, seed, queue, stop), daemon=True)
+    child.start()
+    try:
+        info = queue.get(timeout=900)
+        if latency_ms:
+            requests.post(
+                f"{info['base_url']}/_sandbox/faults", json={"latency_ms": latency_ms}, timeout=30
+            ).raise_for_status()
+        yield info
+    finally:
+        stop.set()
+        child.join(timeout=60)
+
+
+def settings_for(info: dict[str, Any], *, write_properties: bool = True) -> Settings:
+    """Settings for a fresh SQLite store against the sandbox."""
+    db = Path(tempfile.mkdtemp()) / "bench.db"
+    upgrade(f"sqlite:///{db}")
+    return Settings(
+        database_url=f"sqlite:///{db}",
+        mappings=MAPPINGS,
+        hubspot=HubSpotSettings(
+            access_token=SecretStr(info["hubspot_token"]),
+            base_url=info["hubspot_url"],
+            write_properties=write_properties,
+        ),
+        mailchimp=MailchimpSettings(
+            api_key=SecretStr(info["mailchimp_key"]),
+            audience_id=info["audience_id"],
+            base_url=info["mailchimp_url"],
+        ),
+    )
+
+
+def stats(info: dict[str, Any]) -> dict[str, Any]:
+    """The sandbox's request counters."""
+    out: dict[str, Any] = requests.get(f"{info['base_url']}/_sandbox/stats", timeout=30).json()
+    return out
+
+
+def calls_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
+    """Calls per API (and in total) between two `stats` snapshots."""
+    hs = after["hubspot"]["requests"] - before["hubspot"]["requests"]
+    total = after["requests"] - before["requests"]
+    return {"total": total, "hubspot": hs, "mailchimp": total - hs}
+
+
+def read_bound(info: dict[str, Any]) -> tuple[int, int]:
+    """`(hubspot, mailchimp)` fewest calls to read everything once (see LOWER_BOUND_ASSUMES)."""
+    n = info["n_contacts"]
+    hubspot = (
+        math.ceil(n / LIST_PAGE)
+        + 2 * math.ceil(n / 1000)
+        + math.ceil(info["n_deals"] / 100)
+        + math.ceil(info["n_companies"] / 100)
+    )
+    return hubspot, math.ceil(info["n_members"] / 1000)
+
+
+def write_bound(targets: dict[str, dict[str, int]], *, creates: bool) -> tuple[int, int]:
+    """`(hubspot, mailchimp)` fewest calls for the changes a run planned."""
+    hubspot = mailchimp = 0
+    for target, row in targets.items():
+        adds, removes = row.get("planned_add", 0), row.get("planned_remove", 0)
+        if target.startswith("hubspot_list:"):
+            # Adds and removes are separate calls.
+            hubspot += creates + math.ceil(adds / 1000) + math.ceil(removes / 1000)
+        elif target.startswith("mailchimp_tag:"):
+            # One batch call carries both adds and removes of 500 members.
+            mailchimp += creates + math.ceil(max(adds, removes) / 500)
+        elif target.startswith("hubspot_property:"):
+            hubspot += 2 * creates + math.ceil(row.get("planned_set", 0) / 100)
+    return hubspot, mailchimp
+
+
+def lower_bound(info: dict[str, Any], targets: dict[str, dict[str, int]]) -> tuple[int, int]:
+    """`(hubspot, mailchimp)` fewest calls for a first full sync and the changes it planned."""
+    rh, rm = read_bound(info)
+    wh, wm = write_bound(targets, creates=True)
+    return rh + wh, rm + wm
+
+
+def rate_floor(hubspot_calls: int) -> float:
+    """Least seconds a rolling 190-per-10-s window allows for this many calls."""
+    return max(0, math.ceil(hubspot_calls / HS_PER_WINDOW) - 1) * WINDOW_S
+
+
+def echo_floor(n_contacts: int, changed: int) -> tuple[float, str]:
+    """Least seconds to re-read `changed` contacts: search pages or a full list scan.
+
+    Search: 200 per call at 4 calls per second; a list scan: every contact, 100 per call, at
+    the general rolling rate. Returns the cheaper time and the method's name.
+    """
+    if changed <= 0:
+        return 0.0, "none"
+    search = max(0, math.ceil(changed / SEARCH_PAGE) - 1) / SEARCH_PER_S
+    scan = rate_floor(math.ceil(n_contacts / LIST_PAGE))
+    return (search, "search") if search <= scan else (scan, "list_scan")
+
+
+class Phases:
+    """Seconds spent in each engine phase of the runs made while installed.
+
+    Wraps the functions `syncd.engine.syncer` and `syncd.engine.pull` call: `pull` is the
+    whole of `pull_all` less the page merges (`merge`), which it calls on its own thread.
+    """
+
+    NAMES = ("pull", "merge", "drift", "segment", "plan", "journal", "apply")
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._lock = threading.Lock()
+        self._undo: list[Callable[[], None]] = []
+
+    def _wrap(self, owner: Any, attr: str, phase: str) -> None:
+        original = getattr(owner, attr)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.seconds[phase] += time.perf_counter() - start
+
+        setattr(owner, attr, timed)
+        self._undo.append(lambda: setattr(owner, attr, original))
+
+    @contextmanager
+    def installed(self) -> Iterator[Phases]:
+        """Time the phases of the runs made inside the block."""
+        from syncd.engine import pull, syncer
+
+        self._wrap(syncer, "pull_all", "pull_all")
+        self._wrap(pull, "merge_page", "merge")
+        self._wrap(syncer, "detect_drift", "drift")
+        self._wrap(syncer, "segment_store", "segment")
+        self._wrap(syncer.Syncer, "_plan", "plan")
+        self._wrap(syncer, "write_outbox", "journal")
+        self._wrap(syncer, "apply_run", "apply")
+        try:
+            yield self
+        finally:
+            for undo in reversed(self._undo):
+                undo()
+            self._undo.clear()
+
+    def take(self) -> dict[str, float]:
+        """The seconds per phase since the last `take`, rounded; resets the counters."""
+        with self._lock:
+            got = dict(self.seconds)
+            self.seconds.clear()
+        got["pull"] = got.pop("pull_all", 0.0) - got.get("merge", 0.0)
+        return {name: round(got.get(name, 0.0), 2) for name in self.NAMES}

@@ -1,0 +1,143 @@
+"""Benchmark: the ledger and outbox writes of one apply, on SQLite or PostgreSQL.
+
+Seeds N contacts and N ledger rows on one target, then times, each in its own transaction:
+`set_ledger` inserting N new rows (a second target), `set_ledger` updating the N existing
+rows, `mark` moving N outbox rows to one state and `mark_each` moving them with per-row
+errors. These are the store writes whose cost grows with the contact count in apply, drift
+and release. Prints one JSON line; never fails on the figures.
+
+    .venv/bin/python bench/ledger.py --rows 20000 [--db postgresql+psycopg://postgres@127.0.0.1/test]
+
+Without `--db` it uses a fresh SQLite file in a temporary directory; with a PostgreSQL server
+URL it creates and drops its own database there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from syncd.engine.ledger import mark, mark_each, set_ledger  # noqa: E402
+from syncd.failures import Reason  # noqa: E402
+from syncd.store import make_engine, upgrade  # noqa: E402
+from syncd.store.db import normalise_url  # noqa: E402
+from syncd.store.models import Contact, OutboxEntry, SyncRun  # noqa: E402
+from syncd.store.types import table_of  # noqa: E402
+
+WORKSPACE = "bench"
+
+
+@contextmanager
+def database(server_url: str | None) -> Iterator[str]:
+    """A fresh, migrated database URL: a temporary SQLite file, or a new PostgreSQL database."""
+    if server_url is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+            upgrade(url)
+            yield url
+        return
+    admin_url = normalise_url(server_url)
+    name = f"syncd_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def main() -> None:
+    """Parse the options, seed, time each write, print the figures as one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--db", default=None, help="PostgreSQL server URL (default: SQLite)")
+    args = parser.parse_args()
+    now = datetime(2026, 7, 1, tzinfo=UTC)
+    n = args.rows
+    with database(args.db) as url:
+        db = make_engine(url)
+        with db.begin() as conn:
+            conn.execute(
+                table_of(Contact).insert(),
+                [
+                    {
+                        "workspace": WORKSPACE,
+                        "email": f"p{i}@example.com",
+                        "hubspot_id": str(i),
+                        "attributes": {},
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for i in range(n)
+                ],
+            )
+            ids = [row[0] for row in conn.execute(text("SELECT id FROM contacts ORDER BY id"))]
+        figures: dict[str, object] = {"rows": n, "dialect": db.dialect.name}
+
+        def timed(name: str, body: object) -> None:
+            start = time.perf_counter()
+            with db.begin() as conn:
+                body(conn)  # type: ignore[operator]
+            figures[name] = round(time.perf_counter() - start, 3)
+
+        seed = [("hubspot_list:a", c, "added", None) for c in ids]
+        timed("ledger_seed_s", lambda conn: set_ledger(conn, WORKSPACE, seed, None, now=now))
+        fresh = [("hubspot_list:b", c, "added", None) for c in ids]
+        timed("ledger_insert_s", lambda conn: set_ledger(conn, WORKSPACE, fresh, None, now=now))
+        flip = [("hubspot_list:a", c, "removed", None) for c in ids]
+        timed("ledger_update_s", lambda conn: set_ledger(conn, WORKSPACE, flip, None, now=now))
+        with db.begin() as conn:
+            run_id = conn.execute(
+                table_of(SyncRun)
+                .insert()
+                .values(workspace=WORKSPACE, trigger="manual", started_at=now, counts={})
+                .returning(table_of(SyncRun).c.id)
+            ).scalar_one()
+            conn.execute(
+                table_of(OutboxEntry).insert(),
+                [
+                    {
+                        "workspace": WORKSPACE,
+                        "run_id": run_id,
+                        "target": "hubspot_list:a",
+                        "contact_id": c,
+                        "action": "add",
+                        "payload": {"value": None},
+                        "reason": "bench",
+                        "state": "pending",
+                        "attempts": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for c in ids
+                ],
+            )
+            box = [row[0] for row in conn.execute(text("SELECT id FROM outbox ORDER BY id"))]
+        timed("mark_s", lambda conn: mark(conn, box, "in_flight", now=now))
+        each = [(i, f"error {i % 7}", Reason.MEMBER_COMPLIANCE) for i in box]
+        timed("mark_each_s", lambda conn: mark_each(conn, each, "rejected", now=now))
+        db.dispose()
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

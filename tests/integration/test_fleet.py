@@ -1,0 +1,200 @@
+"""Two daemon processes, three workspaces, one PostgreSQL: each workspace once per cycle.
+
+Each daemon is a child process running a `Fleet` over the same three workspaces with a job
+that records its start and end (daemon, pid, workspace, cycle, lease holder) in a shared
+JSON-lines file; the test reads that file. A daemon killed mid-run must see its workspace
+run by the other daemon in the same cycle, within the lease TTL.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syncd.store import upgrade
+from tests.support.polling import eventually
+
+DEADLINE = 30.0
+WORKSPACES = ["north", "south", "east"]
+TTL_S = 10
+
+SCRIPT = r"""
+import json, os, signal, sys, threading, time
+from datetime import timedelta
+from pathlib import Path
+
+from syncd.daemon.fleet import Fleet
+from syncd.logs import configure_logging
+from syncd.store import make_engine
+
+url, work, name, mode, every = sys.argv[1:6]
+work = Path(work)
+configure_logging("info", "json")
+db = make_engine(url)
+fleet = None
+
+
+def record(event, workspace, **extra):
+    line = {"daemon": name, "pid": os.getpid(), "event": event, "workspace": workspace,
+            "cycle": fleet.cycle, "t": time.time(), **extra}
+    with open(work / "runs.jsonl", "a") as f:
+        f.write(json.dumps(line) + "\n")
+
+
+def job(workspace, trigger, stop, lease):
+    record("start", workspace, holder=lease.holder)
+    if mode == "hang":
+        stop.wait(3600)  # killed by the test while it runs
+    else:
+        stop.wait(0.05)  # a little work, so that runs of the two daemons interleave
+    record("end", workspace, holder=lease.holder)
+
+
+fleet = Fleet(db, sys.argv[6].split(","), job, every=timedelta(seconds=float(every)),
+              lease_ttl=timedelta(seconds=int(sys.argv[7])), poll=0.05)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # the serving thread too
+serving = threading.Thread(target=fleet.serve)
+serving.start()
+signal.sigwait({signal.SIGTERM})
+fleet.request_stop()
+serving.join()
+db.dispose()
+"""
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Path:
+    path = tmp_path / "fleet.py"
+    path.write_text(SCRIPT, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:  # only if a test failed half-way
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(DEADLINE)
+
+
+def spawn(
+    procs: list[subprocess.Popen[bytes]],
+    script: Path,
+    url: str,
+    work: Path,
+    name: str,
+    mode: str,
+    every: float,
+) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+    with (work / f"{name}.log").open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, str(script), url, str(work), name, mode, str(every),
+             ",".join(WORKSPACES), str(TTL_S)],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+        )  # fmt: skip
+    procs.append(proc)
+    return proc
+
+
+def lines(work: Path) -> list[dict[str, Any]]:
+    path = work / "runs.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+
+
+def ends(work: Path) -> list[dict[str, Any]]:
+    return [x for x in lines(work) if x["event"] == "end"]
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(DEADLINE)
+
+
+@pytest.mark.postgres
+def test_two_daemons_sync_every_workspace_exactly_once_per_cycle(
+    postgres_url: str, tmp_path: Path, script: Path, procs: list[subprocess.Popen[bytes]]
+) -> None:
+    upgrade(postgres_url)
+    a = spawn(procs, script, postgres_url, tmp_path, "A", "work", every=3)
+    b = spawn(procs, script, postgres_url, tmp_path, "B", "work", every=3)
+    eventually(
+        lambda: len({x["cycle"] for x in ends(tmp_path)}) >= 4,
+        "runs in four cycles",
+        timeout=DEADLINE,
+    )
+    assert stop(a) == 0
+    assert stop(b) == 0
+    done = ends(tmp_path)
+    per_cycle: dict[int, Counter[str]] = {}
+    for x in done:
+        per_cycle.setdefault(x["cycle"], Counter())[x["workspace"]] += 1
+    cycles = sorted(per_cycle)
+    assert cycles == list(range(cycles[0], cycles[-1] + 1)), "a cycle was skipped"
+    for cycle in cycles:  # never twice in a cycle
+        assert max(per_cycle[cycle].values()) == 1, (cycle, per_cycle[cycle])
+    # Every workspace in every whole cycle (the daemons started and stopped mid-cycle).
+    for cycle in cycles[1:-1]:
+        assert per_cycle[cycle] == Counter(WORKSPACES), (cycle, per_cycle[cycle])
+    assert {x["daemon"] for x in done} == {"A", "B"}  # both daemons took a share
+    for x in done:
+        assert f"/pid-{x['pid']}/" in x["holder"]  # each ran under its own lease
+    for workspace in WORKSPACES:  # never two runs of one workspace at once
+        runs = _windows([x for x in lines(tmp_path) if x["workspace"] == workspace])
+        for earlier, later in itertools.pairwise(runs):
+            assert earlier["end"] <= later["start"], (earlier, later)
+
+
+@pytest.mark.postgres
+def test_a_killed_daemons_workspace_runs_on_the_other_within_the_ttl(
+    postgres_url: str, tmp_path: Path, script: Path, procs: list[subprocess.Popen[bytes]]
+) -> None:
+    upgrade(postgres_url)
+    a = spawn(procs, script, postgres_url, tmp_path, "A", "hang", every=3600)
+    eventually(lambda: any(x["daemon"] == "A" for x in lines(tmp_path)), "A to start a run")
+    stuck = next(x for x in lines(tmp_path) if x["daemon"] == "A")
+    b = spawn(procs, script, postgres_url, tmp_path, "B", "work", every=3600)
+    others = set(WORKSPACES) - {stuck["workspace"]}
+    eventually(lambda: {x["workspace"] for x in ends(tmp_path)} == others, "B to run the other two")
+    assert not any(x["workspace"] == stuck["workspace"] for x in lines(tmp_path)[1:])
+    killed_at = time.time()
+    a.kill()
+    a.wait(DEADLINE)
+    eventually(
+        lambda: any(x["workspace"] == stuck["workspace"] for x in ends(tmp_path)),
+        "B to take over the killed daemon's workspace",
+    )
+    assert stop(b) == 0
+    done = ends(tmp_path)
+    assert Counter(x["workspace"] for x in done) == Counter(WORKSPACES)  # once each
+    assert {x["daemon"] for x in done} == {"B"}
+    assert {x["cycle"] for x in done} == {stuck["cycle"]}  # the same cycle
+    taken = next(x for x in done if x["workspace"] == stuck["workspace"])
+    assert taken["t"] - killed_at < TTL_S
+
+
+def _windows(records: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """Pair one workspace's start and end lines into run windows, ordered by start."""
+    starts = [x["t"] for x in records if x["event"] == "start"]
+    finishes = [x["t"] for x in records if x["event"] == "end"]
+    return sorted(
+        ({"start": s, "end": e} for s, e in zip(starts, finishes, strict=False)),
+        key=lambda w: w["start"],
+    )
