@@ -29,13 +29,13 @@ ENDPOINT_SCOPES: Mapping[str, str] = {
     "POST /crm/v3/objects/contacts/batch/update": CONTACTS_WRITE,
     "POST /crm/v4/associations/contacts/deals/batch/read": DEALS_READ,
     "POST /crm/v4/associations/contacts/companies/batch/read": COMPANIES_READ,
-    "POST /crm/v3/objects/deals/batch/read": DEALS_READ,
-    "POST /crm/v3/objects/companies/batch/read": COMPANIES_READ,
-    # Deal and company changes in an incremental window, and the contacts they touch.
-    "POST /crm/v3/objects/deals/search": DEALS_READ,
-    "POST /crm/v3/objects/companies/search": COMPANIES_READ,
     "POST /crm/v4/associations/deals/contacts/batch/read": DEALS_READ,
     "POST /crm/v4/associations/companies/contacts/batch/read": COMPANIES_READ,
+    "POST /crm/v3/objects/deals/batch/read": DEALS_READ,
+    "POST /crm/v3/objects/companies/batch/read": COMPANIES_READ,
+    # Deal and company edits found by modification date, then their contacts re-read.
+    "POST /crm/v3/objects/deals/search": DEALS_READ,
+    "POST /crm/v3/objects/companies/search": COMPANIES_READ,
     "GET /crm/v3/lists/{listId}": LISTS_READ,
     "GET /crm/v3/lists/object-type-id/0-1/name/{listName}": LISTS_READ,
     "GET /crm/v3/lists/{listId}/memberships": LISTS_READ,

@@ -32,7 +32,7 @@ from connectors.mailchimp.client import MailchimpClient, base_url_for
 from connectors.mailchimp.failures import member_reason
 from connectors.mailchimp.limits import PAGE_MAX, SEGMENT_BATCH_MAX
 from connectors.split import send_split
-from syncd.errors import error_for
+from syncd.errors import SyncdError, error_for
 from syncd.events import Event
 from syncd.failures import Reason
 from syncd.http import (
@@ -157,11 +157,8 @@ class MailchimpConnector:
                     **window,
                 )
             except Exception as exc:
-                # The audience's own member list is missing: the audience id is wrong (the
-                # same configuration error `check` reports), not one refused record.
                 if status_of(exc) == 404:
-                    missing = f"Mailchimp audience {self.audience_id!r} does not exist"
-                    raise error_for(Reason.AUDIENCE_MISSING, missing, api=self.name) from None
+                    raise self._missing_audience() from None
                 raise
 
         # Members that change mid-pull leave the frozen window: the total drops, and the
@@ -240,6 +237,15 @@ class MailchimpConnector:
         )
         return str(seg.get("id"))
 
+    def _missing_audience(self) -> SyncdError:
+        """The error for a 404 on the audience's own member or segment list.
+
+        It means the audience id is wrong (the configuration error `check` reports), not that
+        one record was refused.
+        """
+        missing = f"Mailchimp audience {self.audience_id!r} does not exist"
+        return error_for(Reason.AUDIENCE_MISSING, missing, api=self.name)
+
     def _find_segment(self, name: str) -> dict[str, Any] | None:
         def fetch(at: Offset) -> dict[str, Any]:
             try:
@@ -252,10 +258,8 @@ class MailchimpConnector:
                     offset=at.offset,
                 )
             except Exception as exc:
-                # The audience's own segment list is missing: the audience id is wrong.
                 if status_of(exc) == 404:
-                    missing = f"Mailchimp audience {self.audience_id!r} does not exist"
-                    raise error_for(Reason.AUDIENCE_MISSING, missing, api=self.name) from None
+                    raise self._missing_audience() from None
                 raise
 
         for page in paginate(SEGMENTS, fetch, OffsetPaging("segments")):

@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 import typer
 from sqlalchemy.exc import OperationalError
 from typer._click import Context
-from typer._click.exceptions import ClickException
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 
 from syncd.cli.common import err, one_line
@@ -113,8 +113,14 @@ def report(exc: BaseException) -> int:
 
 
 def _usage(exc: ClickException) -> int:
-    """One line for a command-line mistake, naming the command's `--help`."""
+    """One line for a command-line mistake, naming the command's `--help`.
+
+    A group called without a command (`syncd`, `syncd db`) has already printed its help;
+    there is no mistake to add to it.
+    """
     message = exc.format_message()
+    if isinstance(exc, NoArgsIsHelpError) and not message.strip():
+        return int(exc.exit_code)
     ctx = getattr(exc, "ctx", None)
     where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
     _say(f"{message}{where}")

@@ -20,7 +20,9 @@ from syncd.cli.common import (
     err,
     fail,
     lease_wait,
+    open_db,
     out,
+    require_run,
     runtime,
     settings_for,
 )
@@ -48,15 +50,21 @@ def show_held_plan(
 ) -> None:
     """`syncd plan --run ID`: the held plan of a run, every change with its reason."""
     settings = settings_for(config)
-    with runtime(settings) as rt, rt.db.connect() as conn:
-        holds = run_holds(
-            conn,
-            rt.syncer.workspace,
-            run,
-            target,
-            limit=None if json_ else limit,
-            offset=0 if json_ else offset,
-        )
+    # The held plan is in the store: no connector is built, so no vendor settings are needed.
+    db = open_db(settings)
+    try:
+        require_run(db, settings.workspace, run)
+        with db.connect() as conn:
+            holds = run_holds(
+                conn,
+                settings.workspace,
+                run,
+                target,
+                limit=None if json_ else limit,
+                offset=0 if json_ else offset,
+            )
+    finally:
+        db.dispose()
     if not holds:
         what = f"target {target} of run {run}" if target else f"run {run}"
         fail(f"{what} holds nothing (`syncd runs` lists held runs)", ExitCode.USAGE)
@@ -111,6 +119,7 @@ def confirm(verb: str, holds: list[HeldTargetView], yes: bool) -> None:
 
 
 def _to_decide(rt: Any, run: int, target: str | None) -> list[HeldTargetView]:
+    require_run(rt.db, rt.syncer.workspace, run)
     with rt.db.connect() as conn:
         holds = [
             h

@@ -22,9 +22,9 @@ from syncd.cli.common import (
     load_rules,
     open_db,
     out,
+    require_database,
     require_run,
     run_id_option,
-    runtime,
     settings_for,
 )
 from syncd.cli.render import print_events, print_history, print_page, print_runs
@@ -228,18 +228,22 @@ def ui(
         int | None, typer.Option(min=1, max=65535, help="Port; default ui.port.")
     ] = None,
 ) -> None:
-    """Serve the admin web console (runs, change log, contacts, segments) until SIGTERM."""
-    settings = settings_for(config)
-    from syncd.ui import console_for, serve
+    """Serve the admin web console (runs, change log, contacts, segments) until SIGTERM.
 
+    Any migrated database will do: without connector settings the console only reads, and
+    Approve is shown disabled with the reason.
+    """
+    settings = settings_for(config)
+    from syncd.ui import open_console, serve
+
+    require_database(settings.database_url)
     bind_host, bind_port = host or settings.ui.host, port or settings.ui.port
-    with runtime(settings) as rt:
-        app_, token = console_for(rt, bind_host)
+    app_, token, close = open_console(settings, bind_host)
+    try:
         err.print(line(f"admin console on http://{bind_host}:{bind_port}/"))
-        try:
-            serve(app_, bind_host, bind_port, token)
-        except ConfigError as exc:
-            fail(str(exc), ExitCode.USAGE)
+        serve(app_, bind_host, bind_port, token)
+    finally:
+        close()
 
 
 def register(app: typer.Typer) -> None:

@@ -73,10 +73,14 @@ def note_stale(result: RunResult, failures: Mapping[str, SyncdError]) -> None:
         f"{name}: pull failed, its last stored data was used and removals wait: {describe(exc)}"
         for name, exc in failed
     )
-    if result.error is None:
-        result.error_class = classify(failed[0][1])
-        result.reason = reason_of(failed[0][1])
-        result.error = words
+    worst = failed[0][1]
+    current = ErrorClass(result.error_class) if result.error_class else None
+    if current is None or _SEVERITY[classify(worst)] <= _SEVERITY[current]:
+        # The pull's failure speaks for the run (a person must act on a missing audience
+        # before the writes that then failed for the same reason mean anything).
+        result.error_class = classify(worst)
+        result.reason = reason_of(worst)
+        result.error = words if result.error is None else f"{words}; {result.error}"
     else:
         result.error = f"{result.error}; {words}"
 

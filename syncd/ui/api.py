@@ -176,6 +176,54 @@ def api_approve(
     return approve_run(state, run_id)
 
 
+@router.post(
+    "/runs/{run_id}/reject",
+    response_model=models.RejectResult,
+    responses={
+        403: {"model": models.Problem, "description": "missing or wrong CSRF proof"},
+        404: {"model": models.Problem},
+        409: {
+            "model": models.Problem,
+            "description": (
+                "nothing of the run waits for a decision; or another process holds the "
+                "workspace's apply lease and nothing was changed"
+            ),
+        },
+    },
+)
+def api_reject(
+    request: Request,
+    state: State,
+    run_id: RunId,
+    x_csrf_token: Annotated[str | None, Header(max_length=200)] = None,
+) -> dict[str, Any]:
+    """Discard a run's held plan: the same path as `syncd reject --run ID`."""
+    if not state.guard.csrf_ok(request, x_csrf_token):
+        raise HTTPException(403, "CSRF check failed: send X-CSRF-Token from this console")
+    return reject_run(state, run_id)
+
+
+def reject_run(state: UiState, run_id: int) -> dict[str, Any]:
+    """Call the reject path and shape its outcome.
+
+    Raises:
+        HTTPException: 404 for an unknown run; 409 when nothing of it waits for a decision,
+            or another process held the apply lease for longer than the console waits.
+    """
+    if queries.get_run(state.ctx, run_id) is None:
+        raise HTTPException(404, f"run {run_id} does not exist")
+    if state.reject is None:
+        why = state.read_only or "this console cannot write"
+        raise HTTPException(409, f"cannot reject run {run_id} here: {why}")
+    try:
+        state.reject(run_id)
+    except ConfigError as exc:
+        raise HTTPException(409, str(exc)) from None
+    except LeaseBusyError as exc:
+        raise HTTPException(409, lease_busy_detail(exc)) from None
+    return {"run_id": run_id, "decision": "rejected"}
+
+
 def approve_run(state: UiState, run_id: int) -> dict[str, Any]:
     """Call the approve path and shape its outcome.
 

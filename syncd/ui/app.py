@@ -39,7 +39,7 @@ from syncd.ui.security import (
     client_address,
     split_authority,
 )
-from syncd.ui.state import Approve, UiState
+from syncd.ui.state import Approve, Reject, UiState
 
 STATIC = Path(__file__).parent / "static"
 PUBLIC_PREFIXES = ("/static/",)
@@ -74,6 +74,7 @@ def create_app(
     security_clock: Clock = time.time,
     read_only: str | None = None,
     links: ExternalLinks | None = None,
+    reject: Reject | None = None,
 ) -> FastAPI:
     """Build the console app.
 
@@ -95,6 +96,7 @@ def create_app(
         read_only: Why actions that need a connector are off (shown next to them); only
             used when `approve` is None.
         links: What vendor links can be built (HubSpot portal id, Mailchimp data centre).
+        reject: Rejects the held plan of a run by id (`Syncer.reject`); None hides Reject.
 
     Returns:
         A FastAPI app; its JSON API's schema is at `/api/openapi.json`.
@@ -117,7 +119,7 @@ def create_app(
     else:
         read_only = None
     ctx = Context(db, workspace, rules, clock, links or ExternalLinks())
-    app.state.ui = UiState(ctx, guard, approve, limiter, read_only)
+    app.state.ui = UiState(ctx, guard, approve, limiter, read_only, reject)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

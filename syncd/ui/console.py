@@ -65,12 +65,19 @@ def console_for(
             run_id, by=f"console:{ui.user_label}", wait=LeaseWait(timeout_s=lease_wait_s)
         )
 
+    def reject(run_id: int) -> object:
+        # The same rejection as `syncd reject --run`, recorded with the console's user label.
+        return syncer.reject(
+            run_id, by=f"console:{ui.user_label}", wait=LeaseWait(timeout_s=lease_wait_s)
+        )
+
     app = create_app(
         rt.db,
         rt.settings.workspace,
         rt.rules,
         token=token,
         approve=approve,
+        reject=reject,
         allowed_hosts=ui.allowed_hosts,
         bind_hosts=[ui.host, bind_host or ui.host],
         session_ttl=ui.session_ttl,

@@ -196,6 +196,13 @@ class ApproveResult(BaseModel):
     error: str | None
 
 
+class RejectResult(BaseModel):
+    """What rejecting a held plan did."""
+
+    run_id: int
+    decision: str
+
+
 class Problem(BaseModel):
     """An error answer."""
 

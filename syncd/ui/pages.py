@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path as FsPath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from syncd.store import history
+from syncd.store import held, history
 from syncd.ui import charts, humanize, queries
-from syncd.ui.api import NoNul, Offset, RunId, Runs, Search, State, approve_run
+from syncd.ui.api import NoNul, Offset, RunId, Runs, Search, State, approve_run, reject_run
 from syncd.ui.contacts import search_contacts
 from syncd.ui.events import count_events, search_events
 from syncd.ui.run_charts import run_charts
@@ -39,7 +39,12 @@ TRIGGERS = ("schedule", "manual", "reconcile", "undo")
 CHART_RUNS = 120
 #: Rows per page of the change log and the contacts search.
 PAGE_SIZE = 100
-NOTICES = {"approved": "Run released: its plan was applied. Figures below are updated."}
+NOTICES = {
+    "approved": "Run released: its plan was applied. Figures below are updated.",
+    "rejected": "Held plan rejected: nothing was written; the next run plans these targets again.",
+}
+#: The two decisions on a held plan, as the confirmation page words them.
+DECISIONS = {"approve": "Approve and apply", "reject": "Reject"}
 
 #: Figures that are changes (planned or made, failed included); skipping an unsubscribed
 #: member is not one, so a run with only skips "changed nothing".
@@ -139,8 +144,10 @@ def runs_page(request: Request, state: State, search: Runs) -> HTMLResponse:
     total = history.count_runs_matching(ctx.db, ctx.workspace, filters)
     drawn = replace(filters, limit=CHART_RUNS, offset=0)
     charted = list(reversed(history.search_runs(ctx.db, ctx.workspace, drawn, failures=0)))
+    with ctx.db.connect() as conn:
+        waiting = held.waiting_targets(conn, ctx.workspace)
     return render(
-        request, state, "runs.html",
+        request, state, "runs.html", waiting=waiting,
         runs=runs, total=total, search=search, statuses=STATUSES, triggers=TRIGGERS,
         status=search.status, charts=run_charts(charted) if charted else None,
         charted=len(charted), pager=pager("/runs", search.query_items(), search.offset,
@@ -185,6 +192,44 @@ def pager(
         "newer": link(max(0, offset - limit)) if offset > 0 else None,
         "older": link(offset + limit) if offset + shown < total else None,
     }
+
+
+@router.get("/runs/{run_id}/confirm", response_class=HTMLResponse)
+def confirm_page(
+    request: Request,
+    state: State,
+    run_id: RunId,
+    action: Annotated[Literal["approve", "reject"], Query()] = "approve",
+) -> HTMLResponse:
+    """The confirmation step of Approve and Reject: what will happen, counts repeated."""
+    detail = queries.run_detail(state.ctx, run_id)
+    if detail is None:
+        raise HTTPException(404, f"run {run_id} does not exist")
+    if detail["plan"] is None or not detail["plan"]["pending"]:
+        raise HTTPException(409, f"nothing of run {run_id} waits for a decision")
+    return render(request, state, "confirm.html", action=action, verb=DECISIONS[action],
+                  **run_context(state, detail))  # fmt: skip
+
+
+@router.post("/runs/{run_id}/reject", response_model=None)
+def reject_page(
+    request: Request,
+    state: State,
+    run_id: RunId,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Reject button (on the confirmation page): the same path as `syncd reject --run`."""
+    if not state.guard.csrf_ok(request, csrf_token):
+        raise HTTPException(403, "CSRF check failed; reload the page and try again")
+    try:
+        reject_run(state, run_id)
+    except HTTPException as exc:
+        if exc.status_code != 409:
+            raise
+        detail = queries.run_detail(state.ctx, run_id)
+        context = run_context(state, detail) if detail else {}
+        return render(request, state, "run.html", 409, error=exc.detail, **context)
+    return RedirectResponse(f"/runs/{run_id}?notice=rejected", status_code=303)
 
 
 @router.post("/runs/{run_id}/approve", response_model=None)

@@ -29,6 +29,8 @@ class ApproveOutcome(Protocol):
 
 
 Approve = Callable[[int], ApproveOutcome]
+#: Rejects the held plan of a run by id (`Syncer.reject` with the console's user label).
+Reject = Callable[[int], object]
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class UiState:
     limiter: LoginLimiter
     #: Why actions that need a connector (Approve) are off; None when they are on.
     read_only: str | None = None
+    #: The Reject path; None where the console cannot write (read-only, or tests).
+    reject: Reject | None = None
 
 
 def ui_state(request: Request) -> UiState:

@@ -113,7 +113,9 @@ def test_sigkill_mid_apply_then_resume(db_url: str, tmp_path: Path) -> None:
             assert max(Counter(rows).values()) == 1
             # An interrupted run can be undone like any other (through the same guards).
             undone = rt.syncer.undo(killed)
-            assert undone.status in (RunStatus.SUCCESS, RunStatus.HELD), undone.error
+            assert undone.status in (RunStatus.SUCCESS, RunStatus.HELD, RunStatus.PARTIAL), (
+                undone.error
+            )
         finally:
             rt.close()
         # At most the batch in flight on each API (two threads) was sent again.

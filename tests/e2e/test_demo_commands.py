@@ -121,3 +121,31 @@ def _answers(port: int) -> bool:
         return exc.code < 500
     except OSError:
         return False
+
+
+def test_the_console_serves_any_migrated_database_without_vendor_settings(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "plain.db"
+    env = {
+        "PATH": FRESH_PATH,
+        "HOME": str(tmp_path),
+        "SYNCD_DATABASE_URL": f"sqlite:///{db}",
+        "SYNCD_MAPPINGS": str(Path(__file__).resolve().parents[2] / "mappings"),
+    }
+    syncd = str(VENV / "bin" / "syncd")
+    assert subprocess.run([syncd, "db", "upgrade"], env=env, check=False).returncode == 0
+    port = _free_port()
+    console = subprocess.Popen(
+        [syncd, "ui", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        eventually(lambda: _answers(port) or console.poll() is not None, "the console")
+        assert console.poll() is None, console.communicate()
+    finally:
+        console.send_signal(signal.SIGTERM)
+        console.communicate(timeout=30)

@@ -38,8 +38,8 @@ def busy(release: FakeRelease) -> FakeRelease:
 def test_approve_page_names_the_lease_holder_and_writes_nothing(
     client: TestClient, seeded: Seeded, busy: FakeRelease
 ) -> None:
-    page = client.get(f"/runs/{seeded.held_run}").text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    confirm = client.get(f"/runs/{seeded.held_run}/confirm").text  # the session's CSRF token
+    token = re.search(r'name="csrf_token" value="([^"]+)"', confirm)
     assert token is not None
     response = client.post(
         f"/runs/{seeded.held_run}/approve",
@@ -49,15 +49,15 @@ def test_approve_page_names_the_lease_holder_and_writes_nothing(
     assert response.status_code == 409
     assert busy.calls == [seeded.held_run]
     assert re.search(r'<p class="error" role="alert">[^<]*' + re.escape(BUSY), response.text)
-    assert "Approve and apply 9 changes" in response.text  # still held: try again later
+    assert "Approve…" in response.text  # still held: try again later
     assert client.get(f"/api/runs/{seeded.held_run}").json()["run"]["status"] == "held"
 
 
 def test_api_approve_answers_409_with_the_holder(
     client: TestClient, seeded: Seeded, busy: FakeRelease
 ) -> None:
-    page = client.get(f"/runs/{seeded.held_run}").text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    confirm = client.get(f"/runs/{seeded.held_run}/confirm").text  # the session's CSRF token
+    token = re.search(r'name="csrf_token" value="([^"]+)"', confirm)
     assert token is not None
     response = client.post(
         f"/api/runs/{seeded.held_run}/approve",

@@ -152,6 +152,8 @@ def test_approve_a_held_run(console: Console, page: object) -> None:
     p.click(f'a[href="/runs/{console.held_run}"]')  # type: ignore[attr-defined]
     expect(p.locator("section.held h2")).to_have_text("Held plan")  # type: ignore[attr-defined]
     _shot(p, "06-held-run")
+    p.get_by_role("link", name=re.compile("Approve")).click()  # type: ignore[attr-defined]
+    expect(p.locator("h1")).to_contain_text("Approve and apply the held plan")  # type: ignore[attr-defined]
     p.get_by_role("button", name=re.compile("Approve and apply")).click()  # type: ignore[attr-defined]
     expect(p.locator(".notice")).to_contain_text("Run released")  # type: ignore[attr-defined]
     expect(p.locator("h1 .badge")).to_have_text("success")  # type: ignore[attr-defined]

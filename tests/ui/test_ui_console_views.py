@@ -305,9 +305,10 @@ def test_read_only_console_shows_approve_disabled_with_the_reason(
     app = make_app(db, rules, None, None, read_only=reason)  # type: ignore[arg-type]
     client = TestClient(app, follow_redirects=False)
     page = client.get(f"/runs/{seeded.held_run}").text
-    assert re.search(r"<button[^>]*disabled[^>]*>Approve and apply 9 changes", page)
-    assert f"Approve is off: {reason}" in page and f"Read-only: {reason}" in page
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert re.search(r"<button[^>]*disabled[^>]*>Approve…", page)
+    assert f"Approve and Reject are off: {reason}" in page and f"Read-only: {reason}" in page
+    confirm = client.get(f"/runs/{seeded.held_run}/confirm").text  # the session's CSRF token
+    token = re.search(r'name="csrf_token" value="([^"]+)"', confirm)
     assert token is not None
     response = client.post(
         f"/runs/{seeded.held_run}/approve",
@@ -393,3 +394,20 @@ def test_contacts_search_finds_the_mailchimp_address_too(
         )
     page = client.get("/contacts", params={"q": "lovelace"}).text
     assert re.findall(r'<td><a href="/contacts/([^"]+)">', page) == ["alice%40example.com"]
+
+
+def test_reject_goes_through_the_reject_path_with_csrf(
+    db: Engine, rules: RuleSet, seeded: Seeded
+) -> None:
+    calls: list[int] = []
+    app = make_app(db, rules, None, None, reject=calls.append)  # type: ignore[arg-type]
+    client = TestClient(app, follow_redirects=False)
+    confirm = client.get(f"/runs/{seeded.held_run}/confirm").text  # the session's CSRF token
+    token = re.search(r'name="csrf_token" value="([^"]+)"', confirm)
+    assert token is not None
+    url, origin = f"/runs/{seeded.held_run}/reject", {"origin": "http://testserver"}
+    assert client.post(url, data={"csrf_token": "forged"}, headers=origin).status_code == 403
+    assert calls == []
+    response = client.post(url, data={"csrf_token": token.group(1)}, headers=origin)
+    assert response.status_code == 303 and calls == [seeded.held_run]
+    assert response.headers["location"] == f"/runs/{seeded.held_run}?notice=rejected"

@@ -26,7 +26,9 @@ EVIL_HOST = f"evil.example:{PORT}"
 
 
 def _csrf(client: TestClient, run_id: int) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(f"/runs/{run_id}").text)
+    found = re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get(f"/runs/{run_id}/confirm").text
+    )
     assert found is not None
     return found.group(1)
 

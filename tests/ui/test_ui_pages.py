@@ -51,15 +51,37 @@ def test_held_run_page_shows_plan_samples_and_approve_button(
     assert re.search(r"<td class=\"num\">9</td>", page)  # removes for the tag
     assert 'href="/contacts/alice%40example.com"' in page  # a sample contact, linked
     assert "left rule &#39;newsletter&#39;" in page  # its reason
-    assert f'action="/runs/{seeded.held_run}/approve"' in page
-    assert 'name="csrf_token"' in page
+    assert f'href="/runs/{seeded.held_run}/confirm?action=approve"' in page
+    assert f'href="/runs/{seeded.held_run}/confirm?action=reject"' in page
+
+
+def test_approve_and_reject_each_confirm_with_the_counts_repeated(
+    client: TestClient, seeded: Seeded
+) -> None:
+    for action, verb in (("approve", "Approve and apply"), ("reject", "Reject")):
+        page = client.get(f"/runs/{seeded.held_run}/confirm?action={action}").text
+        assert f"{verb} the held plan of run #{seeded.held_run}?" in page
+        assert re.search(r"<td class=\"num\">9</td>", page)  # the removes, repeated
+        assert f'action="/runs/{seeded.held_run}/{action}"' in page
+        assert 'name="csrf_token"' in page and f"{verb} 9 changes" in page
+    assert client.get(f"/runs/{seeded.ok_run}/confirm").status_code == 409
+    assert client.get(f"/runs/{seeded.held_run}/confirm?action=drop").status_code == 422
+
+
+def test_the_runs_page_shows_what_waits_for_a_decision_at_the_top(
+    client: TestClient, seeded: Seeded
+) -> None:
+    page = client.get("/runs").text
+    banner = page.index("Waiting for a decision")
+    assert banner < page.index("<table")
+    assert f'href="/runs/{seeded.held_run}">review run #{seeded.held_run}' in page
 
 
 def test_approve_button_releases_through_the_approve_path(
     client: TestClient, seeded: Seeded, release: FakeRelease
 ) -> None:
-    page = client.get(f"/runs/{seeded.held_run}").text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    confirm = client.get(f"/runs/{seeded.held_run}/confirm").text  # the session's CSRF token
+    token = re.search(r'name="csrf_token" value="([^"]+)"', confirm)
     assert token is not None
     response = client.post(
         f"/runs/{seeded.held_run}/approve",
@@ -75,8 +97,8 @@ def test_approve_button_releases_through_the_approve_path(
 def test_approving_a_run_that_is_not_held_shows_why(
     client: TestClient, seeded: Seeded, release: FakeRelease
 ) -> None:
-    page = client.get(f"/runs/{seeded.held_run}").text  # the session's CSRF token
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    confirm = client.get(f"/runs/{seeded.held_run}/confirm").text  # the session's CSRF token
+    token = re.search(r'name="csrf_token" value="([^"]+)"', confirm)
     assert token is not None
     response = client.post(
         f"/runs/{seeded.ok_run}/approve",

@@ -42,6 +42,7 @@ OPERATIONS = [
     ("GET", "/api/runs"),
     ("GET", "/api/runs/{run_id}"),
     ("POST", "/api/runs/{run_id}/approve"),
+    ("POST", "/api/runs/{run_id}/reject"),
     ("GET", "/api/events"),
     ("GET", "/api/events.csv"),
     ("GET", "/api/contacts"),

@@ -19,7 +19,9 @@ FROM_CONSOLE = {"origin": ORIGIN}  # what a browser sends with a form posted fro
 
 
 def _csrf(client: TestClient, run_id: int) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(f"/runs/{run_id}").text)
+    found = re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get(f"/runs/{run_id}/confirm").text
+    )
     assert found is not None
     return found.group(1)
 

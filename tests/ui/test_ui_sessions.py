@@ -66,7 +66,9 @@ def _login(client: TestClient, token: str = TOKEN) -> int:
 
 
 def _csrf(client: TestClient, run_id: int) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(f"/runs/{run_id}").text)
+    found = re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get(f"/runs/{run_id}/confirm").text
+    )
     assert found is not None
     return found.group(1)
 

@@ -185,12 +185,19 @@ MISTAKES: dict[str, Mistake] = {
     # commands that change things
     "sync: no vendor configured": Mistake(["sync"], 2, "neither hubspot nor mailchimp"),
     "apply: huge run id": Mistake(["apply", "--run", HUGE, "-c", "vendors.yaml"], 2, "'--run'"),
-    "apply: unknown run": Mistake(["apply", "--run", "12", "-c", "vendors.yaml"], 2, "no run 12"),
+    "apply: unknown run": Mistake(["apply", "--run", "12", "-c", "vendors.yaml"], 2, "run 12"),
     "undo: huge run id": Mistake(["undo", "--run", HUGE, "-c", "vendors.yaml"], 2, "'--run'"),
     "undo: unknown run": Mistake(["undo", "--run", "3", "-c", "vendors.yaml"], 2, "no run 3"),
     "plan: mappings dir missing": Mistake(
         ["plan", "--mappings", "nowhere"], 2, "cannot read", {}, False
     ),
+    # holds, alerts and refinement (commands added beside these)
+    "reject: huge run id": Mistake(["reject", "--run", HUGE], 2, "'--run'"),
+    "plan: run id zero": Mistake(["plan", "--run", "0"], 2, "'--run'"),
+    "plan: unknown held run": Mistake(["plan", "--run", "7"], 2, "no run 7"),
+    "alerts test: no webhooks": Mistake(["alerts", "test"], 2, "webhooks"),
+    "init: unknown option": Mistake(["init", "--bogus"], 2, "No such option: --bogus"),
+    "segments report: bad since": Mistake(["segments", "report", "--since", "x"], 2, "--since"),
     # serving
     "ui: port out of range": Mistake(["ui", "--port", "99999"], 2, "'--port'"),
     "sandbox serve: bad contacts": Mistake(
@@ -226,6 +233,13 @@ def test_the_table_is_long_enough() -> None:
     commands = {m.args[0] for m in MISTAKES.values()}
     assert {"runs", "audit", "segments", "check", "db", "sync", "plan", "apply", "undo"} <= commands
     assert {"ui", "sandbox", "demo"} <= commands
+
+
+def test_a_group_without_a_command_prints_its_help_not_an_error(workdir: Path) -> None:
+    for args in ([], ["db"], ["segments"], ["sandbox"]):
+        result = runner.invoke(app, args)
+        assert "Usage" in result.stdout, args
+        assert "error:" not in result.stderr, (args, result.stderr)
 
 
 def test_no_mistake_creates_a_database_file(workdir: Path) -> None:

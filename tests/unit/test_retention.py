@@ -90,7 +90,7 @@ def test_prune_deletes_old_events_and_finished_outbox_rows(db: Engine, chunk: in
     assert deleted == 7 + 5 + 3  # audit events + old done/cancelled/rejected outbox rows
     assert _audit_ages(db) == [0, 89]
     assert _outbox(db) == sorted(
-        [("in_flight", 120), ("pending", 120)] + [(str(s), 10) for s in OutboxState]
+        [("held", 120), ("in_flight", 120), ("pending", 120)] + [(str(s), 10) for s in OutboxState]
     )
 
 
