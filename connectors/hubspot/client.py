@@ -43,6 +43,13 @@ SEARCH_CONTACTS = "POST /crm/v3/objects/contacts/search"
 LIST_MEMBERS = "GET /crm/v3/lists/{listId}/memberships"
 #: Every cursor-paged HubSpot read names its next page in `paging.next.after` (api-facts 1.2,
 #: 1.3); search puts its numeric offset there too.
+#: The v4 association reads syncd makes, by `(from, to)` object type, as their labels.
+ASSOCIATION_READS = {
+    ("contacts", "deals"): "POST /crm/v4/associations/contacts/deals/batch/read",
+    ("contacts", "companies"): "POST /crm/v4/associations/contacts/companies/batch/read",
+    ("deals", "contacts"): "POST /crm/v4/associations/deals/contacts/batch/read",
+    ("companies", "contacts"): "POST /crm/v4/associations/companies/contacts/batch/read",
+}
 NEXT_PAGE = ("paging", "next", "after")
 PAGING = CursorPaging(NEXT_PAGE)
 
@@ -216,7 +223,7 @@ class HubSpotClient:
         """
         cursors = after or {}
         return self.send(
-            f"POST /crm/v4/associations/{from_type}/{to_type}/batch/read",
+            ASSOCIATION_READS[from_type, to_type],
             self.associations.get_page,
             from_type,
             to_type,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.hubspot.client import NEXT_PAGE, HubSpotClient
+from connectors.hubspot.client import ASSOCIATION_READS, NEXT_PAGE, HubSpotClient
 from connectors.hubspot.limits import ASSOC_BATCH_MAX, BATCH_MAX
 from syncd.http.paging import dig, paginate
 
@@ -225,7 +225,7 @@ def read_all_associations(
             return client.read_associations(to_type, ids, after)
         return client.read_associations(to_type, ids, after, from_type=from_type)
 
-    endpoint = f"POST /crm/v4/associations/{from_type}/{to_type}/batch/read"
+    endpoint = ASSOCIATION_READS[from_type, to_type]
     found: dict[str, list[dict[str, Any]]] = {}
     for page in paginate(endpoint, fetch, AssociationPaging(tuple(ids))):
         for cid, targets in _associations(page.data):
