@@ -1,7 +1,7 @@
 """A faithful, stateful HubSpot + Mailchimp API emulator with seeded demo data.
 
-`Sandbox` runs it in a background thread for tests; `serve_forever` runs it in the foreground
-for `syncd sandbox serve`. `Limits` configures rate limits, `FaultConfig` injected failures.
+`Sandbox` runs it in a background thread (tests, `syncd demo`, and `syncd sandbox serve`, whose
+foreground loop is the CLI's). `Limits` configures rate limits, `FaultConfig` injected failures.
 
 Importing this package loads only `defaults`: the names below are imported on first use, so a
 command that never starts the emulator (or only shows its default credentials) pays nothing
@@ -20,14 +20,12 @@ if TYPE_CHECKING:
     from syncd.sandbox.core.faults import FAULT_KINDS, FaultConfig
     from syncd.sandbox.core.limits import Limits
     from syncd.sandbox.mailchimp.state import subscriber_hash
-    from syncd.sandbox.serve import serve_forever
 
 _LAZY = {
     "FAULT_KINDS": "syncd.sandbox.core.faults",
     "FaultConfig": "syncd.sandbox.core.faults",
     "Limits": "syncd.sandbox.core.limits",
     "Sandbox": "syncd.sandbox.app",
-    "serve_forever": "syncd.sandbox.serve",
     "subscriber_hash": "syncd.sandbox.mailchimp.state",
 }
 
@@ -49,6 +47,5 @@ __all__ = [
     "FaultConfig",
     "Limits",
     "Sandbox",
-    "serve_forever",
     "subscriber_hash",
 ]

@@ -1,7 +1,7 @@
 """The sandbox's default credentials, in a module that imports nothing.
 
 The CLI shows them as option defaults (`syncd sandbox serve --hubspot-token ...`) without
-loading the emulator; `Sandbox` and `serve_forever` use them when none are given.
+loading the emulator; `Sandbox` uses them when none are given.
 """
 
 DEFAULT_HUBSPOT_TOKEN = "sandbox-hubspot-token"  # noqa: S105 - public demo credential
