@@ -12,7 +12,7 @@ import getpass
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, select, update
 
 from syncd.engine.holds import WaitingHold, waiting_holds
 from syncd.errors import ConfigError
@@ -46,10 +46,11 @@ def holds_to_decide(
     """The waiting holds `--run ID [--target T]` names, or a clear error naming what waits.
 
     A run id names the holds it created and the holds it re-planned last, so the id shown
-    on any run that says "waiting" works.
+    on any run that says "waiting" works, as long as those holds belong to one run.
 
     Raises:
-        ConfigError: Unknown run, or nothing of it waits for a decision.
+        ConfigError: Unknown run, nothing of it waits for a decision, or its holds belong to
+            several runs (a release applies one run's plan at a time).
     """
     runs = table_of(SyncRun).c
     exists = conn.execute(
@@ -57,22 +58,17 @@ def holds_to_decide(
     ).first()
     if exists is None:
         raise ConfigError(f"run {run_id} does not exist")
-    h = table_of(Hold).c
-    ids = set(
-        conn.execute(
-            select(h.id).where(
-                h.workspace == workspace,
-                h.status == HoldStatus.WAITING,
-                or_(h.run_id == run_id, h.planned_by_run == run_id),
-            )
-        ).scalars()
-    )
-    holds = [w for w in waiting_holds(conn, workspace).values() if w.id in ids]
+    waiting = waiting_holds(conn, workspace)
+    holds = [w for w in waiting.values() if run_id in (w.run_id, w.planned_by_run)]
     if target is not None:
         holds = [w for w in holds if w.target == target]
+    holding = sorted({w.run_id for w in holds})
+    if len(holding) > 1:
+        # A release applies one run's plan; each hold is decided on the run that holds it.
+        each = ", ".join(f"--run {n}" for n in holding)
+        raise ConfigError(f"run {run_id} re-planned holds of several runs; decide each: {each}")
     if holds:
         return holds
-    waiting = waiting_holds(conn, workspace)
     what = f"target {target} of run {run_id}" if target else f"run {run_id}"
     others = ", ".join(f"{w.target} (run {w.run_id})" for w in waiting.values())
     hint = f"; waiting for a decision: {others}" if others else "; no hold is waiting"

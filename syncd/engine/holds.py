@@ -47,17 +47,19 @@ class WaitingHold:
     run_id: int
     reason: str
     created_at: datetime
+    #: The newest run that re-planned the target while the hold waited.
+    planned_by_run: int | None = None
 
 
 def waiting_holds(conn: Connection, workspace: str) -> dict[str, WaitingHold]:
     """Target -> the hold waiting on it."""
     h = table_of(Hold).c
     rows = conn.execute(
-        select(h.id, h.target, h.run_id, h.reason, h.created_at)
+        select(h.id, h.target, h.run_id, h.reason, h.created_at, h.planned_by_run)
         .where(h.workspace == workspace, h.status == HoldStatus.WAITING)
         .order_by(h.id)
     )
-    return {r.target: WaitingHold(r.id, r.target, r.run_id, r.reason, r.created_at) for r in rows}
+    return {r.target: WaitingHold(*r) for r in rows}
 
 
 def carry(

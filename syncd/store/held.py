@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
+from syncd.failures import Reason
 from syncd.store.models import (
     Contact,
     Hold,
@@ -124,7 +125,7 @@ def _fill(
     elif hold.status == HoldStatus.RELEASED:
         where.append(o.state != OutboxState.CANCELLED)
     else:
-        where.append(o.reason_code.in_(["hold_rejected"]) | (o.state == OutboxState.HELD))
+        where.append((o.reason_code == Reason.HOLD_REJECTED) | (o.state == OutboxState.HELD))
     counts = conn.execute(select(o.action, func.count()).where(*where).group_by(o.action)).all()
     hold.counts = {str(action): int(n) for action, n in counts}
     hold.total = sum(hold.counts.values())

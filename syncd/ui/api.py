@@ -150,20 +150,22 @@ def api_run(
     return detail
 
 
+def _decision_answers(conflict: str) -> dict[int | str, dict[str, Any]]:
+    """The error answers Approve and Reject document: CSRF, unknown run, and `conflict`."""
+    return {
+        403: {"model": models.Problem, "description": "missing or wrong CSRF proof"},
+        404: {"model": models.Problem},
+        409: {"model": models.Problem, "description": conflict},
+    }
+
+
 @router.post(
     "/runs/{run_id}/approve",
     response_model=models.ApproveResult,
-    responses={
-        403: {"model": models.Problem, "description": "missing or wrong CSRF proof"},
-        404: {"model": models.Problem},
-        409: {
-            "model": models.Problem,
-            "description": (
-                "not held, or superseded; or another process holds the workspace's apply "
-                "lease and nothing was written (try again when it has finished)"
-            ),
-        },
-    },
+    responses=_decision_answers(
+        "nothing of the run waits for a decision; or another process holds the workspace's "
+        "apply lease and nothing was written (try again when it has finished)"
+    ),
 )
 def api_approve(
     request: Request,
@@ -180,17 +182,10 @@ def api_approve(
 @router.post(
     "/runs/{run_id}/reject",
     response_model=models.RejectResult,
-    responses={
-        403: {"model": models.Problem, "description": "missing or wrong CSRF proof"},
-        404: {"model": models.Problem},
-        409: {
-            "model": models.Problem,
-            "description": (
-                "nothing of the run waits for a decision; or another process holds the "
-                "workspace's apply lease and nothing was changed"
-            ),
-        },
-    },
+    responses=_decision_answers(
+        "nothing of the run waits for a decision; or another process holds the workspace's "
+        "apply lease and nothing was changed"
+    ),
 )
 def api_reject(
     request: Request,

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -79,16 +78,6 @@ def script(tmp_path: Path) -> Path:
     path = tmp_path / "daemon.py"
     path.write_text(SCRIPT, encoding="utf-8")
     return path
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:  # only if a test failed half-way
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(DEADLINE)
 
 
 def spawn(

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,16 +77,6 @@ def script(tmp_path: Path) -> Path:
     path = tmp_path / "fleet.py"
     path.write_text(SCRIPT, encoding="utf-8")
     return path
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:  # only if a test failed half-way
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(DEADLINE)
 
 
 def spawn(
