@@ -7,6 +7,7 @@ calls `open_store`, which refuses a database whose schema is not at the newest m
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -22,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from syncd.errors import DatabaseNotMigratedError, error_for
 from syncd.failures import Reason, advice
@@ -42,9 +44,30 @@ def safe_url(url: str) -> str:
     return make_url(normalise_url(url)).render_as_string(hide_password=True)
 
 
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+@retry(
+    retry=retry_if_exception(_locked),
+    wait=wait_random(0.005, 0.05),
+    stop=stop_after_delay(30),
+    reraise=True,
+)
+def _enter_wal(cur: Any) -> None:
+    """Switch to WAL, retrying while another process holds the file mid-switch.
+
+    Two processes opening a fresh file at once (two `syncd db upgrade`s as containers start)
+    both read it, then both ask for the exclusive lock the switch needs; SQLite answers one
+    "database is locked" at once without calling the busy handler, as waiting could deadlock.
+    Once the other's switch is done, the retry finds WAL already on.
+    """
+    cur.execute("PRAGMA journal_mode=WAL")
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _: ConnectionPoolEntry) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    _enter_wal(cur)
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")

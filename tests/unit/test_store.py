@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -150,6 +153,34 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: object) -> None:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
         db.dispose()
+
+
+def _open_at_gate(url: str, gate: Any, results: Any) -> None:
+    db = make_engine(url)
+    gate.wait()
+    try:
+        with db.connect() as conn:
+            results.put(conn.exec_driver_sql("PRAGMA journal_mode").scalar())
+    except Exception as exc:  # noqa: BLE001 - the parent asserts on what came back
+        results.put(repr(exc))
+    finally:
+        db.dispose()
+
+
+def test_two_processes_opening_a_fresh_sqlite_file_at_once_both_get_wal(tmp_path: Path) -> None:
+    # Both read the new file, then both want the exclusive lock the WAL switch needs; SQLite
+    # fails one at once ("database is locked") without waiting. Unretried, about one round in
+    # five failed; twenty rounds make a regression all but certain to show.
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(20):
+        url = f"sqlite:///{tmp_path}/fresh-{round_}.db"
+        gate, results = ctx.Barrier(2), ctx.Queue()
+        procs = [ctx.Process(target=_open_at_gate, args=(url, gate, results)) for _ in range(2)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(60)
+        assert [results.get(timeout=5) for _ in procs] == ["wal", "wal"], f"round {round_}"
 
 
 def test_utc_default_is_aware() -> None:
