@@ -45,6 +45,7 @@ class Event(enum.StrEnum):
     HTTP_CREATE_FOUND = "http.create_found"
     HUBSPOT_LIST_GONE = "hubspot.list_gone"
     HUBSPOT_SEARCH_REANCHOR = "hubspot.search_reanchor"
+    HUBSPOT_PULL_METHOD = "hubspot.pull_method"
     HUBSPOT_RELATED_CAPPED = "hubspot.related_capped"
     MAILCHIMP_TAG_GONE = "mailchimp.tag_gone"
     # The apply lease.

@@ -15,12 +15,19 @@ from connectors.base import (
 )
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.limits import PER_10S, RATE_HEADERS, SEARCH_PER_S, WINDOW_S
+from connectors.hubspot.method import ReadRates
 from connectors.hubspot.pull import Puller, PullPlan
 from connectors.hubspot.write import HubSpotWriter
 from syncd.http import ApiStats, HeaderBudget, RetrySettings, RollingWindow
 from syncd.redact import REDACTOR
 from syncd.targets import TargetKind
 
+#: How far before a search run's start the next incremental pull starts reading contacts.
+#: HubSpot says only that new or updated objects "may take a few moments" to appear in search
+#: (api-facts 1.2) and publishes no bound, so the window is set well past "moments": 5 minutes.
+#: It is cheap to be generous: the window never reaches back past the start of a run that
+#: walked the list (no lag there; `connectors.hubspot.cursor`), so it re-reads only what
+#: others changed in the minutes before a search run, never syncd's own echo again.
 DEFAULT_OVERLAP_S = 300.0
 
 
@@ -40,7 +47,8 @@ class HubSpotConnector:
         per_10s: Starting guess of the rolling limit until HubSpot's headers say otherwise.
         search_per_s: Client-side search limit (search sends no rate headers).
         reserve: Calls per window left for other clients of the same app.
-        overlap_s: How far before its cursor an incremental pull starts (search lag).
+        overlap_s: How far before a search run's start the next incremental pull starts
+            (search indexing lag; see `DEFAULT_OVERLAP_S`).
         clock: Current time; a pull's start time caps its cursor.
     """
 
@@ -63,15 +71,25 @@ class HubSpotConnector:
         REDACTOR.register([access_token])
         self.stats = stats or ApiStats()
         self.retry = retry or RetrySettings()
+        budget = HeaderBudget(per_10s, WINDOW_S, headers=RATE_HEADERS, reserve=reserve)
+        search_limiter = RollingWindow(search_per_s, 1.0)
         self.client = HubSpotClient(
             base_url,
             access_token,
             self.retry,
             self.stats,
-            budget=HeaderBudget(per_10s, WINDOW_S, headers=RATE_HEADERS, reserve=reserve),
-            search_limiter=RollingWindow(search_per_s, 1.0),
+            budget=budget,
+            search_limiter=search_limiter,
         )
-        self._puller = Puller(self.client, PullPlan.of(field_map.hubspot), clock, overlap_s)
+
+        def rates() -> ReadRates:
+            # The budget's limit follows HubSpot's headers once an answer has carried them.
+            return ReadRates(
+                budget.limit / budget.window_s, search_limiter.limit / search_limiter.window_s
+            )
+
+        plan = PullPlan.of(field_map.hubspot)
+        self._puller = Puller(self.client, plan, clock, overlap_s, rates=rates)
         self._writer = HubSpotWriter(self.client)
 
     def check(self) -> None:
@@ -79,7 +97,7 @@ class HubSpotConnector:
         self.client.list_contacts(None, ["email"], 1)
 
     def pull(self, cursor: str | None, *, full: bool) -> Iterator[Page]:
-        """Full pull through the list endpoint, or incremental through search (see `pull`)."""
+        """Full pull through the list endpoint; incremental through search or a list scan."""
         return self._puller.pull(cursor, full=full)
 
     def ensure_target(self, target: Target) -> str:

@@ -1,12 +1,15 @@
-"""HubSpot pulls: full through the list endpoint, incremental through search.
+"""HubSpot pulls: full through the list endpoint, incremental through search or a list scan.
 
 Full: `GET /crm/v3/objects/contacts` with the `after` cursor, 100 per page, no result cap.
-Incremental: search on `lastmodifieddate` (api-facts 1.2), ascending, from the cursor minus an
-overlap window (search indexing lags) up to the run's start, re-anchored before the 10,000-result
-cap (`connectors.hubspot.search`); then the contacts of deals and companies changed in the same
-window are read again (`connectors.hubspot.related`). The cursor is epoch milliseconds as text,
-never later than the run's start, and never past a contact not yet handed on. Both go through
-`paginate`.
+Incremental: search on `lastmodifieddate` (api-facts 1.2), ascending, from the cursor (less an
+overlap window after a search run, since search indexing lags: `connectors.hubspot.cursor`) up
+to the run's start, re-anchored before the 10,000-result cap (`connectors.hubspot.search`).
+When the first page's `total` shows so many changes that walking the whole list is quicker
+(`connectors.hubspot.method`), the pull walks the list instead and hands on only the contacts
+changed in the window; it stays incremental (no departures are swept). Then the contacts of
+deals and companies changed in the window are read again (`connectors.hubspot.related`). The
+cursor is never later than the run's start, and never past a contact not yet handed on. All
+reads go through `paginate`.
 """
 
 from __future__ import annotations
@@ -14,16 +17,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 from connectors.base import FieldSource, Page, SourceRecord
 from connectors.hubspot.client import LIST_CONTACTS, PAGING, SEARCH_CONTACTS, HubSpotClient
-from connectors.hubspot.enrich import Enricher, Item, associated_values, iso_ms
+from connectors.hubspot.cursor import PullCursor
+from connectors.hubspot.enrich import Enricher, Item, associated_values
 from connectors.hubspot.limits import BATCH_MAX, PAGE_MAX, SEARCH_PAGE_MAX
+from connectors.hubspot.method import ReadRates, prefer_scan, worth_counting
 from connectors.hubspot.related import touched_contacts
 from connectors.hubspot.search import SearchQuery, SearchWindow
-from syncd.http import PageToken, paginate
+from syncd.events import Event
+from syncd.http import Fetched, PageToken, paginate
+from syncd.logs import get_logger
 from syncd.producers import prefetch
+
+log = get_logger(__name__)
 
 LIST_PREFETCH = 10  # list pages read ahead while deals and companies are fetched
 #: `hs_merged_object_ids`: the ids merged into a record (`;`-separated), so the engine can
@@ -67,8 +77,9 @@ class Puller:
         client: The HubSpot client.
         plan: Properties and associations to read.
         clock: The run's start time comes from here.
-        overlap_s: How far before the cursor an incremental pull starts.
+        overlap_s: How far before a search cursor an incremental pull starts.
         search_page: Search page size (<= 200).
+        rates: The client's current call rates, to choose between search and a list scan.
     """
 
     def __init__(
@@ -78,12 +89,14 @@ class Puller:
         clock: Callable[[], datetime],
         overlap_s: float,
         search_page: int = SEARCH_PAGE_MAX,
+        rates: Callable[[], ReadRates] = ReadRates,
     ) -> None:
         self._client = client
         self._plan = plan
         self._clock = clock
         self._overlap_ms = int(overlap_s * 1000)
         self._search_page = search_page
+        self._rates = rates
 
     def pull(self, cursor: str | None, *, full: bool) -> Iterator[Page]:
         """Full when asked or when there is no cursor yet, else incremental."""
@@ -92,15 +105,17 @@ class Puller:
         if full or not cursor:
             yield from self._full(enricher, start_ms)
         else:
-            yield from self._incremental(enricher, _cursor_ms(cursor), start_ms)
+            yield from self._incremental(enricher, PullCursor.parse(cursor), start_ms)
 
     def _full(self, enricher: Enricher, start_ms: int) -> Iterator[Page]:
         for results in prefetch(self._list_pages(), LIST_PREFETCH, "hubspot-list-pages"):
             ready = enricher.feed([Item.of(r) for r in results])
             if ready:
                 yield Page([self._record(i) for i in ready], None)
-        # Everything changed before the start has been read: the next run starts there.
-        yield Page([self._record(i) for i in enricher.finish()], str(start_ms))
+        # Everything changed before the start has been read from the list, which does not
+        # lag: the next run starts exactly there.
+        done = PullCursor.listed(start_ms)
+        yield Page([self._record(i) for i in enricher.finish()], done.text())
 
     def _list_pages(self) -> Iterator[list[dict[str, Any]]]:
         """Raw contacts of each list page, following `paging.next.after`."""
@@ -111,17 +126,37 @@ class Puller:
         for page in paginate(LIST_CONTACTS, fetch, PAGING):
             yield list(page.data.get("results") or [])
 
-    def _incremental(self, enricher: Enricher, cursor_ms: int, start_ms: int) -> Iterator[Page]:
-        window = SearchWindow(
-            max(0, min(cursor_ms, start_ms) - self._overlap_ms), self._search_page
-        )
+    def _incremental(self, enricher: Enricher, cursor: PullCursor, start_ms: int) -> Iterator[Page]:
+        anchor = cursor.contact_anchor(start_ms, self._overlap_ms)
+        # Deals and companies are only ever found through search: their window always keeps
+        # the overlap.
+        related_anchor = max(0, min(cursor.ms, start_ms) - self._overlap_ms)
+        window = SearchWindow(anchor, self._search_page)
 
         def fetch(query: SearchQuery) -> Any:
             return self._client.search_contacts(self._search_body(query, start_ms, window.limit))
 
+        pages = paginate(SEARCH_CONTACTS, fetch, window)
+        first = next(pages)  # a read always has a first page
+        if self._scan_is_quicker(first.data, start_ms):
+            yield from self._scan(enricher, anchor, related_anchor, start_ms)
+        else:
+            found = chain([first], pages)
+            yield from self._search(enricher, window, found, cursor, related_anchor, start_ms)
+
+    def _search(
+        self,
+        enricher: Enricher,
+        window: SearchWindow,
+        pages: Iterator[Fetched[SearchQuery]],
+        cursor: PullCursor,
+        related_anchor: int,
+        start_ms: int,
+    ) -> Iterator[Page]:
+        """Hand on the search's contacts; mid-run cursors stop at the oldest contact held."""
         ready: list[Item] = []
         seen: set[str] = set()
-        for page in paginate(SEARCH_CONTACTS, fetch, window):
+        for page in pages:
             items = [Item.of(r) for r in window.unseen(page.position, page.data)]
             seen.update(str(i.raw.get("id")) for i in items)
             ready = enricher.feed(items)
@@ -130,15 +165,80 @@ class Puller:
             held = enricher.held_min_modified()
             safe = window.top_ms if held is None else min(held, window.top_ms)
             if ready:
-                yield Page([self._record(i) for i in ready], str(min(safe, start_ms)))
-        # Deals and companies changed in the same window: their contacts are read again, so
-        # revenue and company fields do not wait for the nightly full pull.
-        related = self._related_types()
-        if related:
-            touched = touched_contacts(self._client, related, window.first().anchor, start_ms)
-            ready += enricher.feed(self._read_contacts(sorted(touched - seen)))
+                mid = cursor.after_search(min(safe, start_ms))
+                yield Page([self._record(i) for i in ready], mid.text())
+        ready += self._related(enricher, seen, related_anchor, start_ms)
         ready += enricher.finish()
-        yield Page([self._record(i) for i in ready], str(start_ms))
+        # The next run starts an overlap earlier (search lags), but not before a list walk.
+        yield Page([self._record(i) for i in ready], cursor.after_search(start_ms).text())
+
+    def _scan_is_quicker(self, first: Any, start_ms: int) -> bool:
+        """Whether walking the list beats reading the rest of the search's `total` matches."""
+        matches = int(first.get("total") or 0)
+        rates = self._rates()
+        if not worth_counting(matches, self._search_page, rates):
+            return False
+        contacts = self._count_contacts(start_ms)
+        scan = prefer_scan(matches, contacts, self._search_page, rates)
+        log.info(
+            Event.HUBSPOT_PULL_METHOD,
+            method="list_scan" if scan else "search",
+            changed=matches,
+            contacts=contacts,
+        )
+        return scan
+
+    def _count_contacts(self, start_ms: int) -> int:
+        """The portal's contact count: one search for `total`, with a single result."""
+        body = {
+            "filterGroups": [
+                {
+                    "filters": [
+                        {
+                            "propertyName": "lastmodifieddate",
+                            "operator": "LTE",
+                            "value": str(start_ms),
+                        }
+                    ]
+                }
+            ],
+            "properties": ["lastmodifieddate"],
+            "limit": 1,
+        }
+        return int(self._client.search_contacts(body).get("total") or 0)
+
+    def _scan(
+        self, enricher: Enricher, anchor: int, related_anchor: int, start_ms: int
+    ) -> Iterator[Page]:
+        """Walk the list; hand on the contacts changed since `anchor` (with their enrichment).
+
+        Contacts changed after `start_ms` are handed on too (the next run reads them again).
+        Mid-scan pages carry no cursor: the list is in id order, not time order.
+        """
+        seen: set[str] = set()
+        for results in prefetch(self._list_pages(), LIST_PREFETCH, "hubspot-list-scan"):
+            items = [i for i in (Item.of(r) for r in results) if i.modified_ms >= anchor]
+            seen.update(str(i.raw.get("id")) for i in items)
+            ready = enricher.feed(items)
+            if ready:
+                yield Page([self._record(i) for i in ready], None)
+        ready = self._related(enricher, seen, related_anchor, start_ms)
+        ready += enricher.finish()
+        yield Page([self._record(i) for i in ready], PullCursor.listed(start_ms).text())
+
+    def _related(
+        self, enricher: Enricher, seen: set[str], since_ms: int, start_ms: int
+    ) -> list[Item]:
+        """Contacts of deals and companies changed in the window, not read already.
+
+        They are read again so revenue and company fields do not wait for the nightly full
+        pull.
+        """
+        related = self._related_types()
+        if not related:
+            return []
+        touched = touched_contacts(self._client, related, since_ms, start_ms)
+        return enricher.feed(self._read_contacts(sorted(touched - seen)))
 
     def _related_types(self) -> list[str]:
         """The associated objects whose changes matter: those the field map reads."""
@@ -200,10 +300,3 @@ def _merged_ids(value: Any) -> tuple[str, ...]:
 
 def _ms_to_dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-def _cursor_ms(cursor: str) -> int:
-    try:
-        return int(cursor)
-    except ValueError:
-        return iso_ms(cursor)
