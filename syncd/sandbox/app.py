@@ -96,7 +96,10 @@ class Sandbox:
         self._holds: dict[str, threading.Event] = {}
         self._recordings: list[list[Served]] = []
         self._hubspot_api = HubSpotApi(
-            world.hubspot, lambda: self.hubspot_token, lambda: self.limits
+            world.hubspot,
+            lambda: self.hubspot_token,
+            lambda: self.limits,
+            lambda: self.faults.config.search_delay_ms,
         )
         self._mailchimp_api = MailchimpApi(
             world.mailchimp, lambda: self.mailchimp_key, lambda: self.limits

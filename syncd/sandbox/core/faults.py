@@ -29,6 +29,9 @@ class FaultConfig:
         latency_ms: Added to every vendor request before it is served, as a network round
             trip to the real vendors would (100-300 ms); the request holds its rate and
             connection slots meanwhile. 0: none.
+        search_delay_ms: HubSpot's search indexing delay: a record created or modified less
+            than this long ago is left out of search answers ("may take a few moments to
+            appear", HubSpot's search guide); list and batch reads see it at once. 0: none.
     """
 
     hubspot: dict[str, float] = field(default_factory=dict)
@@ -36,13 +39,14 @@ class FaultConfig:
     seed: int = 0
     timeout_s: float = 30.0
     latency_ms: float = 0.0
+    search_delay_ms: float = 0.0
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultConfig:
         """Parse the `POST /_sandbox/faults` body; raises ValueError on bad input."""
         if not isinstance(data, dict):
             raise ValueError("faults body must be a JSON object")
-        unknown = set(data) - {*APIS, "seed", "timeout_s", "latency_ms"}
+        unknown = set(data) - {*APIS, "seed", "timeout_s", "latency_ms", "search_delay_ms"}
         if unknown:
             raise ValueError(f"unknown keys: {sorted(unknown)}")
         probs: dict[str, dict[str, float]] = {}
@@ -64,12 +68,16 @@ class FaultConfig:
         timeout_s = data.get("timeout_s", 30.0)
         if not isinstance(seed, int) or not isinstance(timeout_s, int | float):
             raise ValueError("seed must be an integer and timeout_s a number")
-        latency_ms = data.get("latency_ms", 0.0)
-        if isinstance(latency_ms, bool) or not isinstance(latency_ms, int | float):
-            raise ValueError("latency_ms must be a number of milliseconds")
-        if not 0 <= latency_ms <= 60_000:
-            raise ValueError("latency_ms must be between 0 and 60000")
-        return cls(probs["hubspot"], probs["mailchimp"], seed, float(timeout_s), float(latency_ms))
+        latency_ms = _milliseconds(data, "latency_ms", 60_000)
+        search_delay_ms = _milliseconds(data, "search_delay_ms", 3_600_000)
+        return cls(
+            probs["hubspot"],
+            probs["mailchimp"],
+            seed,
+            float(timeout_s),
+            latency_ms,
+            search_delay_ms,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The configuration as served by `GET /_sandbox/faults`."""
@@ -79,7 +87,18 @@ class FaultConfig:
             "seed": self.seed,
             "timeout_s": self.timeout_s,
             "latency_ms": self.latency_ms,
+            "search_delay_ms": self.search_delay_ms,
         }
+
+
+def _milliseconds(data: dict[str, Any], key: str, most: int) -> float:
+    """The optional duration `key` of the faults body (0 when absent); ValueError if bad."""
+    value = data.get(key, 0.0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{key} must be a number of milliseconds")
+    if not 0 <= value <= most:
+        raise ValueError(f"{key} must be between 0 and {most}")
+    return float(value)
 
 
 class FaultInjector:

@@ -27,6 +27,7 @@ class HubSpotApi:
         state: The portal's data; the facade swaps it on reset (under the state lock).
         token: Returns the bearer token calls must carry, read per call so a test can rotate it.
         limits: Returns the live limit counters, read per call so limits can be replaced.
+        search_delay_ms: Returns the search indexing delay now configured (0: none).
     """
 
     name = "hubspot"
@@ -36,11 +37,12 @@ class HubSpotApi:
         state: HubSpotState,
         token: Callable[[], str],
         limits: Callable[[], LimitState],
+        search_delay_ms: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.state = state
         self._token = token
         self._limits = limits
-        self.router: Router[HubSpotState] = build_router(limits)
+        self.router: Router[HubSpotState] = build_router(limits, search_delay_ms)
 
     def authenticate(self, req: Request) -> None:
         """401 `INVALID_AUTHENTICATION` unless `Authorization: Bearer <token>`."""

@@ -21,11 +21,13 @@ SEARCH_TEMPLATE = "/crm/v3/objects/{objectType}/search"
 USAGE_TEMPLATE = "/account-info/v3/api-usage/daily/private-apps"
 
 
-def build_router(limits: Callable[[], LimitState]) -> Router[HubSpotState]:
-    """HubSpot routes; `limits` is read per call so a test can replace the limits at runtime."""
+def build_router(
+    limits: Callable[[], LimitState], search_delay_ms: Callable[[], float] = lambda: 0.0
+) -> Router[HubSpotState]:
+    """HubSpot routes; `limits` and `search_delay_ms` are read per call (tests change them)."""
 
     def do_search(state: HubSpotState, req: Request) -> Response:
-        return search.search(state, req, limits().limits)
+        return search.search(state, req, limits().limits, int(search_delay_ms()))
 
     def assoc_read(state: HubSpotState, req: Request) -> Response:
         return associations.associations_batch_read(state, req, limits().limits)

@@ -6,6 +6,11 @@ Filter groups are ORed, filters in a group ANDed. Number and date properties com
 numerically (dates as epoch milliseconds, as HubSpot expects in filter values); strings
 compare case-insensitively. Results of a query are cached until the next contact write, so
 paging through one query does not re-scan the store on every page.
+
+An optional indexing delay (`search_delay_ms` in `/_sandbox/faults`) leaves out records
+created or modified less than that long ago: HubSpot says new and updated objects "may take
+a few moments" to appear in search. A record modified inside the delay is left out entirely,
+not shown as it was before (the index's older copy is not modelled).
 """
 
 from __future__ import annotations
@@ -236,8 +241,11 @@ def _matching_ids(
     return out
 
 
-def search(state: HubSpotState, req: Request, limits: Limits) -> Response:
-    """The search endpoint: `total`, `results`, `paging.next.after` as a string offset."""
+def search(state: HubSpotState, req: Request, limits: Limits, delay_ms: int = 0) -> Response:
+    """The search endpoint: `total`, `results`, `paging.next.after` as a string offset.
+
+    Records modified within the last `delay_ms` are not indexed yet, so not found.
+    """
     otype = object_type(req)
     body = req.json_object()
     limit = body.get("limit", 10)
@@ -261,6 +269,9 @@ def search(state: HubSpotState, req: Request, limits: Limits) -> Response:
         )
     ids = _matching_ids(state, otype, body, limits)
     objs = store(state, otype)
+    if delay_ms > 0:
+        indexed_until = state.clock.now_ms() - delay_ms
+        ids = [i for i in ids if objs[i].updated_ms <= indexed_until]
     props = body.get("properties") or []
     page = ids[after : after + limit]
     result: dict[str, Any] = {
