@@ -162,17 +162,39 @@ def rate_floor(hubspot_calls: int) -> float:
     return max(0, math.ceil(hubspot_calls / HS_PER_WINDOW) - 1) * WINDOW_S
 
 
-def echo_floor(n_contacts: int, changed: int) -> tuple[float, str]:
-    """Least seconds to re-read `changed` contacts: search pages or a full list scan.
+def echo_floor(info: dict[str, Any], changed: int) -> tuple[float, float, str]:
+    """Least seconds to re-read `changed` contacts with their deal and company values.
 
-    Search: 200 per call at 4 calls per second; a list scan: every contact, 100 per call, at
-    the general rolling rate. Returns the cheaper time and the method's name.
+    Search: 200 per call at 4 calls per second, while the association and object reads
+    (`enrich_bound`) run beside it on the rolling window. A list scan: every contact, 100 per
+    call, sharing the rolling window with those reads. Returns the cheaper time, the time of
+    its contact pages alone (the floor as first defined, without enrichment) and the method.
     """
     if changed <= 0:
-        return 0.0, "none"
-    search = max(0, math.ceil(changed / SEARCH_PAGE) - 1) / SEARCH_PER_S
-    scan = rate_floor(math.ceil(n_contacts / LIST_PAGE))
-    return (search, "search") if search <= scan else (scan, "list_scan")
+        return 0.0, 0.0, "none"
+    enrich = enrich_bound(info, changed)
+    pages = max(0, math.ceil(changed / SEARCH_PAGE) - 1) / SEARCH_PER_S
+    search = max(pages, rate_floor(enrich))
+    scan_pages = math.ceil(info["n_contacts"] / LIST_PAGE)
+    scan = rate_floor(scan_pages + enrich)
+    if search <= scan:
+        return search, pages, "search"
+    return scan, rate_floor(scan_pages), "list_scan"
+
+
+def enrich_bound(info: dict[str, Any], changed: int) -> int:
+    """Fewest calls for the deal and company values of `changed` contacts.
+
+    Association reads of 1,000 per direction, and the share of deals and companies those
+    contacts hold (as many as the whole portal's when all changed), read 100 at a time.
+    """
+    share = min(1.0, changed / max(1, int(info["n_contacts"])))
+    deals, companies = int(info["n_deals"]), int(info["n_companies"])
+    return (
+        2 * math.ceil(changed / 1000)
+        + math.ceil(share * deals / 100)
+        + math.ceil(share * companies / 100)
+    )
 
 
 class Phases:
