@@ -7,6 +7,11 @@ search only; the list reads the records themselves), so every edit before the st
 that walked the list (a full pull, or an incremental list scan) has been read: the overlap
 never needs to reach back past that point, however many search runs follow.
 
+A run's start is syncd's clock, `lastmodifieddate` HubSpot's: the search overlap absorbs any
+difference, a list walk's cursor does not. Hosts kept by NTP differ by milliseconds; a host
+ahead of HubSpot by more could miss an edit made within that gap, on a page the walk had
+already read, until the nightly full pull.
+
 Text forms, so cursors stored by older versions keep their meaning:
 - `1732800000000`, or an ISO time: a search cursor (the only form older versions wrote);
 - `list:1732800000000`: the start of a run that walked the list endpoint;
