@@ -6,18 +6,18 @@ contact: 20,000 contacts with a dozen targets is a quarter of a million ledger r
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syncd.engine.plan import Change, LedgerEntry
 from syncd.errors import InternalError
 from syncd.failures import Reason
-from syncd.store.models import Contact, Membership, OutboxEntry, OutboxState
+from syncd.store.models import Contact, Membership, MembershipState, OutboxEntry, OutboxState
 from syncd.store.types import table_of
 
 _CHUNK = 5000
@@ -35,6 +35,44 @@ def load_ledger(conn: Connection, workspace: str) -> dict[str, dict[int, LedgerE
     for target, contact_id, state, value, since in rows:
         ledger[target][contact_id] = LedgerEntry(state, value, since)
     return dict(ledger)
+
+
+def ledger_for(
+    conn: Connection, workspace: str, first_id: int, last_id: int
+) -> dict[str, dict[int, LedgerEntry]]:
+    """The ledger rows of contacts `first_id..last_id`, as `load_ledger` shapes them.
+
+    The planner reads the ledger one chunk of contacts at a time: at a million contacts with
+    a dozen targets the whole ledger is millions of rows. The range walks `contact_id`'s index.
+    """
+    ledger: dict[str, dict[int, LedgerEntry]] = defaultdict(dict)
+    m = table_of(Membership).c
+    rows = conn.execute(
+        select(m.target, m.contact_id, m.state, m.value, m.updated_at).where(
+            m.workspace == workspace, m.contact_id.between(first_id, last_id)
+        )
+    )
+    for target, contact_id, state, value, since in rows:
+        ledger[target][contact_id] = LedgerEntry(state, value, since)
+    return dict(ledger)
+
+
+def ledger_summary(conn: Connection, workspace: str) -> tuple[list[str], Counter[str]]:
+    """Every target the ledger names, and how many memberships syncd owns (`added`) in each.
+
+    One aggregate query: what the planner needs of the whole ledger before it reads it chunk
+    by chunk (targets no longer configured are emptied; the guards count owned rows).
+    """
+    m = table_of(Membership).c
+    added = func.sum(case((m.state == MembershipState.ADDED, 1), else_=0))
+    rows = conn.execute(select(m.target, added).where(m.workspace == workspace).group_by(m.target))
+    owned: Counter[str] = Counter()
+    targets = []
+    for target, n in rows:
+        targets.append(target)
+        if n:
+            owned[target] = int(n)
+    return targets, owned
 
 
 def set_ledger(
