@@ -10,8 +10,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syncd.engine.plan import Change, LedgerEntry
@@ -217,13 +218,11 @@ def write_outbox(
     return len(rows)
 
 
-def pending_items(
-    conn: Connection, workspace: str, run_id: int, states: Sequence[str]
-) -> list[OutboxItem]:
-    """The run's outbox rows in `states`, oldest first, with the contact's remote ids."""
+def _outbox_rows(workspace: str, run_id: int, states: Sequence[str]) -> Select[Any]:
+    """The run's outbox rows in `states` joined with the contact's remote ids, by id."""
     o = table_of(OutboxEntry).c
     c = table_of(Contact).c
-    rows = conn.execute(
+    return (
         select(
             o.id,
             o.run_id,
@@ -242,6 +241,9 @@ def pending_items(
         .where(o.workspace == workspace, o.run_id == run_id, o.state.in_(list(states)))
         .order_by(o.id)
     )
+
+
+def _items(rows: Iterable[Row[Any]]) -> list[OutboxItem]:
     return [
         OutboxItem(
             id=r.id,
@@ -259,6 +261,47 @@ def pending_items(
         )
         for r in rows
     ]
+
+
+def pending_items(
+    conn: Connection, workspace: str, run_id: int, states: Sequence[str]
+) -> list[OutboxItem]:
+    """The run's outbox rows in `states`, oldest first, with the contact's remote ids."""
+    return _items(conn.execute(_outbox_rows(workspace, run_id, states)))
+
+
+def pending_counts(
+    conn: Connection, workspace: str, run_id: int, states: Sequence[str]
+) -> dict[str, int]:
+    """How many of the run's outbox rows are in `states`, per target."""
+    o = table_of(OutboxEntry).c
+    rows = conn.execute(
+        select(o.target, func.count())
+        .where(o.workspace == workspace, o.run_id == run_id, o.state.in_(list(states)))
+        .group_by(o.target)
+    )
+    return {target: int(n) for target, n in rows}
+
+
+def pending_page(
+    conn: Connection,
+    workspace: str,
+    run_id: int,
+    states: Sequence[str],
+    *,
+    target: str,
+    after_id: int,
+    limit: int,
+) -> list[OutboxItem]:
+    """Up to `limit` of the run's rows for `target` in `states` with ids above `after_id`.
+
+    Apply walks each target's rows page by page (`ix_outbox_run_target`), so a run of
+    millions of changes is never loaded whole. Rows handled earlier in the walk have lower
+    ids, so marking them done or back to pending never moves the walk.
+    """
+    o = table_of(OutboxEntry).c
+    query = _outbox_rows(workspace, run_id, states).where(o.target == target, o.id > after_id)
+    return _items(conn.execute(query.limit(limit)))
 
 
 def mark(
