@@ -6,6 +6,7 @@ contact: 20,000 contacts with a dozen targets is a quarter of a million ledger r
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -197,7 +198,7 @@ def write_outbox(
                 updated_at=now,
             )
         )
-    rows = [
+    rows = (
         {
             "workspace": workspace,
             "run_id": held.get(c.target, run_id),
@@ -212,10 +213,13 @@ def write_outbox(
             "updated_at": now,
         }
         for c in changes
-    ]
-    for start in range(0, len(rows), _CHUNK):
-        conn.execute(table.insert(), rows[start : start + _CHUNK])
-    return len(rows)
+    )
+    # Built a chunk at a time: a first run at a million contacts journals millions of rows.
+    written = 0
+    while chunk := list(itertools.islice(rows, _CHUNK)):
+        conn.execute(table.insert(), chunk)
+        written += len(chunk)
+    return written
 
 
 def _outbox_rows(workspace: str, run_id: int, states: Sequence[str]) -> Select[Any]:
