@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
 import sys
 import time
 from pathlib import Path
@@ -40,6 +39,7 @@ from harness import (
     SEARCH_PER_S,
     Phases,
     calls_between,
+    peak_rss_mb,
     rate_floor,
     sandbox_process,
     settings_for,
@@ -133,7 +133,7 @@ def main() -> None:
         "wall_over_floor": round(wall / floor, 3) if floor else None,
         "phases_s": phases.take(),
         "cpu_s": round(cpu, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
     }
     print(json.dumps(figures))
 

@@ -11,7 +11,9 @@ Figures (last line, JSON):
   bound (190 calls at once, then 190 more every 10 s); `wall_over_floor`.
 - `phases_s`: seconds per engine phase of the full sync (pull less merge, merge, drift,
   segment, plan, journal, apply); pull and apply overlap their own API threads.
-- `cpu_s`, `cpu_s_per_1k_contacts`, `peak_rss_mb`: syncd's process only.
+- `cpu_s`, `cpu_s_per_1k_contacts`, `peak_rss_mb`: syncd's process only;
+  `peak_rss_after_phase_mb`: the peak when each phase of the full sync last ended, so the
+  phase where it jumps is the one that set it.
 - `second_run_calls`, `second_run_s`, `second_run_phases_s`, `second_run_write_calls` (0),
   and `second_run_floor_s`: the least time to re-read the contacts the first run wrote
   properties on, with their deal and company values, by the cheaper of search (200 per call,
@@ -28,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -41,6 +42,7 @@ from harness import (
     calls_between,
     echo_floor,
     lower_bound,
+    peak_rss_mb,
     rate_floor,
     sandbox_process,
     settings_for,
@@ -70,6 +72,7 @@ def main() -> None:
         wall = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
         first_phases = phases.take()
+        first_peaks = phases.last_peaks
         middle = stats(info)
         t1 = time.perf_counter()
         second = rt.syncer.sync(trigger="schedule")
@@ -105,9 +108,10 @@ def main() -> None:
         "rate_floor_s": floor,
         "wall_over_floor": round(wall / floor, 3) if floor else None,
         "phases_s": first_phases,
+        "peak_rss_after_phase_mb": first_peaks,
         "cpu_s": round(cpu, 2),
         "cpu_s_per_1k_contacts": round(cpu / (n / 1000), 3) if n else None,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
         "second_run_calls": calls_between(middle, after)["total"],
         "second_run_s": round(second_s, 2),
         "second_run_phases_s": second_phases,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import resource
 import tempfile
 import threading
 import time
@@ -197,6 +198,11 @@ def enrich_bound(info: dict[str, Any], changed: int) -> int:
     )
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident set so far, in MB (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 class Phases:
     """Seconds spent in each engine phase of the runs made while installed.
 
@@ -208,6 +214,11 @@ class Phases:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        #: The process's peak RSS (MB) when each phase last ended: the first phase whose
+        #: figure jumps is the one that set the peak.
+        self.peak_after: dict[str, float] = {}
+        #: `peak_after` of the runs before the last `take`.
+        self.last_peaks: dict[str, float] = {}
         self._lock = threading.Lock()
         self._undo: list[Callable[[], None]] = []
 
@@ -221,6 +232,7 @@ class Phases:
             finally:
                 with self._lock:
                     self.seconds[phase] += time.perf_counter() - start
+                    self.peak_after[phase] = peak_rss_mb()
 
         setattr(owner, attr, timed)
         self._undo.append(lambda: setattr(owner, attr, original))
@@ -249,5 +261,9 @@ class Phases:
         with self._lock:
             got = dict(self.seconds)
             self.seconds.clear()
+            self.last_peaks = {
+                ("pull" if k == "pull_all" else k): v for k, v in self.peak_after.items()
+            }
+            self.peak_after = {}
         got["pull"] = got.pop("pull_all", 0.0) - got.get("merge", 0.0)
         return {name: round(got.get(name, 0.0), 2) for name in self.NAMES}

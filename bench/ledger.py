@@ -2,9 +2,10 @@
 
 Seeds N contacts and N ledger rows on one target, then times, each in its own transaction:
 `set_ledger` inserting N new rows (a second target), `set_ledger` updating the N existing
-rows, `mark` moving N outbox rows to one state and `mark_each` moving them with per-row
-errors. These are the store writes whose cost grows with the contact count in apply, drift
-and release. Prints one JSON line; never fails on the figures.
+rows, `write_outbox` journalling N changes (`journal_s`), `mark` moving N outbox rows to one
+state and `mark_each` moving them with per-row errors. These are the store writes whose cost
+grows with the contact count in apply, drift and release. Prints one JSON line; never fails
+on the figures.
 
     .venv/bin/python bench/ledger.py --rows 20000 [--db postgresql+psycopg://postgres@127.0.0.1/test]
 
@@ -31,11 +32,12 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from syncd.engine.ledger import mark, mark_each, set_ledger  # noqa: E402
+from syncd.engine.ledger import mark, mark_each, set_ledger, write_outbox  # noqa: E402
+from syncd.engine.plan import Action, Change  # noqa: E402
 from syncd.failures import Reason  # noqa: E402
 from syncd.store import make_engine, upgrade  # noqa: E402
 from syncd.store.db import normalise_url  # noqa: E402
-from syncd.store.models import Contact, OutboxEntry, SyncRun  # noqa: E402
+from syncd.store.models import Contact, SyncRun  # noqa: E402
 from syncd.store.types import table_of  # noqa: E402
 
 WORKSPACE = "bench"
@@ -112,25 +114,12 @@ def main() -> None:
                 .values(workspace=WORKSPACE, trigger="manual", started_at=now, counts={})
                 .returning(table_of(SyncRun).c.id)
             ).scalar_one()
-            conn.execute(
-                table_of(OutboxEntry).insert(),
-                [
-                    {
-                        "workspace": WORKSPACE,
-                        "run_id": run_id,
-                        "target": "hubspot_list:a",
-                        "contact_id": c,
-                        "action": "add",
-                        "payload": {"value": None},
-                        "reason": "bench",
-                        "state": "pending",
-                        "attempts": 0,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for c in ids
-                ],
-            )
+        changes = [Change("hubspot_list:a", c, Action.ADD, "bench") for c in ids]
+        timed(
+            "journal_s",
+            lambda conn: write_outbox(conn, WORKSPACE, run_id, changes, now=now),
+        )
+        with db.begin() as conn:
             box = [row[0] for row in conn.execute(text("SELECT id FROM outbox ORDER BY id"))]
         timed("mark_s", lambda conn: mark(conn, box, "in_flight", now=now))
         each = [(i, f"error {i % 7}", Reason.MEMBER_COMPLIANCE) for i in box]

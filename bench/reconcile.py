@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
 import sys
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ from harness import (
     LOWER_BOUND_ASSUMES,
     Phases,
     calls_between,
+    peak_rss_mb,
     rate_floor,
     read_bound,
     sandbox_process,
@@ -129,7 +129,7 @@ def main() -> None:
         "drift_found": found,
         "phases_s": phases.take(),
         "cpu_s": round(cpu, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
     }
     print(json.dumps(figures))
 

@@ -30,7 +30,14 @@ from sqlalchemy import Engine, select
 
 from syncd.engine.closing import close_memberships
 from syncd.engine.deleted_targets import record_deleted
-from syncd.engine.ledger import OutboxItem, mark, mark_each, pending_items, set_ledger
+from syncd.engine.ledger import (
+    OutboxItem,
+    mark,
+    mark_each,
+    pending_counts,
+    pending_page,
+    set_ledger,
+)
 from syncd.engine.tally import ItemOutcome, Tally
 from syncd.errors import ConfigError, SyncdError, TransientError, classify, error_for
 from syncd.events import Event
@@ -48,6 +55,11 @@ from syncd.targets import TargetRef
 __all__ = ["ApplyReport", "ItemOutcome", "Writer", "apply_run"]
 
 log = get_logger(__name__)
+
+#: Outbox rows apply reads per page of one target (rounded down to whole batches).
+PAGE_ROWS = 10_000
+#: The outbox states apply sends: planned, and in flight when a crash interrupted them.
+SENDABLE = (OutboxState.PENDING, OutboxState.IN_FLIGHT)
 
 
 class Writer(Protocol):
@@ -140,21 +152,21 @@ def apply_run(
         complete.
     """
     with db.begin() as conn:
-        items = pending_items(conn, workspace, run_id, [OutboxState.PENDING, OutboxState.IN_FLIGHT])
+        counts = pending_counts(conn, workspace, run_id, SENDABLE)
     applier = _Applier(db, workspace, fence, clock, max_attempts, run_id=run_id)
-    by_api: dict[str, dict[TargetRef, list[OutboxItem]]] = defaultdict(lambda: defaultdict(list))
+    by_api: dict[str, dict[TargetRef, int]] = defaultdict(dict)
     for ref in create:
         if ref.key not in applier.known:
-            by_api[ref.api].setdefault(ref, [])
-    for item in items:
-        ref = TargetRef.parse(item.target)
-        by_api[ref.api][ref].append(item)
+            by_api[ref.api].setdefault(ref, 0)
+    for target, n in counts.items():
+        ref = TargetRef.parse(target)
+        by_api[ref.api][ref] = n
     stop = stop or threading.Event()
 
     def one_api(api: str) -> None:
         writer = writers.get(api)
         if writer is None:
-            log.warning(Event.APPLY_NO_WRITER, api=api, rows=sum(map(len, by_api[api].values())))
+            log.warning(Event.APPLY_NO_WRITER, api=api, rows=sum(by_api[api].values()))
             return
         applier.send_api(writer, by_api[api], stop, on_batch)
 
@@ -190,6 +202,7 @@ class _Applier:
         self.clock = clock
         self.max_attempts = max_attempts
         self.report = ApplyReport()
+        self.page_rows = PAGE_ROWS
         self.lock = threading.Lock()
         self.known = self._known_targets()
 
@@ -210,16 +223,14 @@ class _Applier:
     def send_api(
         self,
         writer: Writer,
-        targets: Mapping[TargetRef, Sequence[OutboxItem]],
+        targets: Mapping[TargetRef, int],
         stop: threading.Event,
         on_batch: Callable[[str, int], None] | None,
     ) -> None:
-        """Every target of one API, a window of batches at a time, until done or stopped."""
+        """Every target of one API (`target -> rows to send`), a window of batches at a time."""
         window = max(1, int(getattr(writer, "in_flight", 1)))
-        left = {
-            ref: -(-len(rows) // max(1, writer.batch_size(ref))) for ref, rows in targets.items()
-        }
-        batches = self._batches(writer, targets, left)
+        left = {ref: -(-n // max(1, writer.batch_size(ref))) for ref, n in targets.items()}
+        batches = self._batches(writer, sorted(targets), left)
         with ThreadPoolExecutor(window, thread_name_prefix=f"send-{writer.api}") as pool:
             while any(left.values()):
                 if stop.is_set():
@@ -238,16 +249,15 @@ class _Applier:
                 pass
 
     def _batches(
-        self,
-        writer: Writer,
-        targets: Mapping[TargetRef, Sequence[OutboxItem]],
-        left: dict[TargetRef, int],
+        self, writer: Writer, refs: Sequence[TargetRef], left: dict[TargetRef, int]
     ) -> Iterator[_Send]:
         """`(target, remote id, batch)` in target order; each target ensured when reached.
 
-        A target left deleted is skipped, and its batches no longer count in `left`.
+        Each target's rows are read a page (`page_rows`, whole batches) at a time, so the
+        rows in memory stay a few pages whatever the size of the run. A target left deleted
+        is skipped, and its batches no longer count in `left`.
         """
-        for ref, target_items in sorted(targets.items()):
+        for ref in refs:
             self.fence.ensure_alive()
             try:
                 remote_id = self._ensure(writer, ref, self.known.get(ref.key))
@@ -258,8 +268,30 @@ class _Applier:
                 left[ref] = 0
                 continue
             size = max(1, writer.batch_size(ref))
-            for start in range(0, len(target_items), size):
-                yield ref, remote_id, target_items[start : start + size]
+            for rows in self._pages(ref, size * max(1, self.page_rows // size)):
+                for start in range(0, len(rows), size):
+                    yield ref, remote_id, rows[start : start + size]
+
+    def _pages(self, ref: TargetRef, limit: int) -> Iterator[list[OutboxItem]]:
+        """The run's sendable rows for `ref`, `limit` at a time, in id order."""
+        assert self.run_id is not None
+        after = 0
+        while True:
+            with self.db.begin() as conn:
+                rows = pending_page(
+                    conn,
+                    self.workspace,
+                    self.run_id,
+                    SENDABLE,
+                    target=ref.key,
+                    after_id=after,
+                    limit=limit,
+                )
+            if rows:
+                yield rows
+            if len(rows) < limit:
+                return
+            after = rows[-1].id
 
     def _keep_deleted(self, ref: TargetRef) -> None:
         """A person deleted `ref` and syncd leaves it so: recorded, the other targets go on."""

@@ -6,18 +6,20 @@ contact: 20,000 contacts with a dozen targets is a quarter of a million ledger r
 
 from __future__ import annotations
 
-from collections import defaultdict
+import itertools
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syncd.engine.plan import Change, LedgerEntry
 from syncd.errors import InternalError
 from syncd.failures import Reason
-from syncd.store.models import Contact, Membership, OutboxEntry, OutboxState
+from syncd.store.models import Contact, Membership, MembershipState, OutboxEntry, OutboxState
 from syncd.store.types import table_of
 
 _CHUNK = 5000
@@ -35,6 +37,44 @@ def load_ledger(conn: Connection, workspace: str) -> dict[str, dict[int, LedgerE
     for target, contact_id, state, value, since in rows:
         ledger[target][contact_id] = LedgerEntry(state, value, since)
     return dict(ledger)
+
+
+def ledger_for(
+    conn: Connection, workspace: str, first_id: int, last_id: int
+) -> dict[str, dict[int, LedgerEntry]]:
+    """The ledger rows of contacts `first_id..last_id`, as `load_ledger` shapes them.
+
+    The planner reads the ledger one chunk of contacts at a time: at a million contacts with
+    a dozen targets the whole ledger is millions of rows. The range walks `contact_id`'s index.
+    """
+    ledger: dict[str, dict[int, LedgerEntry]] = defaultdict(dict)
+    m = table_of(Membership).c
+    rows = conn.execute(
+        select(m.target, m.contact_id, m.state, m.value, m.updated_at).where(
+            m.workspace == workspace, m.contact_id.between(first_id, last_id)
+        )
+    )
+    for target, contact_id, state, value, since in rows:
+        ledger[target][contact_id] = LedgerEntry(state, value, since)
+    return dict(ledger)
+
+
+def ledger_summary(conn: Connection, workspace: str) -> tuple[list[str], Counter[str]]:
+    """Every target the ledger names, and how many memberships syncd owns (`added`) in each.
+
+    One aggregate query: what the planner needs of the whole ledger before it reads it chunk
+    by chunk (targets no longer configured are emptied; the guards count owned rows).
+    """
+    m = table_of(Membership).c
+    added = func.sum(case((m.state == MembershipState.ADDED, 1), else_=0))
+    rows = conn.execute(select(m.target, added).where(m.workspace == workspace).group_by(m.target))
+    owned: Counter[str] = Counter()
+    targets = []
+    for target, n in rows:
+        targets.append(target)
+        if n:
+            owned[target] = int(n)
+    return targets, owned
 
 
 def set_ledger(
@@ -158,7 +198,7 @@ def write_outbox(
                 updated_at=now,
             )
         )
-    rows = [
+    rows = (
         {
             "workspace": workspace,
             "run_id": held.get(c.target, run_id),
@@ -173,19 +213,20 @@ def write_outbox(
             "updated_at": now,
         }
         for c in changes
-    ]
-    for start in range(0, len(rows), _CHUNK):
-        conn.execute(table.insert(), rows[start : start + _CHUNK])
-    return len(rows)
+    )
+    # Built a chunk at a time: a first run at a million contacts journals millions of rows.
+    written = 0
+    while chunk := list(itertools.islice(rows, _CHUNK)):
+        conn.execute(table.insert(), chunk)
+        written += len(chunk)
+    return written
 
 
-def pending_items(
-    conn: Connection, workspace: str, run_id: int, states: Sequence[str]
-) -> list[OutboxItem]:
-    """The run's outbox rows in `states`, oldest first, with the contact's remote ids."""
+def _outbox_rows(workspace: str, run_id: int, states: Sequence[str]) -> Select[Any]:
+    """The run's outbox rows in `states` joined with the contact's remote ids, by id."""
     o = table_of(OutboxEntry).c
     c = table_of(Contact).c
-    rows = conn.execute(
+    return (
         select(
             o.id,
             o.run_id,
@@ -204,6 +245,9 @@ def pending_items(
         .where(o.workspace == workspace, o.run_id == run_id, o.state.in_(list(states)))
         .order_by(o.id)
     )
+
+
+def _items(rows: Iterable[Row[Any]]) -> list[OutboxItem]:
     return [
         OutboxItem(
             id=r.id,
@@ -221,6 +265,47 @@ def pending_items(
         )
         for r in rows
     ]
+
+
+def pending_items(
+    conn: Connection, workspace: str, run_id: int, states: Sequence[str]
+) -> list[OutboxItem]:
+    """The run's outbox rows in `states`, oldest first, with the contact's remote ids."""
+    return _items(conn.execute(_outbox_rows(workspace, run_id, states)))
+
+
+def pending_counts(
+    conn: Connection, workspace: str, run_id: int, states: Sequence[str]
+) -> dict[str, int]:
+    """How many of the run's outbox rows are in `states`, per target."""
+    o = table_of(OutboxEntry).c
+    rows = conn.execute(
+        select(o.target, func.count())
+        .where(o.workspace == workspace, o.run_id == run_id, o.state.in_(list(states)))
+        .group_by(o.target)
+    )
+    return {target: int(n) for target, n in rows}
+
+
+def pending_page(
+    conn: Connection,
+    workspace: str,
+    run_id: int,
+    states: Sequence[str],
+    *,
+    target: str,
+    after_id: int,
+    limit: int,
+) -> list[OutboxItem]:
+    """Up to `limit` of the run's rows for `target` in `states` with ids above `after_id`.
+
+    Apply walks each target's rows page by page (`ix_outbox_run_target`), so a run of
+    millions of changes is never loaded whole. Rows handled earlier in the walk have lower
+    ids, so marking them done or back to pending never moves the walk.
+    """
+    o = table_of(OutboxEntry).c
+    query = _outbox_rows(workspace, run_id, states).where(o.target == target, o.id > after_id)
+    return _items(conn.execute(query.limit(limit)))
 
 
 def mark(

@@ -12,6 +12,7 @@ and returns changes with a reason each. The rules every write obeys live here:
 from __future__ import annotations
 
 import enum
+import functools
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -138,7 +139,7 @@ def make_plan(
     write_properties: bool = True,
     now: datetime | None = None,
 ) -> Plan:
-    """Diff what the rules want against what syncd owns.
+    """Diff what the rules want against what syncd owns, with the whole ledger at hand.
 
     Args:
         contacts: Every contact in the store, with its segments and journey stage.
@@ -150,34 +151,88 @@ def make_plan(
     Returns:
         The plan; targets in the ledger that are no longer configured are emptied.
     """
-    plan = Plan()
-    refs = [ref for st in segment_targets for ref in st.refs()]
-    configured = {ref.key for ref in refs}
-    dwell = {ref.key: st.min_dwell for st in segment_targets for ref in st.refs() if st.min_dwell}
-    stale = [TargetRef.parse(k) for k in ledger if k not in configured]
-    membership_refs = refs + [r for r in stale if r.kind is not TargetKind.HUBSPOT_PROPERTY]
-    for ref in membership_refs:
-        plan.owned[ref.key] = sum(
-            1 for e in ledger.get(ref.key, {}).values() if e.state == MembershipState.ADDED
-        )
-    empty: Mapping[int, LedgerEntry] = {}
-    for contact in contacts:
-        for ref in membership_refs:
-            if not _in_system(ref, contact):
-                continue
-            entry = ledger.get(ref.key, empty).get(contact.contact_id)
-            wanted = ref.key in configured and ref.name in contact.segments
-            if (
-                now is not None
-                and ref.key in dwell
-                and _dwelling(ref, contact, entry, wanted, now - dwell[ref.key])
-            ):
-                plan.deferred[ref.key] += 1
-                continue
-            _plan_membership(plan, ref, contact, entry, wanted=wanted)
-        if write_properties and contact.hubspot_id is not None:
-            _plan_properties(plan, contact, ledger)
-    return plan
+    owned = Counter(
+        {
+            key: sum(1 for e in rows.values() if e.state == MembershipState.ADDED)
+            for key, rows in ledger.items()
+        }
+    )
+    planner = Planner(segment_targets, ledger, owned, write_properties=write_properties, now=now)
+    planner.add(contacts, ledger)
+    return planner.plan
+
+
+class Planner:
+    """Plans a run chunk by chunk, so neither the contacts nor the ledger are held whole.
+
+    The sync feeds it contacts in chunks with the ledger rows of just those contacts
+    (`engine/ledger.py ledger_for`); the figures the guards need from the whole ledger (owned
+    memberships per target, the targets it names) are read up front by aggregate queries.
+
+    Args:
+        segment_targets: The configured segments that write lists or tags.
+        ledger_targets: Every target key the ledger has rows for (no longer configured ones
+            are emptied).
+        owned: Memberships syncd owns (`added`) per target key, before this plan.
+        write_properties: Plan `syncd_segments` / `syncd_journey_stage` for HubSpot contacts.
+        now: The run's clock, for `min_dwell` (without it no change is deferred).
+    """
+
+    def __init__(
+        self,
+        segment_targets: Sequence[SegmentTargets],
+        ledger_targets: Iterable[str],
+        owned: Mapping[str, int],
+        *,
+        write_properties: bool = True,
+        now: datetime | None = None,
+    ) -> None:
+        self.plan = Plan()
+        refs = [ref for st in segment_targets for ref in st.refs()]
+        self._configured = {ref.key for ref in refs}
+        self._dwell = {
+            ref.key: st.min_dwell for st in segment_targets for ref in st.refs() if st.min_dwell
+        }
+        stale = [TargetRef.parse(k) for k in ledger_targets if k not in self._configured]
+        self._refs = refs + [r for r in stale if r.kind is not TargetKind.HUBSPOT_PROPERTY]
+        for ref in self._refs:
+            self.plan.owned[ref.key] = owned.get(ref.key, 0)
+        self._write_properties = write_properties
+        self._now = now
+        # One reason string per target and outcome, shared by every change that has it.
+        self._reasons: dict[tuple[str, bool], str] = {}
+
+    def add(self, contacts: Iterable[ContactView], ledger: Ledger) -> None:
+        """Plan `contacts`; `ledger` must hold at least their rows (it may hold more)."""
+        empty: Mapping[int, LedgerEntry] = {}
+        plan, now, dwell = self.plan, self._now, self._dwell
+        by_ref = [(ref, ledger.get(ref.key, empty)) for ref in self._refs]
+        for contact in contacts:
+            for ref, rows in by_ref:
+                if not _in_system(ref, contact):
+                    continue
+                entry = rows.get(contact.contact_id)
+                wanted = ref.key in self._configured and ref.name in contact.segments
+                if (
+                    now is not None
+                    and ref.key in dwell
+                    and _dwelling(ref, contact, entry, wanted, now - dwell[ref.key])
+                ):
+                    plan.deferred[ref.key] += 1
+                    continue
+                _plan_membership(
+                    plan, ref, contact, entry, self._reason(ref, wanted), wanted=wanted
+                )
+            if self._write_properties and contact.hubspot_id is not None:
+                _plan_properties(plan, contact, ledger)
+
+    def _reason(self, ref: TargetRef, wanted: bool) -> str:
+        key = (ref.key, wanted)
+        reason = self._reasons.get(key)
+        if reason is None:
+            verb = "matched" if wanted else "no longer matches"
+            reason = self._reasons[key] = f"rule segments/{ref.name} {verb}"
+        return reason
 
 
 def _dwelling(
@@ -200,7 +255,13 @@ def _dwelling(
 
 
 def _plan_membership(
-    plan: Plan, ref: TargetRef, contact: ContactView, entry: LedgerEntry | None, *, wanted: bool
+    plan: Plan,
+    ref: TargetRef,
+    contact: ContactView,
+    entry: LedgerEntry | None,
+    reason: str,
+    *,
+    wanted: bool,
 ) -> None:
     state = entry.state if entry else None
     if wanted:
@@ -210,13 +271,11 @@ def _plan_membership(
                 or contact.mailchimp_status in CONSENTING_STATUSES
             )
             if consent_ok:
-                reason = f"rule segments/{ref.name} matched"
                 plan.changes.append(Change(ref.key, contact.contact_id, Action.ADD, reason))
             else:
                 plan.skipped_consent[ref.key] += 1
         return
     if state == MembershipState.ADDED:
-        reason = f"rule segments/{ref.name} no longer matches"
         plan.changes.append(Change(ref.key, contact.contact_id, Action.REMOVE, reason))
     elif state == MembershipState.DRIFT_REMOVED:
         plan.releases.append((ref.key, contact.contact_id))
@@ -238,18 +297,33 @@ def decode_properties(value: str | None) -> dict[str, str]:
 
 
 def _plan_properties(plan: Plan, contact: ContactView, ledger: Ledger) -> None:
-    value = properties_value(contact.segments, contact.journey_stage)
+    value = _value_of(contact.segments, contact.journey_stage)
     entry = ledger.get(PROPERTIES.key, {}).get(contact.contact_id)
     last = entry.value if entry else None
-    new = decode_properties(value)
-    if last == value or (last is None and not any(new.values())):
+    if last == value:
         return
+    reason = _set_reason(last, value)
+    if reason is not None:
+        plan.changes.append(Change(PROPERTIES.key, contact.contact_id, Action.SET, reason, value))
+
+
+# Contacts share a handful of segment sets, so values and reasons are built once per distinct
+# input and shared: at a million contacts, one string per change would cost hundreds of MB.
+@functools.lru_cache(maxsize=8192)
+def _value_of(segments: frozenset[str], stage: str | None) -> str:
+    return properties_value(segments, stage)
+
+
+@functools.lru_cache(maxsize=8192)
+def _set_reason(last: str | None, value: str) -> str | None:
+    """Why the properties change from `last` to `value`; None when there is nothing to write."""
+    new = decode_properties(value)
+    if last is None and not any(new.values()):
+        return None
     old = decode_properties(last)
     changed = [
         f"{name} is now {new[name] or '(empty)'}"
         for name in sorted(new)
         if new[name] != old.get(name)
     ]
-    plan.changes.append(
-        Change(PROPERTIES.key, contact.contact_id, Action.SET, "; ".join(changed), value)
-    )
+    return "; ".join(changed)

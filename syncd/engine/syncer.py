@@ -29,9 +29,9 @@ from syncd.engine.deleted_targets import OnDeleted, kept_deleted, note_deleted, 
 from syncd.engine.drift import detect_drift
 from syncd.engine.guards import empty_pull_guard, removal_guard, stale_data_guard
 from syncd.engine.holds import HeldTarget, WaitingHold, carry
-from syncd.engine.ledger import load_ledger, set_ledger, write_outbox
+from syncd.engine.ledger import ledger_for, ledger_summary, load_ledger, set_ledger, write_outbox
 from syncd.engine.outcome import guarded, note_stale, settle
-from syncd.engine.plan import Plan, SegmentTargets, make_plan
+from syncd.engine.plan import Plan, Planner, SegmentTargets
 from syncd.engine.pull import pull_all
 from syncd.engine.recovery import recover_interrupted
 from syncd.engine.review import sample_changes
@@ -64,6 +64,9 @@ from syncd.store.lease import (
 from syncd.store.models import HoldStatus, MembershipState, RunStatus, SyncRun
 from syncd.store.scratch import scratch
 from syncd.store.types import table_of
+
+#: Contacts planned per ledger read: bounds the ledger rows in memory to one chunk's.
+PLAN_CHUNK = 20_000
 
 log = get_logger(__name__)
 
@@ -602,15 +605,26 @@ class Syncer:
             )
 
     def _plan(self, segmented: Segmented, rules: RuleSet) -> Plan:
+        """Plan chunk by chunk, reading the ledger rows of each chunk's contacts only.
+
+        One read transaction, so every chunk sees the same ledger.
+        """
+        configured = self._targets(rules)
         with self.db.begin() as conn:
-            ledger = load_ledger(conn, self.workspace)
-        return make_plan(
-            segmented.contacts,
-            self._targets(rules),
-            ledger,
-            now=self.clock(),
-            write_properties=self.write_properties,
-        )
+            targets, owned = ledger_summary(conn, self.workspace)
+            planner = Planner(
+                configured,
+                targets,
+                owned,
+                write_properties=self.write_properties,
+                now=self.clock(),
+            )
+            contacts = segmented.contacts
+            for start in range(0, len(contacts), PLAN_CHUNK):
+                chunk = contacts[start : start + PLAN_CHUNK]
+                ids = [c.contact_id for c in chunk]
+                planner.add(chunk, ledger_for(conn, self.workspace, min(ids), max(ids)))
+        return planner.plan
 
     def _targets(self, rules: RuleSet) -> list[SegmentTargets]:
         """The configured targets, less those a person deleted and syncd leaves deleted."""

@@ -188,6 +188,8 @@ class OutboxEntry(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_workspace_state", "workspace", "state"),
         Index("ix_outbox_run", "run_id"),
+        # Apply pages through one target's rows of a run at a time.
+        Index("ix_outbox_run_target", "run_id", "target", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

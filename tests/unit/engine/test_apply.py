@@ -5,11 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import Engine, func
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
+from syncd.engine import apply as apply_module
 from syncd.engine.apply import ItemOutcome, apply_run
 from syncd.engine.ledger import OutboxItem, load_ledger, write_outbox
 from syncd.engine.plan import Action, Change
@@ -472,3 +475,39 @@ def test_a_target_left_deleted_is_recorded_and_the_others_are_written(db: Engine
         assert all(
             e.state == "removed" for e in load_ledger(conn, "default")["mailchimp_tag:vip"].values()
         )
+
+
+def test_apply_reads_each_target_a_page_at_a_time_and_sends_every_row_once(
+    db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run of millions of changes must not be loaded whole: pages of whole batches are read
+    # as the sends reach them, and rows marked done or retried behind the walk stay behind it.
+    monkeypatch.setattr(apply_module, "PAGE_ROWS", 5)
+    run_id = seed(db, 23)
+    with db.begin() as conn:
+        ids = [r[0] for r in conn.execute(core_select(Contact.id).order_by(col(Contact.id)))]
+        write_outbox(
+            conn,
+            "default",
+            run_id,
+            [Change("mailchimp_tag:other", cid, Action.ADD, "r") for cid in ids[:7]],
+            now=utcnow(),
+        )
+    pages: list[int] = []
+    real_page = apply_module.pending_page
+
+    def counted(*args: Any, **kwargs: Any) -> list[OutboxItem]:
+        rows = real_page(*args, **kwargs)
+        pages.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(apply_module, "pending_page", counted)
+    writer = FakeWriter("mailchimp", size=2)
+    writer.retry = {3, 9}
+    report = apply_run(db, "default", run_id, {"mailchimp": writer}, clock=utcnow)
+    sent = [cid for batch in writer.batches for cid in batch]
+    assert sorted(sent) == sorted(ids + ids[:7])  # each row once, retries not resent this pass
+    assert max(pages) <= 4  # 5 rows rounded down to two whole batches of 2
+    assert sum(pages) == 30
+    assert outbox_states(db) == {"done": 27, "pending": 3}  # 3 is in both targets
+    assert report.batches == len(writer.batches)

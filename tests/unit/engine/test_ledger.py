@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event, select
 
-from syncd.engine.ledger import load_ledger, mark_each, set_ledger
+from syncd.engine.ledger import ledger_for, ledger_summary, load_ledger, mark_each, set_ledger
 from syncd.failures import Reason
 from syncd.store.models import Contact, Membership, OutboxEntry, SyncRun
 from syncd.store.types import table_of
@@ -117,3 +117,26 @@ def test_mark_each_groups_rows_by_their_words(db: Engine) -> None:
             for r in conn.execute(select(o))
         }
     assert got == {i: ("pending", e, str(r), 2) for i, e, r in rows}
+
+
+def test_ledger_for_reads_one_range_of_contacts_and_the_summary_counts_the_whole(
+    db: Engine,
+) -> None:
+    with db.begin() as conn:
+        ids = _contacts(conn, 30)
+        rows = [("hubspot_list:a", c, "added", None) for c in ids]
+        rows += [("mailchimp_tag:b", c, "removed", None) for c in ids[:5]]
+        rows += [("hubspot_property:syncd", c, "set", "{}") for c in ids[10:12]]
+        set_ledger(conn, "w", rows, None, now=NOW)
+        set_ledger(conn, "other", [("hubspot_list:z", ids[0], "added", None)], None, now=NOW)
+    with db.begin() as conn:
+        part = ledger_for(conn, "w", ids[3], ids[11])
+        targets, owned = ledger_summary(conn, "w")
+        whole = load_ledger(conn, "w")
+    assert part == {
+        t: {c: e for c, e in got.items() if ids[3] <= c <= ids[11]} for t, got in whole.items()
+    }
+    assert set(part["hubspot_list:a"]) == set(ids[3:12])
+    assert set(part["mailchimp_tag:b"]) == {ids[3], ids[4]}
+    assert sorted(targets) == ["hubspot_list:a", "hubspot_property:syncd", "mailchimp_tag:b"]
+    assert owned == {"hubspot_list:a": 30}

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import random
+from datetime import UTC, datetime, timedelta
+
 from syncd.engine.guards import empty_pull_guard, removal_guard
 from syncd.engine.plan import (
     Action,
     Change,
     ContactView,
     LedgerEntry,
+    Planner,
     SegmentTargets,
     decode_properties,
     make_plan,
@@ -186,3 +190,47 @@ def test_min_dwell_defers_removal_and_readding_but_not_consent() -> None:
     assert {(c.contact_id, c.action) for c in plain.changes if c.target == LIST} == {
         (1, Action.REMOVE), (2, Action.REMOVE), (3, Action.ADD)
     }  # fmt: skip
+
+
+def test_planning_in_chunks_equals_planning_at_once() -> None:
+    # The sync plans a chunk of contacts at a time with only that chunk's ledger rows; every
+    # change, release, deferral, consent skip and owned count must come out as if planned whole.
+    rng = random.Random(17)
+    keys = ["a", "b", "c", "gone"]
+    targets = [
+        SegmentTargets("a", hubspot_list=True, mailchimp_tag=True),
+        SegmentTargets("b", hubspot_list=True, mailchimp_tag=False, min_dwell=timedelta(hours=2)),
+        SegmentTargets("c", hubspot_list=False, mailchimp_tag=True),
+    ]
+    now = datetime(2026, 7, 1, 12, tzinfo=UTC)
+    states = [MembershipState.ADDED, MembershipState.REMOVED, MembershipState.DRIFT_REMOVED]
+    people, ledger = [], {}
+    for cid in range(1, 400):
+        people.append(
+            contact(
+                cid,
+                frozenset(k for k in keys if rng.random() < 0.4),
+                status=rng.choice(["subscribed", "unsubscribed", "pending", None]),
+                hubspot=rng.random() < 0.8,
+                mailchimp=rng.random() < 0.8,
+                stage=rng.choice(["lead", "customer", None]),
+            )
+        )
+        for target in [LIST.replace("vip", k) for k in keys] + [
+            TAG.replace("vip", k) for k in keys
+        ]:
+            if rng.random() < 0.3:
+                since = now - timedelta(minutes=rng.choice([10, 600]))
+                ledger.setdefault(target, {})[cid] = LedgerEntry(rng.choice(states), None, since)
+    whole = make_plan(people, targets, ledger, now=now)
+    summary_targets = list(ledger)
+    owned = {t: sum(e.state == "added" for e in rows.values()) for t, rows in ledger.items()}
+    planner = Planner(targets, summary_targets, owned, now=now)
+    for start in range(0, len(people), 37):
+        chunk = people[start : start + 37]
+        ids = {c.contact_id for c in chunk}
+        planner.add(
+            chunk, {t: {c: e for c, e in rows.items() if c in ids} for t, rows in ledger.items()}
+        )
+    assert whole.changes and whole.releases and whole.deferred and whole.skipped_consent
+    assert planner.plan == whole
