@@ -21,7 +21,7 @@ import polars as pl
 from sqlalchemy import Engine
 
 from syncd.engine.plan import ContactView, SegmentTargets
-from syncd.engine.profiles.columns import ProfileBatch, iter_profile_batches
+from syncd.engine.profiles.columns import ProfileBatch, iter_profile_batches, read_ahead
 from syncd.engine.profiles.read import StoredContact
 from syncd.segments import RuleSet
 from syncd.segments.evaluate import assign_typed, holdout_col, success_col, with_derived
@@ -83,7 +83,7 @@ def segment_store(db: Engine, workspace: str, rules: RuleSet, now: datetime) -> 
     out.held_out = {s.key: set() for s in rules.segments if s.holdout}
     out.succeeded = {s.key: set() for s in rules.segments if s.success}
     views = _Views(rules)
-    for batch in iter_profile_batches(db, workspace, rules, BATCH):
+    for batch in read_ahead(iter_profile_batches(db, workspace, rules, BATCH)):
         typed = with_derived(rules, batch.typed, len(batch), now)
         # Holdouts hash the contact id: `holdout_identity`, batch-wide.
         result = assign_typed(rules, typed, now, ids=batch.ids)

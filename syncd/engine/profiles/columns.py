@@ -17,10 +17,13 @@ So every value is the one the per-row merge gives, whatever is stored.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterator, Sequence
+import queue
+import threading
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 from sqlalchemy import Engine
@@ -38,11 +41,14 @@ from syncd.segments.derived import MAILCHIMP_TAGS
 from syncd.segments.fields import NORMALISERS
 from syncd.segments.typing_columns import DTYPES, typed_series
 
+T = TypeVar("T")
 SOURCES = ("hubspot", "mailchimp")
 #: Text a JSON number or boolean decodes to (loosely: only those characters, or the two words).
 _LITERAL = r"^(?:[-+.0-9eE]+|true|false)$"
 #: `_tags` followed by anything but a list or null.
 _ODD_TAGS = r'"' + TAGS_KEY + r'"\s*:\s*[^\[n\s]'
+#: Rows decoded at once.
+_SLICE = 4096
 #: Field types whose typed value depends on whether the raw JSON value was text.
 _TYPE_SENSITIVE = (FieldType.STRING, FieldType.BOOLEAN, FieldType.DATETIME)
 
@@ -74,15 +80,69 @@ class ProfileBatch:
 
 def iter_profile_batches(
     db: Engine, workspace: str, rules: RuleSet, size: int
-) -> Iterator[ProfileBatch]:
+) -> Generator[ProfileBatch, None, None]:
     """The contacts `read.iter_contacts` yields, `size` at a time, as typed columns."""
     reader = _Reader(rules)
-    query = contacts_query(workspace, as_text=True)
+    sqlite = db.dialect.name == "sqlite"
+    query = contacts_query(workspace, as_text=True, scan=sqlite)
     with db.connect() as conn:
-        result = conn.execute(query.execution_options(yield_per=size))
-        for rows in result.partitions(size):
+        parts: Iterator[Sequence[Sequence[Any]]]
+        if sqlite:
+            # SQLite's cursor streams by itself, and these columns need no conversion: the
+            # driver's tuples skip SQLAlchemy's rows. (Not with `yield_per`, which buffers.)
+            cursor = conn.execute(query).cursor
+            parts = iter(lambda: cursor.fetchmany(size), [])
+        else:
+            # A statement option, not a connection option: it must not outlive this query.
+            parts = conn.execute(query.execution_options(yield_per=size)).partitions(size)
+        for rows in parts:
             ids, emails, hubspot, mailchimp, texts = (list(col) for col in zip(*rows, strict=True))
             yield reader.batch(ids, emails, hubspot, mailchimp, texts)
+
+
+def read_ahead(items: Generator[T, None, None]) -> Iterator[T]:
+    """`items`, each produced in a worker thread while the caller works on the one before.
+
+    Reading (SQLite or psycopg, then polars) mostly runs outside the GIL, as does evaluation,
+    so the two overlap. At most two items are held at a time. An error in the worker is raised
+    here; closing this iterator stops the worker and closes `items` in its thread.
+    """
+    handoff: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        with contextlib.closing(items):
+            try:
+                for item in items:
+                    if not put((False, item)):
+                        return
+            except BaseException as e:  # noqa: BLE001 - handed to the caller, raised there
+                put((True, e))
+                return
+        put((True, None))
+
+    worker = threading.Thread(target=work, name="syncd-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            done, item = handoff.get()
+            if done:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 class _Reader:
@@ -102,6 +162,10 @@ class _Reader:
         self.tags = MAILCHIMP_TAGS in rules.typed_fields
         self.schema = _schema(self.names, pl.String(), pl.List(pl.String()))
         self.strict = _schema(sensitive, pl.Datetime(), pl.List(pl.Datetime()))
+        self.merge = [
+            pl.coalesce(_present(f"{s}.{name}") for s in _order(self.prefer, name)).alias(name)
+            for name in self.names
+        ]
 
     def batch(
         self,
@@ -120,12 +184,8 @@ class _Reader:
             decoded, odd = _decode(raw, self.schema)
             flat = _flatten(decoded)
             odd = sorted(set(odd) | self._unsure(raw, flat, set(odd)))
-        typed = []
-        for name in self.names:
-            first = self.prefer.get(name, DEFAULT_PREFER)
-            order = [first, *(s for s in SOURCES if s != first)]
-            text = flat.select(pl.coalesce(_present(f"{s}.{name}") for s in order)).to_series()
-            typed.append(typed_series(name, text, self.rules.fields[name].type, n))
+        merged = flat.select(self.merge)
+        typed = [typed_series(t.name, t, self.rules.fields[t.name].type, n) for t in merged]
         if "email" in self.rules.typed_fields:
             typed.append(typed_series("email", pl.Series(emails, dtype=pl.String), _STR, n))
         if self.tags:
@@ -196,7 +256,9 @@ def _decode(raw: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, list[int]]:
     down to the bad rows.
     """
     try:
-        out = raw.str.json_decode(dtype)
+        # In slices: polars decodes a few thousand rows at a time faster than many at once.
+        parts = [raw[i : i + _SLICE].str.json_decode(dtype) for i in range(0, len(raw), _SLICE)]
+        out = pl.concat(parts) if len(parts) > 1 else raw.str.json_decode(dtype)
         if len(out) == len(raw):
             return out, []
     except pl.exceptions.PolarsError:
@@ -221,6 +283,12 @@ def _flatten(decoded: pl.Series) -> pl.DataFrame:
         col = pl.col("d").struct.field(source.name)
         cols += [col.struct.field(f.name).alias(f"{source.name}.{f.name}") for f in inner.fields]
     return frame.select(cols)
+
+
+def _order(prefer: dict[str, str], name: str) -> list[str]:
+    """The sources in the order their values are taken for one field (`merge_fields`)."""
+    first = prefer.get(name, DEFAULT_PREFER)
+    return [first, *(s for s in SOURCES if s != first)]
 
 
 def _present(col: str) -> pl.Expr:

@@ -57,17 +57,21 @@ def merge_profile(
     return out
 
 
-def contacts_query(workspace: str, *, as_text: bool = False) -> Select[Any]:
+def contacts_query(workspace: str, *, as_text: bool = False, scan: bool = False) -> Select[Any]:
     """Id, email, both record ids and the attributes of every contact still in a source.
 
-    In id order. With `as_text`, the attributes come as their JSON text, undecoded.
+    In id order. With `as_text`, the attributes come as their JSON text, undecoded. With
+    `scan` (for SQLite, reading every contact), the table is walked in id order instead of
+    looked up by workspace: no index has (workspace, id), so the lookup sorts every row first.
     """
     c = table_of(Contact).c
     attributes = cast(c.attributes, Text) if as_text else c.attributes
+    # `workspace || ''` is the same value, but no index serves it.
+    ws = c.workspace.concat("") if scan else c.workspace
     return (
         select(c.id, c.email, c.hubspot_id, c.mailchimp_id, attributes)
         .where(
-            c.workspace == workspace,
+            ws == workspace,
             # A person who left both systems keeps only their history.
             or_(c.hubspot_id.is_not(None), c.mailchimp_id.is_not(None)),
         )

@@ -10,7 +10,9 @@ statuses, both sources holding values.
 from __future__ import annotations
 
 import random
+import threading
 from collections import Counter
+from collections.abc import Generator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +24,7 @@ from sqlalchemy import Engine
 
 from syncd.engine import segmentation
 from syncd.engine.plan import ContactView
-from syncd.engine.profiles.columns import iter_profile_batches
+from syncd.engine.profiles.columns import iter_profile_batches, read_ahead
 from syncd.engine.profiles.read import STATUS_KEY, TAGS_KEY, iter_contacts
 from syncd.engine.segmentation import Segmented, segment_store
 from syncd.segments import RuleSet, assign
@@ -265,3 +267,29 @@ def test_clean_rows_are_merged_without_the_per_row_path(db: Engine) -> None:
     vip = next(c for c in batch.typed if c.name == "vip")
     assert vip.dtype == pl.Boolean and vip.null_count() == 0
     assert Counter(batch.statuses) == {"subscribed": 300}
+
+
+def test_read_ahead_keeps_order_and_raises_the_workers_error() -> None:
+    def items() -> Generator[int, None, None]:
+        yield from range(5)
+        raise ValueError("store went away")
+
+    got: list[int] = []
+    with pytest.raises(ValueError, match="store went away"):
+        got.extend(read_ahead(items()))
+    assert got == [0, 1, 2, 3, 4]
+
+
+def test_leaving_read_ahead_early_closes_the_source_in_its_thread() -> None:
+    closed: list[str] = []
+
+    def items() -> Generator[int, None, None]:
+        try:
+            yield from range(1000)
+        finally:
+            closed.append(threading.current_thread().name)
+
+    ahead = read_ahead(items())
+    assert [next(ahead), next(ahead)] == [0, 1]
+    ahead.close()
+    assert closed == ["syncd-read-ahead"]
