@@ -100,7 +100,7 @@ def iter_profile_batches(
             yield reader.batch(ids, emails, hubspot, mailchimp, texts)
 
 
-def read_ahead(items: Generator[T, None, None]) -> Iterator[T]:
+def read_ahead(items: Generator[T, None, None]) -> Generator[T, None, None]:
     """`items`, each produced in a worker thread while the caller works on the one before.
 
     Reading (SQLite or psycopg, then polars) mostly runs outside the GIL, as does evaluation,
