@@ -256,8 +256,13 @@ def _decode(raw: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, list[int]]:
     down to the bad rows.
     """
     try:
-        # In slices: polars decodes a few thousand rows at a time faster than many at once.
-        parts = [raw[i : i + _SLICE].str.json_decode(dtype) for i in range(0, len(raw), _SLICE)]
+        # In slices, decoded in parallel: polars decodes a few thousand rows at a time faster
+        # than many at once, and one column on one thread.
+        slices = [
+            pl.LazyFrame({"a": raw[i : i + _SLICE]}).select(pl.col("a").str.json_decode(dtype))
+            for i in range(0, len(raw), _SLICE)
+        ]
+        parts = [f.to_series() for f in pl.collect_all(slices)]
         out = pl.concat(parts) if len(parts) > 1 else raw.str.json_decode(dtype)
         if len(out) == len(raw):
             return out, []
