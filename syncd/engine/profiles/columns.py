@@ -49,6 +49,8 @@ _LITERAL = r"^(?:[-+.0-9eE]+|true|false)$"
 _ODD_TAGS = r'"' + TAGS_KEY + r'"\s*:\s*[^\[n\s]'
 #: Rows decoded at once.
 _SLICE = 4096
+#: Rows fetched at once.
+_FETCH = 1000
 #: Field types whose typed value depends on whether the raw JSON value was text.
 _TYPE_SENSITIVE = (FieldType.STRING, FieldType.BOOLEAN, FieldType.DATETIME)
 
@@ -85,19 +87,39 @@ def iter_profile_batches(
     reader = _Reader(rules)
     sqlite = db.dialect.name == "sqlite"
     query = contacts_query(workspace, as_text=True, scan=sqlite)
+    step = min(size, _FETCH)
     with db.connect() as conn:
         parts: Iterator[Sequence[Sequence[Any]]]
         if sqlite:
             # SQLite's cursor streams by itself, and these columns need no conversion: the
             # driver's tuples skip SQLAlchemy's rows. (Not with `yield_per`, which buffers.)
             cursor = conn.execute(query).cursor
-            parts = iter(lambda: cursor.fetchmany(size), [])
+            parts = iter(lambda: cursor.fetchmany(step), [])
         else:
             # A statement option, not a connection option: it must not outlive this query.
-            parts = conn.execute(query.execution_options(yield_per=size)).partitions(size)
-        for rows in parts:
-            ids, emails, hubspot, mailchimp, texts = (list(col) for col in zip(*rows, strict=True))
+            parts = conn.execute(query.execution_options(yield_per=step)).partitions(step)
+        for ids, emails, hubspot, mailchimp, texts in _transposed(parts, size):
             yield reader.batch(ids, emails, hubspot, mailchimp, texts)
+
+
+def _transposed(
+    parts: Iterator[Sequence[Sequence[Any]]], size: int
+) -> Iterator[tuple[list[Any], ...]]:
+    """Rows as columns, `size` rows at a time.
+
+    Rows are taken a few at a time and dropped at once: a batch of live row tuples would
+    survive into the collector's oldest generation and make it rescan everything the caller
+    keeps (a million planner views).
+    """
+    cols: tuple[list[Any], ...] = ([], [], [], [], [])
+    for rows in parts:
+        for col, values in zip(cols, zip(*rows, strict=True), strict=True):
+            col.extend(values)
+        if len(cols[0]) >= size:
+            yield tuple(c[:size] for c in cols)
+            cols = tuple(c[size:] for c in cols)
+    if cols[0]:
+        yield cols
 
 
 def read_ahead(items: Generator[T, None, None]) -> Generator[T, None, None]:
