@@ -9,9 +9,11 @@ as `syncd segments explain` and the console call it. Prints figures; never fails
 
 Beside it, the real path a sync takes (`--store`, on by default): the same contacts stored as
 a merge leaves them (per-source canonical fields in `contacts.attributes`, on a SQLite file),
-then `engine.segmentation.segment_store`, which reads them back and merges each profile
-(load), evaluates the rules and builds the planner's view (assign). Figures `store_*`; the
-load alone is timed in a second pass (`store_load_s`). Seeding the store is not timed.
+then `engine.segmentation.segment_store`, which reads them back as typed columns (load:
+fetch, decode and merge the attributes JSON), evaluates the rules and builds the planner's
+view (assign). Figures `store_*`; the load alone is timed in a second pass (`store_load_s`);
+`store_peak_rss_growth_mb` is how far the process's peak RSS rose during the real path.
+Seeding the store is not timed.
 
 With `--holdout P` (default 10) every goal segment holds out P percent of its members and the
 contacts carry stable ids, as in a sync; `--derived` (default on) adds two segments over the
@@ -40,8 +42,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from syncd.engine.profiles.read import STATUS_KEY, iter_contacts  # noqa: E402
-from syncd.engine.segmentation import segment_store  # noqa: E402
+from syncd.engine.profiles.columns import iter_profile_batches  # noqa: E402
+from syncd.engine.profiles.read import STATUS_KEY  # noqa: E402
+from syncd.engine.segmentation import BATCH, segment_store  # noqa: E402
 from syncd.segments import RuleSet, assign, explain, load_mappings  # noqa: E402
 from syncd.store import make_engine, upgrade  # noqa: E402
 from syncd.store.models import Contact  # noqa: E402
@@ -131,39 +134,52 @@ def real_path(ruleset: RuleSet, cols: dict[str, list[Any]], now: datetime) -> di
         url = f"sqlite:///{Path(tmp) / 'segments.db'}"
         upgrade(url)
         db = make_engine(url)
-        rows = []
-        for i in range(n):
-            hubspot = {f: cols[f][i] for f in by_source["hubspot"] if cols[f][i] is not None}
-            mailchimp = {f: cols[f][i] for f in by_source["mailchimp"] if cols[f][i] is not None}
-            mailchimp[STATUS_KEY] = cols["mailchimp_status"][i]
-            rows.append({
-                "workspace": "bench", "email": cols["email"][i], "hubspot_id": str(i + 1),
-                "mailchimp_id": f"m{i + 1}", "attributes": {"hubspot": hubspot,
-                "mailchimp": mailchimp}, "created_at": now, "updated_at": now,
-            })  # fmt: skip
         with db.begin() as conn:
             for start in range(0, n, 10_000):
-                conn.execute(table_of(Contact).insert(), rows[start : start + 10_000])
+                rows = []
+                for i in range(start, min(n, start + 10_000)):
+                    hubspot = {
+                        f: cols[f][i] for f in by_source["hubspot"] if cols[f][i] is not None
+                    }
+                    mailchimp = {
+                        f: cols[f][i] for f in by_source["mailchimp"] if cols[f][i] is not None
+                    }
+                    mailchimp[STATUS_KEY] = cols["mailchimp_status"][i]
+                    rows.append({
+                        "workspace": "bench", "email": cols["email"][i], "hubspot_id": str(i + 1),
+                        "mailchimp_id": f"m{i + 1}", "attributes": {"hubspot": hubspot,
+                        "mailchimp": mailchimp}, "created_at": now, "updated_at": now,
+                    })  # fmt: skip
+                conn.execute(table_of(Contact).insert(), rows)
         del rows
         gc.collect()
+        rss_before = _rss_mb()
         t0 = time.perf_counter()
         segmented = segment_store(db, "bench", ruleset, now)
         wall = time.perf_counter() - t0
-        assert len(segmented.contacts) + sum(map(len, segmented.held_out.values())) >= n
+        assert len(segmented.contacts) == n
+        per_set = len(segmented.contacts) / len({id(c.segments) for c in segmented.contacts})
         del segmented
+        gc.collect()
         t1 = time.perf_counter()
-        loaded = sum(1 for _ in iter_contacts(db, "bench", ruleset.fields))
+        loaded = sum(len(b) for b in iter_profile_batches(db, "bench", ruleset, BATCH))
         load = time.perf_counter() - t1
         assert loaded == n
         db.dispose()
     return {
-        "store_path": "SQLite file; engine.segmentation.segment_store (load + merge + "
-        "evaluate + assign to planner views)",
+        "store_path": "SQLite file; engine.segmentation.segment_store (load: fetch, decode and "
+        "merge the attributes JSON as columns + evaluate + planner views)",
         "store_wall_s": round(wall, 3),
         "store_contacts_per_s": round(n / wall),
         "store_load_s": round(load, 3),
         "store_evaluate_and_assign_s": round(wall - load, 3),
+        "store_contacts_per_segment_set": round(per_set, 1),
+        "store_peak_rss_growth_mb": round(_rss_mb() - rss_before, 1),
     }
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def refine(mappings: Path, holdout: float, derived: bool) -> RuleSet:

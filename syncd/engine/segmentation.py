@@ -1,7 +1,8 @@
 """Segment every stored contact and turn the result into the planner's view.
 
-Contacts are read in batches and evaluated column-wise (polars), which is an order of
-magnitude faster than per-contact closures; the results feed the pure planner. Members a
+Contacts are read in batches as typed columns (`profiles/columns.py`: the attributes JSON
+decoded and merged by polars, no per-contact dict) and evaluated column-wise; each contact's
+planner view is built straight from the evaluated columns. Members a
 segment holds out (`holdout:`) are kept out of the planner's view, so they are written to no
 target; they, the contacts that met each success condition and the KPI moments are kept for
 the segment history (`engine/snapshots.py`).
@@ -9,20 +10,27 @@ the segment history (`engine/snapshots.py`).
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
+import polars as pl
 from sqlalchemy import Engine
 
 from syncd.engine.plan import ContactView, SegmentTargets
-from syncd.engine.profiles.read import StoredContact, iter_contacts
-from syncd.segments import RuleSet, assign
-from syncd.segments.evaluate import holdout_col, success_col
+from syncd.engine.profiles.columns import ProfileBatch, iter_profile_batches, read_ahead
+from syncd.engine.profiles.read import StoredContact
+from syncd.segments import RuleSet
+from syncd.segments.evaluate import assign_typed, holdout_col, success_col, with_derived
 from syncd.segments.kpis import KpiMoments, kpi_moments, merge_moments
 
-_BATCH = 20_000
+#: Contacts evaluated together: also the population the derived scores' quintiles come from.
+BATCH = 20_000
+#: Segments per bit mask (a polars Int64 holds 63 bits; one spare).
+_BITS = 62
 
 
 @dataclass
@@ -65,44 +73,88 @@ def segment_targets(
     ]
 
 
-def _batches(items: Iterator[StoredContact]) -> Iterator[list[StoredContact]]:
-    batch: list[StoredContact] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= _BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def segment_store(db: Engine, workspace: str, rules: RuleSet, now: datetime) -> Segmented:
-    """Evaluate the rules over every contact of the workspace, batch by batch."""
+    """Evaluate the rules over every contact of the workspace, batch by batch.
+
+    Profiles come as typed columns (`profiles.columns`), and each contact's view is built
+    straight from the evaluated columns: contacts with the same segments share one frozenset.
+    """
     out = Segmented()
     out.held_out = {s.key: set() for s in rules.segments if s.holdout}
     out.succeeded = {s.key: set() for s in rules.segments if s.success}
-    for batch in _batches(iter_contacts(db, workspace, rules.fields)):
-        ids = [holdout_identity(c) for c in batch]
-        result = assign(rules, [c.profile for c in batch], now, ids=ids)
+    views = _Views(rules)
+    for batch in read_ahead(iter_profile_batches(db, workspace, rules, BATCH)):
+        typed = with_derived(rules, batch.typed, len(batch), now)
+        # Holdouts hash the contact id: `holdout_identity`, batch-wide.
+        result = assign_typed(rules, typed, now, ids=batch.ids)
         merge_moments(out.kpis, kpi_moments(rules, result))
-        held: dict[int, set[str]] = {}
-        for key, found in out.held_out.items():
-            for i in result.frame[holdout_col(key)].arg_true().to_list():
-                found.add(batch[i].id)
-                held.setdefault(i, set()).add(key)
-        for key, found in out.succeeded.items():
-            found.update(batch[i].id for i in result.frame[success_col(key)].arg_true().to_list())
-        for i, (stored, assignment) in enumerate(zip(batch, result.assignments(), strict=True)):
-            out.contacts.append(
-                ContactView(
-                    contact_id=stored.id,
-                    hubspot_id=stored.hubspot_id,
-                    mailchimp_id=stored.mailchimp_id,
-                    mailchimp_status=stored.mailchimp_status,
-                    segments=assignment.segments - held[i] if i in held else assignment.segments,
-                    journey_stage=assignment.journey_stage,
-                )
-            )
-            out.sizes.update(assignment.segments)
-            out.stages[assignment.journey_stage or "(none)"] += 1
+        views.add(out, batch, result.frame)
     return out
+
+
+class _Views:
+    """Turns evaluated batches into planner views and the run's figures."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.keys = rules.keys
+        held = {s.key for s in rules.segments if s.holdout}
+        # A contact's segments for the planner: final memberships but the held-out ones.
+        final = [pl.col(k) & ~pl.col(holdout_col(k)) if k in held else pl.col(k) for k in self.keys]
+        self.chunks = [self.keys[i : i + _BITS] for i in range(0, len(self.keys), _BITS)]
+        self.masks = [
+            functools.reduce(
+                operator.or_,
+                [e.cast(pl.Int64) * (1 << b) for b, e in enumerate(final[i : i + _BITS])],
+            )
+            for i in range(0, len(final), _BITS)
+        ]
+        self.sets: dict[Any, frozenset[str]] = {}
+
+    def segments(self, mask: Any) -> frozenset[str]:
+        """The segment keys of one bit mask (an int, or a tuple of them past 62 segments)."""
+        found = self.sets.get(mask)
+        if found is None:
+            parts = mask if isinstance(mask, tuple) else (mask,)
+            found = frozenset(
+                k
+                for chunk, m in zip(self.chunks, parts, strict=True)
+                for b, k in enumerate(chunk)
+                if m >> b & 1
+            )
+            self.sets[mask] = found
+        return found
+
+    def add(self, out: Segmented, batch: ProfileBatch, frame: pl.DataFrame) -> None:
+        """One evaluated batch into `out`: views, sizes, stages, holdouts and successes."""
+        ids = pl.Series("id", batch.ids, dtype=pl.Int64)
+        for key, found in out.held_out.items():
+            found.update(ids.filter(frame[holdout_col(key)]).to_list())
+        for key, found in out.succeeded.items():
+            found.update(ids.filter(frame[success_col(key)]).to_list())
+        if self.keys:
+            sums = frame.select(pl.col(k).sum() for k in self.keys).row(0)
+            out.sizes.update({k: int(v) for k, v in zip(self.keys, sums, strict=True) if v})
+        journey = frame["journey"].fill_null("(none)")
+        counts = dict(journey.value_counts().iter_rows())
+        for stage in journey.unique(maintain_order=True).to_list():
+            out.stages[stage] += counts[stage]
+        if len(self.masks) == 1:
+            masks: Any = frame.select(self.masks[0]).to_series().to_list()
+        elif self.masks:
+            masks = frame.select(self.masks).rows()
+        else:
+            masks = [0] * frame.height
+            self.chunks = [()]
+        segments = self.segments
+        out.contacts.extend(
+            ContactView(cid, hs, mc, status, segments(mask), stage)
+            for cid, hs, mc, status, mask, stage in zip(
+                batch.ids,
+                batch.hubspot_ids,
+                batch.mailchimp_ids,
+                batch.statuses,
+                masks,
+                frame["journey"].to_list(),
+                strict=True,
+            )
+        )

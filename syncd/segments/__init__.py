@@ -11,16 +11,17 @@ Public API::
     rules.stages, rules.segments, rules.segment_by_key # Stage / Segment data, file order
 
     assign(rules, profiles, now) -> BatchResult        # the evaluator (columnar, polars)
+    evaluate.assign_typed(rules, typed, now)           # the same over columns typed already
     result.assignments() -> Iterator[Assignment]; result.sizes(); result.journey()
     explain(rules, profile, now) -> Explanation        # .to_dict(), .render_text()
     analyse(rules, profiles, now) -> SegmentReport     # .to_dict(), .render_text()
 
 Profiles are canonical: canonical field name -> raw value as the sources send it (text numbers,
-ISO dates), as a list of rows or a dict of columns; values are typed on the way in, and
-anything that does not fit a field's type counts as missing. `Assignment` is
-`(journey_stage, segments)`: the first journey stage that matched (or None), and the final
-segment keys after exclusive groups (the higher `priority` wins; ties go to the segment listed
-first).
+ISO dates), as a list of rows or a dict of columns (Python lists, or polars text Series); values
+are typed on the way in, and anything that does not fit a field's type counts as missing.
+`Assignment` is `(journey_stage, segments)`: the first journey stage that matched (or None), and
+the final segment keys after exclusive groups (the higher `priority` wins; ties go to the
+segment listed first).
 """
 
 from syncd.segments.analytics import SegmentReport, SegmentStats, analyse

@@ -217,7 +217,25 @@ def assign(
         ids: The profiles' stable ids, in the same order; with them, the members each
             segment's `holdout` keeps out of its targets are marked (see `holdout`).
     """
-    typed = typed_frame(rules, profiles, now)
+    return assign_typed(rules, typed_frame(rules, profiles, now), now, ids=ids)
+
+
+def assign_typed(
+    rules: RuleSet,
+    typed: pl.DataFrame,
+    now: datetime,
+    *,
+    ids: Sequence[int | str] | None = None,
+) -> BatchResult:
+    """`assign` over columns already typed: what the sync uses, which types stored profiles itself.
+
+    Args:
+        rules: The loaded rules.
+        typed: What `typed_frame` gives: one typed column per `rules.typed_fields` and the
+            derived fields (see `with_derived`).
+        now: The clock for relative dates.
+        ids: As for `assign`.
+    """
     extra = [
         condition(s.success.when, now).alias(success_col(s.key))
         for s in rules.segments
@@ -260,12 +278,16 @@ def typed_frame(rules: RuleSet, profiles: Profiles, now: datetime) -> pl.DataFra
     """The typed column of every field the rules read, then the derived fields, per profile."""
     names = rules.typed_fields
     n, cols = columns_of(profiles, names)
-    if not names:  # polars frames need a column to have a height
+    typed = [typed_series(name, cols[name], rules.fields[name].type, n) for name in names]
+    return with_derived(rules, typed, n, now)
+
+
+def with_derived(rules: RuleSet, typed: Sequence[pl.Series], n: int, now: datetime) -> pl.DataFrame:
+    """The frame the evaluator reads: the typed field columns (`n` rows), then derived fields."""
+    if not typed:  # polars frames need a column to have a height
         frame = pl.DataFrame({ROWS_COL: pl.repeat(0, n, dtype=pl.Int8, eager=True)})
     else:
-        frame = pl.DataFrame(
-            [typed_series(name, cols[name], rules.fields[name].type, n) for name in names]
-        )
+        frame = pl.DataFrame(typed)
     return derive(frame, rules.derived_fields, now) if rules.derived_fields else frame
 
 

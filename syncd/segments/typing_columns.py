@@ -13,10 +13,13 @@ from typing import Any, TypeAlias
 import polars as pl
 
 from syncd.segments.fields import (
+    FALSE_WORDS,
     ISO_FAST_RE,
     NORMALISERS,
     NUMBER_PATTERN,
+    TRUE_WORDS,
     FieldType,
+    to_boolean,
     to_datetime,
 )
 
@@ -49,11 +52,15 @@ def columns_of(
     return len(rows), {n: [r.get(n) for r in rows] for n in names}
 
 
-def typed_series(name: str, values: Sequence[Any] | None, ftype: FieldType, n: int) -> pl.Series:
+def typed_series(
+    name: str, values: Sequence[Any] | pl.Series | None, ftype: FieldType, n: int
+) -> pl.Series:
     """The typed column for one field (all-null when the column is absent)."""
     dtype = DTYPES[ftype]
     if values is None:
         return pl.Series(name, [None] * n, dtype=dtype)
+    if isinstance(values, pl.Series):
+        return typed_text(values.alias(name), ftype)
     kinds = set(map(type, values))
     kinds.discard(_NONE)
     if not kinds:
@@ -65,7 +72,7 @@ def typed_series(name: str, values: Sequence[Any] | None, ftype: FieldType, n: i
         if ftype is FieldType.NUMBER:
             return _numbers_from_text(text)
         if ftype is FieldType.DATETIME:
-            return _datetimes_from_text(text, values)
+            return _datetimes_from_text(text)
     if ftype is FieldType.NUMBER and kinds <= {int, float}:
         return pl.Series(name, values, dtype=pl.Float64, strict=False).fill_nan(None)
     if ftype is FieldType.BOOLEAN and kinds == {bool}:
@@ -81,7 +88,7 @@ def _numbers_from_text(text: pl.Series) -> pl.Series:
     return parsed.set(~ok.fill_null(False), None)
 
 
-def _datetimes_from_text(text: pl.Series, values: Sequence[Any]) -> pl.Series:
+def _datetimes_from_text(text: pl.Series) -> pl.Series:
     stripped = text.str.strip_chars()
     fast = stripped.str.contains(ISO_FAST_RE.pattern).fill_null(False)
     # The common shape first over everything, the rarer shapes only where still unparsed.
@@ -100,7 +107,45 @@ def _datetimes_from_text(text: pl.Series, values: Sequence[Any]) -> pl.Series:
     # Text the fast grammar did not cover (or polars refused): the reference parser decides.
     todo = (out.is_null() & stripped.is_not_null() & (stripped != "")).arg_true()
     if len(todo):
-        idx = todo.to_list()
-        fixed = pl.Series([to_datetime(values[i]) for i in idx], dtype=pl.Datetime("us", "UTC"))
-        out = out.scatter(idx, fixed)
+        raw = text.gather(todo).to_list()
+        fixed = pl.Series([to_datetime(v) for v in raw], dtype=pl.Datetime("us", "UTC"))
+        out = out.scatter(todo, fixed)
+    return out
+
+
+def typed_text(text: pl.Series, ftype: FieldType) -> pl.Series:
+    """A polars text column (nulls for missing) typed as `ftype`, value by value as `NORMALISERS`.
+
+    Raises:
+        TypeError: For a list field or a column that is not text.
+    """
+    if text.dtype != pl.String or ftype is FieldType.LIST:
+        raise TypeError(f"{text.name}: cannot type a {text.dtype} column as {ftype}")
+    if ftype is FieldType.STRING:
+        return text.set(text == "", None)
+    if ftype is FieldType.NUMBER:
+        return _numbers_from_text(text)
+    if ftype is FieldType.DATETIME:
+        return _datetimes_from_text(text)
+    return _booleans_from_text(text)
+
+
+def _booleans_from_text(text: pl.Series) -> pl.Series:
+    word = text.str.strip_chars().str.to_lowercase()
+    out = (
+        pl.select(
+            pl.when(word.is_in(sorted(TRUE_WORDS)))
+            .then(True)
+            .when(word.is_in(sorted(FALSE_WORDS)))
+            .then(False)
+            .otherwise(None)
+        )
+        .to_series()
+        .alias(text.name)
+    )
+    # Anything unrecognised (odd whitespace, say): the reference parser decides.
+    todo = (out.is_null() & text.is_not_null()).arg_true()
+    if len(todo):
+        fixed = [to_boolean(v) for v in text.gather(todo).to_list()]
+        out = out.scatter(todo, pl.Series(fixed, dtype=pl.Boolean))
     return out

@@ -1,7 +1,9 @@
 """Profiles: the merged, canonical view of every stored contact, ready for the rules.
 
 The store keeps each source's canonical fields apart; here they are merged field by field
-with the preference of `fields.yaml` (the preferred source wins when it has a value).
+with the preference of `fields.yaml` (the preferred source wins when it has a value), one
+contact at a time, for `explain`, the console and the CLI. The sync reads the same profiles as
+typed columns, a batch at a time (`columns.py`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, Select, Text, cast, or_, select
 
 from syncd.engine.profiles.identity import merge_fields
 from syncd.segments import FieldCatalog
@@ -55,6 +57,28 @@ def merge_profile(
     return out
 
 
+def contacts_query(workspace: str, *, as_text: bool = False, scan: bool = False) -> Select[Any]:
+    """Id, email, both record ids and the attributes of every contact still in a source.
+
+    In id order. With `as_text`, the attributes come as their JSON text, undecoded. With
+    `scan` (for SQLite, reading every contact), the table is walked in id order instead of
+    looked up by workspace: no index has (workspace, id), so the lookup sorts every row first.
+    """
+    c = table_of(Contact).c
+    attributes = cast(c.attributes, Text) if as_text else c.attributes
+    # `workspace || ''` is the same value, but no index serves it.
+    ws = c.workspace.concat("") if scan else c.workspace
+    return (
+        select(c.id, c.email, c.hubspot_id, c.mailchimp_id, attributes)
+        .where(
+            ws == workspace,
+            # A person who left both systems keeps only their history.
+            or_(c.hubspot_id.is_not(None), c.mailchimp_id.is_not(None)),
+        )
+        .order_by(c.id)
+    )
+
+
 def iter_contacts(
     db: Engine, workspace: str, fields: FieldCatalog, *, email: str | None = None
 ) -> Iterator[StoredContact]:
@@ -63,17 +87,13 @@ def iter_contacts(
     In id order. `email` matches the profile's address or its Mailchimp member's.
     """
     c = table_of(Contact).c
-    query = select(c.id, c.email, c.hubspot_id, c.mailchimp_id, c.attributes).where(
-        c.workspace == workspace,
-        # A person who left both systems keeps only their history.
-        or_(c.hubspot_id.is_not(None), c.mailchimp_id.is_not(None)),
-    )
+    query = contacts_query(workspace)
     if email is not None:
         query = query.where(or_(c.email == email, c.mailchimp_email == email))
     prefer = preferences(fields)
     with db.connect() as conn:
         # A statement option, not a connection option: it must not outlive this query.
-        result = conn.execute(query.order_by(c.id).execution_options(yield_per=5000))
+        result = conn.execute(query.execution_options(yield_per=5000))
         for row in result:
             attrs = row.attributes or {}
             mailchimp = attrs.get("mailchimp") or {}

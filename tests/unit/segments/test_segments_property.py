@@ -244,3 +244,22 @@ def test_column_typing_equals_value_typing(values: list[Any], ftype: FieldType) 
 
     got = typed_series("f", values, ftype, len(values)).to_list()
     assert got == [NORMALISERS[ftype](v) for v in values]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.none(), any_value.filter(lambda v: isinstance(v, str)), st.text())
+    ),
+    ftype=st.sampled_from([t for t in FieldType if t is not FieldType.LIST]),
+)
+def test_typing_a_polars_text_column_equals_value_typing(
+    values: list[str | None], ftype: FieldType
+) -> None:
+    import polars as pl
+
+    from syncd.segments.typing_columns import typed_series
+
+    text = pl.Series("f", values, dtype=pl.String)
+    got = typed_series("f", text, ftype, len(values)).to_list()
+    assert got == [NORMALISERS[ftype](v) for v in values]
