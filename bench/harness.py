@@ -207,7 +207,8 @@ class Phases:
     """Seconds spent in each engine phase of the runs made while installed.
 
     Wraps the functions `syncd.engine.syncer` and `syncd.engine.pull` call: `pull` is the
-    whole of `pull_all` less the page merges (`merge`), which it calls on its own thread.
+    whole of `pull_all` less the page merges (`merge`), which it calls on its own thread;
+    `segment` is `segment_store` less the planning of each batch (`plan`) it hands on.
     """
 
     NAMES = ("pull", "merge", "drift", "segment", "plan", "journal", "apply")
@@ -246,7 +247,7 @@ class Phases:
         self._wrap(pull, "merge_page", "merge")
         self._wrap(syncer, "detect_drift", "drift")
         self._wrap(syncer, "segment_store", "segment")
-        self._wrap(syncer.Syncer, "_plan", "plan")
+        self._wrap(syncer.Planner, "add", "plan")  # called from inside segment_store
         self._wrap(syncer, "write_outbox", "journal")
         self._wrap(syncer, "apply_run", "apply")
         try:
@@ -266,4 +267,5 @@ class Phases:
             }
             self.peak_after = {}
         got["pull"] = got.pop("pull_all", 0.0) - got.get("merge", 0.0)
+        got["segment"] = got.get("segment", 0.0) - got.get("plan", 0.0)
         return {name: round(got.get(name, 0.0), 2) for name in self.NAMES}

@@ -13,10 +13,13 @@ from __future__ import annotations
 import functools
 import operator
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 from sqlalchemy import Engine
 
@@ -35,9 +38,15 @@ _BITS = 62
 
 @dataclass
 class Segmented:
-    """The planner's input plus the figures the run summary shows."""
+    """The run's segmentation figures (and, without a sink, the planner's input).
+
+    A sync hands each batch's views to its planner as they are made (`segment_store`'s
+    `sink`) and keeps none; `contacts` then stays empty.
+    """
 
     contacts: list[ContactView] = field(default_factory=list)
+    #: Segment -> the contact ids in it (held-out members included), one array per batch.
+    member_batches: dict[str, list[npt.NDArray[np.int64]]] = field(default_factory=dict)
     sizes: Counter[str] = field(default_factory=Counter)
     stages: Counter[str] = field(default_factory=Counter)
     #: Segment -> contact ids in the segment but held out of its targets.
@@ -45,6 +54,15 @@ class Segmented:
     #: Segment -> contact ids for which the segment's `success.when` holds now.
     succeeded: dict[str, set[int]] = field(default_factory=dict)
     kpis: KpiMoments = field(default_factory=dict)
+
+    def members(self, key: str) -> npt.NDArray[np.int64]:
+        """The contact ids in segment `key` (held out included), sorted and unique."""
+        parts = self.member_batches.get(key) or [np.empty(0, dtype=np.int64)]
+        return np.unique(np.concatenate(parts))
+
+
+#: Where a sync sends each batch's planner views (see `Segmented`).
+ViewSink = Callable[[list[ContactView]], None]
 
 
 def holdout_identity(contact: StoredContact) -> int | str:
@@ -73,11 +91,22 @@ def segment_targets(
     ]
 
 
-def segment_store(db: Engine, workspace: str, rules: RuleSet, now: datetime) -> Segmented:
+def segment_store(
+    db: Engine, workspace: str, rules: RuleSet, now: datetime, sink: ViewSink | None = None
+) -> Segmented:
     """Evaluate the rules over every contact of the workspace, batch by batch.
 
     Profiles come as typed columns (`profiles.columns`), and each contact's view is built
     straight from the evaluated columns: contacts with the same segments share one frozenset.
+
+    Args:
+        db: The store.
+        workspace: Whose contacts.
+        rules: The mappings.
+        now: The run's clock (relative dates, dwell).
+        sink: Takes each batch's views, in contact id order, as they are made; the sync's
+            planner, so memory holds one batch of views, not every contact's. Without it the
+            views are collected in `contacts`.
     """
     out = Segmented()
     out.held_out = {s.key: set() for s in rules.segments if s.holdout}
@@ -88,7 +117,7 @@ def segment_store(db: Engine, workspace: str, rules: RuleSet, now: datetime) -> 
         # Holdouts hash the contact id: `holdout_identity`, batch-wide.
         result = assign_typed(rules, typed, now, ids=batch.ids)
         merge_moments(out.kpis, kpi_moments(rules, result))
-        views.add(out, batch, result.frame)
+        views.add(out, batch, result.frame, sink)
     return out
 
 
@@ -124,7 +153,9 @@ class _Views:
             self.sets[mask] = found
         return found
 
-    def add(self, out: Segmented, batch: ProfileBatch, frame: pl.DataFrame) -> None:
+    def add(
+        self, out: Segmented, batch: ProfileBatch, frame: pl.DataFrame, sink: ViewSink | None
+    ) -> None:
         """One evaluated batch into `out`: views, sizes, stages, holdouts and successes."""
         ids = pl.Series("id", batch.ids, dtype=pl.Int64)
         for key, found in out.held_out.items():
@@ -145,8 +176,12 @@ class _Views:
         else:
             masks = [0] * frame.height
             self.chunks = [()]
+        for key in self.keys:
+            in_segment = ids.filter(frame[key]).to_numpy().astype(np.int64)
+            if len(in_segment):
+                out.member_batches.setdefault(key, []).append(in_segment)
         segments = self.segments
-        out.contacts.extend(
+        views = [
             ContactView(cid, hs, mc, status, segments(mask), stage)
             for cid, hs, mc, status, mask, stage in zip(
                 batch.ids,
@@ -157,4 +192,8 @@ class _Views:
                 frame["journey"].to_list(),
                 strict=True,
             )
-        )
+        ]
+        if sink is None:
+            out.contacts.extend(views)
+        else:
+            sink(views)

@@ -105,13 +105,7 @@ def record_segment_history(
 
 def _members(rules: RuleSet, segmented: Segmented) -> dict[str, npt.NDArray[np.int64]]:
     """Segment -> its members' contact ids (held out included), sorted."""
-    found: dict[str, list[int]] = {s.key: [] for s in rules.segments}
-    for c in segmented.contacts:
-        for key in c.segments:
-            found[key].append(c.contact_id)
-    for key, held in segmented.held_out.items():
-        found[key].extend(held)
-    return {k: np.unique(np.asarray(v, dtype=np.int64)) for k, v in found.items()}
+    return {s.key: segmented.members(s.key) for s in rules.segments}
 
 
 def _load_sets(conn: Connection, workspace: str) -> dict[str, npt.NDArray[np.int64]]:

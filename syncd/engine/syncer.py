@@ -31,7 +31,7 @@ from syncd.engine.guards import empty_pull_guard, removal_guard, stale_data_guar
 from syncd.engine.holds import HeldTarget, WaitingHold, carry
 from syncd.engine.ledger import ledger_for, ledger_summary, load_ledger, set_ledger, write_outbox
 from syncd.engine.outcome import guarded, note_stale, settle
-from syncd.engine.plan import Plan, Planner, SegmentTargets
+from syncd.engine.plan import ContactView, Plan, Planner, SegmentTargets
 from syncd.engine.pull import pull_all
 from syncd.engine.recovery import recover_interrupted
 from syncd.engine.review import sample_changes
@@ -64,9 +64,6 @@ from syncd.store.lease import (
 from syncd.store.models import HoldStatus, MembershipState, RunStatus, SyncRun
 from syncd.store.scratch import scratch
 from syncd.store.types import table_of
-
-#: Contacts planned per ledger read: bounds the ledger rows in memory to one chunk's.
-PLAN_CHUNK = 20_000
 
 log = get_logger(__name__)
 
@@ -244,8 +241,7 @@ class Syncer:
     def plan_only(self, rules: RuleSet | None = None) -> RunResult:
         """What would change against the stored data, without pulling or writing."""
         rules = rules or self.rules
-        segmented = segment_store(self.db, self.workspace, rules, self.clock())
-        plan = self._plan(segmented, rules)
+        segmented, plan = self._segment_and_plan(rules)
         result = RunResult(None, RunStatus.SUCCESS, "plan", plan, segmented=segmented)
         result.samples = sample_changes(self.db, plan)
         result.held_reasons = list(
@@ -499,9 +495,8 @@ class Syncer:
             last_full_pull(self.db, self.workspace),
             full=full,
         )
-        segmented = segment_store(self.db, self.workspace, self.rules, self.clock())
+        segmented, plan = self._segment_and_plan(self.rules)
         result.segmented = segmented
-        plan = self._plan(segmented, self.rules)
         if failures:
             # Rules read that vendor's last-known values; nothing is removed for lack of data.
             plan, result.counts.deferred = stale_data_guard(plan)
@@ -604,27 +599,34 @@ class Syncer:
                 plan, changes=[c for c in plan.changes if c.target not in result.counts.waiting]
             )
 
-    def _plan(self, segmented: Segmented, rules: RuleSet) -> Plan:
-        """Plan chunk by chunk, reading the ledger rows of each chunk's contacts only.
+    def _segment_and_plan(self, rules: RuleSet) -> tuple[Segmented, Plan]:
+        """Segment every contact and plan each batch as it comes, with its ledger rows only.
 
-        One read transaction, so every chunk sees the same ledger.
+        Neither the contacts' views nor the ledger are ever held whole: each batch of views
+        goes to the planner with the ledger rows of its contact id range (`ledger_for`), so
+        memory holds one batch of each whatever the workspace's size. The apply lease keeps
+        other writers off the ledger meanwhile.
         """
-        configured = self._targets(rules)
         with self.db.begin() as conn:
             targets, owned = ledger_summary(conn, self.workspace)
-            planner = Planner(
-                configured,
-                targets,
-                owned,
-                write_properties=self.write_properties,
-                now=self.clock(),
-            )
-            contacts = segmented.contacts
-            for start in range(0, len(contacts), PLAN_CHUNK):
-                chunk = contacts[start : start + PLAN_CHUNK]
-                ids = [c.contact_id for c in chunk]
-                planner.add(chunk, ledger_for(conn, self.workspace, min(ids), max(ids)))
-        return planner.plan
+        planner = Planner(
+            self._targets(rules),
+            targets,
+            owned,
+            write_properties=self.write_properties,
+            now=self.clock(),
+        )
+
+        def plan_batch(views: list[ContactView]) -> None:
+            if not views:
+                return
+            ids = [v.contact_id for v in views]
+            with self.db.begin() as conn:
+                ledger = ledger_for(conn, self.workspace, min(ids), max(ids))
+            planner.add(views, ledger)
+
+        segmented = segment_store(self.db, self.workspace, rules, self.clock(), plan_batch)
+        return segmented, planner.plan
 
     def _targets(self, rules: RuleSet) -> list[SegmentTargets]:
         """The configured targets, less those a person deleted and syncd leaves deleted."""
