@@ -78,6 +78,7 @@ def main() -> None:
         second = rt.syncer.sync(trigger="schedule")
         second_s = time.perf_counter() - t1
         second_phases = phases.take()
+        second_peaks = phases.last_peaks
         after = stats(info)
         rt.close()
 
@@ -115,6 +116,7 @@ def main() -> None:
         "second_run_calls": calls_between(middle, after)["total"],
         "second_run_s": round(second_s, 2),
         "second_run_phases_s": second_phases,
+        "second_run_peak_rss_after_phase_mb": second_peaks,
         "second_run_echoed_contacts": echoed,
         "second_run_floor_s": round(second_floor, 2),
         "second_run_pages_floor_s": round(pages_floor, 2),
