@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from syncd.engine.closing import CLOSED
+from syncd.engine.segmentation import segment_store
 from syncd.failures import Reason
 from syncd.http import RetrySettings
 from syncd.runtime import Runtime, open_runtime
@@ -259,13 +260,14 @@ def living_segments_hold(sb: Sandbox, rt: Runtime) -> None:
     """Owned lists hold exactly the living contacts of their segment; tags the consenting ones."""
     planned = rt.syncer.plan_only()
     assert planned.plan.changes == []
-    assert planned.segmented is not None
+    # A sync plans each batch of views as it is made and keeps none; collect them here.
+    views = segment_store(rt.db, rt.syncer.workspace, rt.rules, rt.syncer.clock()).contacts
     lists, tags = remote_lists(sb), remote_tags(sb)
     with sb.state_lock():
         status = {h: m.status for h, m in sb.mailchimp.members.items()}
         living = set(sb.hubspot.contacts)
     for seg in rt.rules.segments:
-        members = [c for c in planned.segmented.contacts if seg.key in c.segments]
+        members = [c for c in views if seg.key in c.segments]
         if seg.targets.hubspot_list:
             want = {c.hubspot_id for c in members if c.hubspot_id}
             assert {int(i) for i in want} <= living
