@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import signal
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ import pytest
 from sqlalchemy import Engine
 
 from syncd.store import lease, make_engine, upgrade
+from tests.support.children import read_jsonl, spawn_child, stop_child
 from tests.support.polling import eventually
 
 DEADLINE = 20.0
@@ -89,23 +87,12 @@ def spawn(
     mode: str,
     every: str = "1h",
 ) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-    with (work / f"{name}.log").open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, str(script), url, str(work), name, mode, every],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            env=env,
-        )
-    procs.append(proc)
-    return proc
+    args = [url, str(work), name, mode, every]
+    return spawn_child(procs, script, work / f"{name}.log", args)
 
 
 def lines(work: Path) -> list[dict[str, Any]]:
-    path = work / "windows.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+    return read_jsonl(work / "windows.jsonl")
 
 
 def logs(work: Path, name: str) -> list[dict[str, Any]]:
@@ -114,8 +101,7 @@ def logs(work: Path, name: str) -> list[dict[str, Any]]:
 
 
 def stop(proc: subprocess.Popen[bytes]) -> int:
-    proc.send_signal(signal.SIGTERM)
-    return proc.wait(DEADLINE)
+    return stop_child(proc, DEADLINE)
 
 
 def test_sigterm_finishes_the_job_then_exits_zero_and_releases_the_lease(

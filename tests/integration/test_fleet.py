@@ -9,11 +9,7 @@ run by the other daemon in the same cycle, within the lease TTL.
 from __future__ import annotations
 
 import itertools
-import json
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,6 +18,7 @@ from typing import Any
 import pytest
 
 from syncd.store import upgrade
+from tests.support.children import read_jsonl, spawn_child, stop_child
 from tests.support.polling import eventually
 
 DEADLINE = 30.0
@@ -88,24 +85,12 @@ def spawn(
     mode: str,
     every: float,
 ) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-    with (work / f"{name}.log").open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, str(script), url, str(work), name, mode, str(every),
-             ",".join(WORKSPACES), str(TTL_S)],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            env=env,
-        )  # fmt: skip
-    procs.append(proc)
-    return proc
+    args = [url, str(work), name, mode, str(every), ",".join(WORKSPACES), str(TTL_S)]
+    return spawn_child(procs, script, work / f"{name}.log", args)
 
 
 def lines(work: Path) -> list[dict[str, Any]]:
-    path = work / "runs.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+    return read_jsonl(work / "runs.jsonl")
 
 
 def ends(work: Path) -> list[dict[str, Any]]:
@@ -113,8 +98,7 @@ def ends(work: Path) -> list[dict[str, Any]]:
 
 
 def stop(proc: subprocess.Popen[bytes]) -> int:
-    proc.send_signal(signal.SIGTERM)
-    return proc.wait(DEADLINE)
+    return stop_child(proc, DEADLINE)
 
 
 @pytest.mark.postgres
