@@ -1,10 +1,11 @@
 """Console fixtures: a seeded store on each backend, the app with a recording approve path,
-and clients with and without a token.
+clients with and without a token, and headless Chromium for the browser tests.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from syncd.store.lease import LeaseBusyError
 from syncd.store.models import RunStatus, SyncRun
 from syncd.store.types import table_of
 from syncd.ui import create_app
+from tests.ui.browser import ARGS, CHROMIUM, open_page
 from tests.ui.seed import NOW, WS, Seeded, seed
 
 with warnings.catch_warnings():
@@ -102,3 +104,19 @@ def client(db: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded) -> 
 def locked(db: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded) -> TestClient:
     """A client of a console that requires the token `TOKEN`."""
     return TestClient(make_app(db, rules, release, TOKEN), follow_redirects=False)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, headless; never a downloaded browser build. One per module."""
+    playwright_sync = pytest.importorskip("playwright.sync_api")
+    with playwright_sync.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    """A fresh page (own cookies) at a desktop size."""
+    yield from open_page(browser, 1360)
