@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from syncd.store import upgrade
-from tests.support.children import read_jsonl, spawn_child, stop_child
+from tests.support.children import Spawn, read_jsonl, stop_child
 from tests.support.polling import eventually
 
 DEADLINE = 30.0
@@ -69,24 +69,9 @@ db.dispose()
 """
 
 
-@pytest.fixture
-def script(tmp_path: Path) -> Path:
-    path = tmp_path / "fleet.py"
-    path.write_text(SCRIPT, encoding="utf-8")
-    return path
-
-
-def spawn(
-    procs: list[subprocess.Popen[bytes]],
-    script: Path,
-    url: str,
-    work: Path,
-    name: str,
-    mode: str,
-    every: float,
-) -> subprocess.Popen[bytes]:
-    args = [url, str(work), name, mode, str(every), ",".join(WORKSPACES), str(TTL_S)]
-    return spawn_child(procs, script, work / f"{name}.log", args)
+def fleet_args(every: int) -> list[str]:
+    """The fleet script's own argv: seconds between cycles, the workspaces, the lease TTL."""
+    return [str(every), ",".join(WORKSPACES), str(TTL_S)]
 
 
 def lines(work: Path) -> list[dict[str, Any]]:
@@ -103,11 +88,11 @@ def stop(proc: subprocess.Popen[bytes]) -> int:
 
 @pytest.mark.postgres
 def test_two_daemons_sync_every_workspace_exactly_once_per_cycle(
-    postgres_url: str, tmp_path: Path, script: Path, procs: list[subprocess.Popen[bytes]]
+    postgres_url: str, tmp_path: Path, spawn: Spawn
 ) -> None:
     upgrade(postgres_url)
-    a = spawn(procs, script, postgres_url, tmp_path, "A", "work", every=3)
-    b = spawn(procs, script, postgres_url, tmp_path, "B", "work", every=3)
+    a = spawn(postgres_url, "A", "work", *fleet_args(3))
+    b = spawn(postgres_url, "B", "work", *fleet_args(3))
     eventually(
         lambda: len({x["cycle"] for x in ends(tmp_path)}) >= 4,
         "runs in four cycles",
@@ -137,13 +122,13 @@ def test_two_daemons_sync_every_workspace_exactly_once_per_cycle(
 
 @pytest.mark.postgres
 def test_a_killed_daemons_workspace_runs_on_the_other_within_the_ttl(
-    postgres_url: str, tmp_path: Path, script: Path, procs: list[subprocess.Popen[bytes]]
+    postgres_url: str, tmp_path: Path, spawn: Spawn
 ) -> None:
     upgrade(postgres_url)
-    a = spawn(procs, script, postgres_url, tmp_path, "A", "hang", every=3600)
+    a = spawn(postgres_url, "A", "hang", *fleet_args(3600))
     eventually(lambda: any(x["daemon"] == "A" for x in lines(tmp_path)), "A to start a run")
     stuck = next(x for x in lines(tmp_path) if x["daemon"] == "A")
-    b = spawn(procs, script, postgres_url, tmp_path, "B", "work", every=3600)
+    b = spawn(postgres_url, "B", "work", *fleet_args(3600))
     others = set(WORKSPACES) - {stuck["workspace"]}
     eventually(lambda: {x["workspace"] for x in ends(tmp_path)} == others, "B to run the other two")
     assert not any(x["workspace"] == stuck["workspace"] for x in lines(tmp_path)[1:])

@@ -12,7 +12,14 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+
+class Spawn(Protocol):
+    """The `spawn` fixture of tests/integration: start the test module's `SCRIPT` as a child
+    with argv `url, work folder, name, mode, *args`; its stderr goes to `<work>/<name>.log`."""
+
+    def __call__(self, url: str, name: str, mode: str, *args: str) -> subprocess.Popen[bytes]: ...
 
 
 def spawn_child(
