@@ -4,12 +4,14 @@ clients with and without a token, and headless Chromium for the browser tests.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -104,6 +106,22 @@ def client(db: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded) -> 
 def locked(db: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded) -> TestClient:
     """A client of a console that requires the token `TOKEN`."""
     return TestClient(make_app(db, rules, release, TOKEN), follow_redirects=False)
+
+
+def csrf_token(client: TestClient, run_id: int) -> str:
+    """The client's session CSRF token, as the run's confirm page puts it in its form."""
+    found = re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get(f"/runs/{run_id}/confirm").text
+    )
+    assert found is not None
+    return found.group(1)
+
+
+def post_approve(client: TestClient, run_id: int, token: str) -> httpx.Response:
+    """Post the confirm page's Approve form for `run_id` as a browser on the console would."""
+    return client.post(
+        f"/runs/{run_id}/approve", data={"csrf_token": token}, headers={"origin": ORIGIN}
+    )
 
 
 @pytest.fixture(scope="module")
