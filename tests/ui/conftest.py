@@ -119,9 +119,10 @@ def csrf_token(client: TestClient, run_id: int) -> str:
 
 def post_approve(client: TestClient, run_id: int, token: str) -> httpx.Response:
     """Post the confirm page's Approve form for `run_id` as a browser on the console would."""
-    return client.post(
+    response: httpx.Response = client.post(
         f"/runs/{run_id}/approve", data={"csrf_token": token}, headers={"origin": ORIGIN}
     )
+    return response
 
 
 @pytest.fixture(scope="module")
