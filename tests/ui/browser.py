@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from syncd.http import RetrySettings
+from syncd.sandbox import Sandbox
+from syncd.store import upgrade
+from tests.support.sandboxes import start_sandbox
 
 CHROMIUM = Path(os.environ.get("SYNCD_TEST_CHROMIUM", "/usr/bin/chromium"))
 SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
@@ -46,3 +52,15 @@ def shot(page: object, name: str, *, full_page: bool = True) -> None:
     """Save a screenshot under `screenshots/` (git-ignored) for a person to look at."""
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)  # type: ignore[attr-defined]
+
+
+@contextmanager
+def sandbox_and_store(
+    tmp_path_factory: pytest.TempPathFactory, name: str, contacts: int, seed: int
+) -> Iterator[tuple[Sandbox, str, RetrySettings]]:
+    """A sandbox of `contacts` people, a new migrated SQLite store for the syncs to fill, and
+    the retry settings the browser tests sync with (no waits between attempts)."""
+    db_url = f"sqlite:///{tmp_path_factory.mktemp(name) / 'syncd.db'}"
+    upgrade(db_url)
+    with start_sandbox(contacts, seed=seed) as sb:
+        yield sb, db_url, RetrySettings.immediate(max_attempts=6, timeout_s=5.0)

@@ -13,14 +13,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from syncd.http import RetrySettings
 from syncd.runtime import Runtime, open_runtime
-from syncd.store import upgrade
 from syncd.store.models import RunStatus
 from syncd.ui import UiServer, create_app, serve
 from tests.e2e.helpers import make_settings
-from tests.support.sandboxes import start_sandbox
-from tests.ui.browser import MARKS, shot
+from tests.ui.browser import MARKS, sandbox_and_store, shot
 
 pytestmark = MARKS
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -38,12 +35,9 @@ class Console:
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     """Two real syncs against the sandbox (the second held), and the console serving them."""
-    db_url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'syncd.db'}"
-    upgrade(db_url)
-    retry = RetrySettings.immediate(max_attempts=6, timeout_s=5.0)
     opened: list[Runtime] = []
     server: UiServer | None = None
-    with start_sandbox(300, seed=11) as sb:
+    with sandbox_and_store(tmp_path_factory, "browser", 300, seed=11) as (sb, db_url, retry):
         try:
             rt = open_runtime(make_settings(sb, db_url), retry=retry)
             opened.append(rt)

@@ -18,15 +18,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from syncd.http import RetrySettings
 from syncd.runtime import Runtime, open_runtime
-from syncd.store import upgrade
 from syncd.store.models import RunStatus
 from syncd.ui import UiServer, create_app, serve
 from syncd.ui.links import ExternalLinks
 from tests.e2e.helpers import make_settings
-from tests.support.sandboxes import start_sandbox
-from tests.ui.browser import MARKS, open_page, shot
+from tests.ui.browser import MARKS, open_page, sandbox_and_store, shot
 
 pytestmark = MARKS
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -50,12 +47,9 @@ class Synced:
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
     """A full sync, a sync that changes nothing, an undo of the first; two consoles on them."""
-    db_url = f"sqlite:///{tmp_path_factory.mktemp('views') / 'syncd.db'}"
-    upgrade(db_url)
-    retry = RetrySettings.immediate(max_attempts=6, timeout_s=5.0)
     servers: list[UiServer] = []
     rt: Runtime | None = None
-    with start_sandbox(200, seed=5) as sb:
+    with sandbox_and_store(tmp_path_factory, "views", 200, seed=5) as (sb, db_url, retry):
         try:
             settings = make_settings(sb, db_url, max_removals_pct=100, max_removals=100_000)
             rt = open_runtime(settings, retry=retry)
