@@ -33,6 +33,9 @@ DTYPES: dict[FieldType, pl.DataType] = {
 # Formats polars tries, in order, on text that matches fields.ISO_FAST_RE.
 _ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d")
 _NONE = type(None)
+# Types whose all-text columns go through `typed_text` (booleans from text keep the per-value
+# path in `typed_series`, as before).
+_TEXT_COLUMN_TYPES = frozenset({FieldType.STRING, FieldType.NUMBER, FieldType.DATETIME})
 
 #: Canonical profiles (field name -> raw value), as a list of rows or as a dict of columns.
 Profiles: TypeAlias = Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
@@ -65,14 +68,8 @@ def typed_series(
     kinds.discard(_NONE)
     if not kinds:
         return pl.Series(name, [None] * n, dtype=dtype)
-    if kinds == {str}:
-        text = pl.Series(name, values, dtype=pl.String)
-        if ftype is FieldType.STRING:
-            return text.set(text == "", None)
-        if ftype is FieldType.NUMBER:
-            return _numbers_from_text(text)
-        if ftype is FieldType.DATETIME:
-            return _datetimes_from_text(text)
+    if kinds == {str} and ftype in _TEXT_COLUMN_TYPES:
+        return typed_text(pl.Series(name, values, dtype=pl.String), ftype)
     if ftype is FieldType.NUMBER and kinds <= {int, float}:
         return pl.Series(name, values, dtype=pl.Float64, strict=False).fill_nan(None)
     if ftype is FieldType.BOOLEAN and kinds == {bool}:

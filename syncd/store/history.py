@@ -485,7 +485,7 @@ def write_events_csv(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
     writer.writerow(EVENT_COLUMNS)
     n = 0
     for row in rows:
-        writer.writerow([_csv_cell(row.get(col)) for col in EVENT_COLUMNS])
+        writer.writerow(_csv_row(row))
         n += 1
     return n
 
@@ -496,7 +496,7 @@ def write_events_json(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
     n = 0
     for row in rows:
         out.write(",\n" if n else "\n")
-        out.write(json.dumps({col: _jsonable(row).get(col) for col in EVENT_COLUMNS}))
+        out.write(json.dumps(_json_row(row)))
         n += 1
     out.write("\n]\n" if n else "]\n")
     return n
@@ -510,10 +510,7 @@ def events_to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
     people who open them in Excel.
     """
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(EVENT_COLUMNS)
-    for row in rows:
-        writer.writerow([_csv_cell(row.get(col)) for col in EVENT_COLUMNS])
+    write_events_csv(rows, buf)
     return buf.getvalue()
 
 
@@ -524,7 +521,7 @@ def iter_events_csv(rows: Iterable[Mapping[str, Any]], *, chunk: int = 200) -> I
     writer.writerow(EVENT_COLUMNS)
     pending = 0
     for row in rows:
-        writer.writerow([_csv_cell(row.get(col)) for col in EVENT_COLUMNS])
+        writer.writerow(_csv_row(row))
         pending += 1
         if pending >= chunk:
             yield buf.getvalue()
@@ -532,6 +529,14 @@ def iter_events_csv(rows: Iterable[Mapping[str, Any]], *, chunk: int = 200) -> I
             buf.truncate()
             pending = 0
     yield buf.getvalue()
+
+
+def _csv_row(row: Mapping[str, Any]) -> list[Any]:
+    return [_csv_cell(row.get(col)) for col in EVENT_COLUMNS]
+
+
+def _json_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {col: _jsonable(row).get(col) for col in EVENT_COLUMNS}
 
 
 def _csv_cell(value: Any) -> Any:
@@ -546,7 +551,7 @@ def _csv_cell(value: Any) -> Any:
 
 def events_to_json(rows: Iterable[Mapping[str, Any]]) -> str:
     """The events as a JSON array (keys in `EVENT_COLUMNS` order), for `syncd audit --json`."""
-    return json.dumps([{col: _jsonable(row).get(col) for col in EVENT_COLUMNS} for row in rows])
+    return json.dumps([_json_row(row) for row in rows])
 
 
 # --- one contact's memberships ------------------------------------------------------------------

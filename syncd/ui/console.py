@@ -13,16 +13,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from syncd.config import Settings
 from syncd.engine.run_record import RunResult
 from syncd.engine.syncer import LeaseWait
 from syncd.errors import ConfigError
 from syncd.runtime import Runtime, open_runtime
-from syncd.segments import load_mappings
+from syncd.segments import RuleSet, load_mappings
 from syncd.store import open_store
 from syncd.ui.app import create_app
 from syncd.ui.links import ExternalLinks, datacenter
+from syncd.ui.state import Approve, Reject
 
 #: How long the console's Approve waits for another writer before answering "waiting for".
 CONSOLE_LEASE_WAIT_S = 10.0
@@ -55,7 +57,6 @@ def console_for(
             "waiting for <holder>" (nothing written).
     """
     ui = rt.settings.ui
-    token = ui.token.get_secret_value() if ui.token else None
     syncer = rt.syncer
 
     def approve(run_id: int) -> RunResult:
@@ -71,19 +72,7 @@ def console_for(
             run_id, by=f"console:{ui.user_label}", wait=LeaseWait(timeout_s=lease_wait_s)
         )
 
-    app = create_app(
-        rt.db,
-        rt.settings.workspace,
-        rt.rules,
-        token=token,
-        approve=approve,
-        reject=reject,
-        allowed_hosts=ui.allowed_hosts,
-        bind_hosts=[ui.host, bind_host or ui.host],
-        session_ttl=ui.session_ttl,
-        links=links_for(rt.settings),
-    )
-    return app, token
+    return _app(rt.db, rt.settings, rt.rules, bind_host, approve=approve, reject=reject)
 
 
 def open_console(
@@ -110,6 +99,21 @@ def open_console(
         db.dispose()
         app, token = console_for(rt, bind_host, lease_wait_s=lease_wait_s)
         return app, token, rt.close
+    app, token = _app(db, settings, rules, bind_host, approve=None, read_only=reason)
+    return app, token, db.dispose
+
+
+def _app(
+    db: Engine,
+    settings: Settings,
+    rules: RuleSet,
+    bind_host: str | None,
+    *,
+    approve: Approve | None,
+    reject: Reject | None = None,
+    read_only: str | None = None,
+) -> tuple[FastAPI, str | None]:
+    """The console app as `ui` configures it (token, hosts, session, links); and the token."""
     ui = settings.ui
     token = ui.token.get_secret_value() if ui.token else None
     app = create_app(
@@ -117,11 +121,12 @@ def open_console(
         settings.workspace,
         rules,
         token=token,
-        approve=None,
-        read_only=reason,
+        approve=approve,
+        reject=reject,
+        read_only=read_only,
         allowed_hosts=ui.allowed_hosts,
         bind_hosts=[ui.host, bind_host or ui.host],
         session_ttl=ui.session_ttl,
         links=links_for(settings),
     )
-    return app, token, db.dispose
+    return app, token

@@ -74,12 +74,44 @@ def tagged_member(sb: Sandbox, rt: Runtime) -> tuple[str, int]:
     raise AssertionError("the demo data must tag some HubSpot contacts in Mailchimp")
 
 
+def synced_person(sb: Sandbox, make_runtime: RuntimeFactory) -> tuple[Runtime, Person]:
+    """The start of most tests here: a runtime after a full sync that succeeded, and a person
+    to edit the CRM by hand."""
+    rt = make_runtime()
+    assert rt.syncer.sync(trigger="manual", full=True).status is RunStatus.SUCCESS
+    return rt, Person(sb)
+
+
+def subscribed_tagged(sb: Sandbox) -> list[str]:
+    """Subscribed members carrying an owned tag, sorted (a stable pick of who to change)."""
+    return sorted(
+        h
+        for n, m in remote_tags(sb).items()
+        if n.startswith("syncd:")
+        for h in m
+        if sb.mailchimp.members[h].status == "subscribed"
+    )
+
+
+def delete_owned_list_and_tag(
+    sb: Sandbox, person: Person, lists: dict[str, set[str]], tags: dict[str, set[str]]
+) -> tuple[str, str]:
+    """A person deletes the first non-empty owned list and owned tag (of the remote `lists`
+    and `tags` as read before); their names."""
+    list_name = next(n for n, m in sorted(lists.items()) if m)
+    tag_name = next(n for n, m in sorted(tags.items()) if m and n.startswith("syncd:"))
+    with sb.state_lock():
+        list_id = next(x.list_id for x in sb.hubspot.lists.values() if x.name == list_name)
+        seg_id = next(s.id for s in sb.mailchimp.segments.values() if s.name == tag_name)
+    person.delete_list(list_id)
+    person.delete_tag(seg_id)
+    return list_name, tag_name
+
+
 def test_changed_and_reused_addresses_never_fail_and_mailchimp_is_written_at_its_own(
     sandbox: Sandbox, make_runtime: RuntimeFactory
 ) -> None:
-    rt = make_runtime()
-    assert rt.syncer.sync(trigger="manual", full=True).status is RunStatus.SUCCESS
-    person = Person(sandbox)
+    rt, person = synced_person(sandbox, make_runtime)
     h, x = tagged_member(sandbox, rt)
     old = sandbox.hubspot.contacts[x].props["email"]
     before = membership_history(rt.db, rt.settings.workspace, old)
@@ -115,17 +147,9 @@ def test_changed_and_reused_addresses_never_fail_and_mailchimp_is_written_at_its
 def test_a_deleted_owned_list_and_tag_are_recorded_then_recreated_with_their_members(
     sandbox: Sandbox, make_runtime: RuntimeFactory
 ) -> None:
-    rt = make_runtime()
-    assert rt.syncer.sync(trigger="manual", full=True).status is RunStatus.SUCCESS
-    person = Person(sandbox)
+    rt, person = synced_person(sandbox, make_runtime)
     lists, tags = remote_lists(sandbox), remote_tags(sandbox)
-    list_name = next(n for n, m in sorted(lists.items()) if m)
-    tag_name = next(n for n, m in sorted(tags.items()) if m and n.startswith("syncd:"))
-    with sandbox.state_lock():
-        list_id = next(x.list_id for x in sandbox.hubspot.lists.values() if x.name == list_name)
-        seg_id = next(s.id for s in sandbox.mailchimp.segments.values() if s.name == tag_name)
-    person.delete_list(list_id)
-    person.delete_tag(seg_id)
+    list_name, tag_name = delete_owned_list_and_tag(sandbox, person, lists, tags)
     result = rt.syncer.sync(trigger="reconcile", full=True)
     assert (result.status, result.exit_code) == (RunStatus.PARTIAL, 4), result.error
     assert result.reason is Reason.TARGET_DELETED
@@ -178,9 +202,7 @@ def test_on_deleted_target_stop_leaves_it_deleted(sandbox: Sandbox, db_url: str)
 def test_deleted_merged_archived_and_erased_people_leave_without_drift(
     sandbox: Sandbox, make_runtime: RuntimeFactory
 ) -> None:
-    rt = make_runtime()
-    assert rt.syncer.sync(trigger="manual", full=True).status is RunStatus.SUCCESS
-    person = Person(sandbox)
+    rt, person = synced_person(sandbox, make_runtime)
     lists = remote_lists(sandbox)
     listed = sorted({int(i) for m in lists.values() for i in m})
     gone, loser, winner = listed[0], listed[1], listed[2]
@@ -189,13 +211,7 @@ def test_deleted_merged_archived_and_erased_people_leave_without_drift(
     assert loser_events
     person.delete_contact(gone)
     merged_id = person.merge_contacts(winner, loser)
-    tagged = sorted(
-        h
-        for n, m in remote_tags(sandbox).items()
-        if n.startswith("syncd:")
-        for h in m
-        if sandbox.mailchimp.members[h].status == "subscribed"
-    )
+    tagged = subscribed_tagged(sandbox)
     archived, erased = tagged[0], tagged[-1]
     person.archive_member(archived)
     person.delete_member_permanently(erased)
@@ -222,9 +238,7 @@ def test_deleted_merged_archived_and_erased_people_leave_without_drift(
 def test_deal_and_company_edits_reach_their_contacts_in_the_next_incremental_run(
     sandbox: Sandbox, make_runtime: RuntimeFactory
 ) -> None:
-    rt = make_runtime()
-    assert rt.syncer.sync(trigger="manual", full=True).status is RunStatus.SUCCESS
-    person = Person(sandbox)
+    rt, person = synced_person(sandbox, make_runtime)
     with sandbox.state_lock():
         hs = sandbox.hubspot
         cid, deal_id = next(
@@ -295,13 +309,7 @@ def test_a_life_of_crm_edits_converges_and_loses_no_history(
 
     run(full=True)
     listed = sorted({int(i) for m in remote_lists(sandbox).values() for i in m})
-    tagged = sorted(
-        h
-        for n, m in remote_tags(sandbox).items()
-        if n.startswith("syncd:")
-        for h in m
-        if sandbox.mailchimp.members[h].status == "subscribed"
-    )
+    tagged = subscribed_tagged(sandbox)
     # Day 1: contacts deleted, archived, GDPR-deleted and merged; an address changed and
     # taken by a new contact; a deal won.
     person.delete_contact(listed[0])
@@ -323,16 +331,7 @@ def test_a_life_of_crm_edits_converges_and_loses_no_history(
     # Day 2: Mailchimp members archived and erased; an owned list and an owned tag deleted.
     person.archive_member(tagged[0])
     person.delete_member_permanently(tagged[-1])
-    lists = remote_lists(sandbox)
-    list_name = next(n for n, m in sorted(lists.items()) if m)
-    tag_name = next(
-        n for n, m in sorted(remote_tags(sandbox).items()) if m and n.startswith("syncd:")
-    )
-    with sandbox.state_lock():
-        list_id = next(x.list_id for x in sandbox.hubspot.lists.values() if x.name == list_name)
-        seg_id = next(s.id for s in sandbox.mailchimp.segments.values() if s.name == tag_name)
-    person.delete_list(list_id)
-    person.delete_tag(seg_id)
+    delete_owned_list_and_tag(sandbox, person, remote_lists(sandbox), remote_tags(sandbox))
     run(full=False)
     run(full=True)
     # Day 3: the archived member subscribes again themselves; another deal edit.

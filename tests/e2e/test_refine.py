@@ -7,7 +7,7 @@ that days pass between runs while contacts convert in HubSpot through its API.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,16 @@ def runtime(sandbox: Sandbox, db_url: str, tmp_path: Path) -> Runtime:
     )
 
 
+def clocked_runtime(
+    sandbox: Sandbox, db_url: str, tmp_path: Path
+) -> tuple[Runtime, list[datetime]]:
+    """`runtime` on a clock the test moves: the run reads the time from the list's one item."""
+    rt = runtime(sandbox, db_url, tmp_path)
+    clock = [utcnow()]
+    rt.syncer.clock = lambda: clock[0]
+    return rt, clock
+
+
 def convert(sandbox: Sandbox, hubspot_id: str) -> None:
     """A person marks a contact as a customer in HubSpot."""
     resp = requests.patch(
@@ -67,10 +77,8 @@ def convert(sandbox: Sandbox, hubspot_id: str) -> None:
 def test_history_success_and_holdout_over_simulated_days(
     sandbox: Sandbox, db_url: str, tmp_path: Path
 ) -> None:
-    rt = runtime(sandbox, db_url, tmp_path)
-    start = utcnow()
-    clock = [start]
-    rt.syncer.clock = lambda: clock[0]
+    rt, clock = clocked_runtime(sandbox, db_url, tmp_path)
+    start = clock[0]
     try:
         first = rt.syncer.sync(trigger="manual", full=True)
         assert first.status is RunStatus.SUCCESS, first.error
@@ -158,10 +166,8 @@ def test_history_success_and_holdout_over_simulated_days(
 def test_kpi_below_target_warns_after_three_runs(
     sandbox: Sandbox, db_url: str, tmp_path: Path
 ) -> None:
-    rt = runtime(sandbox, db_url, tmp_path)
-    start = utcnow()
-    clock = [start]
-    rt.syncer.clock = lambda: clock[0]
+    rt, clock = clocked_runtime(sandbox, db_url, tmp_path)
+    start = clock[0]
     try:
         for day in range(3):
             clock[0] = start + timedelta(days=day)

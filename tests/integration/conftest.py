@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from tests.support.children import Spawn, spawn_child
 
 #: Seconds a leftover child gets to exit after it was killed.
 KILL_WAIT_S = 30.0
@@ -21,3 +24,19 @@ def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
         if proc.poll() is None:
             proc.kill()
             proc.wait(KILL_WAIT_S)
+
+
+@pytest.fixture
+def spawn(
+    procs: list[subprocess.Popen[bytes]], tmp_path: Path, request: pytest.FixtureRequest
+) -> Spawn:
+    """Starts the test module's `SCRIPT` as a daemon child working in `tmp_path` (see `Spawn`);
+    the children and the test meet through files there."""
+    script = tmp_path / "daemon.py"
+    script.write_text(request.module.SCRIPT, encoding="utf-8")
+
+    def start(url: str, name: str, mode: str, *args: str) -> subprocess.Popen[bytes]:
+        argv = [url, str(tmp_path), name, mode, *args]
+        return spawn_child(procs, script, tmp_path / f"{name}.log", argv)
+
+    return start

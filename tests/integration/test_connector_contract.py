@@ -26,24 +26,11 @@ from syncd.failures import Reason
 from syncd.http import ApiStats, RetrySettings
 from syncd.sandbox import Limits, Sandbox
 from syncd.sandbox.mailchimp.state import McSegment
+from tests.support.connector_fields import HUBSPOT_PATHS, MAILCHIMP_PATHS
 
 FIELDS = FieldMap.from_paths(
-    hubspot={
-        "email": "email",
-        "first_name": "firstname",
-        "lifecycle_stage": "lifecyclestage",
-        "deals_won": "deals.won_count",
-        "revenue": "deals.won_amount",
-        "industry": "company.industry",
-        "company_size": "company.numberofemployees",
-    },
-    mailchimp={
-        "email": "email_address",
-        "first_name": "merge_fields.FNAME",
-        "open_rate": "stats.avg_open_rate",
-        "country": "location.country_code",
-        "member_rating": "member_rating",
-    },
+    hubspot={**HUBSPOT_PATHS, "company_size": "company.numberofemployees"},
+    mailchimp=MAILCHIMP_PATHS,
 )
 
 

@@ -16,31 +16,14 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.base import FieldMap, Member, PropertyUpdate, Target, TargetKind
+from connectors.base import Member, PropertyUpdate, Target, TargetKind
 from connectors.hubspot import HubSpotConnector
 from connectors.mailchimp import MailchimpConnector, subscriber_hash
 from syncd.http import RetrySettings
 from syncd.sandbox import Limits, Sandbox
 from syncd.sandbox.app import Served
+from tests.support.connector_fields import FIELDS
 from tests.support.shapes import OneOf, mismatches
-
-FIELDS = FieldMap.from_paths(
-    hubspot={
-        "email": "email",
-        "first_name": "firstname",
-        "lifecycle_stage": "lifecyclestage",
-        "deals_won": "deals.won_count",
-        "revenue": "deals.won_amount",
-        "industry": "company.industry",
-    },
-    mailchimp={
-        "email": "email_address",
-        "first_name": "merge_fields.FNAME",
-        "open_rate": "stats.avg_open_rate",
-        "country": "location.country_code",
-        "member_rating": "member_rating",
-    },
-)
 
 # -- HubSpot shapes (CRM v3 objects, v4 associations, Lists v3, Properties v3) ----------------
 

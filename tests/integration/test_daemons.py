@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import signal
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ import pytest
 from sqlalchemy import Engine
 
 from syncd.store import lease, make_engine, upgrade
+from tests.support.children import Spawn, read_jsonl, stop_child
 from tests.support.polling import eventually
 
 DEADLINE = 20.0
@@ -73,39 +71,8 @@ reader.dispose()
 """
 
 
-@pytest.fixture
-def script(tmp_path: Path) -> Path:
-    path = tmp_path / "daemon.py"
-    path.write_text(SCRIPT, encoding="utf-8")
-    return path
-
-
-def spawn(
-    procs: list[subprocess.Popen[bytes]],
-    script: Path,
-    url: str,
-    work: Path,
-    name: str,
-    mode: str,
-    every: str = "1h",
-) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-    with (work / f"{name}.log").open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, str(script), url, str(work), name, mode, every],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            env=env,
-        )
-    procs.append(proc)
-    return proc
-
-
 def lines(work: Path) -> list[dict[str, Any]]:
-    path = work / "windows.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+    return read_jsonl(work / "windows.jsonl")
 
 
 def logs(work: Path, name: str) -> list[dict[str, Any]]:
@@ -114,16 +81,15 @@ def logs(work: Path, name: str) -> list[dict[str, Any]]:
 
 
 def stop(proc: subprocess.Popen[bytes]) -> int:
-    proc.send_signal(signal.SIGTERM)
-    return proc.wait(DEADLINE)
+    return stop_child(proc, DEADLINE)
 
 
 def test_sigterm_finishes_the_job_then_exits_zero_and_releases_the_lease(
-    tmp_path: Path, script: Path, procs: list[subprocess.Popen[bytes]]
+    tmp_path: Path, spawn: Spawn
 ) -> None:
     url = f"sqlite:///{tmp_path / 'syncd.db'}"
     upgrade(url)
-    proc = spawn(procs, script, url, tmp_path, "solo", "until-stop")
+    proc = spawn(url, "solo", "until-stop", "1h")
     eventually(lambda: len(lines(tmp_path)) == 1, "the job to start")
     db = make_engine(url)
     try:
@@ -147,12 +113,12 @@ def test_sigterm_finishes_the_job_then_exits_zero_and_releases_the_lease(
 
 @pytest.mark.postgres
 def test_two_daemons_on_one_postgres_never_apply_at_once(
-    postgres_url: str, tmp_path: Path, script: Path, procs: list[subprocess.Popen[bytes]]
+    postgres_url: str, tmp_path: Path, spawn: Spawn
 ) -> None:
     upgrade(postgres_url)
-    first = spawn(procs, script, postgres_url, tmp_path, "A", "gate", every="1s")
+    first = spawn(postgres_url, "A", "gate", "1s")
     eventually(lambda: any(x["daemon"] == "A" for x in lines(tmp_path)), "A to start applying")
-    second = spawn(procs, script, postgres_url, tmp_path, "B", "gate", every="1s")
+    second = spawn(postgres_url, "B", "gate", "1s")
 
     def b_waits_for_a() -> bool:
         return any(

@@ -9,11 +9,7 @@ run by the other daemon in the same cycle, within the lease TTL.
 from __future__ import annotations
 
 import itertools
-import json
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,6 +18,7 @@ from typing import Any
 import pytest
 
 from syncd.store import upgrade
+from tests.support.children import Spawn, read_jsonl, stop_child
 from tests.support.polling import eventually
 
 DEADLINE = 30.0
@@ -72,40 +69,13 @@ db.dispose()
 """
 
 
-@pytest.fixture
-def script(tmp_path: Path) -> Path:
-    path = tmp_path / "fleet.py"
-    path.write_text(SCRIPT, encoding="utf-8")
-    return path
-
-
-def spawn(
-    procs: list[subprocess.Popen[bytes]],
-    script: Path,
-    url: str,
-    work: Path,
-    name: str,
-    mode: str,
-    every: float,
-) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-    with (work / f"{name}.log").open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, str(script), url, str(work), name, mode, str(every),
-             ",".join(WORKSPACES), str(TTL_S)],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            env=env,
-        )  # fmt: skip
-    procs.append(proc)
-    return proc
+def fleet_args(every: int) -> list[str]:
+    """The fleet script's own argv: seconds between cycles, the workspaces, the lease TTL."""
+    return [str(every), ",".join(WORKSPACES), str(TTL_S)]
 
 
 def lines(work: Path) -> list[dict[str, Any]]:
-    path = work / "runs.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+    return read_jsonl(work / "runs.jsonl")
 
 
 def ends(work: Path) -> list[dict[str, Any]]:
@@ -113,17 +83,16 @@ def ends(work: Path) -> list[dict[str, Any]]:
 
 
 def stop(proc: subprocess.Popen[bytes]) -> int:
-    proc.send_signal(signal.SIGTERM)
-    return proc.wait(DEADLINE)
+    return stop_child(proc, DEADLINE)
 
 
 @pytest.mark.postgres
 def test_two_daemons_sync_every_workspace_exactly_once_per_cycle(
-    postgres_url: str, tmp_path: Path, script: Path, procs: list[subprocess.Popen[bytes]]
+    postgres_url: str, tmp_path: Path, spawn: Spawn
 ) -> None:
     upgrade(postgres_url)
-    a = spawn(procs, script, postgres_url, tmp_path, "A", "work", every=3)
-    b = spawn(procs, script, postgres_url, tmp_path, "B", "work", every=3)
+    a = spawn(postgres_url, "A", "work", *fleet_args(3))
+    b = spawn(postgres_url, "B", "work", *fleet_args(3))
     eventually(
         lambda: len({x["cycle"] for x in ends(tmp_path)}) >= 4,
         "runs in four cycles",
@@ -153,13 +122,13 @@ def test_two_daemons_sync_every_workspace_exactly_once_per_cycle(
 
 @pytest.mark.postgres
 def test_a_killed_daemons_workspace_runs_on_the_other_within_the_ttl(
-    postgres_url: str, tmp_path: Path, script: Path, procs: list[subprocess.Popen[bytes]]
+    postgres_url: str, tmp_path: Path, spawn: Spawn
 ) -> None:
     upgrade(postgres_url)
-    a = spawn(procs, script, postgres_url, tmp_path, "A", "hang", every=3600)
+    a = spawn(postgres_url, "A", "hang", *fleet_args(3600))
     eventually(lambda: any(x["daemon"] == "A" for x in lines(tmp_path)), "A to start a run")
     stuck = next(x for x in lines(tmp_path) if x["daemon"] == "A")
-    b = spawn(procs, script, postgres_url, tmp_path, "B", "work", every=3600)
+    b = spawn(postgres_url, "B", "work", *fleet_args(3600))
     others = set(WORKSPACES) - {stuck["workspace"]}
     eventually(lambda: {x["workspace"] for x in ends(tmp_path)} == others, "B to run the other two")
     assert not any(x["workspace"] == stuck["workspace"] for x in lines(tmp_path)[1:])

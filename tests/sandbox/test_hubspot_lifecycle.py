@@ -8,21 +8,11 @@ import json
 from typing import Any
 
 import pytest
-import requests
 from hubspot.crm.contacts import ApiException
 from sandbox_clients import hubspot
+from sandbox_clients import hubspot_request as _call
 
 from syncd.sandbox import Limits, Sandbox
-
-
-def _call(sb: Sandbox, method: str, path: str, body: Any = None) -> requests.Response:
-    return requests.request(
-        method,
-        f"{sb.hubspot_url}{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {sb.hubspot_token}"},
-        timeout=10,
-    )
 
 
 def _listed(sb: Sandbox, archived: bool) -> set[str]:

@@ -6,9 +6,9 @@ import json
 from collections.abc import Iterator
 
 import pytest
-import requests
 from hubspot.crm.contacts import ApiException
 from sandbox_clients import hubspot
+from sandbox_clients import hubspot_request as _raw
 
 from syncd.sandbox import Sandbox
 from syncd.sandbox.core.clock import parse_time_ms
@@ -161,16 +161,6 @@ def test_lists_create_find_and_memberships(fresh: Sandbox) -> None:
     with pytest.raises(Exception) as err:  # noqa: PT011
         lists.memberships_api.get_page(list_id, limit=251)
     assert err.value.status == 400  # type: ignore[attr-defined]
-
-
-def _raw(sb: Sandbox, method: str, path: str, body: object) -> requests.Response:
-    return requests.request(
-        method,
-        f"{sb.hubspot_url}{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {sb.hubspot_token}"},
-        timeout=10,
-    )
 
 
 def test_search_follows_the_spec_types(sb: Sandbox) -> None:

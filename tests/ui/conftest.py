@@ -1,14 +1,17 @@
 """Console fixtures: a seeded store on each backend, the app with a recording approve path,
-and clients with and without a token.
+clients with and without a token, and headless Chromium for the browser tests.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -19,6 +22,7 @@ from syncd.store.lease import LeaseBusyError
 from syncd.store.models import RunStatus, SyncRun
 from syncd.store.types import table_of
 from syncd.ui import create_app
+from tests.ui.browser import ARGS, CHROMIUM, open_page
 from tests.ui.seed import NOW, WS, Seeded, seed
 
 with warnings.catch_warnings():
@@ -102,3 +106,36 @@ def client(db: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded) -> 
 def locked(db: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded) -> TestClient:
     """A client of a console that requires the token `TOKEN`."""
     return TestClient(make_app(db, rules, release, TOKEN), follow_redirects=False)
+
+
+def csrf_token(client: TestClient, run_id: int) -> str:
+    """The client's session CSRF token, as the run's confirm page puts it in its form."""
+    found = re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get(f"/runs/{run_id}/confirm").text
+    )
+    assert found is not None
+    return found.group(1)
+
+
+def post_approve(client: TestClient, run_id: int, token: str) -> httpx.Response:
+    """Post the confirm page's Approve form for `run_id` as a browser on the console would."""
+    response: httpx.Response = client.post(
+        f"/runs/{run_id}/approve", data={"csrf_token": token}, headers={"origin": ORIGIN}
+    )
+    return response
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, headless; never a downloaded browser build. One per module."""
+    playwright_sync = pytest.importorskip("playwright.sync_api")
+    with playwright_sync.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    """A fresh page (own cookies) at a desktop size."""
+    yield from open_page(browser, 1360)

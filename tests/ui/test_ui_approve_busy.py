@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from syncd.store.lease import LeaseBusyError, LeaseInfo
 from syncd.ui.api import lease_busy_detail
-from tests.ui.conftest import ORIGIN, FakeRelease
+from tests.ui.conftest import ORIGIN, FakeRelease, csrf_token, post_approve
 from tests.ui.seed import Seeded
 
 HOLDER = "worker-2/pid-41/a1b2c3"
@@ -38,14 +38,8 @@ def busy(release: FakeRelease) -> FakeRelease:
 def test_approve_page_names_the_lease_holder_and_writes_nothing(
     client: TestClient, seeded: Seeded, busy: FakeRelease
 ) -> None:
-    confirm = client.get(f"/runs/{seeded.held_run}/confirm").text  # the session's CSRF token
-    token = re.search(r'name="csrf_token" value="([^"]+)"', confirm)
-    assert token is not None
-    response = client.post(
-        f"/runs/{seeded.held_run}/approve",
-        data={"csrf_token": token.group(1)},
-        headers={"origin": ORIGIN},
-    )
+    token = csrf_token(client, seeded.held_run)
+    response = post_approve(client, seeded.held_run, token)
     assert response.status_code == 409
     assert busy.calls == [seeded.held_run]
     assert re.search(r'<p class="error" role="alert">[^<]*' + re.escape(BUSY), response.text)
@@ -56,12 +50,10 @@ def test_approve_page_names_the_lease_holder_and_writes_nothing(
 def test_api_approve_answers_409_with_the_holder(
     client: TestClient, seeded: Seeded, busy: FakeRelease
 ) -> None:
-    confirm = client.get(f"/runs/{seeded.held_run}/confirm").text  # the session's CSRF token
-    token = re.search(r'name="csrf_token" value="([^"]+)"', confirm)
-    assert token is not None
+    token = csrf_token(client, seeded.held_run)
     response = client.post(
         f"/api/runs/{seeded.held_run}/approve",
-        headers={"origin": ORIGIN, "x-csrf-token": token.group(1)},
+        headers={"origin": ORIGIN, "x-csrf-token": token},
     )
     assert response.status_code == 409
     assert response.json()["detail"].endswith(BUSY)

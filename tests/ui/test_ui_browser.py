@@ -7,42 +7,19 @@ a screenshot of each step under `screenshots/` (git-ignored) for a person to loo
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from syncd.http import RetrySettings
 from syncd.runtime import Runtime, open_runtime
-from syncd.store import upgrade
 from syncd.store.models import RunStatus
 from syncd.ui import UiServer, create_app, serve
 from tests.e2e.helpers import make_settings
-from tests.support.sandboxes import start_sandbox
+from tests.ui.browser import MARKS, sandbox_and_store, shot
 
-CHROMIUM = Path(os.environ.get("SYNCD_TEST_CHROMIUM", "/usr/bin/chromium"))
-SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver",
-    ),
-]
+pytestmark = MARKS
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 
@@ -58,12 +35,9 @@ class Console:
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     """Two real syncs against the sandbox (the second held), and the console serving them."""
-    db_url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'syncd.db'}"
-    upgrade(db_url)
-    retry = RetrySettings.immediate(max_attempts=6, timeout_s=5.0)
     opened: list[Runtime] = []
     server: UiServer | None = None
-    with start_sandbox(300, seed=11) as sb:
+    with sandbox_and_store(tmp_path_factory, "browser", 300, seed=11) as (sb, db_url, retry):
         try:
             rt = open_runtime(make_settings(sb, db_url), retry=retry)
             opened.append(rt)
@@ -90,44 +64,22 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
                 runtime.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Debian's Chromium, headless; never a downloaded browser build."""
-    with playwright_sync.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: object) -> Iterator[object]:
-    """A fresh page (own cookies) at a desktop size."""
-    context = browser.new_context(viewport={"width": 1360, "height": 900})  # type: ignore[attr-defined]
-    yield context.new_page()
-    context.close()
-
-
-def _shot(page: object, name: str, *, full_page: bool = True) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)  # type: ignore[attr-defined]
-
-
 def test_each_page_loads(console: Console, page: object) -> None:
     expect = playwright_sync.expect
     p = page
     p.goto(f"{console.url}/runs")  # type: ignore[attr-defined]
     expect(p.locator("h1")).to_have_text("Sync runs")  # type: ignore[attr-defined]
     expect(p.locator(".badge-partial")).to_have_count(1)  # type: ignore[attr-defined]
-    _shot(p, "01-runs")
+    shot(p, "01-runs")
     p.goto(f"{console.url}/segments")  # type: ignore[attr-defined]
     sizes = 'svg.chart[aria-labelledby="chart-title"]'  # the history chart is a second one
     expect(p.locator(sizes)).to_be_visible()  # type: ignore[attr-defined]
     assert p.locator(f"{sizes} circle").count() > 0  # type: ignore[attr-defined]
     expect(p.locator('svg.chart[aria-labelledby="trend-title"]')).to_be_visible()  # type: ignore[attr-defined]
-    _shot(p, "02-segments")
+    shot(p, "02-segments")
     p.goto(f"{console.url}/changes")  # type: ignore[attr-defined]
     expect(p.locator("table.events tbody tr").first).to_be_visible()  # type: ignore[attr-defined]
-    _shot(p, "03-changes")
+    shot(p, "03-changes")
 
 
 def test_click_from_a_run_to_a_change_to_a_contact(console: Console, page: object) -> None:
@@ -136,7 +88,7 @@ def test_click_from_a_run_to_a_change_to_a_contact(console: Console, page: objec
     p.goto(f"{console.url}/runs")  # type: ignore[attr-defined]
     p.click(f'a[href="/runs/{console.first_run}"]')  # type: ignore[attr-defined]
     expect(p.locator("h1")).to_contain_text(f"Run #{console.first_run}")  # type: ignore[attr-defined]
-    _shot(p, "04-run")
+    shot(p, "04-run")
     p.locator("section h2 a", has_text="search all").click()  # type: ignore[attr-defined]
     expect(p).to_have_url(re.compile(r"/changes\?run_id="))
     link = p.locator("table.events tbody tr td a[href^='/contacts/']").first  # type: ignore[attr-defined]
@@ -144,7 +96,7 @@ def test_click_from_a_run_to_a_change_to_a_contact(console: Console, page: objec
     link.click()
     expect(p.locator("h1")).to_have_text(email)  # type: ignore[attr-defined]
     expect(p.locator("details.verdict.in").first).to_be_visible()  # type: ignore[attr-defined]
-    _shot(p, "05-contact")
+    shot(p, "05-contact")
 
 
 def test_approve_a_held_run(console: Console, page: object) -> None:
@@ -153,10 +105,10 @@ def test_approve_a_held_run(console: Console, page: object) -> None:
     p.goto(f"{console.url}/runs?status=partial")  # type: ignore[attr-defined]
     p.click(f'a[href="/runs/{console.held_run}"]')  # type: ignore[attr-defined]
     expect(p.locator("section.held h2")).to_have_text("Held plan")  # type: ignore[attr-defined]
-    _shot(p, "06-held-run")
+    shot(p, "06-held-run")
     p.get_by_role("link", name=re.compile("Approve")).click()  # type: ignore[attr-defined]
     expect(p.locator("h1")).to_contain_text("Approve and apply the held plan")  # type: ignore[attr-defined]
     p.get_by_role("button", name=re.compile("Approve and apply")).click()  # type: ignore[attr-defined]
     expect(p.locator(".notice")).to_contain_text("Run released")  # type: ignore[attr-defined]
     expect(p.locator("h1 .badge")).to_have_text("success")  # type: ignore[attr-defined]
-    _shot(p, "07-approved", full_page=False)
+    shot(p, "07-approved", full_page=False)

@@ -18,23 +18,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from syncd.http import RetrySettings
 from syncd.runtime import Runtime, open_runtime
-from syncd.store import upgrade
 from syncd.store.models import RunStatus
 from syncd.ui import UiServer, create_app, serve
 from syncd.ui.links import ExternalLinks
 from tests.e2e.helpers import make_settings
-from tests.support.sandboxes import start_sandbox
-from tests.ui.test_ui_browser import ARGS, CHROMIUM, _shot
+from tests.ui.browser import MARKS, open_page, sandbox_and_store, shot
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver",
-    ),
-]
+pytestmark = MARKS
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 PORTAL = 4242
@@ -56,12 +47,9 @@ class Synced:
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
     """A full sync, a sync that changes nothing, an undo of the first; two consoles on them."""
-    db_url = f"sqlite:///{tmp_path_factory.mktemp('views') / 'syncd.db'}"
-    upgrade(db_url)
-    retry = RetrySettings.immediate(max_attempts=6, timeout_s=5.0)
     servers: list[UiServer] = []
     rt: Runtime | None = None
-    with start_sandbox(200, seed=5) as sb:
+    with sandbox_and_store(tmp_path_factory, "views", 200, seed=5) as (sb, db_url, retry):
         try:
             settings = make_settings(sb, db_url, max_removals_pct=100, max_removals=100_000)
             rt = open_runtime(settings, retry=retry)
@@ -91,31 +79,10 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
                 rt.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Debian's Chromium, headless; never a downloaded browser build."""
-    with playwright_sync.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-def _page(browser: object, width: int, height: int = 900) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
-    yield context.new_page()
-    context.close()
-
-
-@pytest.fixture
-def page(browser: object) -> Iterator[object]:
-    """A fresh page at a desktop size."""
-    yield from _page(browser, 1360)
-
-
 @pytest.fixture
 def narrow(browser: object) -> Iterator[object]:
     """A fresh page 420 px wide, a phone held upright."""
-    yield from _page(browser, 420, 860)
+    yield from open_page(browser, 420, 860)
 
 
 def test_runs_filters_charts_and_the_undo_links(synced: Synced, page: object) -> None:
@@ -128,7 +95,7 @@ def test_runs_filters_charts_and_the_undo_links(synced: Synced, page: object) ->
     expect(p.locator("nav.pager .count").first).to_have_text(  # type: ignore[attr-defined]
         "Showing 1\u20133 of 3 runs"
     )
-    _shot(p, "11-runs-charts")
+    shot(p, "11-runs-charts")
     p.select_option("select[name=trigger]", "undo")  # type: ignore[attr-defined]
     p.get_by_role("button", name="Filter").click()  # type: ignore[attr-defined]
     expect(p).to_have_url(re.compile(r"trigger=undo"))
@@ -139,7 +106,7 @@ def test_runs_filters_charts_and_the_undo_links(synced: Synced, page: object) ->
     expect(p.locator(".undone-by")).to_contain_text(f"run #{synced.undo}")  # type: ignore[attr-defined]
     p.locator(".undone-by a").click()  # type: ignore[attr-defined]
     expect(p.locator(".undo-of")).to_contain_text(f"undoes run #{synced.first}")  # type: ignore[attr-defined]
-    _shot(p, "12-undo-run")
+    shot(p, "12-undo-run")
 
 
 def test_a_run_that_changed_nothing_says_so(synced: Synced, page: object) -> None:
@@ -167,7 +134,7 @@ def test_change_log_filters_count_and_export_every_row(synced: Synced, page: obj
     assert found, count
     emails = p.locator("table.events tbody tr td a[href^='/contacts/']").all_inner_texts()  # type: ignore[attr-defined]
     assert emails and all(part.lower() in e for e in emails)
-    _shot(p, "13-changes-filtered")
+    shot(p, "13-changes-filtered")
     href = p.locator("a", has_text="Export CSV").get_attribute("href")  # type: ignore[attr-defined]
     body = p.request.get(f"{synced.url}{href}").text()  # type: ignore[attr-defined]
     rows = list(csv.DictReader(io.StringIO(body)))
@@ -188,7 +155,7 @@ def test_contacts_search_by_name_links_to_hubspot(synced: Synced, page: object) 
     expect(rows.first).to_be_visible()
     for name in rows.locator("td:nth-child(2)").all_inner_texts():
         assert word.lower() in name.lower() or word.lower() in rows.first.inner_text().lower()
-    _shot(p, "14-contacts-search")
+    shot(p, "14-contacts-search")
     rows.first.locator("a[href^='/contacts/']").click()
     link = p.locator("a.ext", has_text="HubSpot")  # type: ignore[attr-defined]
     expect(link).to_have_attribute(
@@ -215,7 +182,7 @@ def test_login_page_has_no_navigation_until_logged_in(synced: Synced, page: obje
     expect(p).to_have_url(re.compile(r"/login"))
     expect(p.locator("nav")).to_have_count(0)  # type: ignore[attr-defined]
     expect(p.get_by_text("Log out")).to_have_count(0)  # type: ignore[attr-defined]
-    _shot(p, "15-login")
+    shot(p, "15-login")
     p.fill("input[name=token]", TOKEN)  # type: ignore[attr-defined]
     p.get_by_role("button", name="Log in").click()  # type: ignore[attr-defined]
     expect(p.locator("header nav")).to_be_visible()  # type: ignore[attr-defined]
@@ -238,7 +205,7 @@ def test_every_page_fits_420_px_and_tables_scroll_inside(synced: Synced, narrow:
             "[document.documentElement.scrollWidth, document.body.scrollWidth, innerWidth]"
         )
         assert max(wide[0], wide[1]) <= wide[2] == 420, f"{url} scrolls sideways: {wide}"
-        _shot(p, f"2{n:02d}-narrow", full_page=False)
+        shot(p, f"2{n:02d}-narrow", full_page=False)
     p.goto(f"{synced.url}/runs")  # type: ignore[attr-defined]
     inner = p.evaluate(  # type: ignore[attr-defined]
         "(() => { const s = document.querySelector('.scroll');"

@@ -22,7 +22,7 @@ from syncd.cli import app as cli
 from syncd.segments import RuleSet
 from syncd.store.models import AuditEvent, RunStatus
 from syncd.ui.links import ExternalLinks
-from tests.ui.conftest import MAPPINGS, FakeRelease, make_app
+from tests.ui.conftest import MAPPINGS, FakeRelease, csrf_token, make_app, post_approve
 from tests.ui.seed import NOW, WS, Seeded, _insert, _run
 
 
@@ -307,14 +307,8 @@ def test_read_only_console_shows_approve_disabled_with_the_reason(
     page = client.get(f"/runs/{seeded.held_run}").text
     assert re.search(r"<button[^>]*disabled[^>]*>Approve…", page)
     assert f"Approve and Reject are off: {reason}" in page and f"Read-only: {reason}" in page
-    confirm = client.get(f"/runs/{seeded.held_run}/confirm").text  # the session's CSRF token
-    token = re.search(r'name="csrf_token" value="([^"]+)"', confirm)
-    assert token is not None
-    response = client.post(
-        f"/runs/{seeded.held_run}/approve",
-        data={"csrf_token": token.group(1)},
-        headers={"origin": "http://testserver"},
-    )
+    token = csrf_token(client, seeded.held_run)
+    response = post_approve(client, seeded.held_run, token)
     assert response.status_code == 409 and reason in response.text
     for path in ("/runs", "/changes", "/contacts", "/segments", f"/runs/{seeded.ok_run}"):
         assert client.get(path).status_code == 200, path
@@ -402,12 +396,10 @@ def test_reject_goes_through_the_reject_path_with_csrf(
     calls: list[int] = []
     app = make_app(db, rules, None, None, reject=calls.append)  # type: ignore[arg-type]
     client = TestClient(app, follow_redirects=False)
-    confirm = client.get(f"/runs/{seeded.held_run}/confirm").text  # the session's CSRF token
-    token = re.search(r'name="csrf_token" value="([^"]+)"', confirm)
-    assert token is not None
+    token = csrf_token(client, seeded.held_run)
     url, origin = f"/runs/{seeded.held_run}/reject", {"origin": "http://testserver"}
     assert client.post(url, data={"csrf_token": "forged"}, headers=origin).status_code == 403
     assert calls == []
-    response = client.post(url, data={"csrf_token": token.group(1)}, headers=origin)
+    response = client.post(url, data={"csrf_token": token}, headers=origin)
     assert response.status_code == 303 and calls == [seeded.held_run]
     assert response.headers["location"] == f"/runs/{seeded.held_run}?notice=rejected"

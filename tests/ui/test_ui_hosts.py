@@ -4,7 +4,6 @@ state-changing request must come from its own origin (Origin, or else Referer).
 
 from __future__ import annotations
 
-import re
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,20 +16,12 @@ from syncd.errors import ConfigError
 from syncd.segments import RuleSet
 from syncd.ui import console_for
 from syncd.ui.security import AllowedHosts
-from tests.ui.conftest import ORIGIN, TOKEN, FakeRelease, make_app
+from tests.ui.conftest import ORIGIN, TOKEN, FakeRelease, csrf_token, make_app
 from tests.ui.seed import WS, Seeded
 
 PORT = 8686
 LOOPBACK = f"http://127.0.0.1:{PORT}"
 EVIL_HOST = f"evil.example:{PORT}"
-
-
-def _csrf(client: TestClient, run_id: int) -> str:
-    found = re.search(
-        r'name="csrf_token" value="([^"]+)"', client.get(f"/runs/{run_id}/confirm").text
-    )
-    assert found is not None
-    return found.group(1)
 
 
 def _console(
@@ -65,7 +56,7 @@ def test_dns_rebinding_replay_is_refused(
         assert "csrf_token" not in response.text and "@example.com" not in response.text
         assert "set-cookie" not in response.headers
     # ... and posts Approve, even holding a real session and its CSRF token.
-    token = _csrf(default_console, seeded.held_run)
+    token = csrf_token(default_console, seeded.held_run)
     attack = {"host": EVIL_HOST, "origin": f"http://{EVIL_HOST}"}
     page = default_console.post(
         f"/runs/{seeded.held_run}/approve", data={"csrf_token": token}, headers=attack
@@ -129,7 +120,7 @@ def test_a_refused_host_gets_a_short_plain_answer_with_the_security_headers(
 def test_every_post_without_origin_or_referer_is_refused(
     client: TestClient, locked: TestClient, seeded: Seeded, release: FakeRelease
 ) -> None:
-    token = _csrf(client, seeded.held_run)
+    token = csrf_token(client, seeded.held_run)
     held = seeded.held_run
     for headers in ({}, {"origin": "null"}, {"origin": ""}, {"referer": ""}):
         refused = [
@@ -148,7 +139,7 @@ def test_origin_of_another_allowed_host_or_port_is_refused(
     db: Engine, rules: RuleSet, release: FakeRelease, seeded: Seeded
 ) -> None:
     two = _console(db, rules, release, ORIGIN, allowed_hosts=["testserver", "localhost"])
-    token = _csrf(two, seeded.held_run)
+    token = csrf_token(two, seeded.held_run)
     url = f"/runs/{seeded.held_run}/approve"
     for headers in (
         {"origin": "http://localhost"},  # allowed, but not the host asked
@@ -177,7 +168,7 @@ def test_a_wildcard_allows_every_name_under_a_domain(
     assert corp.post("/login", data={"token": TOKEN}, headers=other).status_code == 403
     login = corp.post("/login", data={"token": TOKEN}, headers={"origin": base})
     assert login.status_code == 303
-    token = _csrf(corp, seeded.held_run)
+    token = csrf_token(corp, seeded.held_run)
     approved = corp.post(
         f"/runs/{seeded.held_run}/approve", data={"csrf_token": token}, headers={"origin": base}
     )

@@ -6,7 +6,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tests.ui.conftest import FakeRelease
+from tests.ui.conftest import FakeRelease, csrf_token, post_approve
 from tests.ui.seed import Seeded
 
 
@@ -80,14 +80,8 @@ def test_the_runs_page_shows_what_waits_for_a_decision_at_the_top(
 def test_approve_button_releases_through_the_approve_path(
     client: TestClient, seeded: Seeded, release: FakeRelease
 ) -> None:
-    confirm = client.get(f"/runs/{seeded.held_run}/confirm").text  # the session's CSRF token
-    token = re.search(r'name="csrf_token" value="([^"]+)"', confirm)
-    assert token is not None
-    response = client.post(
-        f"/runs/{seeded.held_run}/approve",
-        data={"csrf_token": token.group(1)},
-        headers={"origin": "http://testserver"},
-    )
+    token = csrf_token(client, seeded.held_run)
+    response = post_approve(client, seeded.held_run, token)
     assert response.status_code == 303, response.text
     assert release.calls == [seeded.held_run]
     after = client.get(response.headers["location"]).text
@@ -97,14 +91,8 @@ def test_approve_button_releases_through_the_approve_path(
 def test_approving_a_run_that_is_not_held_shows_why(
     client: TestClient, seeded: Seeded, release: FakeRelease
 ) -> None:
-    confirm = client.get(f"/runs/{seeded.held_run}/confirm").text  # the session's CSRF token
-    token = re.search(r'name="csrf_token" value="([^"]+)"', confirm)
-    assert token is not None
-    response = client.post(
-        f"/runs/{seeded.ok_run}/approve",
-        data={"csrf_token": token.group(1)},
-        headers={"origin": "http://testserver"},
-    )
+    token = csrf_token(client, seeded.held_run)
+    response = post_approve(client, seeded.ok_run, token)
     assert response.status_code == 409
     assert "not held; nothing to release" in response.text
 

@@ -4,26 +4,16 @@ binding rules and response headers.
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from fastapi.testclient import TestClient
 
 from syncd.errors import ConfigError
 from syncd.ui.security import Guard, check_bind, is_loopback, safe_next
-from tests.ui.conftest import ORIGIN, TOKEN, FakeRelease
+from tests.ui.conftest import ORIGIN, TOKEN, FakeRelease, csrf_token
 from tests.ui.seed import XSS, Seeded
 
 BEARER = {"authorization": f"Bearer {TOKEN}"}
 FROM_CONSOLE = {"origin": ORIGIN}  # what a browser sends with a form posted from our page
-
-
-def _csrf(client: TestClient, run_id: int) -> str:
-    found = re.search(
-        r'name="csrf_token" value="([^"]+)"', client.get(f"/runs/{run_id}/confirm").text
-    )
-    assert found is not None
-    return found.group(1)
 
 
 def _login(client: TestClient) -> None:
@@ -75,7 +65,7 @@ def test_a_forged_or_anonymous_cookie_is_not_a_login(locked: TestClient) -> None
 
 def test_logout_ends_the_session(locked: TestClient, seeded: Seeded) -> None:
     _login(locked)
-    token = _csrf(locked, seeded.held_run)
+    token = csrf_token(locked, seeded.held_run)
     response = locked.post("/logout", data={"csrf_token": token}, headers={"origin": ORIGIN})
     assert response.status_code == 303
     locked.cookies.clear()  # the browser drops the deleted cookie
@@ -99,7 +89,7 @@ def test_approve_refuses_requests_without_csrf_proof(
     form: dict[str, str] | None,
     headers: dict[str, str],
 ) -> None:
-    data = form if form is not None else {"csrf_token": _csrf(client, seeded.held_run)}
+    data = form if form is not None else {"csrf_token": csrf_token(client, seeded.held_run)}
     response = client.post(f"/runs/{seeded.held_run}/approve", data=data, headers=headers)
     assert response.status_code == 403
     assert release.calls == []
@@ -108,7 +98,7 @@ def test_approve_refuses_requests_without_csrf_proof(
 def test_approve_with_csrf_token_and_same_origin_referer(
     client: TestClient, seeded: Seeded, release: FakeRelease
 ) -> None:
-    token = _csrf(client, seeded.held_run)
+    token = csrf_token(client, seeded.held_run)
     response = client.post(
         f"/runs/{seeded.held_run}/approve",
         data={"csrf_token": token},
@@ -120,7 +110,7 @@ def test_approve_with_csrf_token_and_same_origin_referer(
 def test_csrf_token_of_another_session_is_refused(
     client: TestClient, seeded: Seeded, release: FakeRelease
 ) -> None:
-    token = _csrf(client, seeded.held_run)
+    token = csrf_token(client, seeded.held_run)
     client.cookies.clear()
     client.get("/runs")  # a new anonymous session
     response = client.post(
@@ -135,7 +125,7 @@ def test_api_approve_needs_csrf_header_unless_bearer(
     _login(locked)
     url = f"/api/runs/{seeded.held_run}/approve"
     assert locked.post(url, headers={"origin": ORIGIN}).status_code == 403
-    token = _csrf(locked, seeded.held_run)
+    token = csrf_token(locked, seeded.held_run)
     ok = locked.post(url, headers={"origin": ORIGIN, "x-csrf-token": token})
     assert ok.status_code == 200 and ok.json()["status"] == "success"
     locked.cookies.clear()

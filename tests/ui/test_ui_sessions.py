@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,7 +12,7 @@ from sqlalchemy import Engine
 
 from syncd.segments import RuleSet
 from syncd.ui.security import Guard, LoginLimiter
-from tests.ui.conftest import ORIGIN, TOKEN, FakeRelease, make_app
+from tests.ui.conftest import ORIGIN, TOKEN, FakeRelease, csrf_token, make_app
 from tests.ui.seed import Seeded
 
 TTL = timedelta(minutes=30)
@@ -63,14 +62,6 @@ def timed(
 def _login(client: TestClient, token: str = TOKEN) -> int:
     response = client.post("/login", data={"token": token, "next": "/runs"}, headers=FROM_CONSOLE)
     return int(response.status_code)
-
-
-def _csrf(client: TestClient, run_id: int) -> str:
-    found = re.search(
-        r'name="csrf_token" value="([^"]+)"', client.get(f"/runs/{run_id}/confirm").text
-    )
-    assert found is not None
-    return found.group(1)
 
 
 def test_sixth_failed_login_in_a_minute_is_429_and_a_good_login_after_it_works(
@@ -162,7 +153,7 @@ def test_an_expired_session_is_no_session(
     timed: TestClient, clock: FakeClock, seeded: Seeded, release: FakeRelease
 ) -> None:
     assert _login(timed) == 303
-    token = _csrf(timed, seeded.held_run)
+    token = csrf_token(timed, seeded.held_run)
     clock.advance(TTL.total_seconds() - 1)
     assert timed.get("/runs").status_code == 200
     clock.advance(1)
@@ -201,13 +192,13 @@ def test_an_anonymous_loopback_session_expires_and_a_fresh_one_is_issued(
 ) -> None:
     anon = _app_client(db, rules, release, clock, None)
     url = f"/runs/{seeded.held_run}/approve"
-    old = _csrf(anon, seeded.held_run)
+    old = csrf_token(anon, seeded.held_run)
     clock.advance(TTL.total_seconds())
     refused = anon.post(url, data={"csrf_token": old}, headers=FROM_CONSOLE)
     assert refused.status_code == 403 and release.calls == []
     page = anon.get(f"/runs/{seeded.held_run}")
     assert "syncd_session=" in page.headers["set-cookie"]  # a new session
-    new = _csrf(anon, seeded.held_run)
+    new = csrf_token(anon, seeded.held_run)
     assert new != old
     ok = anon.post(url, data={"csrf_token": new}, headers=FROM_CONSOLE)
     assert ok.status_code == 303 and release.calls == [seeded.held_run]

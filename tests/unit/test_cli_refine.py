@@ -18,6 +18,17 @@ from syncd.store.types import table_of
 runner = CliRunner()
 
 
+def upgraded_workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the CLI in `tmp_path` with the shipped mappings and a store `db upgrade` made;
+    the store's URL."""
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    monkeypatch.setenv("SYNCD_DATABASE_URL", url)
+    monkeypatch.setenv("SYNCD_MAPPINGS", str(Path(__file__).resolve().parents[2] / "mappings"))
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    return url
+
+
 def test_catalogue_covers_every_goal_and_model_with_persona_kpis_and_success() -> None:
     found = catalogue()
     assert {t.goal for t in found if t.goal} == {g.value for g in Goal}
@@ -83,10 +94,7 @@ def test_templates_lists_the_catalogue() -> None:
 def test_report_without_history_and_with_a_bad_since(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SYNCD_DATABASE_URL", f"sqlite:///{tmp_path / 'r.db'}")
-    monkeypatch.setenv("SYNCD_MAPPINGS", str(Path(__file__).resolve().parents[2] / "mappings"))
-    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    upgraded_workdir(tmp_path, monkeypatch)
     empty = runner.invoke(app, ["segments", "report"])
     assert empty.exit_code == 0, empty.stderr
     assert "no history yet" in empty.stdout
@@ -103,11 +111,7 @@ def test_report_without_history_and_with_a_bad_since(
 def test_check_shows_the_classic_mistakes_on_stored_contacts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    url = f"sqlite:///{tmp_path / 'w.db'}"
-    monkeypatch.setenv("SYNCD_DATABASE_URL", url)
-    monkeypatch.setenv("SYNCD_MAPPINGS", str(Path(__file__).resolve().parents[2] / "mappings"))
-    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    url = upgraded_workdir(tmp_path, monkeypatch)
     clean = runner.invoke(app, ["check", "--no-probe"])
     assert "no warnings on the stored contacts" in clean.stdout  # no contacts: nothing to judge
     db = make_engine(url)

@@ -14,10 +14,8 @@ from syncd.sandbox.core.clock import iso_ms
 from syncd.sandbox.core.routing import Request, Response, require
 from syncd.sandbox.hubspot.errors import hubspot_error, hubspot_not_found
 from syncd.sandbox.hubspot.objects import (
+    check_contact_properties,
     create_contact,
-    email_conflict,
-    invalid_properties_error,
-    validate_properties,
 )
 from syncd.sandbox.hubspot.records import BATCH_MAX, batch_inputs, object_json
 from syncd.sandbox.hubspot.state import HsObject, HubSpotState
@@ -87,12 +85,7 @@ def create_contact_endpoint(state: HubSpotState, req: Request) -> Response:
     props = body.get("properties")
     require(isinstance(props, dict), hubspot_error(400, "properties is required (an object)"))
     assert isinstance(props, dict)
-    problems = validate_properties(state, props)
-    if problems:
-        raise invalid_properties_error(problems)
-    conflict = email_conflict(state, None, props)
-    if conflict is not None:
-        raise conflict
+    check_contact_properties(state, None, props)
     links = _create_associations(state, body.get("associations"))
     o = create_contact(state, props)
     for kind, target in links:

@@ -206,6 +206,24 @@ def email_conflict(
     return hubspot_error(409, f"Contact already exists. Existing ID: {other.id}", "CONFLICT")
 
 
+def check_contact_properties(
+    state: HubSpotState, o: HsObject | None, props: dict[str, Any]
+) -> None:
+    """Refuse a contact's create (`o` None) or edit as HubSpot does.
+
+    Bad property values come first (400), then an address that is another contact's (409).
+
+    Raises:
+        ApiError: The 400 or the 409.
+    """
+    problems = validate_properties(state, props)
+    if problems:
+        raise invalid_properties_error(problems)
+    conflict = email_conflict(state, o, props)
+    if conflict is not None:
+        raise conflict
+
+
 def patch_object(state: HubSpotState, req: Request) -> Response:
     """`PATCH /crm/v3/objects/{contacts|deals|companies}/{id}`: a person's edit.
 
@@ -229,12 +247,7 @@ def patch_object(state: HubSpotState, req: Request) -> Response:
             raise invalid_properties_error(problems)
         apply_other(state, o, props)
         return Response(200, object_json(o, otype, list(props)))
-    problems = validate_properties(state, props)
-    if problems:
-        raise invalid_properties_error(problems)
-    conflict = email_conflict(state, o, props)
-    if conflict is not None:
-        raise conflict
+    check_contact_properties(state, o, props)
     apply_properties(state, o, props)
     return Response(200, object_json(o, otype, list(props)))
 

@@ -89,16 +89,26 @@ def seed(db: Engine, n: int, target: str = "mailchimp_tag:vip") -> int:
         session.flush()
         assert run.id is not None
         run_id = run.id
+    queue_adds(db, run_id, target, "rule segments/vip matched", contact_ids(db))
+    return run_id
+
+
+def contact_ids(db: Engine) -> list[int]:
+    """Every contact's id, in order."""
+    with db.connect() as conn:
+        return [r[0] for r in conn.execute(core_select(Contact.id).order_by(col(Contact.id)))]
+
+
+def queue_adds(db: Engine, run_id: int, target: str, reason: str, ids: list[int]) -> None:
+    """Queue in `run_id`'s outbox an add to `target` for each of the contacts `ids`."""
     with db.begin() as conn:
-        ids = [r[0] for r in conn.execute(core_select(Contact.id).order_by(col(Contact.id)))]
         write_outbox(
             conn,
             "default",
             run_id,
-            [Change(target, cid, Action.ADD, "rule segments/vip matched") for cid in ids],
+            [Change(target, cid, Action.ADD, reason) for cid in ids],
             now=utcnow(),
         )
-    return run_id
 
 
 def new_run(db: Engine) -> int:
@@ -484,15 +494,8 @@ def test_apply_reads_each_target_a_page_at_a_time_and_sends_every_row_once(
     # as the sends reach them, and rows marked done or retried behind the walk stay behind it.
     monkeypatch.setattr(apply_module, "PAGE_ROWS", 5)
     run_id = seed(db, 23)
-    with db.begin() as conn:
-        ids = [r[0] for r in conn.execute(core_select(Contact.id).order_by(col(Contact.id)))]
-        write_outbox(
-            conn,
-            "default",
-            run_id,
-            [Change("mailchimp_tag:other", cid, Action.ADD, "r") for cid in ids[:7]],
-            now=utcnow(),
-        )
+    ids = contact_ids(db)
+    queue_adds(db, run_id, "mailchimp_tag:other", "r", ids[:7])
     pages: list[int] = []
     real_page = apply_module.pending_page
 
