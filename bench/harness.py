@@ -12,9 +12,11 @@ changes. `lower_bound` and `rate_floor` state the API options they assume.
 
 from __future__ import annotations
 
+import atexit
 import math
 import multiprocessing as mp
 import resource
+import shutil
 import tempfile
 import threading
 import time
@@ -91,8 +93,10 @@ def sandbox_process(contacts: int, seed: int, latency_ms: float = 0) -> Iterator
 
 
 def settings_for(info: dict[str, Any], *, write_properties: bool = True) -> Settings:
-    """Settings for a fresh SQLite store against the sandbox."""
-    db = Path(tempfile.mkdtemp()) / "bench.db"
+    """Settings for a fresh SQLite store against the sandbox; the store goes when we exit."""
+    folder = tempfile.mkdtemp(prefix="syncd-bench-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # a 1M-contact store is GBs
+    db = Path(folder) / "bench.db"
     upgrade(f"sqlite:///{db}")
     return Settings(
         database_url=f"sqlite:///{db}",

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, select
 from syncd.engine.closing import close_memberships
 from syncd.engine.profiles.identity import Profile, leave
 from syncd.engine.profiles.merge import COLUMNS, Key, profile_of, write_profiles
+from syncd.engine.profiles.seen import SeenIds
 from syncd.events import Event
 from syncd.failures import Reason
 from syncd.logs import get_logger
@@ -44,13 +45,13 @@ _WHY = {
 }
 
 
-def unseen_ids(conn: Connection, workspace: str, source: str, seen: Collection[str]) -> list[str]:
+def unseen_ids(conn: Connection, workspace: str, source: str, seen: SeenIds) -> list[str]:
     """Stored ids of `source` that are not in `seen`."""
     col = table_of(Contact).c[_ID_COLUMN[source]]
     rows = conn.execute(
         select(col).where(table_of(Contact).c.workspace == workspace, col.is_not(None))
     )
-    return [rid for (rid,) in rows if rid not in seen]
+    return seen.missing(list(rows.scalars()))
 
 
 def depart(

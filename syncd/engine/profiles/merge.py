@@ -28,6 +28,7 @@ from syncd.engine.profiles.identity import (
     resolve,
 )
 from syncd.engine.profiles.read import STATUS_KEY, TAGS_KEY
+from syncd.engine.profiles.seen import SeenIds
 from syncd.errors import InternalError
 from syncd.events import Event
 from syncd.failures import Reason
@@ -52,9 +53,8 @@ class PullFigures:
     rejected: int = 0
     departed: int = 0
     pages: int = 0
-    contact_ids: set[int] = field(default_factory=set)
     #: Every record id this pull saw (a full pull sweeps the ones it did not).
-    seen: set[str] = field(default_factory=set)
+    seen: SeenIds = field(default_factory=SeenIds)
 
 
 _ID_COLUMN = {"hubspot": "hubspot_id", "mailchimp": "mailchimp_id"}
@@ -158,7 +158,6 @@ def merge_page(
         folds += _fold_merged(cands, key, rec.merged_ids, changed, figures)
     reshuffle |= bool(folds)
     row_id = write_profiles(conn, workspace, cands.profiles, changed, now, reshuffle=reshuffle)
-    figures.contact_ids.update(row_id[k] for k in changed if cands.profiles[k].active)
     for loser, winner, moved in folds:
         fold_history(conn, workspace, row_id[loser], row_id[winner], moved, run_id, now)
     if archived:
