@@ -11,7 +11,6 @@ and returns changes with a reason each. The rules every write obeys live here:
 
 from __future__ import annotations
 
-import enum
 import functools
 import json
 from collections import Counter, defaultdict
@@ -19,6 +18,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from syncd.engine.changes import Action as Action
+from syncd.engine.changes import Change as Change
+from syncd.engine.changes import Changes
 from syncd.store.models import MembershipState
 from syncd.targets import (
     CONSENTING_STATUSES,
@@ -28,14 +30,6 @@ from syncd.targets import (
     TargetKind,
     TargetRef,
 )
-
-
-class Action(enum.StrEnum):
-    """What one planned change does."""
-
-    ADD = "add"
-    REMOVE = "remove"
-    SET = "set"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,17 +52,6 @@ class LedgerEntry:
     value: str | None = None
     #: When the row last changed state (what `min_dwell` counts from).
     since: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One remote change syncd intends to make."""
-
-    target: str
-    contact_id: int
-    action: Action
-    reason: str
-    value: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +78,8 @@ class SegmentTargets:
 class Plan:
     """Everything one run intends to do, plus the figures the guards and reports need."""
 
-    changes: list[Change] = field(default_factory=list)
+    #: Compact (`Changes`) as the planner makes them; a plain list where a plan is rebuilt.
+    changes: Sequence[Change] = field(default_factory=Changes)
     #: Drift rows to forget (ledger only, no API call): the contact left the segment.
     releases: list[tuple[str, int]] = field(default_factory=list)
     skipped_consent: Counter[str] = field(default_factory=Counter)
@@ -187,7 +171,8 @@ class Planner:
         write_properties: bool = True,
         now: datetime | None = None,
     ) -> None:
-        self.plan = Plan()
+        self.changes = Changes()
+        self.plan = Plan(changes=self.changes)
         refs = [ref for st in segment_targets for ref in st.refs()]
         self._configured = {ref.key for ref in refs}
         self._dwell = {
@@ -231,7 +216,7 @@ class Planner:
         if self._write_properties:
             for contact in chunk.values():
                 if contact.hubspot_id is not None:
-                    _plan_properties(self.plan, contact, ledger)
+                    _plan_properties(self.changes, contact, ledger)
 
     def _one(
         self, ref: TargetRef, contact: ContactView, entry: LedgerEntry | None, wanted: bool
@@ -245,7 +230,9 @@ class Planner:
         ):
             self.plan.deferred[ref.key] += 1
             return
-        _plan_membership(self.plan, ref, contact, entry, self._reason(ref, wanted), wanted=wanted)
+        _plan_membership(
+            self.plan, self.changes, ref, contact, entry, self._reason(ref, wanted), wanted=wanted
+        )
 
     def _reason(self, ref: TargetRef, wanted: bool) -> str:
         key = (ref.key, wanted)
@@ -277,6 +264,7 @@ def _dwelling(
 
 def _plan_membership(
     plan: Plan,
+    changes: Changes,
     ref: TargetRef,
     contact: ContactView,
     entry: LedgerEntry | None,
@@ -292,12 +280,12 @@ def _plan_membership(
                 or contact.mailchimp_status in CONSENTING_STATUSES
             )
             if consent_ok:
-                plan.changes.append(Change(ref.key, contact.contact_id, Action.ADD, reason))
+                changes.append(Change(ref.key, contact.contact_id, Action.ADD, reason))
             else:
                 plan.skipped_consent[ref.key] += 1
         return
     if state == MembershipState.ADDED:
-        plan.changes.append(Change(ref.key, contact.contact_id, Action.REMOVE, reason))
+        changes.append(Change(ref.key, contact.contact_id, Action.REMOVE, reason))
     elif state == MembershipState.DRIFT_REMOVED:
         plan.releases.append((ref.key, contact.contact_id))
 
@@ -317,7 +305,7 @@ def decode_properties(value: str | None) -> dict[str, str]:
     return decoded
 
 
-def _plan_properties(plan: Plan, contact: ContactView, ledger: Ledger) -> None:
+def _plan_properties(changes: Changes, contact: ContactView, ledger: Ledger) -> None:
     value = _value_of(contact.segments, contact.journey_stage)
     entry = ledger.get(PROPERTIES.key, {}).get(contact.contact_id)
     last = entry.value if entry else None
@@ -325,7 +313,7 @@ def _plan_properties(plan: Plan, contact: ContactView, ledger: Ledger) -> None:
         return
     reason = _set_reason(last, value)
     if reason is not None:
-        plan.changes.append(Change(PROPERTIES.key, contact.contact_id, Action.SET, reason, value))
+        changes.append(Change(PROPERTIES.key, contact.contact_id, Action.SET, reason, value))
 
 
 # Contacts share a handful of segment sets, so values and reasons are built once per distinct

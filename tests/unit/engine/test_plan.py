@@ -199,7 +199,8 @@ def _plan_contact_by_contact(
     people: list[ContactView], targets: list[SegmentTargets], ledger: dict, now: datetime
 ) -> Plan:
     """The planner's rules applied to every contact and target in turn: the reference."""
-    plan = Plan()
+    changes: list[Change] = []
+    plan = Plan(changes=changes)
     refs = [ref for st in targets for ref in st.refs()]
     configured = {ref.key for ref in refs}
     dwell = {ref.key: st.min_dwell for st in targets for ref in st.refs() if st.min_dwell}
@@ -222,10 +223,16 @@ def _plan_contact_by_contact(
                 continue
             verb = "matched" if wanted else "no longer matches"
             plan_module._plan_membership(
-                plan, ref, contact, entry, f"rule segments/{ref.name} {verb}", wanted=wanted
+                plan,
+                changes,
+                ref,
+                contact,
+                entry,
+                f"rule segments/{ref.name} {verb}",
+                wanted=wanted,
             )
         if contact.hubspot_id is not None:
-            plan_module._plan_properties(plan, contact, ledger)
+            plan_module._plan_properties(changes, contact, ledger)
     return plan
 
 
