@@ -69,10 +69,14 @@ class PullCursor:
         """The cursor of a search run that read up to `ms`: the list walk's bound stays."""
         return PullCursor(ms, min(self.lag_free_ms, ms))
 
+    def search_anchor(self, start_ms: int, overlap_ms: int) -> int:
+        """Lower bound for what only search finds (deals, companies): the whole overlap."""
+        return max(0, min(self.ms, start_ms) - overlap_ms)
+
     def contact_anchor(self, start_ms: int, overlap_ms: int) -> int:
         """Lower bound of the contacts to read: the cursor less the overlap, not past a walk."""
-        base = min(self.ms, start_ms)
-        return max(0, base - overlap_ms, min(self.lag_free_ms, base))
+        walked = min(self.lag_free_ms, self.ms, start_ms)
+        return max(self.search_anchor(start_ms, overlap_ms), walked)
 
 
 def _ms(text: str) -> int:

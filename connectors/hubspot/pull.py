@@ -130,7 +130,7 @@ class Puller:
         anchor = cursor.contact_anchor(start_ms, self._overlap_ms)
         # Deals and companies are only ever found through search: their window always keeps
         # the overlap.
-        related_anchor = max(0, min(cursor.ms, start_ms) - self._overlap_ms)
+        related_anchor = cursor.search_anchor(start_ms, self._overlap_ms)
         window = SearchWindow(anchor, self._search_page)
 
         def fetch(query: SearchQuery) -> Any:

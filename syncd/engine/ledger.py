@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, case, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    bindparam,
+    case,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syncd.engine.plan import Change, LedgerEntry
@@ -27,16 +37,7 @@ _CHUNK = 5000
 
 def load_ledger(conn: Connection, workspace: str) -> dict[str, dict[int, LedgerEntry]]:
     """Every ledger row of the workspace as `target -> contact id -> entry`."""
-    ledger: dict[str, dict[int, LedgerEntry]] = defaultdict(dict)
-    m = table_of(Membership).c
-    rows = conn.execute(
-        select(m.target, m.contact_id, m.state, m.value, m.updated_at).where(
-            m.workspace == workspace
-        )
-    )
-    for target, contact_id, state, value, since in rows:
-        ledger[target][contact_id] = LedgerEntry(state, value, since)
-    return dict(ledger)
+    return _ledger(conn, workspace)
 
 
 def ledger_for(
@@ -47,11 +48,18 @@ def ledger_for(
     The planner reads the ledger one chunk of contacts at a time: at a million contacts with
     a dozen targets the whole ledger is millions of rows. The range walks `contact_id`'s index.
     """
+    m = table_of(Membership).c
+    return _ledger(conn, workspace, m.contact_id.between(first_id, last_id))
+
+
+def _ledger(
+    conn: Connection, workspace: str, *where: ColumnElement[bool]
+) -> dict[str, dict[int, LedgerEntry]]:
     ledger: dict[str, dict[int, LedgerEntry]] = defaultdict(dict)
     m = table_of(Membership).c
     rows = conn.execute(
         select(m.target, m.contact_id, m.state, m.value, m.updated_at).where(
-            m.workspace == workspace, m.contact_id.between(first_id, last_id)
+            m.workspace == workspace, *where
         )
     )
     for target, contact_id, state, value, since in rows:
@@ -265,13 +273,6 @@ def _items(rows: Iterable[Row[Any]]) -> list[OutboxItem]:
         )
         for r in rows
     ]
-
-
-def pending_items(
-    conn: Connection, workspace: str, run_id: int, states: Sequence[str]
-) -> list[OutboxItem]:
-    """The run's outbox rows in `states`, oldest first, with the contact's remote ids."""
-    return _items(conn.execute(_outbox_rows(workspace, run_id, states)))
 
 
 def pending_counts(

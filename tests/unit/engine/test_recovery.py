@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
 
-from syncd.engine.ledger import mark, pending_items, write_outbox
+from syncd.engine.ledger import mark, pending_page, write_outbox
 from syncd.engine.plan import Action, Change
 from syncd.engine.recovery import recover_interrupted
 from syncd.store import AuditEvent, OutboxEntry, OutboxState, RunStatus, SyncRun
@@ -47,7 +47,10 @@ def test_a_killed_run_is_closed_as_interrupted_with_its_figures(db: Engine) -> N
         conn.execute(
             r.update().where(r.c.id == run_id).values(holder="host/pid-9/abc", started_at=started)
         )
-        rows = pending_items(conn, "default", run_id, [OutboxState.PENDING])
+        rows = pending_page(
+            conn, "default", run_id, [OutboxState.PENDING], target="mailchimp_tag:vip",
+            after_id=0, limit=100,
+        )  # fmt: skip
         mark(conn, [rows[0].id, rows[1].id], OutboxState.DONE, now=NOW)  # confirmed before the kill
         mark(conn, [rows[2].id], OutboxState.IN_FLIGHT, now=NOW)  # sent, answer never recorded
         conn.execute(
