@@ -22,6 +22,7 @@ import json
 import queue
 import threading
 from collections.abc import Generator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -39,7 +40,7 @@ from syncd.engine.profiles.read import (
 from syncd.segments import FieldType, RuleSet
 from syncd.segments.derived import MAILCHIMP_TAGS
 from syncd.segments.fields import NORMALISERS
-from syncd.segments.typing_columns import DTYPES, typed_series
+from syncd.segments.typing_columns import DTYPES, text_expr, typed_series
 
 T = TypeVar("T")
 SOURCES = ("hubspot", "mailchimp")
@@ -85,6 +86,33 @@ def iter_profile_batches(
 ) -> Generator[ProfileBatch, None, None]:
     """The contacts `read.iter_contacts` yields, `size` at a time, as typed columns."""
     reader = _Reader(rules)
+    for raw in _raw_batches(db, workspace, size):
+        yield reader.batch(*raw)
+
+
+def profile_batches_ahead(
+    db: Engine, workspace: str, rules: RuleSet, size: int, workers: int = 2
+) -> Generator[ProfileBatch, None, None]:
+    """`iter_profile_batches`, fetched in one thread and decoded in `workers` others.
+
+    Fetching holds the GIL (a Python object per value) while decoding and typing mostly run in
+    polars outside it, so with the caller evaluating the batch before, the three overlap:
+    measured on 2 cores, 1.2 cores were busy with one thread reading, more with this. Batches
+    come in id order; at most `workers` + 2 are in memory at once.
+    """
+    reader = _Reader(rules)
+    with ThreadPoolExecutor(workers, thread_name_prefix="syncd-decode") as pool:
+        futures = (pool.submit(reader.batch, *raw) for raw in _raw_batches(db, workspace, size))
+        ahead = read_ahead(futures)
+        try:
+            for future in ahead:
+                yield future.result()
+        finally:
+            ahead.close()
+
+
+def _raw_batches(db: Engine, workspace: str, size: int) -> Iterator[tuple[list[Any], ...]]:
+    """The stored columns (ids, emails, both record ids, JSON text), `size` rows at a time."""
     sqlite = db.dialect.name == "sqlite"
     query = contacts_query(workspace, as_text=True, scan=sqlite)
     step = min(size, _FETCH)
@@ -98,8 +126,7 @@ def iter_profile_batches(
         else:
             # A statement option, not a connection option: it must not outlive this query.
             parts = conn.execute(query.execution_options(yield_per=step)).partitions(step)
-        for ids, emails, hubspot, mailchimp, texts in _transposed(parts, size):
-            yield reader.batch(ids, emails, hubspot, mailchimp, texts)
+        yield from _transposed(parts, size)
 
 
 def _transposed(
@@ -188,6 +215,14 @@ class _Reader:
             pl.coalesce(_present(f"{s}.{name}") for s in _order(self.prefer, name)).alias(name)
             for name in self.names
         ]
+        # Text and number fields type in the same query; the rest by `typed_series`.
+        at_once = {n: text_expr(pl.col(n), catalog[n].type) for n in self.names}
+        self.typed_at_once = {n for n, e in at_once.items() if e is not None}
+        self.typing = [pl.col(n) if e is None else e.alias(n) for n, e in at_once.items()]
+
+    def type_of(self, col: pl.Series) -> FieldType:
+        """The field type of a merged column."""
+        return self.rules.fields[col.name].type
 
     def batch(
         self,
@@ -206,8 +241,11 @@ class _Reader:
             decoded, odd = _decode(raw, self.schema)
             flat = _flatten(decoded)
             odd = sorted(set(odd) | self._unsure(raw, flat, set(odd)))
-        merged = flat.select(self.merge)
-        typed = [typed_series(t.name, t, self.rules.fields[t.name].type, n) for t in merged]
+        merged = flat.lazy().select(self.merge).select(self.typing).collect()
+        typed = [
+            t if t.name in self.typed_at_once else typed_series(t.name, t, self.type_of(t), n)
+            for t in merged
+        ]
         if "email" in self.rules.typed_fields:
             typed.append(typed_series("email", pl.Series(emails, dtype=pl.String), _STR, n))
         if self.tags:

@@ -24,7 +24,8 @@ from sqlalchemy import Engine
 
 from syncd.engine import segmentation
 from syncd.engine.plan import ContactView
-from syncd.engine.profiles.columns import iter_profile_batches, read_ahead
+from syncd.engine.profiles import columns
+from syncd.engine.profiles.columns import iter_profile_batches, profile_batches_ahead, read_ahead
 from syncd.engine.profiles.read import STATUS_KEY, TAGS_KEY, iter_contacts
 from syncd.engine.segmentation import Segmented, segment_store
 from syncd.segments import RuleSet, assign
@@ -293,3 +294,36 @@ def test_leaving_read_ahead_early_closes_the_source_in_its_thread() -> None:
     assert [next(ahead), next(ahead)] == [0, 1]
     ahead.close()
     assert closed == ["syncd-read-ahead"]
+
+
+def test_batches_decoded_ahead_come_in_order_and_equal_the_plain_read(db: Engine) -> None:
+    seed(db, 600, seed=5)
+    rs = rules()
+    plain = list(iter_profile_batches(db, WS, rs, 50))
+    ahead = list(profile_batches_ahead(db, WS, rs, 50, workers=3))
+    assert [b.ids for b in ahead] == [b.ids for b in plain]
+    for a, b in zip(ahead, plain, strict=True):
+        assert a.statuses == b.statuses and a.per_row == b.per_row
+        for x, y in zip(a.typed, b.typed, strict=True):
+            assert_series_equal(x, y)
+
+
+def test_a_decoding_error_reaches_the_caller_and_stops_the_read(
+    db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(db, 600, seed=5)
+    decode = columns._Reader.batch
+    calls: list[int] = []
+
+    def failing(self: Any, ids: list[int], *rest: Any) -> Any:
+        calls.append(ids[0])
+        if len(calls) == 3:
+            raise RuntimeError("corrupt batch")
+        return decode(self, ids, *rest)
+
+    monkeypatch.setattr(columns._Reader, "batch", failing)
+    got = []
+    with pytest.raises(RuntimeError, match="corrupt batch"):
+        got.extend(profile_batches_ahead(db, WS, rules(), 50))
+    assert len(got) == 2
+    assert len(calls) < 12  # the read stopped; it did not decode the whole store
