@@ -8,7 +8,9 @@ Figures (last line, JSON):
 - `api_calls`, `hubspot_calls`, `mailchimp_calls`, `http_429`: the full sync, every attempt.
 - `lower_bound` (with `lower_bound_assumes`, the API options it counts on) and `calls_ratio`.
 - `rate_floor_s`: the least time HubSpot's rolling window allows for its share of the lower
-  bound (190 calls at once, then 190 more every 10 s); `wall_over_floor`.
+  bound (190 calls at once, then 190 more every 10 s); `wall_over_floor`. `split_floor_s`
+  (`wall_over_split_floor`): the same when search may read part of the contacts on its own
+  budget (200 per call, 4/s), as the split full pull does.
 - `phases_s`: seconds per engine phase of the full sync (pull less merge, merge, drift,
   segment, plan, journal, apply); pull and apply overlap their own API threads.
 - `cpu_s`, `cpu_s_per_1k_contacts`, `peak_rss_mb`: syncd's process only;
@@ -47,6 +49,7 @@ from harness import (
     rate_floor,
     sandbox_process,
     settings_for,
+    split_floor,
     stats,
 )
 
@@ -90,6 +93,7 @@ def main() -> None:
     calls = calls_between(before, middle)
     hs_lb, mc_lb = lower_bound(info, first_targets)
     floor = rate_floor(hs_lb)
+    both = split_floor(info, hs_lb)
     echoed = max(
         (row.get("set", 0) for t, row in first_targets.items()
          if t.startswith("hubspot_property:")),
@@ -113,6 +117,8 @@ def main() -> None:
         "wall_s": round(wall, 2),
         "rate_floor_s": floor,
         "wall_over_floor": round(wall / floor, 3) if floor else None,
+        "split_floor_s": both,
+        "wall_over_split_floor": round(wall / both, 3) if both else None,
         "phases_s": first_phases,
         "peak_rss_after_phase_mb": first_peaks,
         "cpu_s": round(cpu, 2),

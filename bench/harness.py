@@ -46,7 +46,8 @@ LOWER_BOUND_ASSUMES = (
     "property creates and one batch update per 100 contacts; Mailchimp: member pages of "
     "1,000, one segment create per tag and one batch call per 500 members. Not assumed: "
     "the list endpoint's inline associations option (which could fold the association reads "
-    "into the contact pages)."
+    "into the contact pages). Contacts are counted as list pages: a split full pull reads "
+    "part of them by search at 200 per call, so its calls can fall below this bound."
 )
 
 
@@ -165,6 +166,25 @@ def lower_bound(info: dict[str, Any], targets: dict[str, dict[str, int]]) -> tup
 def rate_floor(hubspot_calls: int) -> float:
     """Least seconds a rolling 190-per-10-s window allows for this many calls."""
     return max(0, math.ceil(hubspot_calls / HS_PER_WINDOW) - 1) * WINDOW_S
+
+
+def split_floor(info: dict[str, Any], hubspot_calls: int) -> float:
+    """Least seconds for `hubspot_calls` when search may read part of the contacts.
+
+    The full pull's split read (`connectors/hubspot/split.py`) takes contact pages off the
+    rolling window: each search page reads 200 at 4 calls per second on search's own budget.
+    The best split balances the two; `hubspot_calls` counts every contact as a list page.
+    """
+    list_pages = math.ceil(info["n_contacts"] / LIST_PAGE)
+    other = hubspot_calls - list_pages
+    best = rate_floor(hubspot_calls)
+    for searched in range(1, math.ceil(info["n_contacts"] / SEARCH_PAGE) + 1):
+        left = math.ceil(max(0, info["n_contacts"] - searched * SEARCH_PAGE) / LIST_PAGE)
+        search_s = (searched - 1) / SEARCH_PER_S
+        if search_s >= best:
+            break
+        best = min(best, max(rate_floor(other + left), search_s))
+    return best
 
 
 def echo_floor(info: dict[str, Any], changed: int) -> tuple[float, float, str]:

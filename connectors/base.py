@@ -203,6 +203,18 @@ class ContactSource(Protocol):
         ...
 
 
+@runtime_checkable
+class ConfirmsPresence(Protocol):
+    """A source whose full pull may miss a contact that exists (one read through search)."""
+
+    def still_present(self, ids: Sequence[str]) -> Iterator[Page]:
+        """Pages of the contacts among `ids` (not seen by the last full pull) that exist.
+
+        The engine asks before it treats unseen records as gone.
+        """
+        ...
+
+
 class MemberReader(Protocol):
     """Reads who is in an owned list or tag, for drift detection."""
 

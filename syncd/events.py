@@ -32,6 +32,7 @@ class Event(enum.StrEnum):
     PULL_DONE = "pull.done"
     PULL_REJECTED = "pull.rejected"
     PULL_DEPARTED = "pull.departed"
+    PULL_SWEEP_SKIPPED = "pull.sweep_skipped"
     CONTACT_MERGED = "pull.contact_merged"
     DRIFT_DETECTED = "drift.detected"
     TARGET_DELETED = "target.deleted"
@@ -46,6 +47,8 @@ class Event(enum.StrEnum):
     HUBSPOT_LIST_GONE = "hubspot.list_gone"
     HUBSPOT_SEARCH_REANCHOR = "hubspot.search_reanchor"
     HUBSPOT_PULL_METHOD = "hubspot.pull_method"
+    HUBSPOT_SPLIT_ABANDONED = "hubspot.split_abandoned"
+    HUBSPOT_SPLIT_READ = "hubspot.split_read"
     HUBSPOT_RELATED_CAPPED = "hubspot.related_capped"
     MAILCHIMP_TAG_GONE = "mailchimp.tag_gone"
     # The apply lease.

@@ -50,6 +50,8 @@ class HubSpotConnector:
         overlap_s: How far before a search run's start the next incremental pull starts
             (search indexing lag; see `DEFAULT_OVERLAP_S`).
         clock: Current time; a pull's start time caps its cursor.
+        split_full_pull: Full pulls read the list and search at once, from both ends
+            (`connectors.hubspot.split`).
     """
 
     name = "hubspot"
@@ -67,6 +69,7 @@ class HubSpotConnector:
         reserve: int = 0,
         overlap_s: float = DEFAULT_OVERLAP_S,
         clock: Callable[[], datetime] = _utcnow,
+        split_full_pull: bool = True,
     ) -> None:
         REDACTOR.register([access_token])
         self.stats = stats or ApiStats()
@@ -89,7 +92,9 @@ class HubSpotConnector:
             )
 
         plan = PullPlan.of(field_map.hubspot)
-        self._puller = Puller(self.client, plan, clock, overlap_s, rates=rates)
+        self._puller = Puller(
+            self.client, plan, clock, overlap_s, rates=rates, split_full=split_full_pull
+        )
         self._writer = HubSpotWriter(self.client)
 
     def check(self) -> None:
@@ -105,6 +110,10 @@ class HubSpotConnector:
         if target.kind is not TargetKind.HUBSPOT_LIST:
             raise ValueError(f"HubSpot cannot hold a {target.kind}")
         return self._writer.ensure_list(target)
+
+    def still_present(self, ids: Sequence[str]) -> Iterator[Page]:
+        """The contacts among `ids` that exist after all (`Puller.still_present`)."""
+        return self._puller.still_present(ids)
 
     def read_members(self, remote_id: str) -> Iterator[str]:
         """Record ids on the list."""

@@ -24,10 +24,11 @@ from connectors.base import FieldSource, Page, SourceRecord
 from connectors.hubspot.client import LIST_CONTACTS, PAGING, SEARCH_CONTACTS, HubSpotClient
 from connectors.hubspot.cursor import PullCursor
 from connectors.hubspot.enrich import Enricher, Item, associated_values
-from connectors.hubspot.limits import BATCH_MAX, PAGE_MAX, SEARCH_PAGE_MAX
+from connectors.hubspot.limits import ASSOC_BATCH_MAX, BATCH_MAX, PAGE_MAX, SEARCH_PAGE_MAX
 from connectors.hubspot.method import ReadRates, prefer_scan, worth_counting
 from connectors.hubspot.related import touched_contacts
 from connectors.hubspot.search import SearchQuery, SearchWindow
+from connectors.hubspot.split import SplitRead
 from syncd.events import Event
 from syncd.http import Fetched, PageToken, paginate
 from syncd.logs import get_logger
@@ -80,6 +81,7 @@ class Puller:
         overlap_s: How far before a search cursor an incremental pull starts.
         search_page: Search page size (<= 200).
         rates: The client's current call rates, to choose between search and a list scan.
+        split_full: Full pulls read from both ends at once (`connectors.hubspot.split`).
     """
 
     def __init__(
@@ -90,6 +92,8 @@ class Puller:
         overlap_s: float,
         search_page: int = SEARCH_PAGE_MAX,
         rates: Callable[[], ReadRates] = ReadRates,
+        *,
+        split_full: bool = False,
     ) -> None:
         self._client = client
         self._plan = plan
@@ -97,6 +101,10 @@ class Puller:
         self._overlap_ms = int(overlap_s * 1000)
         self._search_page = search_page
         self._rates = rates
+        self._split_full = split_full
+        #: Whether the last full pull read through search (which lags): contacts it did not
+        #: see are read again by id before they count as gone.
+        self._confirm_unseen = False
 
     def pull(self, cursor: str | None, *, full: bool) -> Iterator[Page]:
         """Full when asked or when there is no cursor yet, else incremental."""
@@ -108,14 +116,47 @@ class Puller:
             yield from self._incremental(enricher, PullCursor.parse(cursor), start_ms)
 
     def _full(self, enricher: Enricher, start_ms: int) -> Iterator[Page]:
-        for results in prefetch(self._list_pages(), LIST_PREFETCH, "hubspot-list-pages"):
+        split = None
+        if self._split_full:
+            split = SplitRead(
+                self._list_pages, self._client.search_contacts, self._plan.properties,
+                self._search_page,
+            )  # fmt: skip
+        self._confirm_unseen = False
+        pages = split.pages() if split is not None else self._list_pages()
+        for results in prefetch(pages, LIST_PREFETCH, "hubspot-list-pages"):
             ready = enricher.feed([Item.of(r) for r in results])
             if ready:
                 yield Page([self._record(i) for i in ready], None)
-        # Everything changed before the start has been read from the list, which does not
-        # lag: the next run starts exactly there.
-        done = PullCursor.listed(start_ms)
+        if split is not None and split.searched:
+            # Search lags: the next run reaches back an overlap, and the contacts not seen
+            # are read again by id before they count as gone.
+            self._confirm_unseen = True
+            done = PullCursor(start_ms)
+        else:
+            # Everything changed before the start has been read from the list, which does
+            # not lag: the next run starts exactly there.
+            done = PullCursor.listed(start_ms)
         yield Page([self._record(i) for i in enricher.finish()], done.text())
+
+    def still_present(self, ids: Sequence[str]) -> Iterator[Page]:
+        """Of the contacts the last full pull did not see, those that exist after all.
+
+        Only after a pull that read through search (which may miss a contact edited moments
+        before); after a list walk every unseen contact is gone and nothing is read. Batch
+        reads of 100 by id, enriched like any other page; an id that now reads as another
+        record (merged away) is not present.
+        """
+        if not self._confirm_unseen:
+            return
+        enricher = Enricher(self._client, self._plan.deal_fields, self._plan.company_properties)
+        asked = set(ids)
+        for start in range(0, len(ids), ASSOC_BATCH_MAX):
+            found = self._read_contacts(ids[start : start + ASSOC_BATCH_MAX])
+            ready = enricher.feed([i for i in found if str(i.raw.get("id")) in asked])
+            if ready:
+                yield Page([self._record(i) for i in ready], None)
+        yield Page([self._record(i) for i in enricher.finish()], None)
 
     def _list_pages(self) -> Iterator[list[dict[str, Any]]]:
         """Raw contacts of each list page, following `paging.next.after`."""

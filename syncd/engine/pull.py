@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, select
 
-from connectors.base import ContactSource, SourceRecord
+from connectors.base import ConfirmsPresence, ContactSource, SourceRecord
 from syncd.engine.profiles.departure import depart, unseen_ids
 from syncd.engine.profiles.merge import PullFigures, merge_page
 from syncd.errors import SyncdError
@@ -110,7 +110,7 @@ def pull_all(
         for name, figures in out.items():
             if failures and name in failures:
                 continue
-            _sweep(db, workspace, name, figures, run_id, clock(), fence)
+            _sweep(db, workspace, name, pullers[name], figures, run_id, clock(), fence)
     return out
 
 
@@ -118,6 +118,7 @@ def _sweep(
     db: Engine,
     workspace: str,
     source: str,
+    puller: ContactSource,
     figures: PullFigures,
     run_id: int | None,
     now: datetime,
@@ -126,9 +127,24 @@ def _sweep(
     """After a complete full pull: the stored records it did not see have left their system.
 
     An empty pull proves nothing (the empty-pull guard holds that run), so it sweeps nothing.
+    A source whose pull may miss a living record (`ConfirmsPresence`) is asked about the
+    unseen ones first; those it still has are stored like any page. If it cannot answer,
+    nothing is swept this time.
     """
     if not figures.seen:
         return
+    if isinstance(puller, ConfirmsPresence):
+        with db.connect() as conn:
+            unseen = unseen_ids(conn, workspace, source, figures.seen)
+        try:
+            for page in puller.still_present(unseen) if unseen else ():
+                store_page(
+                    db, workspace, source, page.records, cursor=None, run_id=run_id,
+                    figures=figures, now=now, fence=fence,
+                )  # fmt: skip
+        except SyncdError as e:
+            log.warning(Event.PULL_SWEEP_SKIPPED, connector=source, reason=e.reason)
+            return
     with fenced(db, fence) as conn:
         gone = unseen_ids(conn, workspace, source, figures.seen)
         figures.departed = depart(conn, workspace, source, gone, run_id, now) if gone else 0

@@ -1,0 +1,182 @@
+"""The split full read (list upward, search downward) against scripted answers.
+
+The two sides run on threads at their own pace; these answers are plain functions over an id
+set, so every interleaving the scheduler picks must still hand each contact on exactly once
+(or, after a fallback, at least once). The sandbox case lives in
+`tests/integration/test_hubspot_split_pull.py`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from connectors.hubspot import split as split_module
+from connectors.hubspot.split import Frontier, SplitAbandonedError, SplitRead
+from syncd.errors import ConfigError, Reason, TransientError
+
+Raw = dict[str, Any]
+
+
+class Portal:
+    """Contacts by id, read by a cursor-paged list and an id-sorted search."""
+
+    def __init__(self, ids: list[int], page: int = 7, search_cap: int = 10_000) -> None:
+        self.ids = sorted(ids)
+        self.page = page
+        self.cap = search_cap
+        self.list_calls = 0
+        self.search_calls = 0
+        self.lock = threading.Lock()
+
+    def list_pages(self) -> Iterator[list[Raw]]:
+        for start in range(0, len(self.ids), self.page):
+            with self.lock:
+                self.list_calls += 1
+            yield [{"id": str(i)} for i in self.ids[start : start + self.page]]
+
+    def search(self, body: dict[str, Any]) -> Any:
+        with self.lock:
+            self.search_calls += 1
+        after = int(body["after"])
+        assert after + body["limit"] <= self.cap, "paged past the search cap"
+        below = None
+        for group in body["filterGroups"]:
+            for f in group["filters"]:
+                assert f["propertyName"] == "hs_object_id" and f["operator"] == "LT"
+                below = int(f["value"])
+        assert body["sorts"] == [{"propertyName": "hs_object_id", "direction": "DESCENDING"}]
+        found = [i for i in reversed(self.ids) if below is None or i < below]
+        chunk = found[after : after + body["limit"]]
+        out: dict[str, Any] = {"total": len(found), "results": [{"id": str(i)} for i in chunk]}
+        if after + body["limit"] < len(found):
+            out["paging"] = {"next": {"after": str(after + body["limit"])}}
+        return out
+
+
+def read(portal: Portal, limit: int = 5) -> tuple[Counter[int], SplitRead]:
+    split = SplitRead(portal.list_pages, portal.search, ["email"], limit)
+    got: Counter[int] = Counter()
+    for page in split.pages():
+        got.update(int(r["id"]) for r in page)
+    return got, split
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 13, 200, 1001])
+def test_every_contact_is_handed_on_exactly_once(n: int) -> None:
+    ids = [3 * i + 1 for i in range(n)]  # gaps between ids, as deletions leave
+    got, _ = read(Portal(ids))
+    assert got == Counter(ids)
+
+
+def test_the_two_sides_stop_where_they_meet() -> None:
+    portal = Portal(list(range(1, 2001)), page=10)
+    got, _ = read(portal, limit=10)
+    assert got == Counter(range(1, 2001))
+    # However the threads interleave, together they read one walk's worth of pages, give or
+    # take the pages in flight where they meet.
+    assert portal.list_calls >= 1 and portal.search_calls >= 1
+    assert portal.list_calls + portal.search_calls <= 200 + 3
+
+
+def test_search_re_anchors_below_its_lowest_id_before_the_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(split_module, "SEARCH_CAP", 50)
+    portal = Portal(list(range(1, 501)), page=10, search_cap=50)
+    searched = threading.Event()
+    search = portal.search
+
+    def search_then_release(body: dict[str, Any]) -> Any:
+        out = search(body)
+        if portal.search_calls >= 12:  # past two queries' worth of pages
+            searched.set()
+        return out
+
+    def list_held_back() -> Iterator[list[Raw]]:
+        pages = portal.list_pages()
+        yield next(pages)
+        assert searched.wait(30), "search never got past its cap"
+        yield from pages
+
+    split = SplitRead(list_held_back, search_then_release, ["email"], 10)
+    got: Counter[int] = Counter()
+    for page in split.pages():
+        got.update(int(r["id"]) for r in page)
+    assert got == Counter(range(1, 501))
+    assert portal.search_calls >= 12
+
+
+def test_a_search_that_fails_leaves_the_list_to_read_everything() -> None:
+    portal = Portal(list(range(1, 301)))
+    calls = 0
+
+    def flaky(body: dict[str, Any]) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise TransientError("HubSpot search answered 502 after 4 attempts")
+        return portal.search(body)
+
+    split = SplitRead(portal.list_pages, flaky, ["email"], 5)
+    got: Counter[int] = Counter()
+    for page in split.pages():
+        got.update(int(r["id"]) for r in page)
+    assert set(got) == set(range(1, 301))  # nothing lost; some may come twice
+    assert max(got.values()) <= 2
+
+
+def test_a_refused_token_is_not_hidden_by_a_fallback() -> None:
+    portal = Portal(list(range(1, 50)))
+
+    def refused(body: dict[str, Any]) -> Any:
+        raise ConfigError(
+            "401 from HubSpot: check hubspot.access_token", reason=Reason.AUTH_REFUSED
+        )
+
+    with pytest.raises(ConfigError):
+        for _ in SplitRead(portal.list_pages, refused, ["email"], 5).pages():
+            pass
+
+
+@pytest.mark.parametrize(
+    "pages",
+    [
+        [[1, 2, 3], [2, 5]],  # a list page going back
+        [[3, 2, 1]],  # a list page out of order
+    ],
+)
+def test_a_list_out_of_id_order_drops_the_split(pages: list[list[int]]) -> None:
+    frontier = Frontier()
+    *before, last = pages
+    for p in before:
+        frontier.from_list([{"id": str(i)} for i in p])
+    with pytest.raises(SplitAbandonedError):
+        frontier.from_list([{"id": str(i)} for i in last])
+
+
+def test_search_out_of_order_or_without_ids_drops_the_split() -> None:
+    with pytest.raises(SplitAbandonedError):
+        Frontier().from_search([{"id": "3"}, {"id": "9"}])
+    with pytest.raises(SplitAbandonedError):
+        Frontier().from_search([{"id": "not-a-number"}])
+    with pytest.raises(SplitAbandonedError):
+        Frontier().from_list([{"no": "id"}])
+
+
+def test_what_each_side_keeps_leaves_no_gap_and_no_double() -> None:
+    frontier = Frontier()
+    kept_search, done = frontier.from_search([{"id": str(i)} for i in (100, 90, 80)])
+    assert [r["id"] for r in kept_search] == ["100", "90", "80"] and not done
+    # The list reaches past search's lowest id: it keeps only what search has not read.
+    kept_list, done = frontier.from_list([{"id": str(i)} for i in (70, 80, 90)])
+    assert [r["id"] for r in kept_list] == ["70"] and done
+    # A contact created since search began sits above its top: the list keeps it.
+    later = Frontier()
+    later.from_search([{"id": "50"}])
+    kept, _ = later.from_list([{"id": "10"}, {"id": "60"}])
+    assert [r["id"] for r in kept] == ["10", "60"]
