@@ -99,9 +99,10 @@ class HubSpotSettings(_Section):
     #: Write `syncd_segments` / `syncd_journey_stage` on contacts. Off: lists only, and the
     #: next incremental pull does not re-read every contact those writes touched.
     write_properties: bool = True
-    #: Full pulls read the list from the bottom and search from the top at once, meeting in
-    #: the middle (`connectors/hubspot/split.py`). Off: the list alone, one page after another.
-    split_full_pull: bool = True
+    #: Full pulls read the contact list from the bottom and search from the top at once,
+    #: meeting in the middle (`connectors/hubspot/split.py`). Off: the list alone, one page
+    #: after another.
+    split_reads: bool = True
 
     @field_validator("base_url")
     @classmethod

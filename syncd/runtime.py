@@ -85,7 +85,7 @@ def build_connectors(
             access_token=settings.hubspot.access_token.get_secret_value(),
             field_map=field_map,
             retry=retry or retry_settings(settings, settings.hubspot.timeout_s),
-            split_full_pull=settings.hubspot.split_full_pull,
+            split_reads=settings.hubspot.split_reads,
         )
     if settings.mailchimp is not None:
         if not settings.mailchimp.audience_id:

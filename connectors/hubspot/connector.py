@@ -50,7 +50,7 @@ class HubSpotConnector:
         overlap_s: How far before a search run's start the next incremental pull starts
             (search indexing lag; see `DEFAULT_OVERLAP_S`).
         clock: Current time; a pull's start time caps its cursor.
-        split_full_pull: Full pulls read the list and search at once, from both ends
+        split_reads: Full pulls read the list and search at once, from both ends
             (`connectors.hubspot.split`).
     """
 
@@ -69,7 +69,7 @@ class HubSpotConnector:
         reserve: int = 0,
         overlap_s: float = DEFAULT_OVERLAP_S,
         clock: Callable[[], datetime] = _utcnow,
-        split_full_pull: bool = True,
+        split_reads: bool = True,
     ) -> None:
         REDACTOR.register([access_token])
         self.stats = stats or ApiStats()
@@ -92,9 +92,7 @@ class HubSpotConnector:
             )
 
         plan = PullPlan.of(field_map.hubspot)
-        self._puller = Puller(
-            self.client, plan, clock, overlap_s, rates=rates, split_full=split_full_pull
-        )
+        self._puller = Puller(self.client, plan, clock, overlap_s, rates=rates, split=split_reads)
         self._writer = HubSpotWriter(self.client)
 
     def check(self) -> None:

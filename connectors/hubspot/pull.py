@@ -1,6 +1,7 @@
 """HubSpot pulls: full through the list endpoint, incremental through search or a list scan.
 
-Full: `GET /crm/v3/objects/contacts` with the `after` cursor, 100 per page, no result cap.
+Full: `GET /crm/v3/objects/contacts` with the `after` cursor, 100 per page, no result cap; by
+default with search reading from the other end at once (`connectors.hubspot.split`).
 Incremental: search on `lastmodifieddate` (api-facts 1.2), ascending, from the cursor (less an
 overlap window after a search run, since search indexing lags: `connectors.hubspot.cursor`) up
 to the run's start, re-anchored before the 10,000-result cap (`connectors.hubspot.search`).
@@ -81,7 +82,7 @@ class Puller:
         overlap_s: How far before a search cursor an incremental pull starts.
         search_page: Search page size (<= 200).
         rates: The client's current call rates, to choose between search and a list scan.
-        split_full: Full pulls read from both ends at once (`connectors.hubspot.split`).
+        split: Full pulls read from both ends at once (`connectors.hubspot.split`).
     """
 
     def __init__(
@@ -93,7 +94,7 @@ class Puller:
         search_page: int = SEARCH_PAGE_MAX,
         rates: Callable[[], ReadRates] = ReadRates,
         *,
-        split_full: bool = False,
+        split: bool = False,
     ) -> None:
         self._client = client
         self._plan = plan
@@ -101,7 +102,7 @@ class Puller:
         self._overlap_ms = int(overlap_s * 1000)
         self._search_page = search_page
         self._rates = rates
-        self._split_full = split_full
+        self._split = split
         #: Whether the last full pull read through search (which lags): contacts it did not
         #: see are read again by id before they count as gone.
         self._confirm_unseen = False
@@ -117,7 +118,7 @@ class Puller:
 
     def _full(self, enricher: Enricher, start_ms: int) -> Iterator[Page]:
         split = None
-        if self._split_full:
+        if self._split:
             split = SplitRead(
                 self._list_pages, self._client.search_contacts, self._plan.properties,
                 self._search_page,
@@ -254,7 +255,10 @@ class Puller:
         """Walk the list; hand on the contacts changed since `anchor` (with their enrichment).
 
         Contacts changed after `start_ms` are handed on too (the next run reads them again).
-        Mid-scan pages carry no cursor: the list is in id order, not time order.
+        Mid-scan pages carry no cursor: the list is in id order, not time order. This walk is
+        never split (`connectors.hubspot.split`): search lags, so a split walk would leave a
+        cursor that reaches back an overlap window, and the run after it would read the whole
+        echo again.
         """
         seen: set[str] = set()
         for results in prefetch(self._list_pages(), LIST_PREFETCH, "hubspot-list-scan"):

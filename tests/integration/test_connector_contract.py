@@ -446,7 +446,7 @@ def test_401_is_a_configuration_error_with_an_actionable_message(sb: Sandbox, si
     # have sent its first search beside its first list page).
     after = connector.stats.endpoints(side.name)
     sent = {k: v.api_calls - before.get(k, 0) for k, v in after.items()}
-    assert sum(before.values()) == 1 and 1 <= sum(sent.values()), sent
+    assert sum(before.values()) == 1 and sum(sent.values()) >= 1, sent
     assert all(n <= 1 for n in sent.values()), sent
 
 

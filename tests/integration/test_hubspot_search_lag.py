@@ -37,7 +37,7 @@ def connector(sb: Sandbox, overlap_s: float) -> HubSpotConnector:
         field_map=FIELDS,
         retry=RetrySettings.immediate(),
         overlap_s=overlap_s,
-        split_full_pull=False,  # the full pull walks the list alone: its cursor is lag-free
+        split_reads=False,  # the full pull walks the list alone: its cursor is lag-free
     )
 
 

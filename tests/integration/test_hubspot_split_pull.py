@@ -42,7 +42,7 @@ def connector(sb: Sandbox, *, split: bool = True) -> HubSpotConnector:
         base_url=sb.hubspot_url,
         field_map=FIELDS,
         retry=RetrySettings.immediate(),
-        split_full_pull=split,
+        split_reads=split,
     )
 
 
