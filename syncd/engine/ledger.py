@@ -6,7 +6,6 @@ contact: 20,000 contacts with a dozen targets is a quarter of a million ledger r
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from syncd.engine.plan import Change, LedgerEntry
 from syncd.errors import InternalError
 from syncd.failures import Reason
+from syncd.store.bulk import insert_many
 from syncd.store.models import Contact, Membership, MembershipState, OutboxEntry, OutboxState
 from syncd.store.types import table_of
 
@@ -206,28 +206,29 @@ def write_outbox(
                 updated_at=now,
             )
         )
+    columns = (
+        "workspace", "run_id", "target", "contact_id", "action", "payload", "reason", "state",
+        "attempts", "created_at", "updated_at",
+    )  # fmt: skip
     rows = (
-        {
-            "workspace": workspace,
-            "run_id": held.get(c.target, run_id),
-            "target": c.target,
-            "contact_id": c.contact_id,
-            "action": str(c.action),
-            "payload": {"value": c.value},
-            "reason": c.reason,
-            "state": OutboxState.HELD if c.target in held else OutboxState.PENDING,
-            "attempts": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
+        (
+            workspace,
+            held.get(c.target, run_id),
+            c.target,
+            c.contact_id,
+            str(c.action),
+            {"value": c.value},
+            c.reason,
+            str(OutboxState.HELD if c.target in held else OutboxState.PENDING),
+            0,
+            now,
+            now,
+        )
         for c in changes
     )
-    # Built a chunk at a time: a first run at a million contacts journals millions of rows.
-    written = 0
-    while chunk := list(itertools.islice(rows, _CHUNK)):
-        conn.execute(table.insert(), chunk)
-        written += len(chunk)
-    return written
+    # Made a chunk at a time, at the driver's speed: a first run at a million contacts
+    # journals millions of rows.
+    return insert_many(conn, table, columns, rows)
 
 
 def _outbox_rows(workspace: str, run_id: int, states: Sequence[str]) -> Select[Any]:
