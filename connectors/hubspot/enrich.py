@@ -6,15 +6,23 @@ the next group of contacts, so the whole pull costs about `contacts/1000` associ
 `deals/100` + `companies/100` object reads. Companies are cached for the pull (many contacts
 share one). A contact is handed on once every value it waits for has arrived, so only a small
 window of contacts is ever held.
+
+Reads that do not depend on each other (the deal and the company associations of a group,
+every full batch of deal and company ids queued) are sent at once (`together`): on loopback
+the rate limit hides the difference, but over a real network each would otherwise wait a
+round trip (100-300 ms) in turn, and a pull of 100k contacts spent most of its time so. The
+client's budget paces them as any other calls; results are applied in the order asked.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from connectors.hubspot.client import ASSOCIATION_READS, NEXT_PAGE, HubSpotClient
 from connectors.hubspot.limits import ASSOC_BATCH_MAX, BATCH_MAX
@@ -23,6 +31,32 @@ from syncd.http.paging import dig, paginate
 DEAL_PROPERTIES = ("amount", "dealstage", "hs_is_closed_won", "hs_is_closed")
 DEAL_AGGREGATES = ("won_count", "won_amount", "open_count", "open_amount")
 PRIMARY_COMPANY_TYPE_ID = 1  # HUBSPOT_DEFINED "Primary" contact_to_company
+#: Independent reads in flight at once (well under the budget's burst of 190).
+READS_AT_ONCE = 8
+
+T = TypeVar("T")
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def together(calls: Sequence[Callable[[], T]]) -> list[T]:
+    """Each call's result, in order; with more than one, they run at once on a shared pool.
+
+    The first error is raised once every call has ended, so no read is left running.
+    """
+    if len(calls) <= 1:
+        return [c() for c in calls]
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(READS_AT_ONCE, thread_name_prefix="hubspot-enrich")
+        pool = _pool
+    futures = [pool.submit(c) for c in calls]
+    errors = [f.exception() for f in futures]
+    for error in errors:
+        if error is not None:
+            raise error
+    return [f.result() for f in futures]
 
 
 @dataclass
@@ -120,8 +154,20 @@ class Enricher:
     def _associate(self, group: list[Item]) -> None:
         by_id = {str(i.raw["id"]): i for i in group}
         ids = list(by_id)
+        types = [
+            t
+            for t, wanted in (("deals", self._want_deals), ("companies", self._company_props))
+            if wanted
+        ]
+        read = dict(
+            zip(
+                types,
+                together([_bind(read_all_associations, self._client, t, ids) for t in types]),
+                strict=True,
+            )
+        )
         if self._want_deals:
-            for cid, targets in read_all_associations(self._client, "deals", ids):
+            for cid, targets in read["deals"]:
                 item = by_id.get(cid)
                 if item is None:
                     continue
@@ -133,7 +179,7 @@ class Enricher:
                     waiters.append(item)
                     item.waiting += 1
         if self._company_props:
-            for cid, targets in read_all_associations(self._client, "companies", ids):
+            for cid, targets in read["companies"]:
                 item = by_id.get(cid)
                 company_id = _primary(targets)
                 if item is None or company_id is None:
@@ -151,18 +197,26 @@ class Enricher:
 
     def _fetch(self, *, full_batches_only: bool) -> None:
         least = BATCH_MAX if full_batches_only else 1
-        while len(self._deal_queue) >= least:
-            batch = _take(self._deal_queue, BATCH_MAX)
-            found = _objects(self._client.read_objects("deals", batch, DEAL_PROPERTIES))
+        deal_batches = _batches(self._deal_queue, least)
+        company_batches = _batches(self._company_queue, least)
+        reads = [
+            _bind(self._client.read_objects, "deals", b, DEAL_PROPERTIES) for b in deal_batches
+        ]
+        reads += [
+            _bind(self._client.read_objects, "companies", b, self._company_props)
+            for b in company_batches
+        ]
+        answers = iter(together(reads))
+        for batch in deal_batches:
+            found = _objects(next(answers))
             for deal_id in batch:
                 props = found.get(deal_id)
                 for item in self._deal_waiters.pop(deal_id, []):
                     if props is not None:
                         _add_deal(item.deals, props)
                     item.waiting -= 1
-        while len(self._company_queue) >= least:
-            batch = _take(self._company_queue, BATCH_MAX)
-            found = _objects(self._client.read_objects("companies", batch, self._company_props))
+        for batch in company_batches:
+            found = _objects(next(answers))
             for company_id in batch:
                 props = found.get(company_id, {})
                 self._companies[company_id] = props
@@ -179,6 +233,18 @@ class Enricher:
 
 def _take(queue: deque[str], n: int) -> list[str]:
     return [queue.popleft() for _ in range(min(n, len(queue)))]
+
+
+def _batches(queue: deque[str], least: int) -> list[list[str]]:
+    """Batches of up to `BATCH_MAX` ids taken from `queue` while it holds at least `least`."""
+    out = []
+    while len(queue) >= least:
+        out.append(_take(queue, BATCH_MAX))
+    return out
+
+
+def _bind(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
+    return lambda: fn(*args)
 
 
 #: A position of a paged association read: (contact id, cursor or None) per contact still read.

@@ -1,4 +1,5 @@
-"""The split full read (list upward, search downward) against scripted answers.
+"""The split full read (list upward, search downward) against scripted answers; reads sent
+together by the enricher.
 
 The two sides run on threads at their own pace; these answers are plain functions over an id
 set, so every interleaving the scheduler picks must still hand each contact on exactly once
@@ -180,3 +181,36 @@ def test_what_each_side_keeps_leaves_no_gap_and_no_double() -> None:
     later.from_search([{"id": "50"}])
     kept, _ = later.from_list([{"id": "10"}, {"id": "60"}])
     assert [r["id"] for r in kept] == ["10", "60"]
+
+
+def test_independent_reads_run_together_and_come_back_in_order() -> None:
+    from connectors.hubspot.enrich import together
+
+    gate = threading.Barrier(3, timeout=30)  # passes only if three calls are in flight at once
+
+    def call(k: int) -> Any:
+        def run() -> int:
+            gate.wait()
+            return k
+
+        return run
+
+    assert together([call(k) for k in range(3)]) == [0, 1, 2]
+
+
+def test_together_raises_the_first_error_after_every_call_has_ended() -> None:
+    from connectors.hubspot.enrich import together
+
+    ended: list[int] = []
+
+    def ok() -> int:
+        ended.append(1)
+        return 1
+
+    def broken() -> int:
+        raise TransientError("HubSpot answered 502 after 4 attempts")
+
+    with pytest.raises(TransientError):
+        together([ok, broken, ok, ok])
+    assert len(ended) == 3
+    assert together([]) == [] and together([ok]) == [1]
