@@ -23,7 +23,7 @@ from syncd.http import RetrySettings
 from syncd.sandbox import Sandbox
 from syncd.store import Contact
 from syncd.store.types import table_of
-from tests.support.sandboxes import start_sandbox
+from tests.support.sandboxes import as_person, start_sandbox
 
 FIELDS = FieldMap.from_paths(hubspot={"email": "email", "first_name": "firstname"})
 HOUR_MS = 3_600_000
@@ -60,17 +60,6 @@ def stored(db: Engine) -> dict[str, Any]:
         return {r.hubspot_id: r.attributes for r in rows if r.hubspot_id is not None}
 
 
-def as_person(sb: Sandbox, method: str, path: str, body: Any = None) -> None:
-    r = requests.request(
-        method,
-        f"{sb.hubspot_url}{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {sb.hubspot_token}", "X-Sandbox-Actor": "person"},
-        timeout=10,
-    )
-    r.raise_for_status()
-
-
 def test_a_split_full_pull_reads_what_a_list_walk_reads(sb: Sandbox, db: Engine) -> None:
     c = connector(sb)
     pages = list(c.pull(None, full=True))
@@ -99,7 +88,7 @@ def test_a_contact_hidden_by_search_lag_is_read_by_id_not_taken_for_gone(
     # not caught up with either (an hour of lag), so search, which starts from the top, sees
     # neither, and the list stops where it meets search.
     as_person(sb, "PATCH", f"/crm/v3/objects/contacts/{top}", {"properties": {"firstname": "Late"}})
-    as_person(sb, "DELETE", f"/crm/v3/objects/contacts/{second}")
+    as_person(sb, "DELETE", f"/crm/v3/objects/contacts/{second}").raise_for_status()
     r = requests.post(
         f"{sb.base_url}/_sandbox/faults", json={"search_delay_ms": HOUR_MS}, timeout=10
     )

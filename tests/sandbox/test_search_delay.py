@@ -12,18 +12,13 @@ from typing import Any
 import requests
 
 from syncd.sandbox import Sandbox
+from tests.support.sandboxes import as_person
 
 HOUR_MS = 3_600_000
 
 
 def _hs(sb: Sandbox, method: str, path: str, body: Any = None) -> Any:
-    r = requests.request(
-        method,
-        f"{sb.hubspot_url}{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {sb.hubspot_token}", "X-Sandbox-Actor": "person"},
-        timeout=10,
-    )
+    r = as_person(sb, method, path, body)
     assert r.status_code == 200, r.text
     return r.json()
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import requests
+
 from syncd.sandbox import Limits, Sandbox
 
 
@@ -15,3 +19,14 @@ def start_sandbox(contacts: int, seed: int, limits: Limits | None = None) -> San
             have their own tests).
     """
     return Sandbox(contacts=contacts, seed=seed, limits=limits or Limits.relaxed())
+
+
+def as_person(sb: Sandbox, method: str, path: str, body: Any = None) -> requests.Response:
+    """A HubSpot request made by a person in the portal (not syncd), e.g. an edit or a delete."""
+    return requests.request(
+        method,
+        f"{sb.hubspot_url}{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {sb.hubspot_token}", "X-Sandbox-Actor": "person"},
+        timeout=10,
+    )
