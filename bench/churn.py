@@ -26,7 +26,6 @@ import argparse
 import json
 import math
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +37,11 @@ from harness import (
     SEARCH_PAGE,
     SEARCH_PER_S,
     Phases,
-    calls_between,
-    peak_rss_mb,
     rate_floor,
+    run_figures,
     sandbox_process,
     settings_for,
-    stats,
+    timed_sync,
     write_bound,
 )
 
@@ -94,15 +92,9 @@ def main() -> None:
             if t.startswith("hubspot_property:")
         )  # fmt: skip
         changed = move_contacts(rt, info, math.floor(info["n_contacts"] * args.change_pct / 100))
-        with phases.installed():
-            before = stats(info)
-            cpu0, t0 = time.process_time(), time.perf_counter()
-            result = rt.syncer.sync(trigger="schedule")
-            wall = time.perf_counter() - t0
-            cpu = time.process_time() - cpu0
-            after = stats(info)
+        run = timed_sync(rt, info, phases, trigger="schedule")
         rt.close()
-    calls = calls_between(before, after)
+    result = run.result
     totals: dict[str, int] = {}
     for row in result.counts.targets.values():
         for key, n in row.items():
@@ -122,19 +114,7 @@ def main() -> None:
         "planned_remove": totals.get("planned_remove", 0),
         "planned_set": totals.get("planned_set", 0),
         "applied": totals.get("added", 0) + totals.get("removed", 0) + totals.get("set", 0),
-        "calls": calls["total"],
-        "hubspot_calls": calls["hubspot"],
-        "mailchimp_calls": calls["mailchimp"],
-        "floor_calls": floor_calls,
-        "calls_ratio": round(calls["total"] / floor_calls, 4),
-        "http_429": after["http_429"] - before["http_429"],
-        "wall_s": round(wall, 2),
-        "floor_s": round(floor, 2),
-        "wall_over_floor": round(wall / floor, 3) if floor else None,
-        "phases_s": phases.take(),
-        "cpu_s": round(cpu, 2),
-        "peak_rss_mb": peak_rss_mb(),
-    }
+    } | run_figures(run, phases, floor_calls, floor)
     print(json.dumps(figures))
 
 

@@ -23,6 +23,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -293,3 +294,45 @@ class Phases:
         got["pull"] = got.pop("pull_all", 0.0) - got.get("merge", 0.0)
         got["segment"] = got.get("segment", 0.0) - got.get("plan", 0.0)
         return {name: round(got.get(name, 0.0), 2) for name in self.NAMES}
+
+
+@dataclass
+class TimedRun:
+    """One sync run with the sandbox's counters around it and syncd's time and CPU."""
+
+    result: Any
+    wall: float
+    cpu: float
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+def timed_sync(rt: Any, info: dict[str, Any], phases: Phases, **kwargs: Any) -> TimedRun:
+    """Run `rt.syncer.sync(**kwargs)` with the phase timers installed; time and count it."""
+    with phases.installed():
+        before = stats(info)
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        result = rt.syncer.sync(**kwargs)
+        wall = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
+        after = stats(info)
+    return TimedRun(result, wall, cpu, before, after)
+
+
+def run_figures(run: TimedRun, phases: Phases, floor_calls: int, floor_s: float) -> dict[str, Any]:
+    """The figures every single-run benchmark prints: calls against a floor, time, memory."""
+    calls = calls_between(run.before, run.after)
+    return {
+        "calls": calls["total"],
+        "hubspot_calls": calls["hubspot"],
+        "mailchimp_calls": calls["mailchimp"],
+        "floor_calls": floor_calls,
+        "calls_ratio": round(calls["total"] / floor_calls, 4) if floor_calls else None,
+        "http_429": run.after["http_429"] - run.before["http_429"],
+        "wall_s": round(run.wall, 2),
+        "floor_s": round(floor_s, 2),
+        "wall_over_floor": round(run.wall / floor_s, 3) if floor_s else None,
+        "phases_s": phases.take(),
+        "cpu_s": round(run.cpu, 2),
+        "peak_rss_mb": peak_rss_mb(),
+    }

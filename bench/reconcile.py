@@ -20,7 +20,6 @@ import argparse
 import json
 import math
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (
     LOWER_BOUND_ASSUMES,
     Phases,
-    calls_between,
-    peak_rss_mb,
     rate_floor,
     read_bound,
+    run_figures,
     sandbox_process,
     settings_for,
-    stats,
+    timed_sync,
     write_bound,
 )
 
@@ -92,15 +90,9 @@ def main() -> None:
         rt = open_runtime(settings_for(info))
         rt.syncer.sync(trigger="manual", full=True)
         removed = remove_by_hand(rt.db, info, args.drift_pct)
-        with phases.installed():
-            before = stats(info)
-            cpu0, t0 = time.process_time(), time.perf_counter()
-            result = rt.syncer.sync(trigger="reconcile", full=True)
-            wall = time.perf_counter() - t0
-            cpu = time.process_time() - cpu0
-            after = stats(info)
+        run = timed_sync(rt, info, phases, trigger="reconcile", full=True)
         rt.close()
-    calls = calls_between(before, after)
+    result = run.result
     rh, rm = read_bound(info)
     for target, owned in result.plan.owned.items():
         if target.startswith("hubspot_list:"):
@@ -113,24 +105,12 @@ def main() -> None:
     figures = {
         "contacts": info["n_contacts"],
         "status": str(result.status),
-        "calls": calls["total"],
-        "hubspot_calls": calls["hubspot"],
-        "mailchimp_calls": calls["mailchimp"],
-        "floor_calls": rh + wh + rm + wm,
         "floor_assumes": LOWER_BOUND_ASSUMES
         + f" Drift: list memberships {MEMBERSHIPS_PAGE} per page, tag members "
         f"{TAG_MEMBERS_PAGE} per page.",
-        "calls_ratio": round(calls["total"] / (rh + wh + rm + wm), 4),
-        "http_429": after["http_429"] - before["http_429"],
-        "wall_s": round(wall, 2),
-        "floor_s": floor,
-        "wall_over_floor": round(wall / floor, 3) if floor else None,
         "removed_by_hand": removed,
         "drift_found": found,
-        "phases_s": phases.take(),
-        "cpu_s": round(cpu, 2),
-        "peak_rss_mb": peak_rss_mb(),
-    }
+    } | run_figures(run, phases, rh + wh + rm + wm, floor)
     print(json.dumps(figures))
 
 
