@@ -26,7 +26,9 @@ Figures (last line, JSON):
 `--latency-ms L` makes the sandbox hold every vendor request L ms (a network's round trip).
 
 Usage: python bench/e2e.py [--contacts 20000] [--seed 1] [--latency-ms 0] [--no-write-properties]
-       [--no-second-run]
+       [--no-second-run] [--db postgresql+psycopg://postgres@127.0.0.1/test]
+
+`--db` runs the store on a fresh PostgreSQL database made on that server (dropped at the end).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from harness import (
     LOWER_BOUND_ASSUMES,
     Phases,
     calls_between,
+    database,
     echo_floor,
     lower_bound,
     peak_rss_mb,
@@ -63,6 +66,8 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--db", default=None,
+                        help="PostgreSQL server URL (default: SQLite)")  # fmt: skip
     parser.add_argument("--write-properties", action=argparse.BooleanOptionalAction,
                         default=True, help="hubspot.write_properties")  # fmt: skip
     parser.add_argument("--second-run", action=argparse.BooleanOptionalAction, default=True,
@@ -70,8 +75,14 @@ def main() -> None:
     args = parser.parse_args()
     configure_logging("warning", "json")
     phases = Phases()
-    with sandbox_process(args.contacts, args.seed, args.latency_ms) as info, phases.installed():
-        rt = open_runtime(settings_for(info, write_properties=args.write_properties))
+    with (
+        database(args.db) as url,
+        sandbox_process(args.contacts, args.seed, args.latency_ms) as info,
+        phases.installed(),
+    ):
+        rt = open_runtime(
+            settings_for(info, write_properties=args.write_properties, database_url=url)
+        )
         before = stats(info)
         cpu0, t0 = time.process_time(), time.perf_counter()
         first = rt.syncer.sync(trigger="manual", full=True)
@@ -107,6 +118,7 @@ def main() -> None:
         "second_run_status": str(second.status) if second else None,
         "write_properties": args.write_properties,
         "latency_ms": args.latency_ms,
+        "store": url.split(":", 1)[0],
         "api_calls": calls["total"],
         "hubspot_calls": calls["hubspot"],
         "mailchimp_calls": calls["mailchimp"],

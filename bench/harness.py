@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import threading
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,9 +30,12 @@ from typing import Any
 
 import requests
 from pydantic import SecretStr
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from syncd.config import HubSpotSettings, MailchimpSettings, Settings
 from syncd.store import upgrade
+from syncd.store.db import normalise_url
 
 MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"
 HS_PER_WINDOW, WINDOW_S = 190, 10.0
@@ -94,14 +98,44 @@ def sandbox_process(contacts: int, seed: int, latency_ms: float = 0) -> Iterator
         child.join(timeout=60)
 
 
-def settings_for(info: dict[str, Any], *, write_properties: bool = True) -> Settings:
-    """Settings for a fresh SQLite store against the sandbox; the store goes when we exit."""
-    folder = tempfile.mkdtemp(prefix="syncd-bench-")
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # a 1M-contact store is GBs
-    db = Path(folder) / "bench.db"
-    upgrade(f"sqlite:///{db}")
+@contextmanager
+def database(server_url: str | None) -> Iterator[str]:
+    """A fresh, migrated database URL: a temporary SQLite file, or a new PostgreSQL database."""
+    if server_url is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+            upgrade(url)
+            yield url
+        return
+    admin_url = normalise_url(server_url)
+    name = f"syncd_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def settings_for(
+    info: dict[str, Any], *, write_properties: bool = True, database_url: str | None = None
+) -> Settings:
+    """Settings against the sandbox, on `database_url` (migrated) or a fresh SQLite store.
+
+    The SQLite store goes when we exit (a 1M-contact store is GBs).
+    """
+    if database_url is None:
+        folder = tempfile.mkdtemp(prefix="syncd-bench-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        database_url = f"sqlite:///{Path(folder) / 'bench.db'}"
+        upgrade(database_url)
     return Settings(
-        database_url=f"sqlite:///{db}",
+        database_url=database_url,
         mappings=MAPPINGS,
         hubspot=HubSpotSettings(
             access_token=SecretStr(info["hubspot_token"]),

@@ -18,53 +18,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from harness import database  # noqa: E402
+
 from syncd.engine.ledger import mark, mark_each, set_ledger, write_outbox  # noqa: E402
 from syncd.engine.plan import Action, Change  # noqa: E402
 from syncd.failures import Reason  # noqa: E402
-from syncd.store import make_engine, upgrade  # noqa: E402
-from syncd.store.db import normalise_url  # noqa: E402
+from syncd.store import make_engine  # noqa: E402
 from syncd.store.models import Contact, SyncRun  # noqa: E402
 from syncd.store.types import table_of  # noqa: E402
 
 WORKSPACE = "bench"
-
-
-@contextmanager
-def database(server_url: str | None) -> Iterator[str]:
-    """A fresh, migrated database URL: a temporary SQLite file, or a new PostgreSQL database."""
-    if server_url is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-            upgrade(url)
-            yield url
-        return
-    admin_url = normalise_url(server_url)
-    name = f"syncd_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def main() -> None:
