@@ -10,7 +10,12 @@ Who hands on what (`Frontier`, under one lock per page): the list keeps an id be
 id search has read (or above the highest, created since search began); search keeps an id
 above the highest the list has read. A contact is therefore handed on at most once, and one in
 neither range has been read by the side that reached it first. Each side stops when the two
-ranges touch. Search re-anchors below its lowest id before its 10,000-result cap.
+ranges touch.
+
+Search pages by key, not by offset: each page asks for the highest ids below the lowest read
+so far (`hs_object_id` LT, the way HubSpot's search guide reads past its 10,000-result cap).
+An offset would shift when a contact above it is created or deleted mid-read, skipping or
+repeating one; a key does not.
 
 This rests on the list paging in ascending id order, as HubSpot's does (its `after` is the
 next id) and as the checks here verify page by page; search's order is asked for and checked
@@ -34,7 +39,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.hubspot.client import NEXT_PAGE, SEARCH_CONTACTS
-from connectors.hubspot.limits import SEARCH_CAP
 from syncd.errors import InternalError, TransientError
 from syncd.events import Event
 from syncd.http import paginate
@@ -55,36 +59,26 @@ class SplitAbandonedError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class IdQuery:
-    """One search page: ids below `below` (None: from the top), newest id first."""
+    """One search page: the highest ids below `below` (None: from the top)."""
 
     below: int | None = None
-    after: int = 0
 
 
 class IdPaging:
-    """Search paging by descending `hs_object_id`, re-anchored before the result cap."""
+    """Search paging by key: each page starts below the lowest id of the page before."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-
-    def first(self) -> IdQuery:
+    @staticmethod
+    def first() -> IdQuery:
         """From the top."""
         return IdQuery()
 
-    def next(self, query: IdQuery, data: Mapping[str, Any]) -> IdQuery | None:
-        """The next page of this query, or a new query below the lowest id read."""
-        following = dig(data, NEXT_PAGE)
-        if following is None:
-            return None
-        if not str(following).isdigit():
-            raise SplitAbandonedError("search paging offset that is not a number")
-        after = int(following)
-        if after + self.limit <= SEARCH_CAP:
-            return IdQuery(query.below, after)
+    @staticmethod
+    def next(query: IdQuery, data: Mapping[str, Any]) -> IdQuery | None:
+        """Below the lowest id read, while search says more follow."""
         ids = [i for i in map(record_id, data.get("results") or []) if i is not None]
-        if not ids:
-            raise SplitAbandonedError("search page without ids before its cap")
-        return IdQuery(min(ids), 0)
+        if dig(data, NEXT_PAGE) is None or not ids:
+            return None
+        return IdQuery(min(ids))
 
 
 class Frontier:
@@ -188,7 +182,7 @@ class SplitRead:
             return self.search(self.body(query))
 
         try:
-            for page in paginate(SEARCH_CONTACTS, fetch, IdPaging(self.limit)):
+            for page in paginate(SEARCH_CONTACTS, fetch, IdPaging()):
                 kept, done = frontier.from_search(list(page.data.get("results") or []))
                 if kept:
                     yield kept
@@ -209,5 +203,5 @@ class SplitRead:
             "sorts": [{"propertyName": "hs_object_id", "direction": "DESCENDING"}],
             "properties": list(self.properties),
             "limit": self.limit,
-            "after": str(query.after),
+            "after": "0",
         }
