@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import math
 import multiprocessing as mp
+import os
 import resource
 import shutil
 import tempfile
@@ -56,7 +57,12 @@ LOWER_BOUND_ASSUMES = (
 )
 
 
-def _serve(contacts: int, seed: int, queue: Any, stop: Any) -> None:
+def _serve(contacts: int, seed: int, queue: Any, stop: Any, parent: int) -> None:
+    """The child: serve until told to stop, or until the benchmark that started it is gone.
+
+    A benchmark killed by a signal runs no `finally`; without the check its sandbox (GBs at a
+    million contacts) would live on.
+    """
     from syncd.sandbox import Sandbox
 
     sb = Sandbox(contacts, seed)
@@ -72,7 +78,8 @@ def _serve(contacts: int, seed: int, queue: Any, stop: Any) -> None:
         }
     )
     sb.start()
-    stop.wait()
+    while not stop.wait(1.0) and os.getppid() == parent:
+        pass
     sb.stop()
 
 
@@ -84,7 +91,7 @@ def sandbox_process(contacts: int, seed: int, latency_ms: float = 0) -> Iterator
     """
     ctx = mp.get_context("spawn")
     queue, stop = ctx.Queue(), ctx.Event()
-    child = ctx.Process(target=_serve, args=(contacts, seed, queue, stop), daemon=True)
+    child = ctx.Process(target=_serve, args=(contacts, seed, queue, stop, os.getpid()), daemon=True)
     child.start()
     try:
         info = queue.get(timeout=900)
