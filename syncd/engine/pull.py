@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import DBAPIError
 
 from connectors.base import ConfirmsPresence, ContactSource, SourceRecord
 from syncd.engine.profiles.departure import depart, unseen_ids
@@ -21,7 +22,7 @@ from syncd.events import Event
 from syncd.logs import get_logger
 from syncd.producers import drain
 from syncd.store.lease import UNFENCED, Clock, Fence, fenced
-from syncd.store.models import Cursor
+from syncd.store.models import Contact, Cursor
 from syncd.store.types import table_of
 
 log = get_logger(__name__)
@@ -92,6 +93,7 @@ def pull_all(
         on_error=isolate,
         thread_prefix="pull",
     )
+    planner_stats = TableStatistics(db, table_of(Contact).name)
     for name, page in stream:
         store_page(
             db,
@@ -104,6 +106,7 @@ def pull_all(
             now=clock(),
             fence=fence,
         )
+        planner_stats.grew(len(page.records))
         if progress is not None:
             progress(f"pull:{name}", len(page.records))
     if full:
@@ -112,6 +115,43 @@ def pull_all(
                 continue
             _sweep(db, workspace, name, pullers[name], figures, run_id, clock(), fence)
     return out
+
+
+class TableStatistics:
+    """Keeps PostgreSQL's statistics of a table current while a pull grows it.
+
+    A first pull fills an empty `contacts` table. Until the table is analyzed, PostgreSQL plans
+    a page's profile lookups as if it were tiny: it looked partners up through the
+    `hubspot_id IS NULL` index, walking every Mailchimp-only profile for each HubSpot page, so
+    the merge grew with the table (208 s for 100k contacts, against 17 s on SQLite).
+    Autovacuum analyzes late, or never where it is off. So the pull analyzes the table itself
+    each time the records it has stored double, from 10,000: about log2(n / 10,000) times, each
+    a sample of at most 30,000 rows. Other databases plan without it.
+    """
+
+    FIRST = 10_000
+
+    def __init__(self, db: Engine, table: str) -> None:
+        self._db = db
+        self._table = table
+        self._stored = 0
+        self._next: int | None = self.FIRST if db.dialect.name == "postgresql" else None
+
+    def grew(self, records: int) -> None:
+        """Count `records` stored; analyze the table when the count has doubled."""
+        if self._next is None:
+            return
+        self._stored += records
+        if self._stored < self._next:
+            return
+        self._next = self._stored * 2
+        quoted = self._db.dialect.identifier_preparer.quote(self._table)
+        try:
+            with self._db.begin() as conn:
+                conn.exec_driver_sql(f"ANALYZE {quoted}")
+        except DBAPIError as e:  # not the table's owner, say: plans stay as they are
+            log.warning(Event.STORE_ANALYZE_FAILED, table=self._table, error=type(e).__name__)
+            self._next = None
 
 
 def _sweep(

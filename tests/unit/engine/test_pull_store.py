@@ -221,3 +221,33 @@ def test_cursor_advances_only_with_stored_pages(db: Engine) -> None:
     full = ListPuller([])
     pull_all(db, "default", {"hubspot": full}, full=True, run_id=1, clock=utcnow)
     assert full.cursors == [None]
+
+
+def _rows_planned(db: Engine) -> float:
+    """What the planner believes `contacts` holds (-1: never analyzed); set by ANALYZE itself."""
+    from sqlalchemy import text
+
+    with db.connect() as conn:
+        return float(
+            conn.execute(
+                text("SELECT reltuples FROM pg_class WHERE relname = 'contacts'")
+            ).scalar_one()
+        )
+
+
+def test_a_growing_pull_keeps_the_planners_statistics_current(
+    db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncd.engine.pull import TableStatistics
+
+    monkeypatch.setattr(TableStatistics, "FIRST", 20)
+    pages = [
+        Pg([Rec(str(p * 10 + i), f"p{p * 10 + i}@example.com") for i in range(10)], None)
+        for p in range(12)
+    ]
+    pull_all(db, "default", {"hubspot": ListPuller(pages)}, full=False, run_id=1, clock=utcnow)
+    assert len(contacts(db)) == 120
+    if db.dialect.name != "postgresql":
+        return  # SQLite plans without statistics; nothing to keep
+    # Analyzed at 20, 40 and 80 stored records: the planner knows of the last 80 at least.
+    assert _rows_planned(db) >= 80
