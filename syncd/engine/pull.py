@@ -173,11 +173,11 @@ def _sweep(
     """
     if not figures.seen:
         return
-    if isinstance(puller, ConfirmsPresence):
-        with db.connect() as conn:
-            unseen = unseen_ids(conn, workspace, source, figures.seen)
+    with db.connect() as conn:
+        gone = unseen_ids(conn, workspace, source, figures.seen)
+    if gone and isinstance(puller, ConfirmsPresence):
         try:
-            for page in puller.still_present(unseen) if unseen else ():
+            for page in puller.still_present(gone):
                 store_page(
                     db, workspace, source, page.records, cursor=None, run_id=run_id,
                     figures=figures, now=now, fence=fence,
@@ -185,8 +185,8 @@ def _sweep(
         except SyncdError as e:
             log.warning(Event.PULL_SWEEP_SKIPPED, connector=source, reason=e.reason)
             return
+        gone = figures.seen.missing(gone)  # those it still has were stored (and seen) now
     with fenced(db, fence) as conn:
-        gone = unseen_ids(conn, workspace, source, figures.seen)
         figures.departed = depart(conn, workspace, source, gone, run_id, now) if gone else 0
 
 

@@ -157,25 +157,20 @@ class _Views:
         ]
         self.sets: dict[Any, frozenset[str]] = {}
 
-    def segments(self, mask: Any) -> frozenset[str]:
-        """The segment keys of one bit mask (an int, or a tuple of them past 62 segments)."""
-        found = self.sets.get(mask)
-        if found is None:
+    def segment_sets(self, masks: list[Any]) -> list[frozenset[str]]:
+        """Each mask's segment keys; contacts with the same segments share one frozenset.
+
+        A mask is an int, or a tuple of them past 62 segments.
+        """
+        sets = self.sets
+        for mask in set(masks).difference(sets):
             parts = mask if isinstance(mask, tuple) else (mask,)
-            found = frozenset(
+            sets[mask] = frozenset(
                 k
                 for chunk, m in zip(self.chunks, parts, strict=True)
                 for b, k in enumerate(chunk)
                 if m >> b & 1
             )
-            self.sets[mask] = found
-        return found
-
-    def segment_sets(self, masks: list[Any]) -> list[frozenset[str]]:
-        """Each mask's segment keys; contacts with the same segments share one frozenset."""
-        for mask in set(masks).difference(self.sets):
-            self.segments(mask)
-        sets = self.sets
         return [sets[m] for m in masks]
 
     def add(

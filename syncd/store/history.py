@@ -536,7 +536,8 @@ def _csv_row(row: Mapping[str, Any]) -> list[Any]:
 
 
 def _json_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {col: _jsonable(row).get(col) for col in EVENT_COLUMNS}
+    data = _jsonable(row)
+    return {col: data.get(col) for col in EVENT_COLUMNS}
 
 
 def _csv_cell(value: Any) -> Any:

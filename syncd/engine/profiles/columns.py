@@ -222,10 +222,6 @@ class _Reader:
         self.typed_at_once = {n for n, e in at_once.items() if e is not None}
         self.typing = [pl.col(n) if e is None else e.alias(n) for n, e in at_once.items()]
 
-    def type_of(self, col: pl.Series) -> FieldType:
-        """The field type of a merged column."""
-        return self.rules.fields[col.name].type
-
     def batch(
         self,
         ids: list[int],
@@ -244,8 +240,9 @@ class _Reader:
             flat = _flatten(decoded)
             odd = sorted(set(odd) | self._unsure(raw, flat, set(odd)))
         merged = flat.lazy().select(self.merge).select(self.typing).collect()
+        fields = self.rules.fields
         typed = [
-            t if t.name in self.typed_at_once else typed_series(t.name, t, self.type_of(t), n)
+            t if t.name in self.typed_at_once else typed_series(t.name, t, fields[t.name].type, n)
             for t in merged
         ]
         if "email" in self.rules.typed_fields:
