@@ -7,6 +7,7 @@ gone: the engine asks the connector about every unseen contact before its sweep.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +47,34 @@ def connector(sb: Sandbox, *, split: bool = True) -> HubSpotConnector:
     )
 
 
+def search_goes_first(c: HubSpotConnector, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hold the list after its first page until search has answered twice.
+
+    Which side reaches a contact first is up to the scheduler; on a busy machine the list
+    could read all 600 before search's first answer, and the pull would then be a plain list
+    walk. Holding the list makes search's share certain.
+    """
+    answered = threading.Semaphore(0)
+    search, listing = c.client.search_contacts, c.client.list_contacts
+    calls = 0
+
+    def counted_search(*args: Any, **kwargs: Any) -> Any:
+        out = search(*args, **kwargs)
+        answered.release()
+        return out
+
+    def held_list(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            for _ in range(2):
+                assert answered.acquire(timeout=30), "search never answered"
+        return listing(*args, **kwargs)
+
+    monkeypatch.setattr(c.client, "search_contacts", counted_search)
+    monkeypatch.setattr(c.client, "list_contacts", held_list)
+
+
 def full_pull(sb: Sandbox, db: Engine, c: HubSpotConnector) -> Any:
     figures = pull_all(
         db, WS, {"hubspot": c}, full=True, run_id=None, clock=lambda: datetime.now(UTC)
@@ -60,8 +89,11 @@ def stored(db: Engine) -> dict[str, Any]:
         return {r.hubspot_id: r.attributes for r in rows if r.hubspot_id is not None}
 
 
-def test_a_split_full_pull_reads_what_a_list_walk_reads(sb: Sandbox, db: Engine) -> None:
+def test_a_split_full_pull_reads_what_a_list_walk_reads(
+    sb: Sandbox, db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     c = connector(sb)
+    search_goes_first(c, monkeypatch)
     pages = list(c.pull(None, full=True))
     ids = [r.source_id for p in pages for r in p.records]
     assert len(ids) == len(set(ids))  # each contact once
@@ -77,7 +109,7 @@ def test_a_split_full_pull_reads_what_a_list_walk_reads(sb: Sandbox, db: Engine)
 
 
 def test_a_contact_hidden_by_search_lag_is_read_by_id_not_taken_for_gone(
-    sb: Sandbox, db: Engine
+    sb: Sandbox, db: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     c = connector(sb)
     full_pull(sb, db, c)
@@ -93,6 +125,7 @@ def test_a_contact_hidden_by_search_lag_is_read_by_id_not_taken_for_gone(
         f"{sb.base_url}/_sandbox/faults", json={"search_delay_ms": HOUR_MS}, timeout=10
     )
     r.raise_for_status()
+    search_goes_first(c, monkeypatch)
     before = c.stats.endpoints("hubspot").get("POST /crm/v3/objects/contacts/batch/read")
     figures = full_pull(sb, db, c)
     after = c.stats.endpoints("hubspot")["POST /crm/v3/objects/contacts/batch/read"]
