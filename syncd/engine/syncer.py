@@ -47,6 +47,7 @@ from syncd.engine.undo import undo_changes
 from syncd.errors import SyncdError
 from syncd.events import Event
 from syncd.logs import get_logger, run_context
+from syncd.memory import release_free_memory
 from syncd.segments import RuleSet
 from syncd.store.counts import RunCounts
 from syncd.store.lease import (
@@ -495,7 +496,9 @@ class Syncer:
             last_full_pull(self.db, self.workspace),
             full=full,
         )
+        release_free_memory()  # segmentation starts from what the pull left
         segmented, plan = self._segment_and_plan(self.rules)
+        release_free_memory()
         result.segmented = segmented
         if failures:
             # Rules read that vendor's last-known values; nothing is removed for lack of data.
