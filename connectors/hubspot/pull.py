@@ -15,7 +15,9 @@ reads go through `paginate`.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
@@ -261,13 +263,19 @@ class Puller:
         echo again.
         """
         seen: set[str] = set()
-        for results in prefetch(self._list_pages(), LIST_PREFETCH, "hubspot-list-scan"):
-            items = [i for i in (Item.of(r) for r in results) if i.modified_ms >= anchor]
-            seen.update(str(i.raw.get("id")) for i in items)
-            ready = enricher.feed(items)
-            if ready:
-                yield Page([self._record(i) for i in ready], None)
-        ready = self._related(enricher, seen, related_anchor, start_ms)
+        with ThreadPoolExecutor(1, thread_name_prefix="hubspot-related") as pool:
+            # Deal and company changes are found by search, on search's own budget, so they
+            # are looked for while the walk goes on, not after it (6 s of a 100k echo).
+            touched = pool.submit(
+                contextvars.copy_context().run, self._touched, related_anchor, start_ms
+            )
+            for results in prefetch(self._list_pages(), LIST_PREFETCH, "hubspot-list-scan"):
+                items = [i for i in (Item.of(r) for r in results) if i.modified_ms >= anchor]
+                seen.update(str(i.raw.get("id")) for i in items)
+                ready = enricher.feed(items)
+                if ready:
+                    yield Page([self._record(i) for i in ready], None)
+            ready = enricher.feed(self._read_contacts(sorted(touched.result() - seen)))
         ready += enricher.finish()
         yield Page([self._record(i) for i in ready], PullCursor.listed(start_ms).text())
 
@@ -279,11 +287,15 @@ class Puller:
         They are read again so revenue and company fields do not wait for the nightly full
         pull.
         """
+        touched = self._touched(since_ms, start_ms)
+        return enricher.feed(self._read_contacts(sorted(touched - seen)))
+
+    def _touched(self, since_ms: int, start_ms: int) -> set[str]:
+        """Ids of the contacts whose deals or companies changed in the window."""
         related = self._related_types()
         if not related:
-            return []
-        touched = touched_contacts(self._client, related, since_ms, start_ms)
-        return enricher.feed(self._read_contacts(sorted(touched - seen)))
+            return set()
+        return touched_contacts(self._client, related, since_ms, start_ms)
 
     def _related_types(self) -> list[str]:
         """The associated objects whose changes matter: those the field map reads."""
