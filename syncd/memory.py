@@ -6,27 +6,18 @@ highest it has been and the next phase starts from there. Two allocators matter:
   of free heap behind. `release_free_memory` (glibc's `malloc_trim`) returns it; only glibc
   has it, elsewhere (musl, macOS) it does nothing.
 - polars' jemalloc, behind the decoded columns: by default freed pages are handed back lazily
-  (`MADV_FREE`) and count as resident until the kernel needs them. `POLARS_ALLOCATOR`
+  (`MADV_FREE`) and count as resident until the kernel needs them. `syncd.POLARS_ALLOCATOR`
   returns them outright (`muzzy_decay_ms:0`), at no measured cost in speed; loading 100k
   profiles twice peaked at 334 MB instead of 343-384. It must be set before polars is first
-  imported (`syncd/__init__.py` does), and a setting of the user's own is kept.
+  imported, so `syncd/__init__.py` sets it; a setting of the user's own is kept.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
-import os
 import sys
 from collections.abc import Callable
-
-#: jemalloc options polars reads from `_RJEM_MALLOC_CONF` when it is first imported.
-POLARS_ALLOCATOR = "muzzy_decay_ms:0"
-
-
-def tune_polars_allocator() -> None:
-    """Ask polars' allocator to return freed pages outright (before polars is imported)."""
-    os.environ.setdefault("_RJEM_MALLOC_CONF", POLARS_ALLOCATOR)
 
 
 @functools.cache

@@ -198,6 +198,7 @@ def _log_done(name: str, full: bool, figures: PullFigures) -> None:
         records=figures.records,
         created=figures.created,
         updated=figures.updated,
+        unchanged=figures.unchanged,
         moved=figures.moved,
         rejected=figures.rejected,
         linked=figures.linked,

@@ -22,6 +22,7 @@ from syncd.engine.profiles.folding import fold_history
 from syncd.engine.profiles.identity import (
     Decision,
     Profile,
+    Resolution,
     email_problem,
     fold,
     normalise_email,
@@ -47,6 +48,8 @@ class PullFigures:
     records: int = 0
     created: int = 0
     updated: int = 0
+    #: Records read again with nothing new for their profile (not written).
+    unchanged: int = 0
     moved: int = 0
     linked: int = 0
     folded: int = 0
@@ -122,10 +125,7 @@ def merge_page(
     rejects = []
     reshuffle = False  # whether record ids move between stored rows in this page
     for source_id, rec in latest.items():
-        fields = dict(rec.fields)
-        if source == "mailchimp":
-            fields[STATUS_KEY] = rec.status
-            fields[TAGS_KEY] = list(rec.tags)
+        fields = _fields(source, rec)
         holder_key = cands.by_id.get(source_id)
         if holder_key is None and rec.key:
             holder_key = cands.by_key.get(rec.key)
@@ -144,6 +144,9 @@ def merge_page(
             why, message = _refusal(rec.email)
             figures.rejected += 1
             rejects.append(_reject_event(workspace, run_id, source, rec, why, message, now))
+            continue
+        if _nothing_new(res, holder, rec):
+            figures.unchanged += 1
             continue
         key: Key = ("new", source_id)
         if res.decision is not Decision.CREATE:
@@ -182,6 +185,29 @@ _COUNTER = {
     Decision.LINK: "linked",
     Decision.UPDATE: "updated",
 }
+
+
+def _fields(source: str, rec: SourceRecord) -> dict[str, Any]:
+    """The record's fields as stored; a Mailchimp member's status and tags among them."""
+    fields = dict(rec.fields)
+    if source == "mailchimp":
+        fields[STATUS_KEY] = rec.status
+        fields[TAGS_KEY] = list(rec.tags)
+    return fields
+
+
+def _nothing_new(res: Resolution, holder: Profile | None, rec: SourceRecord) -> bool:
+    """Whether a record only repeats its stored profile (syncd's own echo, an overlap read).
+
+    Such a record is not written, so the row's `updated_at` keeps saying when the person last
+    changed. Merges and archived members always take their path.
+    """
+    return (
+        res.decision is Decision.UPDATE
+        and res.profile == holder
+        and not rec.merged_ids
+        and rec.status != ARCHIVED
+    )
 
 
 def _count(decision: Decision, figures: PullFigures) -> None:

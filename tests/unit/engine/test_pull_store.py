@@ -92,6 +92,33 @@ def test_update_from_one_source_keeps_the_other(db: Engine) -> None:
     assert a.attributes["mailchimp"]["open_rate"] == 0.1
 
 
+def test_a_record_read_again_unchanged_is_not_written(db: Engine) -> None:
+    ada = Rec("1", "ada@example.com", {"country": "GB", "score": 3})
+    bob = Rec("2", "bob@example.com", {"country": "FR"})
+    member = Rec("h1", "ada@example.com", {"open_rate": 0.5}, status="subscribed", tags=["a"])
+    store(db, "hubspot", [ada, bob])
+    store(db, "mailchimp", [member])
+    first = {c.id: c.updated_at for c in contacts(db)}
+    # syncd's echo: every record again, one HubSpot field changed and one member tag.
+    again = store(db, "hubspot", [ada, Rec("2", "bob@example.com", {"country": "DE"})])
+    mid = {c.email: c.updated_at for c in contacts(db)}
+    ids = {c.email: c.id for c in contacts(db)}
+    assert mid["ada@example.com"] == first[ids["ada@example.com"]]  # not written
+    assert mid["bob@example.com"] > first[ids["bob@example.com"]]
+    tagged = store(db, "mailchimp", [Rec("h1", "ada@example.com", {"open_rate": 0.5},
+                                         status="subscribed", tags=["a", "b"])])  # fmt: skip
+    assert (again.unchanged, again.updated, tagged.unchanged, tagged.updated) == (1, 1, 0, 1)
+    rows = {c.email: c for c in contacts(db)}
+    assert rows["bob@example.com"].attributes["hubspot"] == {"country": "DE"}
+    assert rows["ada@example.com"].attributes["mailchimp"]["_tags"] == ["a", "b"]
+    unchanged = store(db, "mailchimp", [Rec("h1", "ada@example.com", {"open_rate": 0.5},
+                                            status="subscribed", tags=["a", "b"])])  # fmt: skip
+    assert unchanged.unchanged == 1
+    after = {c.id: c.updated_at for c in contacts(db)}
+    assert after[rows["ada@example.com"].id] > first[rows["ada@example.com"].id]  # the tag
+    assert after[rows["bob@example.com"].id] > first[rows["bob@example.com"].id]
+
+
 def test_email_change_moves_the_profile(db: Engine) -> None:
     store(db, "hubspot", [Rec("7", "old@example.com", {"x": 1})])
     figures = store(db, "hubspot", [Rec("7", "new@example.com", {"x": 2})])
