@@ -34,6 +34,7 @@ class Event(enum.StrEnum):
     PULL_DEPARTED = "pull.departed"
     PULL_SWEEP_SKIPPED = "pull.sweep_skipped"
     STORE_ANALYZE_FAILED = "store.analyze_failed"
+    STORE_VACUUM_FAILED = "store.vacuum_failed"
     CONTACT_MERGED = "pull.contact_merged"
     DRIFT_DETECTED = "drift.detected"
     TARGET_DELETED = "target.deleted"

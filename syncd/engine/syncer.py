@@ -62,7 +62,8 @@ from syncd.store.lease import (
     hold,
     make_holder_id,
 )
-from syncd.store.models import HoldStatus, MembershipState, RunStatus, SyncRun
+from syncd.store.maintenance import vacuum_after
+from syncd.store.models import HoldStatus, MembershipState, OutboxEntry, RunStatus, SyncRun
 from syncd.store.scratch import scratch
 from syncd.store.types import table_of
 
@@ -582,6 +583,8 @@ class Syncer:
             create=[ref for st in self._targets(self.rules) for ref in st.refs()],
             fence=held,
         )
+        # Apply marked each journalled row: their old versions go before the next run looks.
+        vacuum_after(self.db, table_of(OutboxEntry).name, len(plan.changes))
         settle(result, result.apply)
         if new and result.status is RunStatus.SUCCESS:
             result.status = RunStatus.PARTIAL
