@@ -62,8 +62,8 @@ def test_many_updated_rows_are_vacuumed_on_postgresql(
 
 
 def test_a_refused_vacuum_is_logged_and_the_run_goes_on(db: Engine) -> None:
-    if db.dialect.name != "postgresql":
-        pytest.skip("only PostgreSQL is vacuumed")
     with capture_logs() as logs:
         assert not maintenance.vacuum_after(db, "no_such_table", 10**9)
-    assert [e["event"] for e in logs] == ["store.vacuum_failed"]
+    # SQLite is never vacuumed, so nothing is refused there.
+    want = ["store.vacuum_failed"] if db.dialect.name == "postgresql" else []
+    assert [e["event"] for e in logs] == want
