@@ -34,8 +34,8 @@ def _malloc_trim() -> Callable[[int], int] | None:
 def release_free_memory() -> None:
     """Give the C heap's free pages back to the system (a few ms; no-op without glibc).
 
-    Called when a phase that allocated a lot has ended and before the next begins: after the
-    pull, after segmentation, at the end of a run.
+    Called when a phase that allocated a lot has ended and before the next begins: before
+    segmentation (after the pull) and after it.
     """
     trim = _malloc_trim()
     if trim is not None:

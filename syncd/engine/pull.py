@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.exc import DBAPIError
 
 from connectors.base import ConfirmsPresence, ContactSource, SourceRecord
 from syncd.engine.profiles.departure import depart, unseen_ids
@@ -22,6 +21,7 @@ from syncd.events import Event
 from syncd.logs import get_logger
 from syncd.producers import drain
 from syncd.store.lease import UNFENCED, Clock, Fence, fenced
+from syncd.store.maintenance import analyze
 from syncd.store.models import Contact, Cursor
 from syncd.store.types import table_of
 
@@ -145,12 +145,7 @@ class TableStatistics:
         if self._stored < self._next:
             return
         self._next = self._stored * 2
-        quoted = self._db.dialect.identifier_preparer.quote(self._table)
-        try:
-            with self._db.begin() as conn:
-                conn.exec_driver_sql(f"ANALYZE {quoted}")
-        except DBAPIError as e:  # not the table's owner, say: plans stay as they are
-            log.warning(Event.STORE_ANALYZE_FAILED, table=self._table, error=type(e).__name__)
+        if not analyze(self._db, self._table):  # refused (not the owner): plans stay as they are
             self._next = None
 
 

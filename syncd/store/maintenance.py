@@ -26,16 +26,28 @@ log = get_logger(__name__)
 def vacuum_after(db: Engine, table: str, updated: int) -> bool:
     """VACUUM (ANALYZE) `table` on PostgreSQL when a run updated at least `WORTH_VACUUMING` rows.
 
-    Runs on its own connection outside any transaction (VACUUM cannot run in one). A refusal
-    (not the table's owner, say) is logged and the run goes on. Returns whether it vacuumed.
+    A refusal (not the table's owner, say) is logged and the run goes on. Returns whether it
+    vacuumed.
     """
     if db.dialect.name != "postgresql" or updated < WORTH_VACUUMING:
         return False
+    return _maintain(db, "VACUUM (ANALYZE)", table, Event.STORE_VACUUM_FAILED)
+
+
+def analyze(db: Engine, table: str) -> bool:
+    """ANALYZE `table` on PostgreSQL (no-op elsewhere); False if it was refused (logged)."""
+    if db.dialect.name != "postgresql":
+        return False
+    return _maintain(db, "ANALYZE", table, Event.STORE_ANALYZE_FAILED)
+
+
+def _maintain(db: Engine, command: str, table: str, refused: Event) -> bool:
+    """Run `command table` on its own connection, outside any transaction (VACUUM needs it)."""
     quoted = db.dialect.identifier_preparer.quote(table)
     try:
         with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql(f"VACUUM (ANALYZE) {quoted}")
+            conn.exec_driver_sql(f"{command} {quoted}")
     except DBAPIError as e:
-        log.warning(Event.STORE_VACUUM_FAILED, table=table, error=type(e).__name__)
+        log.warning(refused, table=table, error=type(e).__name__)
         return False
     return True
