@@ -8,6 +8,7 @@ window earlier. Without an overlap the edit would wait for the next full pull.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -31,12 +32,18 @@ def sb() -> Iterator[Sandbox]:
 
 
 def connector(sb: Sandbox, overlap_s: float) -> HubSpotConnector:
+    def clock() -> datetime:
+        # The sandbox's own time, 2 ms on (one may be lost turning it into a float): a run then
+        # starts strictly after every edit made before it, however close the two clocks are.
+        return datetime.fromtimestamp((sb.hubspot.clock.now_ms() + 2) / 1000, UTC)
+
     return HubSpotConnector(
         access_token=sb.hubspot_token,
         base_url=sb.hubspot_url,
         field_map=FIELDS,
         retry=RetrySettings.immediate(),
         overlap_s=overlap_s,
+        clock=clock,
         split_reads=False,  # the full pull walks the list alone: its cursor is lag-free
     )
 
