@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import requests
@@ -83,6 +84,28 @@ def _serve(contacts: int, seed: int, queue: Any, stop: Any, parent: int) -> None
     sb.stop()
 
 
+def started(child: Any, queue: Any, timeout_s: float = 900.0) -> dict[str, Any]:
+    """The info a sandbox child puts on `queue` once its data is built.
+
+    Building a million contacts takes minutes, so the wait is long; a child that died (a
+    script without a `__main__` guard, an import error) fails the benchmark at once instead.
+
+    Raises:
+        RuntimeError: The child exited, or sent nothing within `timeout_s`.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            info: dict[str, Any] = queue.get(timeout=1.0)
+            return info
+        except Empty:
+            if not child.is_alive():
+                raise RuntimeError(
+                    f"the sandbox process exited (code {child.exitcode}) before it was ready"
+                ) from None
+    raise RuntimeError(f"the sandbox process was not ready within {timeout_s:.0f} s")
+
+
 @contextmanager
 def sandbox_process(contacts: int, seed: int, latency_ms: float = 0) -> Iterator[dict[str, Any]]:
     """A sandbox in a child process; yields its info (urls, credentials, data sizes).
@@ -94,7 +117,7 @@ def sandbox_process(contacts: int, seed: int, latency_ms: float = 0) -> Iterator
     child = ctx.Process(target=_serve, args=(contacts, seed, queue, stop, os.getpid()), daemon=True)
     child.start()
     try:
-        info = queue.get(timeout=900)
+        info = started(child, queue)
         if latency_ms:
             requests.post(
                 f"{info['base_url']}/_sandbox/faults", json={"latency_ms": latency_ms}, timeout=30

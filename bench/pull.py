@@ -29,6 +29,7 @@ from typing import Any
 
 import requests
 import yaml
+from harness import started
 
 from connectors.base import FieldMap
 from connectors.hubspot import HubSpotConnector
@@ -101,7 +102,7 @@ def main() -> None:
     queue, stop = ctx.Queue(), ctx.Event()
     child = ctx.Process(target=_serve, args=(args.contacts, args.seed, queue, stop), daemon=True)
     child.start()
-    info = queue.get(timeout=600)
+    info = started(child, queue, 600)
     try:
         stats = ApiStats()
         fmap = field_map()

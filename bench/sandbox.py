@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 import requests
+from harness import started
 
 
 def _serve(contacts: int, seed: int, queue: Any, stop: Any) -> None:
@@ -84,7 +85,7 @@ def main() -> None:
     t0 = time.perf_counter()
     proc = ctx.Process(target=_serve, args=(args.contacts, args.seed, queue, stop), daemon=True)
     proc.start()
-    info = queue.get(timeout=120)
+    info = started(proc, queue, 120)
     startup = time.perf_counter() - t0
     out = ctx.Queue()
     until_wall = time.time() + 1.0 + args.seconds  # clients start together after spawning
