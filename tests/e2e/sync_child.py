@@ -1,12 +1,14 @@
 """A sync in a child process, for the crash and fencing tests: prints one line per applied batch.
 
 Usage: python -m tests.e2e.sync_child HUBSPOT_URL MAILCHIMP_URL AUDIENCE_ID DB_URL
-       [--lease-ttl 3s] [--hubspot-only] [--pause-after-first-batch]
+       [--lease-ttl 3s] [--hubspot-only] [--pause-after-first-batch] [--stop-after-batches N]
 
 Prints `done <status>` at the end and exits with the run's exit code. With
 `--pause-after-first-batch` it stops itself (SIGSTOP) right after its first applied batch was
 recorded, outside any database transaction, so a test can take its lease over meanwhile; it
-goes on after SIGCONT and a line on its stdin.
+goes on after SIGCONT and a line on its stdin. With `--stop-after-batches N` it stops itself
+after its Nth applied batch and stays stopped: the crash test kills it there, with the rest of
+the run certainly still to do (however slowly the test itself is scheduled).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def main() -> None:
     parser.add_argument("--lease-ttl")
     parser.add_argument("--hubspot-only", action="store_true")
     parser.add_argument("--pause-after-first-batch", action="store_true")
+    parser.add_argument("--stop-after-batches", type=int, default=0)
     args = parser.parse_args()
     configure_logging("info", "json")  # to stderr: stdout carries only the lines above
     safety = SafetySettings(lease_ttl=args.lease_ttl) if args.lease_ttl else None
@@ -76,12 +79,16 @@ def main() -> None:
         # cannot land inside a renewal's transaction.
         rt.syncer.lease_heartbeat_s = 3600.0
     paused = False
+    applied = 0
 
     def on_batch(stream: str, n: int) -> None:
-        nonlocal paused
+        nonlocal paused, applied
         if stream.startswith("pull:"):
             return
         print(f"applied {stream} {n}", flush=True)
+        applied += 1
+        if applied == args.stop_after_batches:
+            os.kill(os.getpid(), signal.SIGSTOP)  # for good: the test kills it
         if args.pause_after_first_batch and not paused:
             paused = True
             _pause_until_continued()

@@ -19,6 +19,7 @@ from syncd.store import AuditEvent, OutboxState, RunStatus, SyncRun, upgrade
 from syncd.store.models import OutboxEntry
 from syncd.store.types import table_of
 from tests.e2e.helpers import ledger_members, make_settings, remote_lists, remote_tags
+from tests.support.polling import eventually, process_stopped
 from tests.support.sandboxes import start_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,6 +56,8 @@ def test_sigkill_mid_apply_then_resume(db_url: str, tmp_path: Path) -> None:
                 sb.mailchimp_url,
                 sb.audience_id,
                 db_url,
+                "--stop-after-batches",
+                "3",
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -66,10 +69,13 @@ def test_sigkill_mid_apply_then_resume(db_url: str, tmp_path: Path) -> None:
         for line in child.stdout:
             applied += line.startswith("applied")
             if applied == 3:
-                child.kill()  # SIGKILL: no cleanup, no finally blocks
                 break
+        assert applied == 3, "the child finished before its third batch"
+        # It stops itself after the third batch (its other apply threads mid-flight), so the
+        # kill lands with the run unfinished however late this process gets to send it.
+        eventually(lambda: process_stopped(child.pid), "the child to stop")
+        child.kill()  # SIGKILL: no cleanup, no finally blocks
         child.wait(timeout=60)
-        assert applied == 3, "the child finished before it could be killed"
         rt = open_runtime(make_settings(sb, db_url), retry=RetrySettings.immediate())
         try:
             with rt.db.connect() as conn:

@@ -403,12 +403,12 @@ def test_retries_converge_under_injected_faults(sb: Sandbox, side: Side) -> None
             side.name: {"429": 0.08, "500": 0.04, "503": 0.03, "timeout": 0.03, "reset": 0.02,
                         "truncated": 0.02, "non_json": 0.02},
             "seed": 11,
-            "timeout_s": 3.0,
+            "timeout_s": 4.0,
         }
     )  # fmt: skip
     small = {"page_size": 20} if side.name == "mailchimp" else {}  # more calls, more faults
     connector = side.make(
-        sb, retry=RetrySettings.immediate(max_attempts=12, timeout_s=0.5), **small
+        sb, retry=RetrySettings.immediate(max_attempts=12, timeout_s=2.0), **small
     )
     records, _ = pull_all(connector, None, full=True)
     assert {r.source_id: r.email for r in records} == side.expected(sb)
@@ -479,7 +479,7 @@ def fault_on_first_create(
         sent["n"] += 1
         if sent["n"] > 1:
             return real(*args, **kwargs)
-        sb.set_faults({side.name: {fault: 1.0}, "timeout_s": 1.5})
+        sb.set_faults({side.name: {fault: 1.0}, "timeout_s": 4.0})
         try:
             return real(*args, **kwargs)
         finally:
@@ -497,7 +497,7 @@ CREATE_FAULTS = [("truncated", 1), ("non_json", 1), ("reset", 2), ("timeout", 2)
 def test_a_create_whose_answer_is_lost_makes_exactly_one_target(
     sb: Sandbox, side: Side, fault: str, creates_sent: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    connector = side.make(sb, retry=RetrySettings.immediate(timeout_s=0.5))
+    connector = side.make(sb, retry=RetrySettings.immediate(timeout_s=2.0))
     target = side.target(f"lost-{fault}")
     fault_on_first_create(sb, side, connector, fault, monkeypatch)
     remote_id = connector.ensure_target(target)  # no ConfigError: the name is syncd's own
@@ -527,7 +527,7 @@ def test_a_name_held_by_something_syncd_did_not_make_is_a_configuration_error(
 def test_a_held_name_is_still_a_configuration_error_after_a_lost_create(
     sb: Sandbox, side: Side, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    connector = side.make(sb, retry=RetrySettings.immediate(timeout_s=0.5))
+    connector = side.make(sb, retry=RetrySettings.immediate(timeout_s=2.0))
     target = side.target("squatted-reset")
     side.squat(sb, target.name)
     fault_on_first_create(sb, side, connector, "reset", monkeypatch)

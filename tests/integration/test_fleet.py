@@ -69,6 +69,10 @@ db.dispose()
 """
 
 
+#: A cycle no test outlasts: about 31 years.
+ONE_CYCLE_S = 10**9
+
+
 def fleet_args(every: int) -> list[str]:
     """The fleet script's own argv: seconds between cycles, the workspaces, the lease TTL."""
     return [str(every), ",".join(WORKSPACES), str(TTL_S)]
@@ -91,12 +95,13 @@ def test_two_daemons_sync_every_workspace_exactly_once_per_cycle(
     postgres_url: str, tmp_path: Path, spawn: Spawn
 ) -> None:
     upgrade(postgres_url)
-    a = spawn(postgres_url, "A", "work", *fleet_args(3))
-    b = spawn(postgres_url, "B", "work", *fleet_args(3))
+    # Cycles of 5 s: room for three runs each even when both daemons stall on a loaded host.
+    a = spawn(postgres_url, "A", "work", *fleet_args(5))
+    b = spawn(postgres_url, "B", "work", *fleet_args(5))
     eventually(
         lambda: len({x["cycle"] for x in ends(tmp_path)}) >= 4,
         "runs in four cycles",
-        timeout=DEADLINE,
+        timeout=2 * DEADLINE,
     )
     assert stop(a) == 0
     assert stop(b) == 0
@@ -125,10 +130,11 @@ def test_a_killed_daemons_workspace_runs_on_the_other_within_the_ttl(
     postgres_url: str, tmp_path: Path, spawn: Spawn
 ) -> None:
     upgrade(postgres_url)
-    a = spawn(postgres_url, "A", "hang", *fleet_args(3600))
+    # One cycle for the whole test (an hour-long one could turn over mid-test).
+    a = spawn(postgres_url, "A", "hang", *fleet_args(ONE_CYCLE_S))
     eventually(lambda: any(x["daemon"] == "A" for x in lines(tmp_path)), "A to start a run")
     stuck = next(x for x in lines(tmp_path) if x["daemon"] == "A")
-    b = spawn(postgres_url, "B", "work", *fleet_args(3600))
+    b = spawn(postgres_url, "B", "work", *fleet_args(ONE_CYCLE_S))
     others = set(WORKSPACES) - {stuck["workspace"]}
     eventually(lambda: {x["workspace"] for x in ends(tmp_path)} == others, "B to run the other two")
     assert not any(x["workspace"] == stuck["workspace"] for x in lines(tmp_path)[1:])

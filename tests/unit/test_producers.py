@@ -36,11 +36,13 @@ def test_a_source_error_is_raised_in_the_consumer() -> None:
 
 def test_leaving_early_stops_the_producer_within_the_queue_bound() -> None:
     produced: list[int] = []
-    stream = prefetch(_counting(10_000, produced), depth=3)
+    stream = prefetch(_counting(10_000, produced), depth=3, name="leave-early")
     assert next(stream) == 0
+    assert [t for t in threading.enumerate() if t.name == "prefetch-leave-early"]
     stream.close()  # joins the producer, which stops at its next item
     assert len(produced) <= 1 + 3 + 2  # the one consumed, the queue, one blocked, one more
-    assert not [t for t in threading.enumerate() if t.name.startswith("prefetch-")]
+    # Only this test's producer: other tests' pulls may leave theirs to the collector.
+    assert not [t for t in threading.enumerate() if t.name == "prefetch-leave-early"]
 
 
 def test_no_source_means_no_item() -> None:
