@@ -114,12 +114,15 @@ def segment_store(
     out.held_out = {s.key: set() for s in rules.segments if s.holdout}
     out.succeeded = {s.key: set() for s in rules.segments if s.success}
     views = _Views(rules)
-    for batch in profile_batches_ahead(db, workspace, rules, BATCH):
-        typed = with_derived(rules, batch.typed, len(batch), now)
-        # Holdouts hash the contact id: `holdout_identity`, batch-wide.
-        result = assign_typed(rules, typed, now, ids=batch.ids)
-        merge_moments(out.kpis, kpi_moments(rules, result))
-        views.add(out, batch, result.frame, sink)
+    # The phase allocates millions of short-lived acyclic objects (fetched rows, views): with
+    # the collector on, its young-generation passes cost about a tenth of the phase.
+    with _collector_paused():
+        for batch in profile_batches_ahead(db, workspace, rules, BATCH):
+            typed = with_derived(rules, batch.typed, len(batch), now)
+            # Holdouts hash the contact id: `holdout_identity`, batch-wide.
+            result = assign_typed(rules, typed, now, ids=batch.ids)
+            merge_moments(out.kpis, kpi_moments(rules, result))
+            views.add(out, batch, result.frame, sink)
     return out
 
 

@@ -9,6 +9,7 @@ statuses, both sources holding values.
 
 from __future__ import annotations
 
+import gc
 import random
 import threading
 from collections import Counter
@@ -268,6 +269,29 @@ def test_clean_rows_are_merged_without_the_per_row_path(db: Engine) -> None:
     vip = next(c for c in batch.typed if c.name == "vip")
     assert vip.dtype == pl.Boolean and vip.null_count() == 0
     assert Counter(batch.statuses) == {"subscribed": 300}
+
+
+def test_the_collector_is_paused_for_the_phase_and_restored_after_it(db: Engine) -> None:
+    seed(db, 300, seed=3)
+    rs = rules()
+    during: list[bool] = []
+    assert gc.isenabled()
+    segment_store(db, WS, rs, NOW, lambda views: during.append(gc.isenabled()))
+    assert during and not any(during)
+    assert gc.isenabled()
+
+    def failing(views: list[ContactView]) -> None:
+        raise RuntimeError("planner failed")
+
+    with pytest.raises(RuntimeError, match="planner failed"):
+        segment_store(db, WS, rs, NOW, failing)
+    assert gc.isenabled()  # back on after an error too
+    gc.disable()
+    try:
+        segment_store(db, WS, rs, NOW, lambda views: None)
+        assert not gc.isenabled()  # a caller's own pause is left alone
+    finally:
+        gc.enable()
 
 
 def test_read_ahead_keeps_order_and_raises_the_workers_error() -> None:
