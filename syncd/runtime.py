@@ -22,6 +22,7 @@ from syncd.engine.syncer import Syncer
 from syncd.engine.writers import MembershipWriter, PropertiesWriter, RoutingWriter
 from syncd.errors import ConfigError
 from syncd.http import RetrySettings
+from syncd.memory import tune_collector
 from syncd.segments import FieldCatalog, RuleSet, load_mappings
 from syncd.store import open_store
 from syncd.store.types import utcnow
@@ -135,6 +136,7 @@ def open_runtime(
     Raises:
         ConfigError: Invalid mappings, unmigrated database, missing connector settings.
     """
+    tune_collector()
     rules = rules or load_mappings(mappings or settings.mappings)
     db = open_store(settings.database_url, stall_timeout=settings.safety.lease_ttl)
     try:

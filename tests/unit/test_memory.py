@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import subprocess
 import sys
+import weakref
 
 import pytest
 
@@ -56,3 +58,33 @@ def test_polars_allocator_returns_freed_pages_unless_the_user_chose(
         env=env, capture_output=True, text=True, check=True, timeout=120,
     )  # fmt: skip
     assert out.stdout.strip().endswith(tail)  # polars appends it to its own defaults
+
+
+def test_the_collector_is_tuned_only_from_pythons_own_thresholds() -> None:
+    was = gc.get_threshold()
+    try:
+        gc.set_threshold(*memory.PYTHON_THRESHOLDS)
+        memory.tune_collector()
+        assert gc.get_threshold() == memory.SYNC_THRESHOLDS
+        gc.set_threshold(2_000, 5, 5)  # a host's own tuning
+        memory.tune_collector()
+        assert gc.get_threshold() == (2_000, 5, 5)
+    finally:
+        gc.set_threshold(*was)
+
+
+def test_release_collects_cycles_even_with_the_collector_off() -> None:
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    probe = weakref.ref(Node())  # a cycle: only the collector can free it
+    assert probe() is not None
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        memory.release_free_memory()
+        assert probe() is None
+    finally:
+        if was:
+            gc.enable()
